@@ -1,0 +1,208 @@
+/**
+ * The wire contract: every request and response body of the public API as a
+ * zod schema, with the TypeScript types inferred from them.
+ *
+ * The server validates with these schemas and generates `/openapi.json` from
+ * them; the SDK imports only the types (`import type`), so a field is renamed
+ * in one place and browser bundles carry no schema library.
+ */
+import { z } from 'zod';
+import { ERROR_CODES } from './error-codes.js';
+
+/** Limits that the server enforces and the SDK and widget can show. */
+export const LIMITS = {
+  /** Largest accepted request body, in bytes. */
+  maxBodyBytes: 16 * 1024,
+  /** Widest range of slots one request may ask for, in days. */
+  maxSlotRangeDays: 62,
+  customerNameMaxLength: 120,
+  customerNoteMaxLength: 2000,
+  idempotencyKeyMaxLength: 255,
+} as const;
+
+function isIanaTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const TimeZoneSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .refine(isIanaTimeZone, { message: 'Use an IANA time zone such as Europe/Berlin' })
+  .meta({ description: 'IANA time zone name', example: 'Europe/Berlin' });
+
+export const SlugSchema = z
+  .string()
+  .regex(/^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/, 'A slug is 1 to 64 lowercase letters, digits and dashes')
+  .meta({ description: "The specialist's public slug", example: 'demo' });
+
+export const IdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'Not a valid id')
+  .meta({ description: 'An opaque identifier' });
+
+const InstantSchema = z.iso
+  .datetime({ offset: true, message: 'Use an ISO 8601 date-time with a time zone, e.g. 2030-01-15T09:00:00Z' })
+  .meta({ description: 'ISO 8601 date-time with Z or an offset', example: '2030-01-15T09:00:00Z' });
+
+const UtcInstantSchema = z.string().meta({ description: 'UTC date-time, ISO 8601', example: '2030-01-15T09:00:00.000Z' });
+
+// ---------------------------------------------------------------------------
+// Specialist profile
+
+export const PriceSchema = z.object({
+  amountCents: z.number().int().nonnegative(),
+  currency: z.string().length(3).meta({ description: 'ISO 4217 code', example: 'EUR' }),
+});
+
+export const ServiceSchema = z
+  .object({
+    id: IdSchema,
+    title: z.string(),
+    description: z.string(),
+    durationMinutes: z.number().int().positive(),
+    price: PriceSchema.nullable(),
+  })
+  .meta({ id: 'Service' });
+
+export const PublicSpecialistSchema = z
+  .object({
+    slug: SlugSchema,
+    name: z.string(),
+    timeZone: z.string(),
+  })
+  .meta({ id: 'PublicSpecialist' });
+
+export const PublicProfileResponseSchema = z
+  .object({
+    success: z.literal(true),
+    specialist: PublicSpecialistSchema,
+    services: z.array(ServiceSchema),
+  })
+  .meta({ id: 'PublicProfileResponse' });
+
+// ---------------------------------------------------------------------------
+// Slots
+
+export const SlotsQuerySchema = z
+  .strictObject({
+    from: InstantSchema.optional().meta({ description: 'Start of the range (inclusive). Default: now.' }),
+    to: InstantSchema.optional().meta({
+      description: `End of the range (exclusive). Default: 14 days after from. At most ${LIMITS.maxSlotRangeDays} days after from.`,
+    }),
+  })
+  .meta({ id: 'SlotsQuery' });
+
+export const SlotSchema = z
+  .object({
+    start: UtcInstantSchema,
+    end: UtcInstantSchema,
+  })
+  .meta({ id: 'Slot' });
+
+export const SlotsResponseSchema = z
+  .object({
+    success: z.literal(true),
+    timeZone: z.string().meta({ description: "The specialist's time zone" }),
+    serviceId: IdSchema,
+    durationMinutes: z.number().int().positive(),
+    from: UtcInstantSchema,
+    to: UtcInstantSchema,
+    slots: z.array(SlotSchema),
+  })
+  .meta({ id: 'SlotsResponse' });
+
+// ---------------------------------------------------------------------------
+// Bookings
+
+export const CustomerSchema = z.strictObject({
+  name: z
+    .string()
+    .trim()
+    .min(1, 'Enter your name')
+    .max(LIMITS.customerNameMaxLength, `A name has at most ${LIMITS.customerNameMaxLength} characters`),
+  email: z.email('Enter a valid email address').max(254, 'An email address has at most 254 characters'),
+  note: z
+    .string()
+    .trim()
+    .max(LIMITS.customerNoteMaxLength, `A note has at most ${LIMITS.customerNoteMaxLength} characters`)
+    .optional(),
+  timeZone: TimeZoneSchema.optional().meta({ description: "The customer's time zone, used for their emails" }),
+});
+
+export const CreateBookingRequestSchema = z
+  .strictObject({
+    serviceId: IdSchema,
+    start: InstantSchema.meta({ description: 'The slot start, as listed by the slots endpoint' }),
+    customer: CustomerSchema,
+  })
+  .meta({ id: 'CreateBookingRequest' });
+
+export const BOOKING_STATUSES = ['pending', 'confirmed', 'cancelled'] as const;
+
+export const BookingSchema = z
+  .object({
+    id: IdSchema,
+    status: z.enum(BOOKING_STATUSES),
+    serviceId: IdSchema,
+    serviceTitle: z.string(),
+    start: UtcInstantSchema,
+    end: UtcInstantSchema,
+    timeZone: z.string().meta({ description: "The specialist's time zone" }),
+    customer: z.object({
+      name: z.string(),
+      email: z.string(),
+      timeZone: z.string().nullable(),
+    }),
+    zoomJoinUrl: z.string().nullable(),
+    createdAt: UtcInstantSchema,
+  })
+  .meta({ id: 'Booking' });
+
+export const BookingResponseSchema = z
+  .object({
+    success: z.literal(true),
+    booking: BookingSchema,
+  })
+  .meta({ id: 'BookingResponse' });
+
+// ---------------------------------------------------------------------------
+// Errors and health
+
+export const FieldErrorSchema = z.object({
+  path: z.string().meta({ description: 'Dotted path of the field, e.g. customer.email' }),
+  message: z.string(),
+});
+
+export const ErrorResponseSchema = z
+  .object({
+    success: z.literal(false),
+    code: z.enum(ERROR_CODES),
+    message: z.string(),
+    errors: z.array(FieldErrorSchema).optional().meta({ description: 'Per-field problems, with validation_failed' }),
+    requiresReAuth: z.boolean().optional().meta({ description: 'True with requires_reauth' }),
+    specialistNotified: z.boolean().optional().meta({ description: 'With requires_reauth: whether the specialist was emailed' }),
+  })
+  .meta({ id: 'ErrorResponse' });
+
+export const HealthResponseSchema = z.object({ success: z.literal(true), status: z.literal('ok') }).meta({ id: 'HealthResponse' });
+
+export type Price = z.infer<typeof PriceSchema>;
+export type Service = z.infer<typeof ServiceSchema>;
+export type PublicSpecialist = z.infer<typeof PublicSpecialistSchema>;
+export type PublicProfileResponse = z.infer<typeof PublicProfileResponseSchema>;
+export type SlotsQuery = z.infer<typeof SlotsQuerySchema>;
+export type Slot = z.infer<typeof SlotSchema>;
+export type SlotsResponse = z.infer<typeof SlotsResponseSchema>;
+export type Customer = z.infer<typeof CustomerSchema>;
+export type CreateBookingRequest = z.input<typeof CreateBookingRequestSchema>;
+export type Booking = z.infer<typeof BookingSchema>;
+export type BookingStatus = (typeof BOOKING_STATUSES)[number];
+export type BookingResponse = z.infer<typeof BookingResponseSchema>;
+export type FieldError = z.infer<typeof FieldErrorSchema>;
+export type ErrorResponse = z.infer<typeof ErrorResponseSchema>;

@@ -1,0 +1,102 @@
+import type { Kysely } from 'kysely';
+import type { SlotsResponse } from '../../sdk/contract.js';
+import { LIMITS } from '../../sdk/contract.js';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/schema.js';
+import { DomainError } from '../errors.js';
+import { requireActiveService, requireSpecialist, type ServiceRow, type SpecialistRow } from '../specialists/index.js';
+import { CLAIM_BLOCK_MINUTES } from './claims.js';
+import { freeSlots, type Interval, type SlotRules } from './slots.js';
+
+export { offeredSlots, freeSlots, type Interval, type SlotRules, type WeeklyRule } from './slots.js';
+export { claimBlocks, CLAIM_BLOCK_MINUTES } from './claims.js';
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+const DEFAULT_RANGE_DAYS = 14;
+
+export interface AvailabilityDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+}
+
+/** The slot rules of one service of one specialist, read from the database. */
+export async function loadSlotRules(db: Kysely<Database>, specialist: SpecialistRow, service: ServiceRow): Promise<SlotRules> {
+  const rules = await db
+    .selectFrom('availability_rules')
+    .select(['weekday', 'start_minute', 'end_minute'])
+    .where('specialist_id', '=', specialist.id)
+    .execute();
+  return {
+    timeZone: specialist.time_zone,
+    rules: rules.map((r) => ({ weekday: r.weekday, startMinute: r.start_minute, endMinute: r.end_minute })),
+    durationMinutes: service.duration_minutes,
+    stepMinutes: specialist.slot_step_minutes,
+    minNoticeMinutes: specialist.min_notice_minutes,
+    horizonDays: specialist.booking_horizon_days,
+  };
+}
+
+/**
+ * Busy intervals of a specialist between two instants, read from the slot
+ * claims (the same rows that prevent double booking), adjacent blocks merged.
+ */
+export async function loadBusyIntervals(db: Kysely<Database>, specialistId: string, from: number, to: number): Promise<Interval[]> {
+  const blockMs = CLAIM_BLOCK_MINUTES * MINUTE;
+  const rows = await db
+    .selectFrom('booking_slot_claims')
+    .select('block_start')
+    .where('specialist_id', '=', specialistId)
+    .where('block_start', '>=', Math.floor(from / MINUTE) - CLAIM_BLOCK_MINUTES)
+    .where('block_start', '<', Math.ceil(to / MINUTE))
+    .orderBy('block_start')
+    .execute();
+  const busy: Interval[] = [];
+  for (const { block_start } of rows) {
+    const start = Number(block_start) * MINUTE;
+    const last = busy[busy.length - 1];
+    if (last && last.end === start) last.end = start + blockMs;
+    else busy.push({ start, end: start + blockMs });
+  }
+  return busy;
+}
+
+export interface ListSlotsInput {
+  slug: string;
+  serviceId: string;
+  /** ISO instants; defaults: now, and 14 days after `from`. */
+  from?: string;
+  to?: string;
+}
+
+/**
+ * Free slots of a service over a range, in UTC, with the specialist's zone.
+ *
+ * @throws DomainError `not_found` for an unknown specialist or service,
+ *   `validation_failed` for a reversed or too wide range.
+ */
+export async function listFreeSlots(deps: AvailabilityDeps, input: ListSlotsInput): Promise<Omit<SlotsResponse, 'success'>> {
+  const now = deps.clock().getTime();
+  const from = input.from === undefined ? now : Date.parse(input.from);
+  const to = input.to === undefined ? from + DEFAULT_RANGE_DAYS * DAY : Date.parse(input.to);
+  if (to <= from) {
+    throw new DomainError('validation_failed', '"to" must be after "from".', { errors: [{ path: 'to', message: 'Must be after from' }] });
+  }
+  if (to - from > LIMITS.maxSlotRangeDays * DAY) {
+    const message = `Ask for at most ${LIMITS.maxSlotRangeDays} days of slots at a time.`;
+    throw new DomainError('validation_failed', message, { errors: [{ path: 'to', message }] });
+  }
+  const specialist = await requireSpecialist(deps.db, input.slug);
+  const service = await requireActiveService(deps.db, specialist.id, input.serviceId);
+  const rules = await loadSlotRules(deps.db, specialist, service);
+  const busy = await loadBusyIntervals(deps.db, specialist.id, from, to + service.duration_minutes * MINUTE);
+  const slots = freeSlots(rules, { from, to, now }, busy);
+  return {
+    timeZone: specialist.time_zone,
+    serviceId: service.id,
+    durationMinutes: service.duration_minutes,
+    from: new Date(from).toISOString(),
+    to: new Date(to).toISOString(),
+    slots: slots.map((s) => ({ start: new Date(s.start).toISOString(), end: new Date(s.end).toISOString() })),
+  };
+}

@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely';
+import * as initial from './0001_initial.js';
+
+/**
+ * Every migration, in order. Listed here rather than read from a folder so
+ * the same code runs from TypeScript sources and from the built package.
+ */
+export const migrations: Record<string, Migration> = {
+  '0001_initial': initial,
+};

@@ -1,0 +1,49 @@
+import type { MiddlewareHandler } from 'hono';
+import { DomainError } from '../errors.js';
+import { errorResponse } from './errors.js';
+
+export interface SpecialistCorsOptions {
+  /** The server's own public origin, always allowed. */
+  ownOrigin: string;
+  /** Origins a specialist allows, or undefined for an unknown slug. */
+  allowedOriginsFor(slug: string): Promise<string[] | undefined>;
+}
+
+const ALLOWED_HEADERS = 'Content-Type, Idempotency-Key';
+const EXPOSED_HEADERS = 'Idempotent-Replayed, Retry-After, X-Request-Id';
+
+/**
+ * CORS for the per-specialist booking API: a browser may call it only from
+ * the specialist's allowed origins or the server's own. A disallowed origin
+ * gets 403 `origin_not_allowed` — also on simple requests that skip the
+ * preflight, so a text/plain POST from a foreign page cannot book either.
+ * Requests without an Origin header (servers, scripts) are not browsers'
+ * cross-origin calls and pass.
+ */
+export function specialistCors(options: SpecialistCorsOptions): MiddlewareHandler {
+  return async function specialistCorsMiddleware(c, next) {
+    const origin = c.req.header('origin');
+    if (origin === undefined) return next();
+    const slug = c.req.param('slug') ?? '';
+    const isAllowed =
+      origin === options.ownOrigin ||
+      origin === new URL(c.req.url).origin ||
+      (await options.allowedOriginsFor(slug))?.includes(origin) === true;
+    c.header('Vary', 'Origin');
+    if (!isAllowed) {
+      return errorResponse(
+        c,
+        new DomainError('origin_not_allowed', `This website (${origin}) is not allowed to embed this booking page. The specialist can add it in their settings.`),
+      );
+    }
+    c.header('Access-Control-Allow-Origin', origin);
+    c.header('Access-Control-Expose-Headers', EXPOSED_HEADERS);
+    if (c.req.method === 'OPTIONS') {
+      c.header('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+      c.header('Access-Control-Allow-Headers', ALLOWED_HEADERS);
+      c.header('Access-Control-Max-Age', '600');
+      return c.body(null, 204);
+    }
+    return next();
+  };
+}

@@ -1,0 +1,203 @@
+/**
+ * The OpenAPI 3.1 document, generated from the contract's zod schemas, and a
+ * readable reference page rendered from that document (no CDN, no client JS).
+ */
+import { z } from 'zod';
+import * as contract from '../../sdk/contract.js';
+import { ERROR_CODES } from '../../sdk/error-codes.js';
+import { escapeHtml } from './html.js';
+
+type JsonSchema = Record<string, unknown>;
+
+const COMPONENTS: z.ZodType[] = [
+  contract.PublicSpecialistSchema,
+  contract.ServiceSchema,
+  contract.PublicProfileResponseSchema,
+  contract.SlotSchema,
+  contract.SlotsResponseSchema,
+  contract.CreateBookingRequestSchema,
+  contract.BookingSchema,
+  contract.BookingResponseSchema,
+  contract.ErrorResponseSchema,
+  contract.HealthResponseSchema,
+];
+
+function componentSchemas(): Record<string, JsonSchema> {
+  const registry = z.registry<{ id: string }>();
+  for (const schema of COMPONENTS) {
+    const id = (z.globalRegistry.get(schema) as { id?: string } | undefined)?.id;
+    if (!id) throw new Error('Every OpenAPI component schema needs .meta({ id })');
+    registry.add(schema, { id });
+  }
+  const { schemas } = z.toJSONSchema(registry, { uri: (id) => `#/components/schemas/${id}`, io: 'input', unrepresentable: 'any' }) as {
+    schemas: Record<string, JsonSchema>;
+  };
+  for (const schema of Object.values(schemas)) {
+    delete schema.$schema;
+    delete schema.$id;
+  }
+  return schemas;
+}
+
+const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
+const json = (id: string, description: string) => ({ description, content: { 'application/json': { schema: ref(id) } } });
+const errorAnswer = (description: string) => json('ErrorResponse', description);
+const slugParameter = { name: 'slug', in: 'path', required: true, schema: { type: 'string' }, description: "The specialist's public slug", example: 'demo' };
+
+/**
+ * Builds the OpenAPI 3.1 document for the public API.
+ *
+ * @param serverUrl the server's public URL, listed under `servers`.
+ */
+export function buildOpenApiDocument(serverUrl: string): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'specialist-booking API',
+      version: '1',
+      description:
+        'The public API behind the <specialist-booking> widget and the JS SDK. Every success has "success": true; ' +
+        `every error has "success": false, a stable "code" (${ERROR_CODES.join(', ')}) and a "message" for people.`,
+    },
+    servers: [{ url: serverUrl }],
+    paths: {
+      '/api/v1/specialists/{slug}': {
+        get: {
+          operationId: 'getSpecialist',
+          summary: "A specialist's public profile and services",
+          parameters: [slugParameter],
+          responses: { 200: json('PublicProfileResponse', 'The profile'), 404: errorAnswer('No such specialist (not_found)') },
+        },
+      },
+      '/api/v1/specialists/{slug}/services/{serviceId}/slots': {
+        get: {
+          operationId: 'listSlots',
+          summary: 'Free slots of a service over a date range',
+          description:
+            "Slots come from the specialist's weekly availability in their time zone (daylight-saving changes included), " +
+            'less existing bookings, the minimum notice and the booking horizon. Times are UTC.',
+          parameters: [
+            slugParameter,
+            { name: 'serviceId', in: 'path', required: true, schema: { type: 'string' } },
+            { name: 'from', in: 'query', required: false, schema: { type: 'string', format: 'date-time' }, description: 'Default: now' },
+            {
+              name: 'to',
+              in: 'query',
+              required: false,
+              schema: { type: 'string', format: 'date-time' },
+              description: `Exclusive. Default: 14 days after from; at most ${contract.LIMITS.maxSlotRangeDays} days after it.`,
+            },
+          ],
+          responses: {
+            200: json('SlotsResponse', 'The free slots'),
+            400: errorAnswer('Bad range (validation_failed)'),
+            404: errorAnswer('No such specialist or service (not_found)'),
+          },
+        },
+      },
+      '/api/v1/specialists/{slug}/bookings': {
+        post: {
+          operationId: 'createBooking',
+          summary: 'Book a slot',
+          description:
+            'Send an Idempotency-Key header: a repeat with the same key and body returns the same booking (with Idempotent-Replayed: true), never a second one.',
+          parameters: [
+            slugParameter,
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              schema: { type: 'string', maxLength: contract.LIMITS.idempotencyKeyMaxLength },
+              description: 'A unique key per booking attempt, reused on every retry of it',
+            },
+          ],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('CreateBookingRequest') } } },
+          responses: {
+            201: json('BookingResponse', 'The booking'),
+            400: errorAnswer('Malformed JSON (invalid_json) or invalid fields (validation_failed)'),
+            403: errorAnswer('Called from a website the specialist did not allow (origin_not_allowed)'),
+            404: errorAnswer('No such specialist or service (not_found)'),
+            409: errorAnswer('Someone else booked an overlapping time (slot_taken)'),
+            413: errorAnswer('Body too large (payload_too_large)'),
+            415: errorAnswer('Body is not JSON (unsupported_media_type)'),
+            422: errorAnswer('Time not offered (slot_unavailable) or key reused with another body (idempotency_key_reused)'),
+            503: errorAnswer("The specialist's Zoom connection needs re-authorization (requires_reauth) or Zoom is unavailable (zoom_unavailable)"),
+          },
+        },
+      },
+      '/healthz': { get: { operationId: 'health', summary: 'The process is up', responses: { 200: json('HealthResponse', 'Up') } } },
+      '/readyz': {
+        get: {
+          operationId: 'ready',
+          summary: 'The database answers',
+          responses: { 200: json('HealthResponse', 'Ready'), 503: errorAnswer('Database unreachable (database_unavailable)') },
+        },
+      },
+    },
+    components: { schemas: componentSchemas() },
+  };
+}
+
+interface Operation {
+  operationId: string;
+  summary: string;
+  description?: string;
+  parameters?: { name: string; in: string; required?: boolean; description?: string }[];
+  requestBody?: { content: Record<string, { schema: { $ref: string } }> };
+  responses: Record<string, { description: string; content?: Record<string, { schema: { $ref: string } }> }>;
+}
+
+/** A self-contained HTML reference page for an OpenAPI document. */
+export function renderApiReference(document: Record<string, unknown>): string {
+  const info = document.info as { title: string; description: string };
+  const paths = document.paths as Record<string, Record<string, Operation>>;
+  const schemas = (document.components as { schemas: Record<string, JsonSchema> }).schemas;
+  const refName = (r?: { $ref: string }) => (r ? r.$ref.split('/').pop()! : '');
+  const link = (name: string) => (name ? `<a href="#schema-${escapeHtml(name)}">${escapeHtml(name)}</a>` : '');
+
+  const operations = Object.entries(paths).flatMap(([path, methods]) =>
+    Object.entries(methods).map(
+      ([method, op]) => `
+    <section class="op" id="op-${escapeHtml(op.operationId)}">
+      <h3><span class="method ${method}">${method.toUpperCase()}</span> <code>${escapeHtml(path)}</code></h3>
+      <p>${escapeHtml(op.summary)}</p>
+      ${op.description ? `<p class="muted">${escapeHtml(op.description)}</p>` : ''}
+      ${
+        op.parameters?.length
+          ? `<table><caption>Parameters</caption><thead><tr><th scope="col">Name</th><th scope="col">In</th><th scope="col">Required</th><th scope="col">Description</th></tr></thead><tbody>${op.parameters
+              .map((p) => `<tr><td><code>${escapeHtml(p.name)}</code></td><td>${escapeHtml(p.in)}</td><td>${p.required ? 'yes' : 'no'}</td><td>${escapeHtml(p.description ?? '')}</td></tr>`)
+              .join('')}</tbody></table>`
+          : ''
+      }
+      ${op.requestBody ? `<p>Request body: ${link(refName(op.requestBody.content['application/json']?.schema))}</p>` : ''}
+      <table><caption>Responses</caption><thead><tr><th scope="col">Status</th><th scope="col">Meaning</th><th scope="col">Body</th></tr></thead><tbody>${Object.entries(op.responses)
+        .map(([status, r]) => `<tr><td>${escapeHtml(status)}</td><td>${escapeHtml(r.description)}</td><td>${link(refName(r.content?.['application/json']?.schema))}</td></tr>`)
+        .join('')}</tbody></table>
+    </section>`,
+    ),
+  );
+  const schemaSections = Object.entries(schemas).map(
+    ([name, schema]) => `<section id="schema-${escapeHtml(name)}"><h3>${escapeHtml(name)}</h3><pre>${escapeHtml(JSON.stringify(schema, null, 2))}</pre></section>`,
+  );
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${escapeHtml(info.title)} reference</title>
+<style>
+body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1f2937;background:#fff}
+main{max-width:960px;margin:0 auto;padding:24px}
+.muted{color:#4b5563}code,pre{font-family:ui-monospace,monospace}
+pre{background:#f3f4f6;padding:12px;border-radius:8px;overflow:auto;font-size:13px}
+table{border-collapse:collapse;width:100%;margin:8px 0}caption{text-align:left;font-weight:600}
+th,td{border-bottom:1px solid #e5e7eb;padding:4px 8px;text-align:left;vertical-align:top}
+.op{border:1px solid #e5e7eb;border-radius:12px;padding:8px 16px;margin:16px 0}
+.method{display:inline-block;border-radius:6px;padding:0 8px;color:#fff;font-size:14px}.get{background:#1d4ed8}.post{background:#047857}
+a{color:#1d4ed8}a:focus-visible{outline:3px solid #93c5fd}
+</style></head>
+<body><main>
+<h1>${escapeHtml(info.title)}</h1>
+<p>${escapeHtml(info.description)}</p>
+<p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>
+<h2>Operations</h2>${operations.join('')}
+<h2>Schemas</h2>${schemaSections.join('')}
+</main></body></html>`;
+}

@@ -1,0 +1,100 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { z } from 'zod';
+import { CreateBookingRequestSchema, IdSchema, LIMITS, SlotsQuerySchema, SlugSchema } from '../../sdk/contract.js';
+import { listFreeSlots } from '../availability/index.js';
+import { createBooking } from '../bookings/index.js';
+import type { Clock } from '../clock.js';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+import { DomainError } from '../errors.js';
+import { allowedOriginsOf, findSpecialistBySlug, getPublicProfile } from '../specialists/index.js';
+import { specialistCors } from './cors.js';
+import { errorResponse } from './errors.js';
+import { parseWith, readJsonBody } from './validation.js';
+
+export interface PublicApiDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  publicUrl: string;
+}
+
+const IdempotencyKeySchema = z
+  .string()
+  .regex(/^[\x21-\x7e]+$/, 'Use printable ASCII without spaces')
+  .max(LIMITS.idempotencyKeyMaxLength, `At most ${LIMITS.idempotencyKeyMaxLength} characters`);
+
+function slugParam(value: string): string {
+  if (!SlugSchema.safeParse(value).success) throw new DomainError('not_found', `No specialist is published at "${value}".`);
+  return value;
+}
+
+function serviceIdParam(value: string): string {
+  if (!IdSchema.safeParse(value).success) throw new DomainError('not_found', 'That service does not exist or is no longer offered.');
+  return value;
+}
+
+/**
+ * The public booking API, mounted at `/api/v1`: what the widget and the SDK
+ * call. Each route validates, calls one domain function, and shapes its
+ * answer.
+ */
+export function publicApiRoutes(deps: PublicApiDeps): Hono {
+  const app = new Hono();
+
+  const cors = specialistCors({
+    ownOrigin: new URL(deps.publicUrl).origin,
+    allowedOriginsFor: async (slug) => {
+      const specialist = await findSpecialistBySlug(deps.db, slug);
+      return specialist ? allowedOriginsOf(specialist) : undefined;
+    },
+  });
+  app.use('/specialists/:slug', cors);
+  app.use('/specialists/:slug/*', cors);
+
+  app.get('/specialists/:slug', async (c) => {
+    const profile = await getPublicProfile(deps.db, slugParam(c.req.param('slug')));
+    return c.json({ success: true as const, ...profile });
+  });
+
+  app.get('/specialists/:slug/services/:serviceId/slots', async (c) => {
+    const query = parseWith(SlotsQuerySchema, c.req.query());
+    const result = await listFreeSlots(deps, {
+      slug: slugParam(c.req.param('slug')),
+      serviceId: serviceIdParam(c.req.param('serviceId')),
+      from: query.from,
+      to: query.to,
+    });
+    return c.json({ success: true as const, ...result });
+  });
+
+  app.post(
+    '/specialists/:slug/bookings',
+    bodyLimit({
+      maxSize: LIMITS.maxBodyBytes,
+      onError: (c) => errorResponse(c, new DomainError('payload_too_large', `The request body is larger than ${LIMITS.maxBodyBytes / 1024} KB.`)),
+    }),
+    async (c) => {
+      const slug = slugParam(c.req.param('slug'));
+      const rawKey = c.req.header('idempotency-key');
+      const idempotencyKey = rawKey === undefined ? undefined : parseIdempotencyKey(rawKey);
+      const request = await readJsonBody(c, CreateBookingRequestSchema);
+      const { booking, isReplay } = await createBooking(deps, { slug, request, idempotencyKey });
+      if (isReplay) c.header('Idempotent-Replayed', 'true');
+      return c.json({ success: true as const, booking }, 201);
+    },
+  );
+
+  return app;
+}
+
+function parseIdempotencyKey(value: string): string {
+  const result = IdempotencyKeySchema.safeParse(value);
+  if (!result.success) {
+    const message = result.error.issues[0]!.message;
+    throw new DomainError('validation_failed', `Please check the Idempotency-Key header: ${message}.`, {
+      errors: [{ path: 'Idempotency-Key', message }],
+    });
+  }
+  return result.data;
+}

@@ -17,7 +17,7 @@ export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
   slot_unavailable: 422,
   idempotency_key_reused: 422,
   origin_not_allowed: 403,
-  requires_reauth: 503,
+  requires_reauth: 409,
   zoom_unavailable: 503,
   rate_limited: 429,
   database_unavailable: 503,

@@ -1,0 +1,233 @@
+import type {
+  Booking,
+  CreateBookingRequest,
+  ErrorResponse,
+  FieldError,
+  PublicProfileResponse,
+  SlotsResponse,
+} from './contract.js';
+import { isErrorCode } from './error-codes.js';
+import { BookingApiError, BookingConnectionError, BookingTimeoutError } from './errors.js';
+
+export interface BookingClientOptions {
+  /** The server's base URL, e.g. `https://booking.example.com`. */
+  baseUrl: string;
+  /** Retries after the first attempt, on network errors, 408, 429 and 5xx. Default 2. */
+  maxRetries?: number;
+  /** Per-attempt timeout in milliseconds. Default 15 000. */
+  timeoutMs?: number;
+  /** Longest wait between two attempts, in milliseconds. Default 8 000. */
+  maxRetryDelayMs?: number;
+  /** A fetch implementation. Default: the global `fetch`. */
+  fetch?: typeof fetch;
+}
+
+export type Profile = Omit<PublicProfileResponse, 'success'>;
+export type SlotList = Omit<SlotsResponse, 'success'>;
+
+/**
+ * What a booking attempt came to. Every expected outcome is a value, so the
+ * compiler makes the caller handle each:
+ *
+ * - `confirmed`: booked; `booking` has the details.
+ * - `slot_taken`: someone else got the time first; list slots again.
+ * - `requires_reauth`: the specialist's Zoom connection must be renewed
+ *   before anyone can book; `specialistNotified` says whether they were emailed.
+ * - `invalid`: the request was refused; `fieldErrors` maps fields
+ *   (`customer.email`) to messages, and `code` says why
+ *   (`validation_failed`, `slot_unavailable`, …).
+ */
+export type BookingOutcome =
+  | { status: 'confirmed'; booking: Booking; isReplay: boolean }
+  | { status: 'slot_taken'; message: string }
+  | { status: 'requires_reauth'; message: string; specialistNotified: boolean }
+  | { status: 'invalid'; code: string; message: string; fieldErrors: Record<string, string> };
+
+export interface CreateBookingOptions {
+  /**
+   * Identifies this booking attempt: every retry sends the same key, so the
+   * server books at most once. Default: a fresh random key per call. Pass your
+   * own to make retries across page reloads safe too.
+   */
+  idempotencyKey?: string;
+  signal?: AbortSignal;
+}
+
+export interface BookingClient {
+  /** A specialist's public profile and active services. */
+  getSpecialist(slug: string, options?: { signal?: AbortSignal }): Promise<Profile>;
+  /** Free slots of a service; `from`/`to` are Dates or ISO strings (default: the next 14 days). */
+  listSlots(slug: string, serviceId: string, range?: { from?: Date | string; to?: Date | string; signal?: AbortSignal }): Promise<SlotList>;
+  /** Books a slot. Expected outcomes are values; see `BookingOutcome`. */
+  createBooking(slug: string, request: CreateBookingRequest, options?: CreateBookingOptions): Promise<BookingOutcome>;
+}
+
+const INVALID_BOOKING_CODES = new Set(['validation_failed', 'invalid_json', 'slot_unavailable', 'idempotency_key_reused', 'payload_too_large']);
+
+/**
+ * Creates a typed client for the booking API. Runs in browsers and in Node
+ * 20+ (global `fetch`); no other dependency.
+ *
+ * @example
+ * const client = createBookingClient({ baseUrl: 'https://booking.example.com' });
+ * const { services } = await client.getSpecialist('demo');
+ * const { slots } = await client.listSlots('demo', services[0].id);
+ * const outcome = await client.createBooking('demo', {
+ *   serviceId: services[0].id, start: slots[0].start,
+ *   customer: { name: 'Ada', email: 'ada@example.com' },
+ * });
+ * if (outcome.status === 'confirmed') console.log(outcome.booking.id);
+ */
+export function createBookingClient(options: BookingClientOptions): BookingClient {
+  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const maxRetries = options.maxRetries ?? 2;
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  const maxRetryDelayMs = options.maxRetryDelayMs ?? 8_000;
+  const fetchImpl = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
+
+  async function request<T>(method: 'GET' | 'POST', path: string, init: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal | undefined }): Promise<{ status: number; body: T; headers: Headers }> {
+    const headers: Record<string, string> = { Accept: 'application/json', ...init.headers };
+    if (init.body !== undefined) headers['Content-Type'] = 'application/json';
+    const body = init.body === undefined ? undefined : JSON.stringify(init.body);
+    for (let attempt = 0; ; attempt++) {
+      let response: Response;
+      try {
+        response = await fetchWithTimeout(fetchImpl, `${baseUrl}${path}`, { method, headers, body, signal: init.signal }, timeoutMs);
+      } catch (error) {
+        if (init.signal?.aborted) throw error;
+        if (attempt < maxRetries) {
+          await sleep(backoffDelay(attempt, maxRetryDelayMs), init.signal);
+          continue;
+        }
+        throw error instanceof BookingTimeoutError
+          ? error
+          : new BookingConnectionError(`Could not reach the booking server at ${baseUrl}.`, { cause: error });
+      }
+      if (isRetryableStatus(response.status) && attempt < maxRetries) {
+        const delay = retryAfterDelay(response.headers) ?? backoffDelay(attempt, maxRetryDelayMs);
+        if (delay <= maxRetryDelayMs) {
+          await response.body?.cancel();
+          await sleep(delay, init.signal);
+          continue;
+        }
+      }
+      const parsed = await readJson(response);
+      return { status: response.status, body: parsed as T, headers: response.headers };
+    }
+  }
+
+  function apiError(status: number, body: unknown, headers: Headers): BookingApiError {
+    const error = body as Partial<ErrorResponse> | undefined;
+    const code = isErrorCode(error?.code) ? error.code : 'unknown_error';
+    const message = typeof error?.message === 'string' ? error.message : `The booking server answered ${status}.`;
+    return new BookingApiError(status, code, message, headers.get('x-request-id') ?? undefined);
+  }
+
+  async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+    const { status, body, headers } = await request<T & { success?: boolean }>('GET', path, { signal });
+    if (status !== 200 || body?.success !== true) throw apiError(status, body, headers);
+    const { success: _success, ...rest } = body;
+    return rest as T;
+  }
+
+  return {
+    getSpecialist(slug, opts) {
+      return getJson<Profile>(`/api/v1/specialists/${encodeURIComponent(slug)}`, opts?.signal);
+    },
+
+    listSlots(slug, serviceId, range = {}) {
+      const query = new URLSearchParams();
+      if (range.from !== undefined) query.set('from', toIso(range.from));
+      if (range.to !== undefined) query.set('to', toIso(range.to));
+      const qs = query.size ? `?${query}` : '';
+      return getJson<SlotList>(`/api/v1/specialists/${encodeURIComponent(slug)}/services/${encodeURIComponent(serviceId)}/slots${qs}`, range.signal);
+    },
+
+    async createBooking(slug, bookingRequest, opts = {}) {
+      const idempotencyKey = opts.idempotencyKey ?? randomKey();
+      const { status, body, headers } = await request<{ success?: boolean; booking?: Booking } & Partial<Omit<ErrorResponse, 'success'>>>(
+        'POST',
+        `/api/v1/specialists/${encodeURIComponent(slug)}/bookings`,
+        { body: bookingRequest, headers: { 'Idempotency-Key': idempotencyKey }, signal: opts.signal },
+      );
+      if (status === 201 && body?.success === true && body.booking) {
+        return { status: 'confirmed', booking: body.booking, isReplay: headers.get('idempotent-replayed') === 'true' };
+      }
+      const code = body?.code;
+      const message = typeof body?.message === 'string' ? body.message : '';
+      if (code === 'slot_taken') return { status: 'slot_taken', message };
+      if (code === 'requires_reauth') return { status: 'requires_reauth', message, specialistNotified: body?.specialistNotified === true };
+      if (typeof code === 'string' && INVALID_BOOKING_CODES.has(code)) {
+        return { status: 'invalid', code, message, fieldErrors: fieldErrorMap(body?.errors) };
+      }
+      throw apiError(status, body, headers);
+    },
+  };
+}
+
+function fieldErrorMap(errors: FieldError[] | undefined): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const e of errors ?? []) map[e.path] ??= e.message;
+  return map;
+}
+
+function toIso(value: Date | string): string {
+  return value instanceof Date ? value.toISOString() : value;
+}
+
+function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || (status >= 500 && status !== 501);
+}
+
+/** Capped exponential backoff with full jitter: 0.5 s, 1 s, 2 s … each × [0.5, 1). */
+function backoffDelay(attempt: number, cap: number): number {
+  const base = Math.min(cap, 500 * 2 ** attempt);
+  return base * (0.5 + Math.random() / 2);
+}
+
+/** Milliseconds a Retry-After header asks for (seconds or an HTTP date), if any. */
+export function retryAfterDelay(headers: Headers, now = Date.now()): number | undefined {
+  const value = headers.get('retry-after');
+  if (value === null) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value.trim())) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+async function fetchWithTimeout(fetchImpl: typeof fetch, url: string, init: RequestInit & { signal?: AbortSignal | undefined }, timeoutMs: number): Promise<Response> {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+  try {
+    return await fetchImpl(url, { ...init, signal });
+  } catch (error) {
+    if (timeout.aborted && !init.signal?.aborted) throw new BookingTimeoutError(`No answer from the booking server within ${timeoutMs} ms.`, { cause: error });
+    throw error;
+  }
+}
+
+async function readJson(response: Response): Promise<unknown> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}
+
+/** A random idempotency key; crypto.randomUUID is missing outside secure contexts. */
+function randomKey(): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}

@@ -1,0 +1,68 @@
+/**
+ * The databases every database test runs on: a fresh SQLite file always, and
+ * a fresh PostgreSQL schema when TEST_DATABASE_URL is set.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { migrateToLatest, openDatabase, type DatabaseHandle, type DatabaseKind } from '../../../server/db/index.js';
+
+export interface TestDatabase {
+  kind: DatabaseKind;
+  /** A URL another process can open (same file, same schema). */
+  url: string;
+  handle: DatabaseHandle;
+  /** Closes the handle and removes the file or schema. */
+  destroy(): Promise<void>;
+}
+
+export const DATABASE_KINDS: DatabaseKind[] = process.env.TEST_DATABASE_URL ? ['sqlite', 'postgres'] : ['sqlite'];
+
+/** Creates an empty, migrated database of a kind. */
+export async function createTestDatabase(kind: DatabaseKind): Promise<TestDatabase> {
+  if (kind === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-test-'));
+    const url = `sqlite:${join(dir, 'test.sqlite')}`;
+    const handle = openDatabase(url);
+    await migrateToLatest(handle.db);
+    return {
+      kind,
+      url,
+      handle,
+      destroy: async () => {
+        await handle.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  const base = process.env.TEST_DATABASE_URL;
+  if (!base) throw new Error('TEST_DATABASE_URL is not set');
+  const schema = `t_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`create schema ${schema}`);
+  await admin.end();
+  const url = withSearchPath(base, schema);
+  const handle = openDatabase(url, { poolSize: 20 });
+  await migrateToLatest(handle.db);
+  return {
+    kind,
+    url,
+    handle,
+    destroy: async () => {
+      await handle.close();
+      const cleanup = new pg.Client({ connectionString: base });
+      await cleanup.connect();
+      await cleanup.query(`drop schema ${schema} cascade`);
+      await cleanup.end();
+    },
+  };
+}
+
+function withSearchPath(url: string, schema: string): string {
+  const u = new URL(url);
+  u.searchParams.set('options', `-c search_path=${schema}`);
+  return u.toString();
+}

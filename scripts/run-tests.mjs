@@ -1,0 +1,52 @@
+// `npm test`: runs every test runner, then prints one closing line
+// "N passed, N failed" summing them all. Exits non-zero if anything failed.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+const resultsDir = '.test-results';
+rmSync(resultsDir, { recursive: true, force: true });
+mkdirSync(resultsDir, { recursive: true });
+
+const bin = (name) => join('node_modules', '.bin', name);
+const hasFiles = (dir, pattern) => existsSync(dir) && readdirSync(dir, { recursive: true }).some((f) => pattern.test(String(f)));
+
+const runners = [
+  {
+    name: 'vitest (Node)',
+    enabled: true,
+    command: [bin('vitest'), 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${resultsDir}/vitest.json`],
+    count() {
+      const report = JSON.parse(readFileSync(join(resultsDir, 'vitest.json'), 'utf8'));
+      return { passed: report.numPassedTests, failed: report.numFailedTests };
+    },
+  },
+  {
+    name: 'web-test-runner (Chromium)',
+    enabled: hasFiles('test/web', /\.test\.(ts|js)$/),
+    command: [bin('web-test-runner'), '--config', 'web-test-runner.config.mjs'],
+    count() {
+      const report = JSON.parse(readFileSync(join(resultsDir, 'web-test-runner.json'), 'utf8'));
+      return { passed: report.passed, failed: report.failed };
+    },
+  },
+];
+
+let passed = 0;
+let failed = 0;
+for (const runner of runners.filter((r) => r.enabled)) {
+  process.stdout.write(`\n=== ${runner.name} ===\n`);
+  const result = spawnSync(runner.command[0], runner.command.slice(1), { stdio: 'inherit', env: { ...process.env, TEST_RESULTS_DIR: resultsDir } });
+  let counts;
+  try {
+    counts = runner.count();
+  } catch {
+    counts = { passed: 0, failed: 1 };
+    process.stdout.write(`${runner.name} produced no report (exit code ${result.status}); counted as one failure.\n`);
+  }
+  if (result.status !== 0 && counts.failed === 0) counts.failed = 1;
+  passed += counts.passed;
+  failed += counts.failed;
+}
+process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
+process.exit(failed === 0 ? 0 : 1);

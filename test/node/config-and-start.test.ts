@@ -1,0 +1,95 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../server/config.js';
+import { openDatabase } from '../../server/db/index.js';
+import { PROJECT_ROOT, startChildServer } from './helpers/child-server.js';
+
+describe('loadConfig', () => {
+  it('has defaults that need no configuration', () => {
+    expect(loadConfig({})).toEqual({
+      port: 3000,
+      host: '127.0.0.1',
+      publicUrl: undefined,
+      databaseUrl: 'sqlite:./data/specialist-booking.sqlite',
+      seedDemo: true,
+      logLevel: 'info',
+    });
+  });
+
+  it('reads every variable, and FRONTEND_URL as an alias of PUBLIC_URL', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      HOST: '0.0.0.0',
+      FRONTEND_URL: 'https://book.example.com/',
+      DATABASE_URL: 'postgres://u@db/app',
+      SEED_DEMO: 'false',
+      LOG_LEVEL: 'warn',
+    });
+    expect(config).toEqual({ port: 8080, host: '0.0.0.0', publicUrl: 'https://book.example.com', databaseUrl: 'postgres://u@db/app', seedDemo: false, logLevel: 'warn' });
+    expect(loadConfig({ PUBLIC_URL: 'https://a.example', FRONTEND_URL: 'https://b.example' }).publicUrl).toBe('https://a.example');
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, 'Configuration error: PORT must be a whole number from 0 to 65535 (got "abc").'],
+    [{ PORT: '70000' }, 'Configuration error: PORT must be a whole number from 0 to 65535 (got "70000").'],
+    [{ PUBLIC_URL: 'ftp://x' }, 'Configuration error: PUBLIC_URL must be an http(s) URL such as https://booking.example.com (got "ftp://x").'],
+    [{ FRONTEND_URL: 'nope' }, 'Configuration error: FRONTEND_URL must be an http(s) URL such as https://booking.example.com (got "nope").'],
+    [{ DATABASE_URL: 'mysql://x' }, 'Configuration error: DATABASE_URL must be postgres://… or sqlite:<path> (got "mysql://x").'],
+    [{ SEED_DEMO: 'maybe' }, 'Configuration error: SEED_DEMO must be true or false (got "maybe").'],
+  ])('names the wrong variable in one line: %o', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});
+
+describe('npm start', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-start-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('stops with one line naming a wrong variable, and exit code 1', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+      cwd: PROJECT_ROOT,
+      env: { PATH: process.env.PATH, PORT: 'abc' },
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe('Configuration error: PORT must be a whole number from 0 to 65535 (got "abc").\n');
+  });
+
+  it('starts on a fresh SQLite file with the demo specialist, two services and weekly hours, and prints the URLs', async () => {
+    const databaseUrl = `sqlite:${join(dir, 'fresh', 'demo.sqlite')}`;
+    const server = await startChildServer({ DATABASE_URL: databaseUrl });
+    try {
+      expect(server.output()).toContain(`specialist-booking is running on ${server.url} (sqlite database)`);
+      const port = new URL(server.url).port;
+      expect(server.output()).toContain(`http://localhost:${port}/api/v1/specialists/demo`);
+      expect(server.output()).toContain(`http://localhost:${port}/docs`);
+      const profile = await (await fetch(`${server.url}/api/v1/specialists/demo`)).json();
+      expect(profile.services.map((s: { title: string }) => s.title)).toEqual(['Intro call', 'Coaching session']);
+      const slots = await (await fetch(`${server.url}/api/v1/specialists/demo/services/${profile.services[0].id}/slots`)).json();
+      expect(slots.slots.length).toBeGreaterThan(50);
+      expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+    } finally {
+      expect(await server.stop('SIGTERM')).toBe(0);
+    }
+    // A second start finds the schema and the demo in place and adds nothing.
+    const again = await startChildServer({ DATABASE_URL: databaseUrl });
+    await again.stop();
+    const { db, close } = openDatabase(databaseUrl);
+    expect(await db.selectFrom('specialists').select('slug').execute()).toEqual([{ slug: 'demo' }]);
+    expect((await db.selectFrom('availability_rules').select('id').execute()).length).toBe(10);
+    await close();
+  });
+
+  it('npm run migrate brings an empty database to the latest schema, then reports it up to date', () => {
+    const env = { PATH: process.env.PATH, DATABASE_URL: `sqlite:${join(dir, 'migrate.sqlite')}` };
+    const run = () => spawnSync(process.execPath, ['--import', 'tsx', 'server/db/migrate-cli.ts'], { cwd: PROJECT_ROOT, env, encoding: 'utf8' });
+    const first = run();
+    expect(first.stdout).toBe('Applied: 0001_initial\n');
+    expect(first.status).toBe(0);
+    expect(run().stdout).toBe('The database is up to date.\n');
+  });
+});

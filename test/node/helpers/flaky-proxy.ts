@@ -1,0 +1,74 @@
+/**
+ * A real HTTP proxy in front of the real server, for testing how clients
+ * behave when the network or the server misbehaves. Each incoming request is
+ * recorded, then handled by the first matching fault in the queue, or passed
+ * through.
+ */
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type Fault =
+  /** Answer with this status, headers and body, without reaching the server. */
+  | { kind: 'respond'; status: number; headers?: Record<string, string>; body?: string }
+  /** Forward to the server, wait for its answer, then cut the connection. */
+  | { kind: 'drop-response' };
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  at: number;
+}
+
+export interface FlakyProxy {
+  url: string;
+  requests: RecordedRequest[];
+  faults: Fault[];
+  close(): Promise<void>;
+}
+
+export async function startFlakyProxy(target: string): Promise<FlakyProxy> {
+  const requests: RecordedRequest[] = [];
+  const faults: Fault[] = [];
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch(() => req.socket.destroy());
+  });
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    requests.push({ method: req.method!, path: req.url!, headers: req.headers, at: Date.now() });
+    const fault = faults.shift();
+    if (fault?.kind === 'respond') {
+      res.writeHead(fault.status, fault.headers ?? {});
+      res.end(fault.body ?? '');
+      return;
+    }
+    const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== 'host' && k !== 'connection')) as Record<string, string>;
+    const upstream = await fetch(`${target}${req.url}`, {
+      method: req.method!,
+      headers,
+      body: chunks.length ? Buffer.concat(chunks) : undefined,
+    });
+    const body = Buffer.from(await upstream.arrayBuffer());
+    if (fault?.kind === 'drop-response') {
+      req.socket.destroy();
+      return;
+    }
+    res.writeHead(upstream.status, Object.fromEntries(upstream.headers));
+    res.end(body);
+  }
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    faults,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

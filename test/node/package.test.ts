@@ -1,0 +1,42 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from './helpers/child-server.js';
+
+const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8'));
+
+describe('the built package', () => {
+  beforeAll(() => {
+    execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: PROJECT_ROOT, stdio: 'pipe' });
+  }, 120_000);
+
+  it('has JavaScript and types behind every export', () => {
+    for (const [path, target] of Object.entries(pkg.exports as Record<string, { types: string; import: string } | string>)) {
+      if (typeof target === 'string') continue;
+      expect(existsSync(join(PROJECT_ROOT, target.import)), `${path} import`).toBe(true);
+      expect(existsSync(join(PROJECT_ROOT, target.types)), `${path} types`).toBe(true);
+    }
+  });
+
+  it('resolves specialist-booking/sdk and specialist-booking/server by name in plain Node', () => {
+    const script = `
+      const sdk = await import('specialist-booking/sdk');
+      const server = await import('specialist-booking/server');
+      const contract = await import('specialist-booking/contract');
+      console.log(JSON.stringify({
+        sdk: typeof sdk.createBookingClient, error: typeof sdk.BookingApiError,
+        app: typeof server.createApp, start: typeof server.startServer,
+        schema: typeof contract.CreateBookingRequestSchema.safeParse,
+      }));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: PROJECT_ROOT, encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual({ sdk: 'function', error: 'function', app: 'function', start: 'function', schema: 'function' });
+  });
+
+  it('bundles the SDK for browsers with no imports left and no schema library inside', () => {
+    const bundle = readFileSync(join(PROJECT_ROOT, 'dist/browser/specialist-booking-sdk.js'), 'utf8');
+    expect(bundle).not.toMatch(/\bimport\s*[{*"'(]/);
+    expect(bundle).not.toContain('ZodError');
+    expect(bundle).toContain('Idempotency-Key');
+  });
+});

@@ -1,0 +1,145 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  BookingApiError,
+  BookingConnectionError,
+  BookingTimeoutError,
+  createBookingClient,
+  retryAfterDelay,
+  type BookingClient,
+} from '../../sdk/index.js';
+import { createTestDatabase, type TestDatabase } from './helpers/databases.js';
+import { fixedClock, FREE_SLOT, seedSpecialist } from './helpers/fixtures.js';
+import { startFlakyProxy, type FlakyProxy } from './helpers/flaky-proxy.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+const customer = { name: 'Dora Client', email: 'dora@example.test' };
+
+describe('SDK against the real server', () => {
+  let database: TestDatabase;
+  let server: TestServer;
+  let proxy: FlakyProxy;
+  let client: BookingClient;
+  let serviceIds: string[];
+  const bookingCount = async () => (await database.handle.db.selectFrom('bookings').select('id').execute()).length;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('sqlite');
+    ({ serviceIds } = await seedSpecialist(database.handle.db));
+    server = await startTestServer({ db: database.handle.db, clock: fixedClock });
+    proxy = await startFlakyProxy(server.url);
+    client = createBookingClient({ baseUrl: proxy.url, maxRetryDelayMs: 2_000 });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await server?.close();
+    await database?.destroy();
+  });
+  beforeEach(async () => {
+    proxy.requests.length = 0;
+    proxy.faults.length = 0;
+    await database.handle.db.deleteFrom('booking_slot_claims').execute();
+    await database.handle.db.deleteFrom('bookings').execute();
+  });
+
+  it('reads the profile and lists slots', async () => {
+    const profile = await client.getSpecialist('anna');
+    expect(profile.specialist).toEqual({ slug: 'anna', name: 'Anna Berg', timeZone: 'Europe/Berlin' });
+    expect(profile.services.map((s) => s.id)).toEqual(serviceIds);
+    expect(profile).not.toHaveProperty('success');
+    const list = await client.listSlots('anna', serviceIds[0]!, { from: new Date('2030-01-07T00:00:00Z'), to: '2030-01-08T00:00:00Z' });
+    expect(list.slots).toHaveLength(14);
+    expect(list.slots[0]).toEqual({ start: '2030-01-07T08:00:00.000Z', end: '2030-01-07T08:30:00.000Z' });
+  });
+
+  it('books, and returns slot_taken as a value for the second customer', async () => {
+    const first = await client.createBooking('anna', { serviceId: serviceIds[0]!, start: FREE_SLOT, customer });
+    expect(first.status).toBe('confirmed');
+    if (first.status !== 'confirmed') throw new Error('unreachable');
+    expect(first.booking).toMatchObject({ start: FREE_SLOT, customer: { name: 'Dora Client' }, status: 'confirmed' });
+    expect(first.isReplay).toBe(false);
+    const second = await client.createBooking('anna', { serviceId: serviceIds[0]!, start: FREE_SLOT, customer: { ...customer, email: 'e@example.test' } });
+    expect(second).toEqual({ status: 'slot_taken', message: 'Sorry, someone has just booked that time. Please pick another slot.' });
+  });
+
+  it('returns invalid with field errors as a value', async () => {
+    const outcome = await client.createBooking('anna', { serviceId: serviceIds[0]!, start: FREE_SLOT, customer: { name: '', email: 'nope' } });
+    expect(outcome.status).toBe('invalid');
+    if (outcome.status !== 'invalid') throw new Error('unreachable');
+    expect(outcome.code).toBe('validation_failed');
+    expect(outcome.fieldErrors).toEqual({ 'customer.name': 'Enter your name', 'customer.email': 'Enter a valid email address' });
+    const unavailable = await client.createBooking('anna', { serviceId: serviceIds[0]!, start: '2030-01-12T09:00:00Z', customer });
+    expect(unavailable).toMatchObject({ status: 'invalid', code: 'slot_unavailable', fieldErrors: {} });
+  });
+
+  it('throws BookingApiError with status, code, message and request id for unexpected answers', async () => {
+    const error = await client.getSpecialist('nobody').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BookingApiError);
+    const apiError = error as BookingApiError;
+    expect(apiError.status).toBe(404);
+    expect(apiError.code).toBe('not_found');
+    expect(apiError.message).toBe('No specialist is published at "nobody".');
+    expect(apiError.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    await expect(client.createBooking('nobody', { serviceId: 'x', start: FREE_SLOT, customer })).rejects.toMatchObject({ status: 404, code: 'not_found' });
+  });
+
+  it('retries 503 and 429 honouring Retry-After, with the same idempotency key, and books once', async () => {
+    proxy.faults.push(
+      { kind: 'respond', status: 503, headers: { 'content-type': 'text/html' }, body: '<h1>Bad gateway</h1>' },
+      { kind: 'respond', status: 429, headers: { 'retry-after': '1', 'content-type': 'application/json' }, body: '{"success":false,"code":"rate_limited","message":"Slow down"}' },
+    );
+    const outcome = await client.createBooking('anna', { serviceId: serviceIds[0]!, start: FREE_SLOT, customer });
+    expect(outcome.status).toBe('confirmed');
+    expect(proxy.requests).toHaveLength(3);
+    const keys = new Set(proxy.requests.map((r) => r.headers['idempotency-key']));
+    expect(keys.size).toBe(1);
+    expect([...keys][0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(proxy.requests[2]!.at - proxy.requests[1]!.at).toBeGreaterThanOrEqual(950);
+    expect(await bookingCount()).toBe(1);
+  });
+
+  it('recovers from a lost response: the retry replays the booking instead of making a second one', async () => {
+    proxy.faults.push({ kind: 'drop-response' });
+    const outcome = await client.createBooking('anna', { serviceId: serviceIds[1]!, start: FREE_SLOT, customer });
+    expect(outcome.status).toBe('confirmed');
+    if (outcome.status !== 'confirmed') throw new Error('unreachable');
+    expect(outcome.isReplay).toBe(true);
+    expect(proxy.requests).toHaveLength(2);
+    expect(proxy.requests[0]!.headers['idempotency-key']).toBe(proxy.requests[1]!.headers['idempotency-key']);
+    expect(await bookingCount()).toBe(1);
+  });
+
+  it('gives up after maxRetries and throws the last answer', async () => {
+    const impatient = createBookingClient({ baseUrl: proxy.url, maxRetries: 1, maxRetryDelayMs: 50 });
+    proxy.faults.push({ kind: 'respond', status: 502 }, { kind: 'respond', status: 502 }, { kind: 'respond', status: 502 });
+    await expect(impatient.getSpecialist('anna')).rejects.toMatchObject({ name: 'BookingApiError', status: 502, code: 'unknown_error' });
+    expect(proxy.requests).toHaveLength(2);
+  });
+
+  it('does not retry a Retry-After longer than it is willing to wait', async () => {
+    proxy.faults.push({ kind: 'respond', status: 429, headers: { 'retry-after': '3600' } });
+    await expect(client.getSpecialist('anna')).rejects.toMatchObject({ status: 429 });
+    expect(proxy.requests).toHaveLength(1);
+  });
+
+  it('throws BookingConnectionError when nothing listens, after retrying', async () => {
+    const closed = await startFlakyProxy(server.url);
+    await closed.close();
+    const offline = createBookingClient({ baseUrl: closed.url, maxRetries: 2, maxRetryDelayMs: 20 });
+    const error = await offline.getSpecialist('anna').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BookingConnectionError);
+    expect((error as Error).message).toBe(`Could not reach the booking server at ${closed.url}.`);
+  });
+
+  it('throws BookingTimeoutError when the server is too slow', async () => {
+    const slow = createBookingClient({ baseUrl: proxy.url, maxRetries: 0, timeoutMs: 1 });
+    await expect(slow.listSlots('anna', serviceIds[0]!)).rejects.toBeInstanceOf(BookingTimeoutError);
+  });
+
+  it('reads Retry-After as seconds or as an HTTP date', () => {
+    const now = Date.parse('2030-01-07T06:00:00Z');
+    expect(retryAfterDelay(new Headers({ 'retry-after': '2' }), now)).toBe(2000);
+    expect(retryAfterDelay(new Headers({ 'retry-after': 'Mon, 07 Jan 2030 06:00:05 GMT' }), now)).toBe(5000);
+    expect(retryAfterDelay(new Headers({ 'retry-after': 'soon' }), now)).toBeUndefined();
+    expect(retryAfterDelay(new Headers(), now)).toBeUndefined();
+  });
+});

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createApp } from '../../server/app.js';
+import { createLogger } from '../../server/logger.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './helpers/databases.js';
 import { bookingBody, fixedClock, FREE_SLOT, seedSpecialist } from './helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -321,5 +323,17 @@ describe.each(DATABASE_KINDS)('public API on %s', (kind) => {
       expect(html).toContain('<code>/api/v1/specialists/{slug}/bookings</code>');
       expect(html).toContain('id="schema-CreateBookingRequest"');
     });
+  });
+});
+
+describe('readiness', () => {
+  it('answers 503 database_unavailable when the database is gone', async () => {
+    const database = await createTestDatabase('sqlite');
+    await database.handle.close();
+    const app = createApp({ db: database.handle.db, clock: fixedClock, logger: createLogger('silent'), publicUrl: 'http://localhost' });
+    const res = await app.request('/readyz');
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ success: false, code: 'database_unavailable', message: 'The database is not answering.' });
+    await database.destroy().catch(() => undefined);
   });
 });

@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from './helpers/child-server.js';
+import { PROJECT_ROOT, startChildServer } from './helpers/child-server.js';
 
 const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8'));
 
@@ -38,5 +39,22 @@ describe('the built package', () => {
     expect(bundle).not.toMatch(/\bimport\s*[{*"'(]/);
     expect(bundle).not.toContain('ZodError');
     expect(bundle).toContain('Idempotency-Key');
+  });
+});
+
+describe('examples/node-script', () => {
+  it('books the first free demo slot through the built SDK', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-example-'));
+    const server = await startChildServer({ DATABASE_URL: `sqlite:${join(dir, 'demo.sqlite')}` });
+    try {
+      if (!existsSync(join(PROJECT_ROOT, 'dist/sdk/index.js'))) execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: PROJECT_ROOT });
+      const out = execFileSync(process.execPath, ['examples/node-script/book.mjs', server.url], { cwd: PROJECT_ROOT, encoding: 'utf8' });
+      expect(out).toMatch(/^Booked "Intro call" with Dr\. Maya Lindqvist at \d{4}-\d\d-\d\dT\d\d:\d\d:00\.000Z \(booking [0-9a-f-]{36}\)\.\n$/);
+      const again = execFileSync(process.execPath, ['examples/node-script/book.mjs', server.url], { cwd: PROJECT_ROOT, encoding: 'utf8' });
+      expect(again).not.toBe(out);
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,21 +1,19 @@
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
-import { sql, type Kysely } from 'kysely';
-import type { Clock } from './clock.js';
-import type { Database } from './db/schema.js';
+import { sql } from 'kysely';
 import { DomainError } from './errors.js';
 import { createErrorHandler, errorResponse, handleNotFound } from './http/errors.js';
 import { buildOpenApiDocument, renderApiReference } from './http/openapi.js';
 import { publicApiRoutes } from './http/public-api.js';
 import { requestLog } from './http/request-log.js';
-import type { Logger } from './logger.js';
+import { zoomRoutes } from './http/zoom-routes.js';
+import { createServices, type CoreDeps } from './services.js';
 
-export interface AppDeps {
-  db: Kysely<Database>;
-  clock: Clock;
-  logger: Logger;
+export interface AppDeps extends CoreDeps {
   /** Base of every link the server hands out, e.g. `https://booking.example.com`. */
   publicUrl: string;
+  /** Secret for Zoom's webhook signatures; without one `/webhooks/zoom` answers 404. */
+  zoomWebhookSecret: string | undefined;
 }
 
 /**
@@ -23,7 +21,7 @@ export interface AppDeps {
  * it over a real database and real local stand-ins.
  *
  * @example
- * const app = createApp({ db, clock: systemClock, logger, publicUrl: 'http://localhost:3000' });
+ * const app = createApp({ db, clock: systemClock, logger, cipher, zoom, notifyReauthRequired, publicUrl, zoomWebhookSecret });
  */
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
@@ -47,6 +45,8 @@ export function createApp(deps: AppDeps): Hono {
   app.get('/openapi.json', (c) => c.json(openApiDocument));
   app.get('/docs', (c) => c.html(apiReference));
 
-  app.route('/api/v1', publicApiRoutes(deps));
+  const services = createServices(deps);
+  app.route('/api/v1', publicApiRoutes({ bookings: services.bookings, publicUrl: deps.publicUrl }));
+  app.route('/', zoomRoutes({ ...deps, connections: services.connections }));
   return app;
 }

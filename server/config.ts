@@ -28,7 +28,25 @@ const EnvSchema = z.object({
     .default('sqlite:./data/specialist-booking.sqlite'),
   SEED_DEMO: booleanFlag.default(true),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent'], { message: 'must be debug, info, warn, error or silent' }).default('info'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  TOKEN_ENCRYPTION_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 random bytes in base64 (openssl rand -base64 32)')
+    .optional(),
+  ZOOM_CLIENT_ID: z.string().optional(),
+  ZOOM_CLIENT_SECRET: z.string().optional(),
+  ZOOM_WEBHOOK_SECRET: z.string().optional(),
+  ZOOM_OAUTH_BASE_URL: httpUrl.default('https://zoom.us'),
+  ZOOM_API_BASE_URL: httpUrl.default('https://api.zoom.us/v2'),
+  ZOOM_EMULATOR_PORT: z.coerce
+    .number({ message: 'must be a whole number from 0 to 65535' })
+    .int('must be a whole number from 0 to 65535')
+    .min(0, 'must be a whole number from 0 to 65535')
+    .max(65535, 'must be a whole number from 0 to 65535')
+    .optional(),
 });
+
+const SECRET_VARIABLES = new Set(['TOKEN_ENCRYPTION_KEY', 'ZOOM_CLIENT_SECRET', 'ZOOM_WEBHOOK_SECRET', 'DATABASE_URL']);
 
 export interface Config {
   port: number;
@@ -41,7 +59,21 @@ export interface Config {
   databaseUrl: string;
   seedDemo: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** Where the demo keeps generated files (the encryption key). */
+  dataDir: string;
+  /** AES-256-GCM key for tokens at rest; unset means "generate one under dataDir" (demo only). */
+  tokenEncryptionKey: Buffer | undefined;
+  zoom: ZoomConfig;
 }
+
+/**
+ * Real Zoom when credentials are configured; otherwise the bundled emulator,
+ * started on its own port (default: the server's port + 1, or any free port
+ * when the server's port is 0).
+ */
+export type ZoomConfig =
+  | { mode: 'zoom'; clientId: string; clientSecret: string; webhookSecret: string | undefined; oauthBaseUrl: string; apiBaseUrl: string }
+  | { mode: 'emulator'; emulatorPort: number };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -69,9 +101,30 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const issue = parsed.error.issues[0]!;
     const variable = String(issue.path[0]);
     const name = variable === 'PUBLIC_URL' && env.PUBLIC_URL === undefined ? 'FRONTEND_URL' : variable;
-    throw new ConfigError(name, issue.message, present[variable]);
+    // Never echo secrets (or URLs that may carry a password) into logs.
+    throw new ConfigError(name, issue.message, SECRET_VARIABLES.has(variable) ? undefined : present[variable]);
   }
   const e = parsed.data;
+  if (e.ZOOM_CLIENT_ID !== undefined && e.ZOOM_CLIENT_SECRET === undefined) {
+    throw new ConfigError('ZOOM_CLIENT_SECRET', 'is required when ZOOM_CLIENT_ID is set');
+  }
+  if (e.ZOOM_CLIENT_SECRET !== undefined && e.ZOOM_CLIENT_ID === undefined) {
+    throw new ConfigError('ZOOM_CLIENT_ID', 'is required when ZOOM_CLIENT_SECRET is set');
+  }
+  if (e.ZOOM_CLIENT_ID !== undefined && e.TOKEN_ENCRYPTION_KEY === undefined) {
+    throw new ConfigError('TOKEN_ENCRYPTION_KEY', 'is required with real Zoom credentials (32 random bytes in base64: openssl rand -base64 32)');
+  }
+  const zoom: ZoomConfig =
+    e.ZOOM_CLIENT_ID !== undefined
+      ? {
+          mode: 'zoom',
+          clientId: e.ZOOM_CLIENT_ID,
+          clientSecret: e.ZOOM_CLIENT_SECRET!,
+          webhookSecret: e.ZOOM_WEBHOOK_SECRET,
+          oauthBaseUrl: e.ZOOM_OAUTH_BASE_URL,
+          apiBaseUrl: e.ZOOM_API_BASE_URL,
+        }
+      : { mode: 'emulator', emulatorPort: e.ZOOM_EMULATOR_PORT ?? (e.PORT === 0 ? 0 : e.PORT + 1) };
   return {
     port: e.PORT,
     host: e.HOST,
@@ -79,5 +132,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: e.DATABASE_URL,
     seedDemo: e.SEED_DEMO,
     logLevel: e.LOG_LEVEL,
+    dataDir: e.DATA_DIR,
+    tokenEncryptionKey: e.TOKEN_ENCRYPTION_KEY === undefined ? undefined : Buffer.from(e.TOKEN_ENCRYPTION_KEY, 'base64'),
+    zoom,
   };
 }

@@ -18,6 +18,10 @@ async function main(): Promise<void> {
       `  API reference             ${base}/docs`,
       `  OpenAPI document          ${base}/openapi.json`,
       `  Health                    ${base}/healthz  ${base}/readyz`,
+      `  Zoom settings             ${base}/settings/zoom`,
+      ...(running.zoomEmulator
+        ? [`  Zoom emulator (no Zoom credentials set)  ${running.zoomEmulator.url}/__emulator`]
+        : []),
       '',
       'Press Ctrl+C to stop.',
       '',

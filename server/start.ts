@@ -1,13 +1,22 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { createApp } from './app.js';
+import { resumeStalePendingBookings } from './bookings/index.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { migrateToLatest, openDatabase, type DatabaseHandle } from './db/index.js';
 import { seedDemo } from './demo/seed.js';
 import { createLogger, type Logger } from './logger.js';
+import { loadOrCreateKeyFile } from './security/key-file.js';
+import { createTokenCipher } from './security/token-cipher.js';
+import { createServices, type CoreDeps } from './services.js';
+import { createZoomClient, type ZoomClient } from './zoom/client.js';
+import type { ZoomConnectionStore } from './zoom/connections.js';
+import type { ReauthNotifier } from './zoom/reauth.js';
+import { startZoomEmulator, type RunningZoomEmulator } from './zoom-emulator/index.js';
 
 export interface RunningServer {
   /** Where the server listens, e.g. http://127.0.0.1:3000. */
@@ -15,38 +24,106 @@ export interface RunningServer {
   /** The base of links it hands out. */
   publicUrl: string;
   database: DatabaseHandle;
+  /** The bundled Zoom emulator, when no Zoom credentials are configured. */
+  zoomEmulator: RunningZoomEmulator | undefined;
   close(): Promise<void>;
 }
 
+export interface StartOptions {
+  logger?: Logger;
+  clock?: Clock;
+  /** Who hears about connections needing re-authorization. Default: a warning in the log. */
+  notifyReauthRequired?: ReauthNotifier;
+}
+
+const STALE_BOOKING_SWEEP_MS = 60_000;
+
 /**
  * Starts what `npm start` runs, from a validated configuration: the database
- * (migrated; demo seeded when asked) and the HTTP server.
+ * (migrated; demo seeded when asked), the Zoom emulator when no Zoom
+ * credentials are set, the HTTP server, and the sweep that finishes bookings
+ * whose request died mid-way.
  */
-export async function startServer(config: Config, options: { logger?: Logger; clock?: Clock } = {}): Promise<RunningServer> {
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
+  const clock = options.clock ?? systemClock;
   const database = openDatabase(config.databaseUrl);
   await migrateToLatest(database.db);
+  const cipher = createTokenCipher(config.tokenEncryptionKey ?? loadOrCreateKeyFile(join(config.dataDir, 'token-encryption.key')));
 
   // Bind first: with PORT=0 the public URL depends on the port we get.
   let app: Hono | undefined;
   const server = serve({
-    fetch: (request) => (app ? app.fetch(request) : new Response('Starting', { status: 503 })),
+    fetch: (request, env) => (app ? app.fetch(request, env) : new Response('Starting', { status: 503 })),
     port: config.port,
     hostname: config.host,
   });
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   const publicUrl = config.publicUrl ?? `http://localhost:${port}`;
-  if (config.seedDemo) await seedDemo(database.db, publicUrl);
-  app = createApp({ db: database.db, clock: options.clock ?? systemClock, logger, publicUrl });
+  const redirectUri = `${publicUrl}/oauth/zoom/callback`;
+
+  const zoomEmulator = config.zoom.mode === 'emulator' ? await startZoomEmulator({ port: config.zoom.emulatorPort, hostname: config.host }) : undefined;
+  const zoom = zoomEmulator
+    ? createZoomClient({
+        clientId: zoomEmulator.clientId,
+        clientSecret: zoomEmulator.clientSecret,
+        oauthBaseUrl: zoomEmulator.oauthBaseUrl,
+        apiBaseUrl: zoomEmulator.apiBaseUrl,
+        redirectUri,
+      })
+    : createZoomClient({ ...(config.zoom as Extract<Config['zoom'], { mode: 'zoom' }>), redirectUri });
+  const zoomWebhookSecret = zoomEmulator ? zoomEmulator.webhookSecret : config.zoom.mode === 'zoom' ? config.zoom.webhookSecret : undefined;
+
+  const notifyReauthRequired: ReauthNotifier =
+    options.notifyReauthRequired ??
+    (async (_trx, event) => {
+      logger.warn('zoom re-authorization required', { specialistId: event.specialist.id, reason: event.reason });
+      return { notified: false };
+    });
+  const core: CoreDeps = { db: database.db, clock, logger, cipher, zoom, notifyReauthRequired };
+  const { bookings, connections } = createServices(core);
+  if (config.seedDemo) {
+    const demo = await seedDemo(database.db, publicUrl);
+    // The emulator forgets everything when it stops: connect the demo specialist
+    // afresh at every start, so booking works at once.
+    if (zoomEmulator) await connectDemoToEmulator(zoomEmulator, zoom, connections, demo.specialistId, redirectUri);
+  }
+  app = createApp({ ...core, publicUrl, zoomWebhookSecret });
+
+  const sweep = () =>
+    resumeStalePendingBookings(bookings).catch((error: unknown) => logger.error('stale booking sweep failed', { error: (error as Error).message }));
+  await sweep();
+  const sweeper = setInterval(sweep, STALE_BOOKING_SWEEP_MS);
+  sweeper.unref();
 
   return {
     url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
     publicUrl,
     database,
+    zoomEmulator,
     close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      clearInterval(sweeper);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
+      await zoomEmulator?.close();
       await database.close();
     },
   };
+}
+
+/** Authorizes the demo specialist on the emulator through the real client and store. */
+async function connectDemoToEmulator(
+  emulator: RunningZoomEmulator,
+  zoom: ZoomClient,
+  connections: ZoomConnectionStore,
+  specialistId: string,
+  redirectUri: string,
+): Promise<void> {
+  const user = emulator.controls.addUser({ first_name: 'Maya', last_name: 'Lindqvist', display_name: 'Maya Lindqvist', email: 'maya@demo.specialist-booking.test' });
+  const code = emulator.controls.issueAuthorizationCode({ userId: user.id, redirectUri });
+  const tokens = await zoom.exchangeCode(code, '');
+  await connections.saveAuthorization(specialistId, tokens, await zoom.getMe(tokens.accessToken));
 }

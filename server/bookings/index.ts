@@ -1,13 +1,18 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
-import type { Booking, CreateBookingRequestSchema } from '../../sdk/contract.js';
 import type { z } from 'zod';
+import type { Booking, CreateBookingRequestSchema } from '../../sdk/contract.js';
 import { claimBlocks, loadSlotRules, offeredSlots } from '../availability/index.js';
 import type { Clock } from '../clock.js';
 import { isUniqueViolation } from '../db/connection.js';
 import type { BookingsTable, Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { TokenCipher } from '../security/token-cipher.js';
 import { requireActiveService, requireSpecialist, type ServiceRow, type SpecialistRow } from '../specialists/index.js';
+import type { ZoomMeetings } from '../zoom/meetings.js';
+import { describeReauthReason, type ReauthNotifier } from '../zoom/reauth.js';
+import type { ReauthReason } from '../zoom/connections.js';
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
@@ -18,6 +23,13 @@ export type ValidBookingRequest = z.output<typeof CreateBookingRequestSchema>;
 export interface BookingDeps {
   db: Kysely<Database>;
   clock: Clock;
+  logger: Logger;
+  meetings: ZoomMeetings;
+  /** Encrypts the Zoom host link at rest. */
+  cipher: TokenCipher;
+  notifyReauthRequired: ReauthNotifier;
+  /** How long one request may hold a booking's meeting creation. Default 60 s. */
+  meetingLockMs?: number;
 }
 
 export interface CreateBookingInput {
@@ -34,23 +46,30 @@ export interface CreatedBooking {
 }
 
 /**
- * Books a slot for a customer.
+ * Books a slot for a customer, with its Zoom meeting.
  *
- * The slot is checked against the specialist's availability, then reserved by
- * inserting the booking and its slot claims in one transaction: the claims'
- * primary key makes a concurrent booking of an overlapping time fail in the
- * database, whichever process it comes from.
+ * 1. The slot is checked against the specialist's availability, then reserved
+ *    by inserting a `pending` booking and its slot claims in one transaction:
+ *    the claims' primary key makes a concurrent booking of an overlapping
+ *    time fail in the database, whichever process it comes from.
+ * 2. The meeting is created (see `ZoomMeetings`), and the booking confirmed.
+ * 3. If Zoom needs re-authorizing or is unavailable, the reservation is
+ *    released, the specialist is notified (re-auth only), and the caller gets
+ *    `requires_reauth` or `zoom_unavailable`.
+ *
+ * A repeat with the same idempotency key returns the confirmed booking, or
+ * resumes a pending one, never making a second booking or meeting.
  *
  * @throws DomainError `not_found`, `slot_unavailable`, `slot_taken`,
- *   `idempotency_key_reused`.
+ *   `idempotency_key_reused`, `requires_reauth`, `zoom_unavailable`.
  */
 export async function createBooking(deps: BookingDeps, input: CreateBookingInput): Promise<CreatedBooking> {
   const { db } = deps;
   const specialist = await requireSpecialist(db, input.slug);
   const fingerprint = fingerprintOf(input.request);
   if (input.idempotencyKey !== undefined) {
-    const replay = await findReplay(db, specialist, input.idempotencyKey, fingerprint);
-    if (replay) return replay;
+    const existing = await findByKey(db, specialist, input.idempotencyKey, fingerprint);
+    if (existing) return continueExisting(deps, specialist, existing);
   }
   const service = await requireActiveService(db, specialist.id, input.request.serviceId);
   const start = Date.parse(input.request.start);
@@ -68,11 +87,15 @@ export async function createBooking(deps: BookingDeps, input: CreateBookingInput
     customer_time_zone: input.request.customer.timeZone ?? null,
     start_at: new Date(start).toISOString(),
     end_at: new Date(end).toISOString(),
-    status: 'confirmed',
+    status: 'pending',
     zoom_meeting_id: null,
     zoom_join_url: null,
+    zoom_start_url_enc: null,
     idempotency_key: input.idempotencyKey ?? null,
     request_fingerprint: fingerprint,
+    // The request that reserves the slot holds the meeting lock from the start.
+    meeting_lock_until: lockUntil(deps),
+    meeting_requested_at: null,
     created_at: now,
     updated_at: now,
   };
@@ -88,35 +111,190 @@ export async function createBooking(deps: BookingDeps, input: CreateBookingInput
     if (!isUniqueViolation(error)) throw error;
     // Either another request with the same key won the race, or the time is taken.
     if (input.idempotencyKey !== undefined) {
-      const replay = await findReplay(db, specialist, input.idempotencyKey, fingerprint);
-      if (replay) return replay;
+      const existing = await findByKey(db, specialist, input.idempotencyKey, fingerprint);
+      if (existing) return continueExisting(deps, specialist, existing);
     }
     throw new DomainError('slot_taken', 'Sorry, someone has just booked that time. Please pick another slot.');
   }
-  return { booking: toBookingDto(row, service, specialist), isReplay: false };
+  return { booking: await provisionMeeting(deps, specialist, service, row), isReplay: false };
 }
 
-async function findReplay(
-  db: Kysely<Database>,
+/**
+ * Finishes pending bookings whose request died (its meeting lock expired):
+ * the meeting is found or created and the booking confirmed, or the slot is
+ * released. Run at start and periodically. Returns how many it handled.
+ */
+export async function resumeStalePendingBookings(deps: BookingDeps): Promise<number> {
+  const now = deps.clock().toISOString();
+  const stale = await deps.db
+    .selectFrom('bookings')
+    .selectAll()
+    .where('status', '=', 'pending')
+    .where((eb) => eb.or([eb('meeting_lock_until', 'is', null), eb('meeting_lock_until', '<', now)]))
+    .limit(100)
+    .execute();
+  let handled = 0;
+  for (const candidate of stale) {
+    if (!(await takeMeetingLock(deps, candidate.id))) continue;
+    const row = await deps.db.selectFrom('bookings').selectAll().where('id', '=', candidate.id).executeTakeFirstOrThrow();
+    const specialist = await deps.db.selectFrom('specialists').selectAll().where('id', '=', row.specialist_id).executeTakeFirstOrThrow();
+    const service = await deps.db.selectFrom('services').selectAll().where('id', '=', row.service_id).executeTakeFirstOrThrow();
+    try {
+      await provisionMeeting(deps, specialist, service, row);
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+    }
+    handled++;
+  }
+  return handled;
+}
+
+async function continueExisting(deps: BookingDeps, specialist: SpecialistRow, existing: BookingRow): Promise<CreatedBooking> {
+  const service = await deps.db.selectFrom('services').selectAll().where('id', '=', existing.service_id).executeTakeFirstOrThrow();
+  if (existing.status === 'confirmed') return { booking: toBookingDto(existing, service, specialist), isReplay: true };
+  // Pending: another request is creating the meeting, or died doing so.
+  const deadline = Date.now() + (deps.meetingLockMs ?? 60_000);
+  for (let wait = 20; ; wait = Math.min(wait * 2, 250)) {
+    if (await takeMeetingLock(deps, existing.id)) {
+      const fresh = await deps.db.selectFrom('bookings').selectAll().where('id', '=', existing.id).executeTakeFirst();
+      if (fresh?.status === 'pending') return { booking: await provisionMeeting(deps, specialist, service, fresh), isReplay: true };
+    }
+    const current = await deps.db.selectFrom('bookings').selectAll().where('id', '=', existing.id).executeTakeFirst();
+    if (!current) {
+      throw new DomainError('slot_unavailable', 'This booking attempt did not go through. Please pick a time again.');
+    }
+    if (current.status === 'confirmed') return { booking: toBookingDto(current, service, specialist), isReplay: true };
+    if (Date.now() > deadline) throw new DomainError('zoom_unavailable', 'This booking is still being set up. Please try again in a minute.');
+    await new Promise((r) => setTimeout(r, wait));
+  }
+}
+
+function lockUntil(deps: BookingDeps): string {
+  return new Date(deps.clock().getTime() + (deps.meetingLockMs ?? 60_000)).toISOString();
+}
+
+/** Compare-and-swap on `meeting_lock_until`: true when this request may create the meeting. */
+async function takeMeetingLock(deps: BookingDeps, bookingId: string): Promise<boolean> {
+  const now = deps.clock().toISOString();
+  const result = await deps.db
+    .updateTable('bookings')
+    .set({ meeting_lock_until: lockUntil(deps) })
+    .where('id', '=', bookingId)
+    .where('status', '=', 'pending')
+    .where((eb) => eb.or([eb('meeting_lock_until', 'is', null), eb('meeting_lock_until', '<', now)]))
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** With the booking's meeting lock held: create the meeting and confirm, or release the slot. */
+async function provisionMeeting(deps: BookingDeps, specialist: SpecialistRow, service: ServiceRow, row: BookingRow): Promise<Booking> {
+  const mayAlreadyExist = row.meeting_requested_at !== null;
+  if (!mayAlreadyExist) {
+    // Recorded before calling Zoom: from now on a meeting may exist, and a resumed attempt must look for it first.
+    await deps.db.updateTable('bookings').set({ meeting_requested_at: deps.clock().toISOString() }).where('id', '=', row.id).execute();
+  }
+  const result = await deps.meetings.createForBooking({
+    specialistId: specialist.id,
+    bookingId: row.id,
+    topic: `${service.title} with ${row.customer_name}`,
+    start: new Date(row.start_at),
+    durationMinutes: service.duration_minutes,
+    timeZone: specialist.time_zone,
+    customerName: row.customer_name,
+    mayAlreadyExist,
+  });
+  if (result.kind === 'created') {
+    const now = deps.clock().toISOString();
+    const confirmed: BookingRow = {
+      ...row,
+      status: 'confirmed',
+      zoom_meeting_id: result.meeting.id,
+      zoom_join_url: result.meeting.joinUrl,
+      zoom_start_url_enc: deps.cipher.encrypt(result.meeting.startUrl, `${row.id}:start_url`),
+      meeting_lock_until: null,
+      meeting_requested_at: row.meeting_requested_at ?? now,
+      updated_at: now,
+    };
+    await deps.db
+      .updateTable('bookings')
+      .set({
+        status: 'confirmed',
+        zoom_meeting_id: confirmed.zoom_meeting_id,
+        zoom_join_url: confirmed.zoom_join_url,
+        zoom_start_url_enc: confirmed.zoom_start_url_enc,
+        meeting_lock_until: null,
+        updated_at: now,
+      })
+      .where('id', '=', row.id)
+      .execute();
+    return toBookingDto(confirmed, service, specialist);
+  }
+  if (result.kind === 'reauth') {
+    const { notified } = await releaseForReauth(deps, specialist, service, row, result.reason);
+    throw new DomainError('requires_reauth', reauthMessage(result.reason, notified), { requiresReAuth: true, specialistNotified: notified });
+  }
+  await releaseSlot(deps, row.id);
+  throw new DomainError('zoom_unavailable', `Failed to create Zoom meeting: ${result.message} Your time was not booked; please try again in a few minutes.`);
+}
+
+function reauthMessage(reason: ReauthReason, notified: boolean): string {
+  const what = `Failed to create Zoom meeting: ${describeReauthReason(reason)}.`;
+  return notified
+    ? `${what} A notification has been sent to the specialist to re-authorize their Zoom account.`
+    : `${what} The specialist needs to re-authorize their Zoom account before this time can be booked.`;
+}
+
+async function releaseSlot(deps: BookingDeps, bookingId: string): Promise<void> {
+  await deps.db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('booking_slot_claims').where('booking_id', '=', bookingId).execute();
+    await trx.deleteFrom('bookings').where('id', '=', bookingId).where('status', '=', 'pending').execute();
+  });
+}
+
+/**
+ * Releases the reserved slot, counts the failed attempt on the connection and
+ * notifies the specialist, all in one transaction.
+ */
+async function releaseForReauth(
+  deps: BookingDeps,
   specialist: SpecialistRow,
-  idempotencyKey: string,
-  fingerprint: string,
-): Promise<CreatedBooking | undefined> {
+  service: ServiceRow,
+  row: BookingRow,
+  reason: ReauthReason,
+): Promise<{ notified: boolean }> {
+  return deps.db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('booking_slot_claims').where('booking_id', '=', row.id).execute();
+    await trx.deleteFrom('bookings').where('id', '=', row.id).where('status', '=', 'pending').execute();
+    await trx
+      .updateTable('zoom_connections')
+      .set((eb) => ({ failed_booking_attempts: eb('failed_booking_attempts', '+', 1) }))
+      .where('specialist_id', '=', specialist.id)
+      .execute();
+    return deps.notifyReauthRequired(trx, {
+      specialist: { id: specialist.id, name: specialist.name, email: specialist.email, timeZone: specialist.time_zone },
+      service: { id: service.id, title: service.title },
+      customer: { name: row.customer_name, email: row.customer_email },
+      start: new Date(row.start_at),
+      attemptedAt: deps.clock(),
+      reason,
+    });
+  });
+}
+
+async function findByKey(db: Kysely<Database>, specialist: SpecialistRow, idempotencyKey: string, fingerprint: string): Promise<BookingRow | undefined> {
   const existing = await db
     .selectFrom('bookings')
     .selectAll()
     .where('specialist_id', '=', specialist.id)
     .where('idempotency_key', '=', idempotencyKey)
     .executeTakeFirst();
-  if (!existing) return undefined;
-  if (existing.request_fingerprint !== fingerprint) {
+  if (existing && existing.request_fingerprint !== fingerprint) {
     throw new DomainError(
       'idempotency_key_reused',
       'This Idempotency-Key was already used for a different booking request. Use a new key for a new request.',
     );
   }
-  const service = await db.selectFrom('services').selectAll().where('id', '=', existing.service_id).executeTakeFirstOrThrow();
-  return { booking: toBookingDto(existing, service, specialist), isReplay: true };
+  return existing;
 }
 
 async function assertSlotIsOffered(deps: BookingDeps, specialist: SpecialistRow, service: ServiceRow, start: number): Promise<void> {

@@ -64,6 +64,12 @@ export interface BookingsTable {
   request_fingerprint: string | null;
   created_at: string;
   updated_at: string;
+  /** Zoom's host link (it starts the meeting as the host), encrypted. */
+  zoom_start_url_enc: string | null;
+  /** While set and in the future, one request is creating this booking's meeting. */
+  meeting_lock_until: string | null;
+  /** Set just before the first meeting create call: a meeting may exist from then on. */
+  meeting_requested_at: string | null;
 }
 
 /**
@@ -79,10 +85,58 @@ export interface BookingSlotClaimsTable {
   booking_id: string;
 }
 
+export type ZoomConnectionStatus = 'active' | 'invalid' | 'revoked';
+
+export interface ZoomConnectionsTable {
+  specialist_id: string;
+  zoom_user_id: string;
+  zoom_account_id: string;
+  zoom_email: string;
+  zoom_display_name: string;
+  /** AES-256-GCM, bound to specialist_id (see server/security/token-cipher.ts). */
+  access_token_enc: string;
+  refresh_token_enc: string;
+  access_token_expires_at: string;
+  scope: string;
+  status: ZoomConnectionStatus;
+  /** Why the connection stopped working, for the specialist's dashboard. */
+  invalid_reason: string | null;
+  invalid_since: string | null;
+  /** Booking attempts refused since the connection stopped working. */
+  failed_booking_attempts: number;
+  /** Bumped on every token change; lets a refresher see that another one won. */
+  version: number;
+  /** Lease of the per-connection refresh lock: who holds it, until when. */
+  refresh_lock_owner: string | null;
+  refresh_lock_until: string | null;
+  connected_at: string;
+  updated_at: string;
+}
+
+export interface OauthStatesTable {
+  state_hash: string;
+  specialist_id: string;
+  code_verifier_enc: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
+export interface SessionsTable {
+  token_hash: string;
+  specialist_id: string;
+  csrf_token: string;
+  created_at: string;
+  expires_at: string;
+}
+
 export interface Database {
   specialists: SpecialistsTable;
   services: ServicesTable;
   availability_rules: AvailabilityRulesTable;
   bookings: BookingsTable;
   booking_slot_claims: BookingSlotClaimsTable;
+  zoom_connections: ZoomConnectionsTable;
+  oauth_states: OauthStatesTable;
+  sessions: SessionsTable;
 }

@@ -107,10 +107,13 @@ export function demoSpecialist(publicUrl: string): SpecialistSeed {
   };
 }
 
-/** Seeds the demo specialist unless it exists. Returns whether it was added. */
-export async function seedDemo(db: Kysely<Database>, publicUrl: string): Promise<boolean> {
+/**
+ * Seeds the demo specialist unless it exists. Returns its id and whether it
+ * was added.
+ */
+export async function seedDemo(db: Kysely<Database>, publicUrl: string): Promise<{ specialistId: string; isNew: boolean }> {
   const existing = await db.selectFrom('specialists').select('id').where('slug', '=', DEMO_SLUG).executeTakeFirst();
-  if (existing) return false;
-  await insertSpecialist(db, demoSpecialist(publicUrl));
-  return true;
+  if (existing) return { specialistId: existing.id, isNew: false };
+  const { specialistId } = await insertSpecialist(db, demoSpecialist(publicUrl));
+  return { specialistId, isNew: true };
 }

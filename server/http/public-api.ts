@@ -3,10 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { CreateBookingRequestSchema, IdSchema, LIMITS, SlotsQuerySchema, SlugSchema } from '../../sdk/contract.js';
 import { listFreeSlots } from '../availability/index.js';
-import { createBooking } from '../bookings/index.js';
-import type { Clock } from '../clock.js';
-import type { Kysely } from 'kysely';
-import type { Database } from '../db/schema.js';
+import { createBooking, type BookingDeps } from '../bookings/index.js';
 import { DomainError } from '../errors.js';
 import { allowedOriginsOf, findSpecialistBySlug, getPublicProfile } from '../specialists/index.js';
 import { specialistCors } from './cors.js';
@@ -14,8 +11,7 @@ import { errorResponse } from './errors.js';
 import { parseWith, readJsonBody } from './validation.js';
 
 export interface PublicApiDeps {
-  db: Kysely<Database>;
-  clock: Clock;
+  bookings: BookingDeps;
   publicUrl: string;
 }
 
@@ -41,11 +37,12 @@ function serviceIdParam(value: string): string {
  */
 export function publicApiRoutes(deps: PublicApiDeps): Hono {
   const app = new Hono();
+  const { db } = deps.bookings;
 
   const cors = specialistCors({
     ownOrigin: new URL(deps.publicUrl).origin,
     allowedOriginsFor: async (slug) => {
-      const specialist = await findSpecialistBySlug(deps.db, slug);
+      const specialist = await findSpecialistBySlug(db, slug);
       return specialist ? allowedOriginsOf(specialist) : undefined;
     },
   });
@@ -53,13 +50,13 @@ export function publicApiRoutes(deps: PublicApiDeps): Hono {
   app.use('/specialists/:slug/*', cors);
 
   app.get('/specialists/:slug', async (c) => {
-    const profile = await getPublicProfile(deps.db, slugParam(c.req.param('slug')));
+    const profile = await getPublicProfile(db, slugParam(c.req.param('slug')));
     return c.json({ success: true as const, ...profile });
   });
 
   app.get('/specialists/:slug/services/:serviceId/slots', async (c) => {
     const query = parseWith(SlotsQuerySchema, c.req.query());
-    const result = await listFreeSlots(deps, {
+    const result = await listFreeSlots(deps.bookings, {
       slug: slugParam(c.req.param('slug')),
       serviceId: serviceIdParam(c.req.param('serviceId')),
       from: query.from,
@@ -79,7 +76,7 @@ export function publicApiRoutes(deps: PublicApiDeps): Hono {
       const rawKey = c.req.header('idempotency-key');
       const idempotencyKey = rawKey === undefined ? undefined : parseIdempotencyKey(rawKey);
       const request = await readJsonBody(c, CreateBookingRequestSchema);
-      const { booking, isReplay } = await createBooking(deps, { slug, request, idempotencyKey });
+      const { booking, isReplay } = await createBooking(deps.bookings, { slug, request, idempotencyKey });
       if (isReplay) c.header('Idempotent-Replayed', 'true');
       return c.json({ success: true as const, booking }, 201);
     },

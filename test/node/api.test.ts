@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createApp } from '../../server/app.js';
-import { createLogger } from '../../server/logger.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './helpers/databases.js';
 import { bookingBody, fixedClock, FREE_SLOT, seedSpecialist } from './helpers/fixtures.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { connectZoom, startTestServer, type TestServer } from './helpers/server.js';
 
 describe.each(DATABASE_KINDS)('public API on %s', (kind) => {
   let database: TestDatabase;
@@ -13,9 +11,12 @@ describe.each(DATABASE_KINDS)('public API on %s', (kind) => {
 
   beforeAll(async () => {
     database = await createTestDatabase(kind);
-    ({ serviceIds } = await seedSpecialist(db()));
-    await seedSpecialist(db(), { slug: 'bert', email: 'bert@example.test', allowedOrigins: [] });
+    const anna = await seedSpecialist(db());
+    serviceIds = anna.serviceIds;
+    const bert = await seedSpecialist(db(), { slug: 'bert', email: 'bert@example.test', allowedOrigins: [] });
     server = await startTestServer({ db: db(), clock: fixedClock });
+    await connectZoom(server, anna.specialistId);
+    await connectZoom(server, bert.specialistId);
   });
   afterAll(async () => {
     await server?.close();
@@ -143,7 +144,7 @@ describe.each(DATABASE_KINDS)('public API on %s', (kind) => {
         end: '2030-01-07T10:00:00.000Z',
         timeZone: 'Europe/Berlin',
         customer: { name: 'Carla Customer', email: 'carla@example.test', timeZone: 'America/Chicago' },
-        zoomJoinUrl: null,
+        zoomJoinUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/j\/\d+\?pwd=/),
         createdAt: '2030-01-07T06:00:00.000Z',
       });
       const row = await db().selectFrom('bookings').selectAll().where('id', '=', booking.id).executeTakeFirstOrThrow();
@@ -329,11 +330,12 @@ describe.each(DATABASE_KINDS)('public API on %s', (kind) => {
 describe('readiness', () => {
   it('answers 503 database_unavailable when the database is gone', async () => {
     const database = await createTestDatabase('sqlite');
+    const server = await startTestServer({ db: database.handle.db, clock: fixedClock });
     await database.handle.close();
-    const app = createApp({ db: database.handle.db, clock: fixedClock, logger: createLogger('silent'), publicUrl: 'http://localhost' });
-    const res = await app.request('/readyz');
+    const res = await fetch(`${server.url}/readyz`);
     expect(res.status).toBe(503);
     expect(await res.json()).toEqual({ success: false, code: 'database_unavailable', message: 'The database is not answering.' });
+    await server.close();
     await database.destroy().catch(() => undefined);
   });
 });

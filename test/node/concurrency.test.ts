@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../server/clock.js';
-import { startChildServer, type ChildServer } from './helpers/child-server.js';
+import { childEnv, startChildServer, type ChildServer } from './helpers/child-server.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './helpers/databases.js';
 import { bookingBody, fixedClock, FREE_SLOT, seedSpecialist } from './helpers/fixtures.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { connectZoom, startTestServer, type TestServer } from './helpers/server.js';
 
 const ATTEMPTS = 50;
 
@@ -36,9 +36,10 @@ describe.each(DATABASE_KINDS)('no double booking on %s', (kind) => {
   });
 
   it(`${ATTEMPTS} concurrent requests for one slot give one booking and ${ATTEMPTS - 1} slot_taken`, async () => {
-    const { serviceIds } = await seedSpecialist(db());
+    const { serviceIds, specialistId } = await seedSpecialist(db());
     const server: TestServer = await startTestServer({ db: db(), clock: fixedClock });
     try {
+      await connectZoom(server, specialistId);
       const responses = await Promise.all(
         Array.from({ length: ATTEMPTS }, (_, i) =>
           // Two services, two starts, every pair overlapping: 09:00–09:30 and 08:30–09:30 UTC.
@@ -60,11 +61,12 @@ describe.each(DATABASE_KINDS)('no double booking on %s', (kind) => {
   it('holds across two server processes sharing the database', async () => {
     // Real time here: the second process runs on the system clock.
     const everyDay = [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '00:00', end: '24:00' }));
-    const { serviceIds } = await seedSpecialist(db(), { weeklyHours: everyDay, minNoticeMinutes: 0, timeZone: 'UTC' });
+    const { serviceIds, specialistId } = await seedSpecialist(db(), { weeklyHours: everyDay, minNoticeMinutes: 0, timeZone: 'UTC' });
     const inProcess = await startTestServer({ db: db(), clock: systemClock });
     let child: ChildServer | undefined;
     try {
-      child = await startChildServer({ DATABASE_URL: database.url, SEED_DEMO: 'false' });
+      await connectZoom(inProcess, specialistId);
+      child = await startChildServer(childEnv(database.url, inProcess));
       const slots = await (await fetch(`${inProcess.url}/api/v1/specialists/anna/services/${serviceIds[1]}/slots`)).json();
       const start: string = slots.slots[4].start;
       const responses = await Promise.all(
@@ -72,6 +74,36 @@ describe.each(DATABASE_KINDS)('no double booking on %s', (kind) => {
       );
       expect(await summarize(responses)).toEqual({ created: 1, taken: ATTEMPTS - 1, other: [] });
       expect(await db().selectFrom('bookings').selectAll().execute()).toHaveLength(1);
+      expect(inProcess.emulator.controls.meetings()).toHaveLength(1);
+    } finally {
+      await child?.stop();
+      await inProcess.close();
+      await db().deleteFrom('specialists').execute();
+    }
+  });
+
+  it('20 concurrent bookings through two server processes with an expired access token refresh exactly once', async () => {
+    const everyDay = [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '00:00', end: '24:00' }));
+    const { serviceIds, specialistId } = await seedSpecialist(db(), { weeklyHours: everyDay, minNoticeMinutes: 0, timeZone: 'UTC' });
+    const inProcess = await startTestServer({ db: db(), clock: systemClock });
+    let child: ChildServer | undefined;
+    try {
+      const zoomUserId = await connectZoom(inProcess, specialistId);
+      child = await startChildServer(childEnv(database.url, inProcess));
+      await db().updateTable('zoom_connections').set({ access_token_expires_at: new Date(Date.now() - 1000).toISOString() }).execute();
+      inProcess.emulator.controls.expireAccessTokens(zoomUserId);
+      const slots = await (await fetch(`${inProcess.url}/api/v1/specialists/anna/services/${serviceIds[0]}/slots`)).json();
+      const responses = await Promise.all(
+        slots.slots.slice(2, 22).map((slot: { start: string }, i: number) =>
+          book(i % 2 ? child!.url : inProcess.url, bookingBody(serviceIds[0]!, slot.start, { email: `r${i}@example.test` }), 1000 + i),
+        ),
+      );
+      expect(responses.map((r) => r.status)).toEqual(Array(20).fill(201));
+      const refreshes = inProcess.emulator.controls.tokenRequests().filter((r) => r.grantType === 'refresh_token');
+      expect(refreshes.map((r) => r.outcome)).toEqual(['ok']);
+      const connection = await db().selectFrom('zoom_connections').selectAll().executeTakeFirstOrThrow();
+      expect(connection).toMatchObject({ status: 'active', version: 2, refresh_lock_owner: null });
+      expect(inProcess.emulator.controls.meetings()).toHaveLength(20);
     } finally {
       await child?.stop();
       await inProcess.close();

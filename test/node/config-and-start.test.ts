@@ -16,7 +16,29 @@ describe('loadConfig', () => {
       databaseUrl: 'sqlite:./data/specialist-booking.sqlite',
       seedDemo: true,
       logLevel: 'info',
+      dataDir: './data',
+      tokenEncryptionKey: undefined,
+      zoom: { mode: 'emulator', emulatorPort: 3001 },
     });
+  });
+
+  it('uses real Zoom when credentials are set, and then requires an encryption key', () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const config = loadConfig({ ZOOM_CLIENT_ID: 'id', ZOOM_CLIENT_SECRET: 'secret', ZOOM_WEBHOOK_SECRET: 'whs', TOKEN_ENCRYPTION_KEY: key });
+    expect(config.zoom).toEqual({
+      mode: 'zoom',
+      clientId: 'id',
+      clientSecret: 'secret',
+      webhookSecret: 'whs',
+      oauthBaseUrl: 'https://zoom.us',
+      apiBaseUrl: 'https://api.zoom.us/v2',
+    });
+    expect(config.tokenEncryptionKey).toEqual(Buffer.alloc(32, 7));
+    expect(() => loadConfig({ ZOOM_CLIENT_ID: 'id', ZOOM_CLIENT_SECRET: 'secret' })).toThrow(
+      'Configuration error: TOKEN_ENCRYPTION_KEY is required with real Zoom credentials (32 random bytes in base64: openssl rand -base64 32).',
+    );
+    expect(() => loadConfig({ ZOOM_CLIENT_ID: 'id' })).toThrow('Configuration error: ZOOM_CLIENT_SECRET is required when ZOOM_CLIENT_ID is set.');
+    expect(loadConfig({ PORT: '0' }).zoom).toEqual({ mode: 'emulator', emulatorPort: 0 });
   });
 
   it('reads every variable, and FRONTEND_URL as an alias of PUBLIC_URL', () => {
@@ -28,7 +50,7 @@ describe('loadConfig', () => {
       SEED_DEMO: 'false',
       LOG_LEVEL: 'warn',
     });
-    expect(config).toEqual({ port: 8080, host: '0.0.0.0', publicUrl: 'https://book.example.com', databaseUrl: 'postgres://u@db/app', seedDemo: false, logLevel: 'warn' });
+    expect(config).toMatchObject({ port: 8080, host: '0.0.0.0', publicUrl: 'https://book.example.com', databaseUrl: 'postgres://u@db/app', seedDemo: false, logLevel: 'warn' });
     expect(loadConfig({ PUBLIC_URL: 'https://a.example', FRONTEND_URL: 'https://b.example' }).publicUrl).toBe('https://a.example');
   });
 
@@ -37,8 +59,9 @@ describe('loadConfig', () => {
     [{ PORT: '70000' }, 'Configuration error: PORT must be a whole number from 0 to 65535 (got "70000").'],
     [{ PUBLIC_URL: 'ftp://x' }, 'Configuration error: PUBLIC_URL must be an http(s) URL such as https://booking.example.com (got "ftp://x").'],
     [{ FRONTEND_URL: 'nope' }, 'Configuration error: FRONTEND_URL must be an http(s) URL such as https://booking.example.com (got "nope").'],
-    [{ DATABASE_URL: 'mysql://x' }, 'Configuration error: DATABASE_URL must be postgres://… or sqlite:<path> (got "mysql://x").'],
+    [{ DATABASE_URL: 'mysql://x' }, 'Configuration error: DATABASE_URL must be postgres://… or sqlite:<path>.'],
     [{ SEED_DEMO: 'maybe' }, 'Configuration error: SEED_DEMO must be true or false (got "maybe").'],
+    [{ TOKEN_ENCRYPTION_KEY: 'c2hvcnQ=' }, 'Configuration error: TOKEN_ENCRYPTION_KEY must be 32 random bytes in base64 (openssl rand -base64 32).'],
   ])('names the wrong variable in one line: %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -88,7 +111,7 @@ describe('npm start', () => {
     const env = { PATH: process.env.PATH, DATABASE_URL: `sqlite:${join(dir, 'migrate.sqlite')}` };
     const run = () => spawnSync(process.execPath, ['--import', 'tsx', 'server/db/migrate-cli.ts'], { cwd: PROJECT_ROOT, env, encoding: 'utf8' });
     const first = run();
-    expect(first.stdout).toBe('Applied: 0001_initial\n');
+    expect(first.stdout).toBe('Applied: 0001_initial, 0002_zoom_connections\n');
     expect(first.status).toBe(0);
     expect(run().stdout).toBe('The database is up to date.\n');
   });

@@ -10,7 +10,7 @@ import {
 import { createTestDatabase, type TestDatabase } from './helpers/databases.js';
 import { fixedClock, FREE_SLOT, seedSpecialist } from './helpers/fixtures.js';
 import { startFlakyProxy, type FlakyProxy } from './helpers/flaky-proxy.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { connectZoom, startTestServer, type TestServer } from './helpers/server.js';
 
 const customer = { name: 'Dora Client', email: 'dora@example.test' };
 
@@ -24,8 +24,10 @@ describe('SDK against the real server', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase('sqlite');
-    ({ serviceIds } = await seedSpecialist(database.handle.db));
+    const anna = await seedSpecialist(database.handle.db);
+    serviceIds = anna.serviceIds;
     server = await startTestServer({ db: database.handle.db, clock: fixedClock });
+    await connectZoom(server, anna.specialistId);
     proxy = await startFlakyProxy(server.url);
     client = createBookingClient({ baseUrl: proxy.url, maxRetryDelayMs: 2_000 });
   });

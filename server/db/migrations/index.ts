@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import * as initial from './0001_initial.js';
+import * as zoomConnections from './0002_zoom_connections.js';
 
 /**
  * Every migration, in order. Listed here rather than read from a folder so
@@ -7,4 +8,5 @@ import * as initial from './0001_initial.js';
  */
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
+  '0002_zoom_connections': zoomConnections,
 };

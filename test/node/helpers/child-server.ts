@@ -1,5 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { TestServer } from './server.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -15,7 +19,14 @@ export interface ChildServer {
 export async function startChildServer(env: Record<string, string>): Promise<ChildServer> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: PROJECT_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', LOG_LEVEL: 'warn', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      PORT: '0',
+      LOG_LEVEL: 'warn',
+      DATA_DIR: mkdtempSync(join(tmpdir(), 'sb-data-')),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -47,3 +58,18 @@ export async function startChildServer(env: Record<string, string>): Promise<Chi
     },
   };
 }
+
+/** Environment for a second server process sharing the database, the emulator and the encryption key. */
+export function childEnv(databaseUrl: string, server: TestServer): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    SEED_DEMO: 'false',
+    TOKEN_ENCRYPTION_KEY: server.encryptionKey,
+    ZOOM_CLIENT_ID: server.emulator.clientId,
+    ZOOM_CLIENT_SECRET: server.emulator.clientSecret,
+    ZOOM_WEBHOOK_SECRET: server.emulator.webhookSecret,
+    ZOOM_OAUTH_BASE_URL: server.emulator.oauthBaseUrl,
+    ZOOM_API_BASE_URL: server.emulator.apiBaseUrl,
+  };
+}
+

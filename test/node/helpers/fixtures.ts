@@ -40,3 +40,14 @@ export async function seedSpecialist(db: Kysely<Database>, overrides: Partial<Sp
 export function bookingBody(serviceId: string, start = FREE_SLOT, customer: Record<string, unknown> = {}) {
   return { serviceId, start, customer: { name: 'Carla Customer', email: 'carla@example.test', ...customer } };
 }
+
+/** A clock tests can move forward; shared by the server and the Zoom emulator. */
+export function createTestClock(start = NOW) {
+  let now = start.getTime();
+  return {
+    clock: () => new Date(now),
+    advance(ms: number) {
+      now += ms;
+    },
+  };
+}

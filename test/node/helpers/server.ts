@@ -1,32 +1,144 @@
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import { once } from 'node:events';
-import { createApp } from '../../../server/app.js';
-import type { Clock } from '../../../server/clock.js';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { serve } from '@hono/node-server';
 import type { Kysely } from 'kysely';
+import { createApp } from '../../../server/app.js';
+import { createSession, SESSION_COOKIE } from '../../../server/auth/sessions.js';
+import type { Clock } from '../../../server/clock.js';
 import type { Database } from '../../../server/db/schema.js';
 import { createLogger } from '../../../server/logger.js';
+import { createTokenCipher, type TokenCipher } from '../../../server/security/token-cipher.js';
+import { createServices, type CoreDeps, type Services } from '../../../server/services.js';
+import { createZoomClient } from '../../../server/zoom/client.js';
+import type { ReauthNotifier, ReauthRequiredEvent } from '../../../server/zoom/reauth.js';
+import { startZoomEmulator } from '../../../server/zoom-emulator/index.js';
+
+export type RunningEmulator = Awaited<ReturnType<typeof startZoomEmulator>>;
 
 export interface TestServer {
   url: string;
+  emulator: RunningEmulator;
+  /** Every re-auth notification the server asked for, in order. */
+  reauthEvents: ReauthRequiredEvent[];
+  cipher: TokenCipher;
+  /** Base64 key of `cipher`, for a second process sharing the database. */
+  encryptionKey: string;
+  core: CoreDeps;
+  services: Services;
   close(): Promise<void>;
 }
 
-/** Serves the real app over a real socket on a free port. */
-export async function startTestServer(options: { db: Kysely<Database>; clock: Clock; publicUrl?: string }): Promise<TestServer> {
-  let url = '';
+export interface TestServerOptions {
+  db: Kysely<Database>;
+  clock: Clock;
+  publicUrl?: string;
+  /** Reuse an emulator (e.g. shared with another server); default: a new one on the same clock. */
+  emulator?: RunningEmulator;
+  encryptionKey?: string;
+  /** Default: records the event and answers notified = true. */
+  notifyReauthRequired?: ReauthNotifier;
+}
+
+/**
+ * Serves the real app over a real socket on a free port, with a real Zoom
+ * emulator on another, both on the test's clock.
+ */
+export async function startTestServer(options: TestServerOptions): Promise<TestServer> {
   let app: ReturnType<typeof createApp> | undefined;
-  const server = serve({ fetch: (req) => app!.fetch(req), port: 0, hostname: '127.0.0.1' });
+  const server = serve({ fetch: (req, env) => app!.fetch(req, env), port: 0, hostname: '127.0.0.1' });
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
-  url = `http://127.0.0.1:${port}`;
-  app = createApp({ db: options.db, clock: options.clock, logger: createLogger('silent'), publicUrl: options.publicUrl ?? url });
-  return {
-    url,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+  const url = `http://127.0.0.1:${port}`;
+  const publicUrl = options.publicUrl ?? url;
+  const emulator = options.emulator ?? (await startZoomEmulator({ clock: options.clock }));
+  const encryptionKey = options.encryptionKey ?? randomBytes(32).toString('base64');
+  const cipher = createTokenCipher(Buffer.from(encryptionKey, 'base64'));
+  const reauthEvents: ReauthRequiredEvent[] = [];
+  const core: CoreDeps = {
+    db: options.db,
+    clock: options.clock,
+    logger: createLogger('silent'),
+    cipher,
+    zoom: createZoomClient({
+      clientId: emulator.clientId,
+      clientSecret: emulator.clientSecret,
+      oauthBaseUrl: emulator.oauthBaseUrl,
+      apiBaseUrl: emulator.apiBaseUrl,
+      redirectUri: `${publicUrl}/oauth/zoom/callback`,
+      maxRetryDelayMs: 50,
+    }),
+    notifyReauthRequired:
+      options.notifyReauthRequired ??
+      (async (_trx, event) => {
+        reauthEvents.push(event);
+        return { notified: true };
       }),
   };
+  app = createApp({ ...core, publicUrl, zoomWebhookSecret: emulator.webhookSecret });
+  return {
+    url,
+    emulator,
+    reauthEvents,
+    cipher,
+    encryptionKey,
+    core,
+    services: createServices(core),
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
+      if (!options.emulator) await emulator.close();
+    },
+  };
+}
+
+/** A signed-in specialist's cookie header, made through the real session code. */
+export async function signInCookie(server: TestServer, specialistId: string): Promise<string> {
+  const { token } = await createSession(server.core.db, server.core.clock, specialistId);
+  return `${SESSION_COOKIE}=${token}`;
+}
+
+/**
+ * Connects a specialist's Zoom the way a person does: signed in, open
+ * "Connect", click "Allow" on the emulator's consent page, follow the
+ * redirect back. Returns the Zoom user id it connected.
+ */
+export async function connectZoom(server: TestServer, specialistId: string, zoomUser = server.emulator.controls.addUser()): Promise<string> {
+  const cookie = await signInCookie(server, specialistId);
+  const start = await fetch(`${server.url}/settings/zoom/connect`, { headers: { cookie }, redirect: 'manual' });
+  if (start.status !== 302) throw new Error(`connect answered ${start.status}`);
+  const location = await allowOnConsentPage(start.headers.get('location')!, zoomUser.id);
+  const callback = await fetch(location, { headers: { cookie }, redirect: 'manual' });
+  if (callback.headers.get('location') !== '/settings/zoom?zoom=connected') {
+    throw new Error(`callback answered ${callback.status} ${callback.headers.get('location')}: ${await callback.text()}`);
+  }
+  return zoomUser.id;
+}
+
+/** Opens the consent page at `authorizeUrl`, submits it with a decision, returns the redirect Location. */
+export async function allowOnConsentPage(authorizeUrl: string, zoomUserId: string, decision: 'allow' | 'deny' = 'allow'): Promise<string> {
+  const page = await (await fetch(authorizeUrl)).text();
+  const form = new URLSearchParams();
+  for (const match of page.matchAll(/<input[^>]*type="hidden"[^>]*>/g)) {
+    const name = /name="([^"]*)"/.exec(match[0])?.[1];
+    const value = /value="([^"]*)"/.exec(match[0])?.[1] ?? '';
+    if (name) form.set(name, decodeEntities(value));
+  }
+  form.set('user_id', zoomUserId);
+  form.set('decision', decision);
+  const action = /<form[^>]*action="([^"]*)"/.exec(page)?.[1] ?? '/oauth/authorize';
+  const submitted = await fetch(new URL(decodeEntities(action), authorizeUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: form,
+    redirect: 'manual',
+  });
+  if (submitted.status !== 302) throw new Error(`consent answered ${submitted.status}: ${await submitted.text()}`);
+  return submitted.headers.get('location')!;
+}
+
+function decodeEntities(value: string): string {
+  return value.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 }

@@ -1,0 +1,34 @@
+import type { ZoomConnectionRow } from '../../zoom/connections.js';
+import { describeReauthReason } from '../../zoom/reauth.js';
+import type { ReauthReason } from '../../zoom/connections.js';
+import { html, type SafeHtml } from './layout.js';
+
+/** The Zoom status card: who is connected, whether it works, and the one action that helps. */
+export function zoomStatusCard(connection: ZoomConnectionRow | undefined, csrfToken: string): SafeHtml {
+  if (!connection) {
+    return html`<section class="card" aria-labelledby="zoom-status-title">
+  <h2 id="zoom-status-title">Zoom <span class="badge none">Not connected</span></h2>
+  <p>Every booking needs a Zoom meeting. Connect your Zoom account so customers can book you.</p>
+  <p><a class="button" href="/settings/zoom/connect">Connect Zoom</a></p>
+</section>`;
+  }
+  const disconnect = html`<form class="inline" method="post" action="/settings/zoom/disconnect">
+    <input type="hidden" name="_csrf" value="${csrfToken}">
+    <button class="button secondary" type="submit">Disconnect</button>
+  </form>`;
+  if (connection.status === 'active') {
+    return html`<section class="card" aria-labelledby="zoom-status-title">
+  <h2 id="zoom-status-title">Zoom <span class="badge ok">Healthy</span></h2>
+  <p>Connected as <strong>${connection.zoom_display_name}</strong> (${connection.zoom_email}).</p>
+  <p>${disconnect}</p>
+</section>`;
+  }
+  const reason = describeReauthReason((connection.invalid_reason ?? 'refresh_token_rejected') as ReauthReason);
+  const attempts = connection.failed_booking_attempts;
+  return html`<section class="card" aria-labelledby="zoom-status-title">
+  <h2 id="zoom-status-title">Zoom <span class="badge bad">Needs re-authorization</span></h2>
+  <p>Since ${connection.invalid_since ?? connection.updated_at}: ${reason}.
+  ${attempts > 0 ? html`<strong>${attempts} booking attempt${attempts === 1 ? '' : 's'} failed</strong> since then.` : ''}</p>
+  <p><a class="button" href="/settings/zoom/connect">Re-authorize Zoom</a> ${disconnect}</p>
+</section>`;
+}

@@ -1,0 +1,128 @@
+import { Hono } from 'hono';
+import type { Kysely } from 'kysely';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/schema.js';
+import { DomainError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { TokenCipher } from '../security/token-cipher.js';
+import { completeZoomAuthorization, startZoomAuthorization } from '../zoom/authorization.js';
+import type { ZoomClient } from '../zoom/client.js';
+import type { ZoomConnectionStore } from '../zoom/connections.js';
+import { isValidZoomSignature, urlValidationAnswer } from '../zoom/webhook.js';
+import { errorResponse } from './errors.js';
+import { html, layout, type Flash } from './pages/layout.js';
+import { zoomStatusCard } from './pages/zoom-status.js';
+import { hasValidCsrf, loadSession, type SessionVariables } from './session.js';
+
+export interface ZoomRoutesDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  logger: Logger;
+  cipher: TokenCipher;
+  zoom: ZoomClient;
+  connections: ZoomConnectionStore;
+  /** Secret for `x-zm-signature`; without one the webhook endpoint answers 404. */
+  zoomWebhookSecret: string | undefined;
+}
+
+const FLASHES: Record<string, Flash> = {
+  connected: { kind: 'success', message: 'Zoom connected — customers can book again.' },
+  disconnected: { kind: 'success', message: 'Zoom disconnected. Customers cannot book until you connect again.' },
+  denied: { kind: 'error', message: 'Zoom was not connected: the authorization was declined on Zoom’s page.' },
+};
+
+function signInPage(): string {
+  return layout({
+    title: 'Sign in required',
+    body: html`<h1>Sign in to continue</h1><div class="card"><p>This page is for specialists. Sign in with the link we email you, then come back here.</p></div>`,
+  });
+}
+
+/**
+ * The specialist's Zoom connection over HTTP: the settings section, the OAuth
+ * start and callback, disconnect, and Zoom's deauthorization webhook.
+ */
+export function zoomRoutes(deps: ZoomRoutesDeps): Hono<{ Variables: SessionVariables }> {
+  const app = new Hono<{ Variables: SessionVariables }>();
+  app.use('/settings/*', loadSession(deps));
+  app.use('/oauth/*', loadSession(deps));
+
+  app.get('/settings/zoom', async (c) => {
+    const session = c.get('session');
+    if (!session) return c.html(signInPage(), 401);
+    const connection = await deps.connections.find(session.specialistId);
+    const flash = FLASHES[c.req.query('zoom') ?? ''];
+    return c.html(
+      layout({
+        title: 'Zoom Integration',
+        flash,
+        body: html`<h1>Zoom Integration</h1>${zoomStatusCard(connection, session.csrfToken)}`,
+      }),
+    );
+  });
+
+  app.get('/settings/zoom/connect', async (c) => {
+    const session = c.get('session');
+    if (!session) return c.html(signInPage(), 401);
+    return c.redirect(await startZoomAuthorization(deps, session.specialistId), 302);
+  });
+
+  app.post('/settings/zoom/disconnect', async (c) => {
+    const session = c.get('session');
+    if (!session) return c.html(signInPage(), 401);
+    if (!(await hasValidCsrf(c))) {
+      return c.html(layout({ title: 'Form expired', body: html`<h1>This form has expired</h1><p><a href="/settings/zoom">Reload the page</a> and try again.</p>` }), 403);
+    }
+    await deps.connections.disconnect(session.specialistId);
+    return c.redirect('/settings/zoom?zoom=disconnected', 303);
+  });
+
+  app.get('/oauth/zoom/callback', async (c) => {
+    const outcome = await completeZoomAuthorization(deps, {
+      signedInSpecialistId: c.get('session')?.specialistId,
+      state: c.req.query('state'),
+      code: c.req.query('code'),
+      error: c.req.query('error'),
+    });
+    if (outcome.kind === 'connected') return c.redirect('/settings/zoom?zoom=connected', 303);
+    if (outcome.kind === 'denied') return c.redirect('/settings/zoom?zoom=denied', 303);
+    return c.html(
+      layout({
+        title: 'Zoom not connected',
+        flash: { kind: 'error', message: outcome.message },
+        body: html`<h1>Zoom was not connected</h1><p><a class="button" href="/settings/zoom">Back to Zoom settings</a></p>`,
+      }),
+      400,
+    );
+  });
+
+  app.post('/webhooks/zoom', async (c) => {
+    const secret = deps.zoomWebhookSecret;
+    if (!secret) return errorResponse(c, new DomainError('not_found', 'Zoom webhooks are not configured on this server.'));
+    const rawBody = await c.req.text();
+    const isValid = isValidZoomSignature({
+      secret,
+      rawBody,
+      timestamp: c.req.header('x-zm-request-timestamp'),
+      signature: c.req.header('x-zm-signature'),
+      now: deps.clock(),
+    });
+    if (!isValid) return c.json({ success: false, code: 'invalid_signature', message: 'The webhook signature is missing, wrong or too old.' }, 401);
+    let event: { event?: unknown; payload?: { plainToken?: unknown; user_id?: unknown } };
+    try {
+      event = JSON.parse(rawBody);
+    } catch {
+      return errorResponse(c, new DomainError('invalid_json', 'The request body is not valid JSON.'));
+    }
+    if (event.event === 'endpoint.url_validation' && typeof event.payload?.plainToken === 'string') {
+      return c.json(urlValidationAnswer(secret, event.payload.plainToken));
+    }
+    if (event.event === 'app_deauthorized' && typeof event.payload?.user_id === 'string') {
+      const changed = await deps.connections.markDeauthorized(event.payload.user_id);
+      deps.logger.info('zoom app deauthorized', { zoomUserId: event.payload.user_id, connectionsRevoked: changed });
+    }
+    return c.body(null, 204);
+  });
+
+  return app;
+}

@@ -1,0 +1,236 @@
+import { ZoomApiError, ZoomNetworkError, ZoomOAuthError } from './errors.js';
+
+export interface ZoomClientOptions {
+  clientId: string;
+  clientSecret: string;
+  /** Where Zoom sends the browser back: `<public URL>/oauth/zoom/callback`. */
+  redirectUri: string;
+  /** Default `https://zoom.us`. */
+  oauthBaseUrl?: string;
+  /** Default `https://api.zoom.us/v2`. */
+  apiBaseUrl?: string;
+  /** Attempts for a rate-limited or failing API call, the first included. Default 4. */
+  maxAttempts?: number;
+  /** Longest wait between attempts (and longest Retry-After honoured), ms. Default 2 000. */
+  maxRetryDelayMs?: number;
+  /** Per-request timeout, ms. Default 10 000. */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface ZoomTokens {
+  accessToken: string;
+  refreshToken: string;
+  /** Seconds the access token lives, as Zoom said. */
+  expiresIn: number;
+  scope: string;
+}
+
+export interface ZoomUser {
+  id: string;
+  email: string;
+  displayName: string;
+  accountId: string;
+}
+
+export interface ZoomMeetingInput {
+  topic: string;
+  /** UTC instant. */
+  startTime: Date;
+  durationMinutes: number;
+  timeZone: string;
+  agenda: string;
+}
+
+export interface ZoomMeeting {
+  id: string;
+  joinUrl: string;
+  startUrl: string;
+  agenda: string;
+  startTime: string;
+}
+
+export interface ZoomClient {
+  /** The consent URL to send the browser to (PKCE S256). */
+  authorizeUrl(params: { state: string; codeChallenge: string }): string;
+  exchangeCode(code: string, codeVerifier: string): Promise<ZoomTokens>;
+  refreshTokens(refreshToken: string): Promise<ZoomTokens>;
+  revokeToken(accessToken: string): Promise<void>;
+  getMe(accessToken: string): Promise<ZoomUser>;
+  createMeeting(accessToken: string, input: ZoomMeetingInput): Promise<ZoomMeeting>;
+  /** Scheduled meetings of the token's user whose agenda contains `marker`. */
+  findMeetingsByAgendaMarker(accessToken: string, marker: string): Promise<ZoomMeeting[]>;
+  deleteMeeting(accessToken: string, meetingId: string): Promise<void>;
+}
+
+/**
+ * The one client for Zoom's OAuth and REST API (user-level app). Base URLs
+ * are configurable so tests and the demo point it at the emulator.
+ *
+ * API calls that hit a rate limit (429) or a server error (5xx) are retried
+ * with capped exponential backoff, honouring Retry-After (seconds, or an ISO
+ * timestamp as Zoom's daily limit sends); a daily limit is not retried.
+ * Token calls are never retried: a refresh token is single-use, and a
+ * retried refresh could burn a rotated one.
+ */
+export function createZoomClient(options: ZoomClientOptions): ZoomClient {
+  const oauthBase = (options.oauthBaseUrl ?? 'https://zoom.us').replace(/\/+$/, '');
+  const apiBase = (options.apiBaseUrl ?? 'https://api.zoom.us/v2').replace(/\/+$/, '');
+  const maxAttempts = options.maxAttempts ?? 4;
+  const maxRetryDelayMs = options.maxRetryDelayMs ?? 2_000;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const basicAuth = `Basic ${Buffer.from(`${options.clientId}:${options.clientSecret}`).toString('base64')}`;
+
+  async function send(url: string, init: RequestInit): Promise<Response> {
+    try {
+      return await fetchImpl(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    } catch (error) {
+      throw new ZoomNetworkError(`Zoom did not answer (${(error as Error).name})`, { cause: error });
+    }
+  }
+
+  async function tokenRequest(params: Record<string, string>): Promise<ZoomTokens> {
+    const response = await send(`${oauthBase}/oauth/token`, {
+      method: 'POST',
+      headers: { Authorization: basicAuth, 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(params),
+    });
+    const body = (await readBody(response)) as Record<string, unknown> | undefined;
+    if (!response.ok || typeof body?.access_token !== 'string' || typeof body.refresh_token !== 'string') {
+      // Key on `error`, not on the status: Zoom has moved this from 401 to 400 before.
+      const error = typeof body?.error === 'string' ? body.error : response.ok ? 'invalid_response' : `http_${response.status}`;
+      throw new ZoomOAuthError(error, response.status, typeof body?.reason === 'string' ? body.reason : undefined);
+    }
+    return {
+      accessToken: body.access_token,
+      refreshToken: body.refresh_token,
+      expiresIn: typeof body.expires_in === 'number' ? body.expires_in : 3599,
+      scope: typeof body.scope === 'string' ? body.scope : '',
+    };
+  }
+
+  async function api<T>(accessToken: string, method: string, path: string, json?: unknown): Promise<T | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      const response = await send(`${apiBase}${path}`, {
+        method,
+        headers: {
+          Authorization: `Bearer ${accessToken}`,
+          Accept: 'application/json',
+          ...(json === undefined ? {} : { 'Content-Type': 'application/json' }),
+        },
+        body: json === undefined ? undefined : JSON.stringify(json),
+      });
+      if (response.ok) return response.status === 204 ? undefined : ((await readBody(response)) as T);
+      const body = (await readBody(response)) as { code?: unknown; message?: unknown } | undefined;
+      const error = new ZoomApiError(
+        response.status,
+        typeof body?.code === 'number' ? body.code : undefined,
+        typeof body?.message === 'string' ? body.message : `Zoom answered ${response.status}`,
+        response.headers.get('x-ratelimit-type') ?? undefined,
+      );
+      if (!error.isTransient || error.rateLimitType === 'Daily-limit' || attempt >= maxAttempts) throw error;
+      const delay = retryAfterMs(response.headers.get('retry-after')) ?? Math.min(maxRetryDelayMs, 200 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+      if (delay > maxRetryDelayMs) throw error;
+      await sleep(delay);
+    }
+  }
+
+  const toMeeting = (m: Record<string, unknown>): ZoomMeeting => ({
+    id: String(m.id),
+    joinUrl: String(m.join_url ?? ''),
+    startUrl: String(m.start_url ?? ''),
+    agenda: String(m.agenda ?? ''),
+    startTime: String(m.start_time ?? ''),
+  });
+
+  return {
+    authorizeUrl({ state, codeChallenge }) {
+      const url = new URL(`${oauthBase}/oauth/authorize`);
+      url.search = new URLSearchParams({
+        response_type: 'code',
+        client_id: options.clientId,
+        redirect_uri: options.redirectUri,
+        state,
+        code_challenge: codeChallenge,
+        code_challenge_method: 'S256',
+      }).toString();
+      return url.toString();
+    },
+
+    exchangeCode(code, codeVerifier) {
+      return tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: options.redirectUri, code_verifier: codeVerifier });
+    },
+
+    refreshTokens(refreshToken) {
+      return tokenRequest({ grant_type: 'refresh_token', refresh_token: refreshToken });
+    },
+
+    async revokeToken(accessToken) {
+      const response = await send(`${oauthBase}/oauth/revoke`, {
+        method: 'POST',
+        headers: { Authorization: basicAuth, 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: accessToken }),
+      });
+      await response.body?.cancel();
+      if (!response.ok) throw new ZoomOAuthError(`http_${response.status}`, response.status, undefined);
+    },
+
+    async getMe(accessToken) {
+      const me = (await api<Record<string, unknown>>(accessToken, 'GET', '/users/me')) ?? {};
+      const name = [me.first_name, me.last_name].filter((p) => typeof p === 'string' && p).join(' ');
+      return {
+        id: String(me.id),
+        email: String(me.email ?? ''),
+        displayName: typeof me.display_name === 'string' && me.display_name ? me.display_name : name,
+        accountId: String(me.account_id ?? ''),
+      };
+    },
+
+    async createMeeting(accessToken, input) {
+      const meeting = await api<Record<string, unknown>>(accessToken, 'POST', '/users/me/meetings', {
+        topic: input.topic.slice(0, 200),
+        type: 2,
+        start_time: input.startTime.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        duration: input.durationMinutes,
+        timezone: input.timeZone,
+        agenda: input.agenda.slice(0, 2000),
+        settings: { join_before_host: false, waiting_room: true },
+      });
+      return toMeeting(meeting ?? {});
+    },
+
+    async findMeetingsByAgendaMarker(accessToken, marker) {
+      const list = await api<{ meetings?: Record<string, unknown>[] }>(accessToken, 'GET', '/users/me/meetings?type=scheduled&page_size=300');
+      const matches = (list?.meetings ?? []).filter((m) => typeof m.agenda === 'string' && m.agenda.includes(marker));
+      // The list omits start_url: read each match in full.
+      return Promise.all(
+        matches.map(async (m) => toMeeting((await api<Record<string, unknown>>(accessToken, 'GET', `/meetings/${encodeURIComponent(String(m.id))}`)) ?? m)),
+      );
+    },
+
+    async deleteMeeting(accessToken, meetingId) {
+      await api(accessToken, 'DELETE', `/meetings/${encodeURIComponent(meetingId)}`);
+    },
+  };
+}
+
+/** Retry-After as seconds or as a timestamp (Zoom's daily limit sends ISO). */
+function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value.trim())) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** Zoom sometimes answers errors with a non-JSON body: never assume JSON. */
+async function readBody(response: Response): Promise<unknown> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,44 @@
+/** The token endpoint refused a grant: `invalid_grant`, `invalid_client`, … */
+export class ZoomOAuthError extends Error {
+  override name = 'ZoomOAuthError';
+  constructor(
+    readonly error: string,
+    readonly status: number,
+    readonly reason: string | undefined,
+  ) {
+    super(`Zoom OAuth error ${error}${reason ? `: ${reason}` : ''}`);
+  }
+
+  /** The refresh token or code is dead: only a new authorization helps. */
+  get isInvalidGrant(): boolean {
+    return this.error === 'invalid_grant';
+  }
+}
+
+/** The REST API answered an error. `code` is Zoom's own error code when the body had one. */
+export class ZoomApiError extends Error {
+  override name = 'ZoomApiError';
+  constructor(
+    readonly status: number,
+    readonly code: number | undefined,
+    message: string,
+    readonly rateLimitType: string | undefined,
+  ) {
+    super(message);
+  }
+
+  /** 401 code 124: the access token is expired, invalid or revoked. */
+  get isInvalidToken(): boolean {
+    return this.status === 401 && (this.code === 124 || this.code === undefined);
+  }
+
+  /** Worth retrying later: rate limits and server errors. */
+  get isTransient(): boolean {
+    return this.status === 429 || this.status >= 500;
+  }
+}
+
+/** Zoom could not be reached, or did not answer in time. */
+export class ZoomNetworkError extends Error {
+  override name = 'ZoomNetworkError';
+}

@@ -1,0 +1,96 @@
+import type { Logger } from '../logger.js';
+import type { ZoomClient, ZoomMeeting } from './client.js';
+import type { ReauthReason, ZoomConnectionStore } from './connections.js';
+import { ZoomApiError, ZoomNetworkError } from './errors.js';
+
+export interface MeetingRequest {
+  specialistId: string;
+  bookingId: string;
+  topic: string;
+  start: Date;
+  durationMinutes: number;
+  timeZone: string;
+  customerName: string;
+  /** True when an earlier attempt may already have created the meeting at Zoom. */
+  mayAlreadyExist: boolean;
+}
+
+export type MeetingResult =
+  | { kind: 'created'; meeting: ZoomMeeting }
+  | { kind: 'reauth'; reason: ReauthReason }
+  | { kind: 'unavailable'; message: string };
+
+export interface ZoomMeetings {
+  /** Creates the booking's meeting, or finds the one an earlier attempt created. */
+  createForBooking(request: MeetingRequest): Promise<MeetingResult>;
+}
+
+/** The text that ties a Zoom meeting to its booking, so a retry can find it instead of creating another. */
+export function bookingMarker(bookingId: string): string {
+  return `Booking reference: ${bookingId}`;
+}
+
+const NETWORK_ATTEMPTS = 3;
+
+/**
+ * Meeting creation for bookings, with the token rules of issue #3:
+ * a 401 code 124 refreshes once and retries once; 429 and 5xx were already
+ * retried with backoff by the client and end as `unavailable` (the token is
+ * fine); a lost answer is retried after looking for the meeting it may have
+ * created, so a booking never gets two meetings.
+ */
+export function createZoomMeetings(deps: { zoom: ZoomClient; connections: ZoomConnectionStore; logger: Logger }): ZoomMeetings {
+  const { zoom, connections, logger } = deps;
+
+  async function createOrFind(accessToken: string, request: MeetingRequest, mayAlreadyExist: boolean): Promise<ZoomMeeting> {
+    const marker = bookingMarker(request.bookingId);
+    if (mayAlreadyExist) {
+      const [existing] = await zoom.findMeetingsByAgendaMarker(accessToken, marker);
+      if (existing) return existing;
+    }
+    return zoom.createMeeting(accessToken, {
+      topic: request.topic,
+      startTime: request.start,
+      durationMinutes: request.durationMinutes,
+      timeZone: request.timeZone,
+      agenda: `Session with ${request.customerName}.\n\n${marker}`,
+    });
+  }
+
+  return {
+    async createForBooking(request) {
+      let token = await connections.getAccessToken(request.specialistId);
+      if (token.kind !== 'token') return token;
+      let hasRetriedToken = false;
+      let mayAlreadyExist = request.mayAlreadyExist;
+      for (let networkAttempt = 1; ; ) {
+        try {
+          return { kind: 'created', meeting: await createOrFind(token.accessToken, request, mayAlreadyExist) };
+        } catch (error) {
+          if (error instanceof ZoomApiError && error.isInvalidToken && !hasRetriedToken) {
+            hasRetriedToken = true;
+            token = await connections.getAccessToken(request.specialistId, { rejectedToken: token.accessToken });
+            if (token.kind !== 'token') return token;
+            continue;
+          }
+          if (error instanceof ZoomApiError && (error.isInvalidToken || error.code === 4711)) {
+            // A freshly refreshed token refused too, or missing scopes: only a new authorization helps.
+            await connections.markInvalid(request.specialistId, 'access_token_rejected');
+            return { kind: 'reauth', reason: 'access_token_rejected' };
+          }
+          if (error instanceof ZoomApiError && error.isTransient) {
+            logger.warn('zoom meeting creation unavailable', { specialistId: request.specialistId, status: error.status, code: error.code });
+            return { kind: 'unavailable', message: 'Zoom is not accepting new meetings right now.' };
+          }
+          if (error instanceof ZoomNetworkError && networkAttempt < NETWORK_ATTEMPTS) {
+            networkAttempt++;
+            mayAlreadyExist = true;
+            continue;
+          }
+          if (error instanceof ZoomNetworkError) return { kind: 'unavailable', message: 'Zoom could not be reached.' };
+          throw error;
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,31 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/** How old a webhook may be before it is refused as a replay. */
+export const WEBHOOK_TOLERANCE_SECONDS = 300;
+
+/**
+ * Checks Zoom's `x-zm-signature` (`v0=` hex HMAC-SHA256 of
+ * `v0:{timestamp}:{raw body}`) in constant time, and that the timestamp is
+ * within the replay window.
+ */
+export function isValidZoomSignature(input: {
+  secret: string;
+  rawBody: string;
+  timestamp: string | undefined;
+  signature: string | undefined;
+  now: Date;
+  toleranceSeconds?: number;
+}): boolean {
+  const { secret, rawBody, timestamp, signature } = input;
+  if (!timestamp || !signature || !/^\d{1,12}$/.test(timestamp)) return false;
+  const age = Math.abs(input.now.getTime() / 1000 - Number(timestamp));
+  if (age > (input.toleranceSeconds ?? WEBHOOK_TOLERANCE_SECONDS)) return false;
+  const expected = Buffer.from(`v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${rawBody}`).digest('hex')}`);
+  const given = Buffer.from(signature);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** The answer to Zoom's `endpoint.url_validation` challenge. */
+export function urlValidationAnswer(secret: string, plainToken: string): { plainToken: string; encryptedToken: string } {
+  return { plainToken, encryptedToken: createHmac('sha256', secret).update(plainToken).digest('hex') };
+}

@@ -1,0 +1,428 @@
+import { createHmac } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { resumeStalePendingBookings } from '../../server/bookings/index.js';
+import { bookingMarker } from '../../server/zoom/meetings.js';
+import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './helpers/databases.js';
+import { bookingBody, createTestClock, FREE_SLOT, NOW, seedSpecialist } from './helpers/fixtures.js';
+import { allowOnConsentPage, connectZoom, signInCookie, startTestServer, type TestServer } from './helpers/server.js';
+
+const HOUR = 3_600_000;
+
+describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
+  let database: TestDatabase;
+  let server: TestServer;
+  let time: ReturnType<typeof createTestClock>;
+  let specialistId: string;
+  let serviceIds: string[];
+  let zoomUserId: string;
+  const db = () => database.handle.db;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(kind);
+  });
+  afterAll(async () => {
+    await database?.destroy();
+  });
+  beforeEach(async () => {
+    await db().deleteFrom('specialists').execute();
+    ({ specialistId, serviceIds } = await seedSpecialist(db()));
+    time = createTestClock(NOW);
+    await server?.close();
+    server = await startTestServer({ db: db(), clock: time.clock });
+    zoomUserId = await connectZoom(server, specialistId);
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const book = (start = FREE_SLOT, serviceId = serviceIds[0]!, headers: Record<string, string> = {}) =>
+    fetch(`${server.url}/api/v1/specialists/anna/bookings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(bookingBody(serviceId, start)),
+    });
+  const connection = () => db().selectFrom('zoom_connections').selectAll().where('specialist_id', '=', specialistId).executeTakeFirstOrThrow();
+  const counts = async () => ({
+    bookings: (await db().selectFrom('bookings').select('id').execute()).length,
+    claims: (await db().selectFrom('booking_slot_claims').select('block_start').execute()).length,
+    meetings: server.emulator.controls.meetings().length,
+  });
+  const refreshes = () => server.emulator.controls.tokenRequests().filter((r) => r.grantType === 'refresh_token');
+  /** Makes the stored access token expired, for the server and for Zoom alike. */
+  const expireAccessToken = async () => {
+    await db().updateTable('zoom_connections').set({ access_token_expires_at: new Date(NOW.getTime() - 1000).toISOString() }).execute();
+    server.emulator.controls.expireAccessTokens(zoomUserId);
+  };
+
+  describe("the seed's four scenarios", () => {
+    it('valid token: creates the meeting and confirms the booking', async () => {
+      const res = await book(FREE_SLOT, serviceIds[1]);
+      expect(res.status).toBe(201);
+      const { booking } = await res.json();
+      const [meeting] = server.emulator.controls.meetings(zoomUserId);
+      expect(meeting).toMatchObject({
+        topic: 'Deep dive with Carla Customer',
+        type: 2,
+        start_time: '2030-01-07T09:00:00Z',
+        duration: 60,
+        timezone: 'Europe/Berlin',
+      });
+      expect(meeting!.agenda).toContain('Carla Customer');
+      expect(meeting!.agenda).toContain(bookingMarker(booking.id));
+      expect(booking.zoomJoinUrl).toBe(meeting!.join_url);
+      const row = await db().selectFrom('bookings').selectAll().where('id', '=', booking.id).executeTakeFirstOrThrow();
+      expect(row).toMatchObject({ status: 'confirmed', zoom_meeting_id: String(meeting!.id), zoom_join_url: meeting!.join_url, meeting_lock_until: null });
+      expect(row.zoom_start_url_enc).not.toContain('zak');
+      expect(server.cipher.decrypt(row.zoom_start_url_enc!, `${booking.id}:start_url`)).toBe(meeting!.start_url);
+      expect(JSON.stringify(booking)).not.toContain(meeting!.start_url);
+      expect(refreshes()).toHaveLength(0);
+      expect(server.reauthEvents).toHaveLength(0);
+    });
+
+    it('no token: answers requires_reauth, notifies once, and releases the slot', async () => {
+      await db().deleteFrom('zoom_connections').execute();
+      const res = await book();
+      expect(res.status).toBe(409);
+      expect(await res.json()).toEqual({
+        success: false,
+        code: 'requires_reauth',
+        requiresReAuth: true,
+        specialistNotified: true,
+        message:
+          'Failed to create Zoom meeting: the specialist has not connected a Zoom account yet. A notification has been sent to the specialist to re-authorize their Zoom account.',
+      });
+      expect(server.reauthEvents).toEqual([
+        {
+          specialist: { id: specialistId, name: 'Anna Berg', email: 'anna@example.test', timeZone: 'Europe/Berlin' },
+          service: { id: serviceIds[0], title: 'Intro call' },
+          customer: { name: 'Carla Customer', email: 'carla@example.test' },
+          start: new Date(FREE_SLOT),
+          attemptedAt: NOW,
+          reason: 'not_connected',
+        },
+      ]);
+      expect(await counts()).toEqual({ bookings: 0, claims: 0, meetings: 0 });
+    });
+
+    it('expired access token, good refresh token: refreshes silently and confirms', async () => {
+      await expireAccessToken();
+      const res = await book();
+      expect(res.status).toBe(201);
+      expect(refreshes()).toEqual([expect.objectContaining({ outcome: 'ok' })]);
+      const row = await connection();
+      expect(row).toMatchObject({ status: 'active', version: 2, refresh_lock_owner: null });
+      expect(Date.parse(row.access_token_expires_at)).toBeGreaterThan(NOW.getTime() + 50 * 60_000);
+      expect(server.reauthEvents).toHaveLength(0);
+      expect(await counts()).toMatchObject({ bookings: 1, meetings: 1 });
+    });
+
+    it('refresh fails: marks the connection invalid, answers requires_reauth and notifies', async () => {
+      server.emulator.controls.revokeAllTokens(zoomUserId);
+      const res = await book();
+      expect(res.status).toBe(409);
+      const body = await res.json();
+      expect(body).toEqual({
+        success: false,
+        code: 'requires_reauth',
+        requiresReAuth: true,
+        specialistNotified: true,
+        message:
+          'Failed to create Zoom meeting: the specialist’s Zoom authorization has expired or was revoked. A notification has been sent to the specialist to re-authorize their Zoom account.',
+      });
+      expect(refreshes().map((r) => r.outcome)).toEqual(['invalid_grant']);
+      expect(await connection()).toMatchObject({
+        status: 'invalid',
+        invalid_reason: 'refresh_token_rejected',
+        invalid_since: NOW.toISOString(),
+        failed_booking_attempts: 1,
+      });
+      expect(server.reauthEvents.map((e) => e.reason)).toEqual(['refresh_token_rejected']);
+      expect(await counts()).toEqual({ bookings: 0, claims: 0, meetings: 0 });
+
+      // A second attempt does not even try Zoom: the connection is known dead.
+      expect((await book('2030-01-07T10:00:00Z')).status).toBe(409);
+      expect(refreshes()).toHaveLength(1);
+      expect((await connection()).failed_booking_attempts).toBe(2);
+
+      // Re-authorizing makes it valid again, and customers can book.
+      await connectZoom(server, specialistId, server.emulator.controls.users().find((u) => u.id === zoomUserId));
+      expect(await connection()).toMatchObject({ status: 'active', invalid_reason: null, invalid_since: null, failed_booking_attempts: 0 });
+      expect((await book()).status).toBe(201);
+    });
+  });
+
+  it('refreshes before use when the access token expires within minutes, without a 401 first', async () => {
+    time.advance(HOUR - 2 * 60_000);
+    expect((await book()).status).toBe(201);
+    expect(refreshes()).toHaveLength(1);
+    expect((await connection()).version).toBe(2);
+  });
+
+  it('20 concurrent bookings with an expired access token refresh exactly once, and all confirm', async () => {
+    await expireAccessToken();
+    const starts = Array.from({ length: 20 }, (_, i) => new Date(Date.parse('2030-01-08T08:00:00Z') + Math.floor(i / 6) * 86_400_000 + (i % 6) * 30 * 60_000).toISOString());
+    const responses = await Promise.all(starts.map((start) => book(start)));
+    expect(responses.map((r) => r.status)).toEqual(Array(20).fill(201));
+    expect(refreshes()).toEqual([expect.objectContaining({ outcome: 'ok' })]);
+    expect(await connection()).toMatchObject({ status: 'active', version: 2, refresh_lock_owner: null, refresh_lock_until: null });
+    expect(server.emulator.controls.meetings()).toHaveLength(20);
+  });
+
+  it('a 429 storm ends as zoom_unavailable, not re-auth, and a short one is retried through', async () => {
+    server.emulator.controls.failNext(2, { status: 429, rateLimitType: 'QPS' });
+    expect((await book()).status).toBe(201);
+
+    server.emulator.controls.failNext(20, { status: 429, rateLimitType: 'QPS' });
+    const res = await book('2030-01-07T10:00:00Z');
+    expect(res.status).toBe(503);
+    const body = await res.json();
+    expect(body).toMatchObject({ success: false, code: 'zoom_unavailable' });
+    expect(body.message).toBe(
+      'Failed to create Zoom meeting: Zoom is not accepting new meetings right now. Your time was not booked; please try again in a few minutes.',
+    );
+    expect(body).not.toHaveProperty('requiresReAuth');
+    expect(await connection()).toMatchObject({ status: 'active', failed_booking_attempts: 0 });
+    expect(server.reauthEvents).toHaveLength(0);
+    expect(await counts()).toEqual({ bookings: 1, claims: 6, meetings: 1 });
+  });
+
+  it('a 5xx from Zoom is retried, and a daily limit is not', async () => {
+    server.emulator.controls.failNext(1, { status: 503, body: '<html>Service Unavailable</html>' });
+    expect((await book()).status).toBe(201);
+    server.emulator.controls.failNext(1, { status: 429, rateLimitType: 'Daily-limit', retryAfter: '2030-01-08T00:00:00Z' });
+    expect((await book('2030-01-07T10:00:00Z')).status).toBe(503);
+    expect(await counts()).toMatchObject({ bookings: 1, meetings: 1 });
+  });
+
+  it('a lost refresh response leaves the connection unusable: the next booking asks for re-auth', async () => {
+    await expireAccessToken();
+    server.emulator.controls.dropNextRefreshResponses(1);
+    const first = await book();
+    expect(first.status).toBe(503);
+    expect((await first.json()).code).toBe('zoom_unavailable');
+    expect(server.reauthEvents).toHaveLength(0);
+    // Zoom rotated the pair but we never saw it: the stored refresh token is dead.
+    const second = await book();
+    expect(second.status).toBe(409);
+    expect((await second.json()).code).toBe('requires_reauth');
+    expect(await connection()).toMatchObject({ status: 'invalid', invalid_reason: 'refresh_token_rejected' });
+    expect(server.reauthEvents).toHaveLength(1);
+  });
+
+  describe('at most one meeting per booking', () => {
+    it('a retried request with the same key returns the same booking and meeting', async () => {
+      const headers = { 'idempotency-key': 'same-attempt' };
+      const [a, b] = await Promise.all([book(FREE_SLOT, serviceIds[0], headers), book(FREE_SLOT, serviceIds[0], headers)]);
+      expect([a.status, b.status]).toEqual([201, 201]);
+      expect((await a.json()).booking).toEqual((await b.json()).booking);
+      expect(await counts()).toEqual({ bookings: 1, claims: 6, meetings: 1 });
+    });
+
+    it('after a crash between creating the meeting and saving it, recovery adopts that meeting', async () => {
+      // What a process that died mid-way leaves behind: a pending booking whose
+      // meeting request was sent, an expired lock, and the meeting at Zoom.
+      const bookingId = '11111111-2222-4333-8444-555555555555';
+      const start = Date.parse(FREE_SLOT);
+      await db().transaction().execute(async (trx) => {
+        await trx
+          .insertInto('bookings')
+          .values({
+            id: bookingId,
+            specialist_id: specialistId,
+            service_id: serviceIds[0]!,
+            customer_name: 'Carla Customer',
+            customer_email: 'carla@example.test',
+            customer_note: null,
+            customer_time_zone: null,
+            start_at: FREE_SLOT,
+            end_at: new Date(start + 30 * 60_000).toISOString(),
+            status: 'pending',
+            zoom_meeting_id: null,
+            zoom_join_url: null,
+            zoom_start_url_enc: null,
+            idempotency_key: 'crashed-attempt',
+            request_fingerprint: 'x',
+            meeting_lock_until: new Date(NOW.getTime() - 1000).toISOString(),
+            meeting_requested_at: new Date(NOW.getTime() - 5000).toISOString(),
+            created_at: NOW.toISOString(),
+            updated_at: NOW.toISOString(),
+          })
+          .execute();
+        await trx
+          .insertInto('booking_slot_claims')
+          .values([0, 5, 10, 15, 20, 25].map((m) => ({ specialist_id: specialistId, block_start: start / 60_000 + m, booking_id: bookingId })))
+          .execute();
+      });
+      const token = await server.services.connections.getAccessToken(specialistId);
+      if (token.kind !== 'token') throw new Error('no token');
+      const orphan = await server.core.zoom.createMeeting(token.accessToken, {
+        topic: 'Intro call with Carla Customer',
+        startTime: new Date(FREE_SLOT),
+        durationMinutes: 30,
+        timeZone: 'Europe/Berlin',
+        agenda: `Session with Carla Customer.\n\n${bookingMarker(bookingId)}`,
+      });
+
+      expect(await resumeStalePendingBookings(server.services.bookings)).toBe(1);
+      const row = await db().selectFrom('bookings').selectAll().where('id', '=', bookingId).executeTakeFirstOrThrow();
+      expect(row).toMatchObject({ status: 'confirmed', zoom_meeting_id: orphan.id, zoom_join_url: orphan.joinUrl });
+      expect(await counts()).toEqual({ bookings: 1, claims: 6, meetings: 1 });
+      expect(await resumeStalePendingBookings(server.services.bookings)).toBe(0);
+    });
+
+    it('a stale pending booking whose meeting was never created gets one on recovery', async () => {
+      const res = await book();
+      const { booking } = await res.json();
+      await db().updateTable('bookings').set({ status: 'pending', zoom_meeting_id: null, meeting_lock_until: null, meeting_requested_at: null }).execute();
+      await server.core.zoom.deleteMeeting(
+        ((await server.services.connections.getAccessToken(specialistId)) as { accessToken: string }).accessToken,
+        String(server.emulator.controls.meetings()[0]!.id),
+      );
+      expect(await resumeStalePendingBookings(server.services.bookings)).toBe(1);
+      expect(server.emulator.controls.meetings()).toHaveLength(1);
+      const row = await db().selectFrom('bookings').selectAll().where('id', '=', booking.id).executeTakeFirstOrThrow();
+      expect(row.status).toBe('confirmed');
+      expect(row.zoom_meeting_id).toBe(String(server.emulator.controls.meetings()[0]!.id));
+    });
+  });
+
+  describe('connecting', () => {
+    it('stores tokens encrypted; no token appears in API answers or pages', async () => {
+      const row = await connection();
+      const accessToken = server.cipher.decrypt(row.access_token_enc, `${specialistId}:access`);
+      const refreshToken = server.cipher.decrypt(row.refresh_token_enc, `${specialistId}:refresh`);
+      expect(accessToken.length).toBeGreaterThan(30);
+      expect(row.access_token_enc).not.toContain(accessToken);
+      expect(row.refresh_token_enc).not.toContain(refreshToken);
+      // The ciphertext is bound to its row: it does not decrypt for another specialist.
+      expect(() => server.cipher.decrypt(row.access_token_enc, 'someone-else:access')).toThrow();
+      const cookie = await signInCookie(server, specialistId);
+      const page = await (await fetch(`${server.url}/settings/zoom`, { headers: { cookie } })).text();
+      const booking = await (await book()).text();
+      for (const text of [page, booking]) {
+        expect(text).not.toContain(accessToken);
+        expect(text).not.toContain(refreshToken);
+      }
+      expect(page).toContain('Healthy');
+      expect(page).toContain(row.zoom_email);
+    });
+
+    it('a denied consent lands on the settings page with a clear message', async () => {
+      const cookie = await signInCookie(server, specialistId);
+      const start = await fetch(`${server.url}/settings/zoom/connect`, { headers: { cookie }, redirect: 'manual' });
+      const back = await allowOnConsentPage(start.headers.get('location')!, zoomUserId, 'deny');
+      expect(back).toMatch(/error=access_denied/);
+      const callback = await fetch(back, { headers: { cookie }, redirect: 'manual' });
+      expect(callback.status).toBe(303);
+      expect(callback.headers.get('location')).toBe('/settings/zoom?zoom=denied');
+      const page = await (await fetch(`${server.url}/settings/zoom?zoom=denied`, { headers: { cookie } })).text();
+      expect(page).toContain('Zoom was not connected: the authorization was declined on Zoom’s page.');
+    });
+
+    it('refuses a bad, reused, expired or foreign state with a clear page and changes nothing', async () => {
+      const cookie = await signInCookie(server, specialistId);
+      const before = await connection();
+      const bad = await fetch(`${server.url}/oauth/zoom/callback?code=x&state=forged`, { headers: { cookie } });
+      expect(bad.status).toBe(400);
+      const badPage = await bad.text();
+      expect(badPage).toContain('This Zoom authorization is not one we started. Please start connecting again.');
+      expect(badPage).not.toMatch(/at .*\.ts:\d+/);
+
+      const start = await fetch(`${server.url}/settings/zoom/connect`, { headers: { cookie }, redirect: 'manual' });
+      const back = await allowOnConsentPage(start.headers.get('location')!, zoomUserId);
+      const other = await seedSpecialist(db(), { slug: 'olga', email: 'olga@example.test' });
+      const foreign = await fetch(back, { headers: { cookie: await signInCookie(server, other.specialistId) } });
+      expect(foreign.status).toBe(400);
+      expect(await foreign.text()).toContain('started in another session');
+      expect((await fetch(back, { headers: { cookie }, redirect: 'manual' })).status).toBe(303);
+      const reused = await fetch(back, { headers: { cookie } });
+      expect(reused.status).toBe(400);
+      expect(await reused.text()).toContain('has expired or was already used');
+
+      const later = await fetch(`${server.url}/settings/zoom/connect`, { headers: { cookie }, redirect: 'manual' });
+      const lateBack = await allowOnConsentPage(later.headers.get('location')!, zoomUserId);
+      time.advance(11 * 60_000);
+      const expired = await fetch(lateBack, { headers: { cookie } });
+      expect(expired.status).toBe(400);
+      // Only the one legitimate callback changed the connection.
+      expect((await connection()).version).toBe(before.version + 1);
+      expect(await db().selectFrom('zoom_connections').select('specialist_id').where('specialist_id', '=', other.specialistId).execute()).toEqual([]);
+    });
+
+    it('asks a signed-out visitor to sign in instead of starting the flow', async () => {
+      const res = await fetch(`${server.url}/settings/zoom/connect`, { redirect: 'manual' });
+      expect(res.status).toBe(401);
+      expect(await res.text()).toContain('Sign in to continue');
+    });
+
+    it('disconnect revokes the token at Zoom and forgets the connection; it needs the CSRF token', async () => {
+      const cookie = await signInCookie(server, specialistId);
+      const row = await connection();
+      const accessToken = server.cipher.decrypt(row.access_token_enc, `${specialistId}:access`);
+      const forged = await fetch(`${server.url}/settings/zoom/disconnect`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: '_csrf=wrong',
+        redirect: 'manual',
+      });
+      expect(forged.status).toBe(403);
+      expect(await db().selectFrom('zoom_connections').select('status').execute()).toHaveLength(1);
+      const page = await (await fetch(`${server.url}/settings/zoom`, { headers: { cookie } })).text();
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(page)![1]!;
+      const res = await fetch(`${server.url}/settings/zoom/disconnect`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: csrf }),
+        redirect: 'manual',
+      });
+      expect(res.status).toBe(303);
+      expect(res.headers.get('location')).toBe('/settings/zoom?zoom=disconnected');
+      expect(await db().selectFrom('zoom_connections').select('status').execute()).toEqual([]);
+      const me = await fetch(`${server.emulator.apiBaseUrl}/users/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+      expect(me.status).toBe(401);
+    });
+  });
+
+  describe('deauthorization webhook', () => {
+    const post = (body: string, headers: Record<string, string>) =>
+      fetch(`${server.url}/webhooks/zoom`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+
+    it("marks the Zoom user's connection revoked on a signed app_deauthorized, idempotently", async () => {
+      const res = await server.emulator.controls.sendDeauthorization(zoomUserId, `${server.url}/webhooks/zoom`);
+      expect(res.status).toBe(204);
+      expect(await connection()).toMatchObject({ status: 'revoked', invalid_reason: 'deauthorized_in_zoom' });
+      const again = await server.emulator.controls.sendDeauthorization(zoomUserId, `${server.url}/webhooks/zoom`);
+      expect(again.status).toBe(204);
+      expect((await connection()).status).toBe('revoked');
+      const booking = await book();
+      expect(booking.status).toBe(409);
+      expect((await booking.json()).message).toContain('the specialist’s Zoom connection was removed in Zoom');
+      expect(server.reauthEvents.map((e) => e.reason)).toEqual(['deauthorized_in_zoom']);
+    });
+
+    it('refuses a forged or stale signature with 401 and changes nothing', async () => {
+      const body = JSON.stringify({ event: 'app_deauthorized', payload: { user_id: zoomUserId, account_id: 'a' } });
+      const ts = String(Math.floor(NOW.getTime() / 1000));
+      const forged = `v0=${createHmac('sha256', 'not-the-secret').update(`v0:${ts}:${body}`).digest('hex')}`;
+      const res = await post(body, { 'x-zm-request-timestamp': ts, 'x-zm-signature': forged });
+      expect(res.status).toBe(401);
+      expect(await res.json()).toEqual({ success: false, code: 'invalid_signature', message: 'The webhook signature is missing, wrong or too old.' });
+      const stale = server.emulator.controls.signWebhook(body, Math.floor(NOW.getTime() / 1000) - 600);
+      expect((await post(body, stale)).status).toBe(401);
+      const tampered = server.emulator.controls.signWebhook(body, Number(ts));
+      expect((await post(body.replace(zoomUserId, 'someone'), tampered)).status).toBe(401);
+      expect((await post(body, {})).status).toBe(401);
+      expect((await connection()).status).toBe('active');
+    });
+
+    it("answers Zoom's URL validation challenge", async () => {
+      const body = JSON.stringify({ event: 'endpoint.url_validation', payload: { plainToken: 'abc123' }, event_ts: NOW.getTime() });
+      const res = await post(body, server.emulator.controls.signWebhook(body, Math.floor(NOW.getTime() / 1000)));
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({
+        plainToken: 'abc123',
+        encryptedToken: createHmac('sha256', server.emulator.webhookSecret).update('abc123').digest('hex'),
+      });
+    });
+  });
+});

@@ -1,3 +1,4 @@
+import { retryAfterDelay } from '../../sdk/client.js';
 import { ZoomApiError, ZoomNetworkError, ZoomOAuthError } from './errors.js';
 
 export interface ZoomClientOptions {
@@ -132,7 +133,8 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
         response.headers.get('x-ratelimit-type') ?? undefined,
       );
       if (!error.isTransient || error.rateLimitType === 'Daily-limit' || attempt >= maxAttempts) throw error;
-      const delay = retryAfterMs(response.headers.get('retry-after')) ?? Math.min(maxRetryDelayMs, 200 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+      // Retry-After comes as seconds or, on Zoom's daily limit, as an ISO timestamp.
+      const delay = retryAfterDelay(response.headers) ?? Math.min(maxRetryDelayMs, 200 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
       if (delay > maxRetryDelayMs) throw error;
       await sleep(delay);
     }
@@ -215,14 +217,6 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
       await api(accessToken, 'DELETE', `/meetings/${encodeURIComponent(meetingId)}`);
     },
   };
-}
-
-/** Retry-After as seconds or as a timestamp (Zoom's daily limit sends ISO). */
-function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
-  if (value === null) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value.trim())) return Number(value) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** Zoom sometimes answers errors with a non-JSON body: never assume JSON. */

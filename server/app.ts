@@ -7,13 +7,16 @@ import { buildOpenApiDocument, renderApiReference } from './http/openapi.js';
 import { publicApiRoutes } from './http/public-api.js';
 import { requestLog } from './http/request-log.js';
 import { zoomRoutes } from './http/zoom-routes.js';
+import { authRoutes } from './http/auth-routes.js';
+import { inboxRoutes } from './http/inbox-routes.js';
+import type { LocalInbox } from './email/local-inbox.js';
 import { createServices, type CoreDeps } from './services.js';
 
 export interface AppDeps extends CoreDeps {
-  /** Base of every link the server hands out, e.g. `https://booking.example.com`. */
-  publicUrl: string;
   /** Secret for Zoom's webhook signatures; without one `/webhooks/zoom` answers 404. */
   zoomWebhookSecret: string | undefined;
+  /** The demo's local inbox, served at /inbox when present. */
+  inbox?: LocalInbox | undefined;
 }
 
 /**
@@ -21,7 +24,7 @@ export interface AppDeps extends CoreDeps {
  * it over a real database and real local stand-ins.
  *
  * @example
- * const app = createApp({ db, clock: systemClock, logger, cipher, zoom, notifyReauthRequired, publicUrl, zoomWebhookSecret });
+ * const app = createApp({ db, clock: systemClock, logger, cipher, zoom, publicUrl, signingKey, zoomWebhookSecret });
  */
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
@@ -48,5 +51,7 @@ export function createApp(deps: AppDeps): Hono {
   const services = createServices(deps);
   app.route('/api/v1', publicApiRoutes({ bookings: services.bookings, publicUrl: deps.publicUrl }));
   app.route('/', zoomRoutes({ ...deps, connections: services.connections }));
+  app.route('/', authRoutes({ ...deps, links: services.links }));
+  if (deps.inbox) app.route('/inbox', inboxRoutes(deps.inbox));
   return app;
 }

@@ -38,6 +38,25 @@ const EnvSchema = z.object({
   ZOOM_WEBHOOK_SECRET: z.string().optional(),
   ZOOM_OAUTH_BASE_URL: httpUrl.default('https://zoom.us'),
   ZOOM_API_BASE_URL: httpUrl.default('https://api.zoom.us/v2'),
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\/.+/, 'must be smtp://… or smtps://user:pass@host:port')
+    .optional(),
+  MAIL_FROM: z.string().min(3).optional(),
+  EMAIL_SERVICE: z.enum(['gmail', 'smtp'], { message: 'must be gmail or smtp' }).optional(),
+  GMAIL_USER: z.string().optional(),
+  GMAIL_PASSWORD: z.string().optional(),
+  LOCAL_SMTP_PORT: z.coerce
+    .number({ message: 'must be a whole number from 0 to 65535' })
+    .int('must be a whole number from 0 to 65535')
+    .min(0, 'must be a whole number from 0 to 65535')
+    .max(65535, 'must be a whole number from 0 to 65535')
+    .optional(),
+  REAUTH_EMAIL_WINDOW_MINUTES: z.coerce
+    .number({ message: 'must be a number of minutes from 1 to 10080' })
+    .min(1, 'must be a number of minutes from 1 to 10080')
+    .max(10080, 'must be a number of minutes from 1 to 10080')
+    .default(60),
   ZOOM_EMULATOR_PORT: z.coerce
     .number({ message: 'must be a whole number from 0 to 65535' })
     .int('must be a whole number from 0 to 65535')
@@ -46,7 +65,7 @@ const EnvSchema = z.object({
     .optional(),
 });
 
-const SECRET_VARIABLES = new Set(['TOKEN_ENCRYPTION_KEY', 'ZOOM_CLIENT_SECRET', 'ZOOM_WEBHOOK_SECRET', 'DATABASE_URL']);
+const SECRET_VARIABLES = new Set(['TOKEN_ENCRYPTION_KEY', 'ZOOM_CLIENT_SECRET', 'ZOOM_WEBHOOK_SECRET', 'DATABASE_URL', 'SMTP_URL', 'GMAIL_PASSWORD']);
 
 export interface Config {
   port: number;
@@ -64,7 +83,19 @@ export interface Config {
   /** AES-256-GCM key for tokens at rest; unset means "generate one under dataDir" (demo only). */
   tokenEncryptionKey: Buffer | undefined;
   zoom: ZoomConfig;
+  mail: MailConfig;
+  /** The From of every email; default `specialist-booking <no-reply@host>` (Gmail: the Gmail address). */
+  mailFrom: string | undefined;
+  /** One re-auth email per specialist per this many ms. */
+  reauthEmailWindowMs: number;
 }
+
+/**
+ * Where email goes: an SMTP server by URL, Gmail (the original set-up's
+ * EMAIL_SERVICE=gmail), or — with nothing configured — the demo's local
+ * SMTP server and inbox page (default port: the server's port + 2).
+ */
+export type MailConfig = { mode: 'smtp'; url: string } | { mode: 'gmail'; user: string; password: string } | { mode: 'local'; port: number };
 
 /**
  * Real Zoom when credentials are configured; otherwise the bundled emulator,
@@ -125,6 +156,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           apiBaseUrl: e.ZOOM_API_BASE_URL,
         }
       : { mode: 'emulator', emulatorPort: e.ZOOM_EMULATOR_PORT ?? (e.PORT === 0 ? 0 : e.PORT + 1) };
+  if (e.EMAIL_SERVICE === 'gmail' && (e.GMAIL_USER === undefined || e.GMAIL_PASSWORD === undefined)) {
+    throw new ConfigError(e.GMAIL_USER === undefined ? 'GMAIL_USER' : 'GMAIL_PASSWORD', 'is required when EMAIL_SERVICE=gmail');
+  }
+  if (e.EMAIL_SERVICE === 'smtp' && e.SMTP_URL === undefined) throw new ConfigError('SMTP_URL', 'is required when EMAIL_SERVICE=smtp');
+  const mail: MailConfig =
+    e.SMTP_URL !== undefined && e.EMAIL_SERVICE !== 'gmail'
+      ? { mode: 'smtp', url: e.SMTP_URL }
+      : e.EMAIL_SERVICE === 'gmail'
+        ? { mode: 'gmail', user: e.GMAIL_USER!, password: e.GMAIL_PASSWORD! }
+        : { mode: 'local', port: e.LOCAL_SMTP_PORT ?? (e.PORT === 0 ? 0 : e.PORT + 2) };
   return {
     port: e.PORT,
     host: e.HOST,
@@ -135,5 +176,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: e.DATA_DIR,
     tokenEncryptionKey: e.TOKEN_ENCRYPTION_KEY === undefined ? undefined : Buffer.from(e.TOKEN_ENCRYPTION_KEY, 'base64'),
     zoom,
+    mail,
+    mailFrom: e.MAIL_FROM ?? (mail.mode === 'gmail' ? mail.user : undefined),
+    reauthEmailWindowMs: e.REAUTH_EMAIL_WINDOW_MINUTES * 60_000,
   };
 }

@@ -19,6 +19,7 @@ async function main(): Promise<void> {
       `  OpenAPI document          ${base}/openapi.json`,
       `  Health                    ${base}/healthz  ${base}/readyz`,
       `  Zoom settings             ${base}/settings/zoom`,
+      ...(running.inbox ? [`  Local inbox (every email the demo sends)  ${base}/inbox`] : []),
       ...(running.zoomEmulator
         ? [`  Zoom emulator (no Zoom credentials set)  ${running.zoomEmulator.url}/__emulator`]
         : []),

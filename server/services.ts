@@ -1,7 +1,11 @@
+import { hkdfSync } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { createSignInLinks, type SignInLinks } from './auth/links.js';
 import type { BookingDeps } from './bookings/index.js';
 import type { Clock } from './clock.js';
 import type { Database } from './db/schema.js';
+import { createEmailReauthNotifier, createInviteSender } from './email/notifications.js';
+import type { OutboxDeps } from './email/outbox.js';
 import type { Logger } from './logger.js';
 import type { TokenCipher } from './security/token-cipher.js';
 import type { ZoomClient } from './zoom/client.js';
@@ -16,20 +20,49 @@ export interface CoreDeps {
   logger: Logger;
   cipher: TokenCipher;
   zoom: ZoomClient;
-  notifyReauthRequired: ReauthNotifier;
+  /** Base of every link the server hands out, e.g. `https://booking.example.com`. */
+  publicUrl: string;
+  /** Keys HMAC signatures of emailed links. */
+  signingKey: Buffer;
+  /** One re-auth email per specialist per window. Default one hour. */
+  reauthEmailWindowMs?: number;
+  /** Replaces the re-auth email (tests that only count calls). */
+  notifyReauthRequired?: ReauthNotifier;
 }
 
 export interface Services {
   connections: ZoomConnectionStore;
   bookings: BookingDeps;
+  links: SignInLinks;
+  outbox: OutboxDeps;
+}
+
+/** Derives the link-signing key from the token encryption key, so one secret is configured. */
+export function deriveSigningKey(encryptionKey: Buffer): Buffer {
+  return Buffer.from(hkdfSync('sha256', encryptionKey, Buffer.alloc(0), 'specialist-booking sign-in links', 32));
 }
 
 /** The domain services over the core dependencies. Stateless: build as often as needed. */
 export function createServices(deps: CoreDeps): Services {
   const connections = createZoomConnectionStore(deps);
   const meetings = createZoomMeetings({ zoom: deps.zoom, connections, logger: deps.logger });
+  const links = createSignInLinks(deps);
+  const outbox: OutboxDeps = { clock: deps.clock, cipher: deps.cipher, messageIdDomain: new URL(deps.publicUrl).hostname };
+  const notifyReauthRequired =
+    deps.notifyReauthRequired ??
+    createEmailReauthNotifier({ ...outbox, links, publicUrl: deps.publicUrl, windowMs: deps.reauthEmailWindowMs ?? 3_600_000 });
   return {
     connections,
-    bookings: { db: deps.db, clock: deps.clock, logger: deps.logger, cipher: deps.cipher, meetings, notifyReauthRequired: deps.notifyReauthRequired },
+    links,
+    outbox,
+    bookings: {
+      db: deps.db,
+      clock: deps.clock,
+      logger: deps.logger,
+      cipher: deps.cipher,
+      meetings,
+      notifyReauthRequired,
+      onBookingConfirmed: createInviteSender(outbox),
+    },
   };
 }

@@ -12,7 +12,10 @@ import { seedDemo } from './demo/seed.js';
 import { createLogger, type Logger } from './logger.js';
 import { loadOrCreateKeyFile } from './security/key-file.js';
 import { createTokenCipher } from './security/token-cipher.js';
-import { createServices, type CoreDeps } from './services.js';
+import { createServices, deriveSigningKey, type CoreDeps } from './services.js';
+import { startLocalInbox, type LocalInbox } from './email/local-inbox.js';
+import { createOutboxWorker } from './email/outbox.js';
+import { createMailSender } from './email/transport.js';
 import { createZoomClient, type ZoomClient } from './zoom/client.js';
 import type { ZoomConnectionStore } from './zoom/connections.js';
 import type { ReauthNotifier } from './zoom/reauth.js';
@@ -26,14 +29,18 @@ export interface RunningServer {
   database: DatabaseHandle;
   /** The bundled Zoom emulator, when no Zoom credentials are configured. */
   zoomEmulator: RunningZoomEmulator | undefined;
+  /** The demo's local SMTP server and inbox, when no mail route is configured. */
+  inbox: LocalInbox | undefined;
   close(): Promise<void>;
 }
 
 export interface StartOptions {
   logger?: Logger;
   clock?: Clock;
-  /** Who hears about connections needing re-authorization. Default: a warning in the log. */
+  /** Replaces the re-auth email (tests that only count calls). */
   notifyReauthRequired?: ReauthNotifier;
+  /** How often the outbox worker looks for mail. Default 250 ms. */
+  outboxPollMs?: number;
 }
 
 const STALE_BOOKING_SWEEP_MS = 60_000;
@@ -49,7 +56,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const clock = options.clock ?? systemClock;
   const database = openDatabase(config.databaseUrl);
   await migrateToLatest(database.db);
-  const cipher = createTokenCipher(config.tokenEncryptionKey ?? loadOrCreateKeyFile(join(config.dataDir, 'token-encryption.key')));
+  const encryptionKey = config.tokenEncryptionKey ?? loadOrCreateKeyFile(join(config.dataDir, 'token-encryption.key'));
+  const cipher = createTokenCipher(encryptionKey);
 
   // Bind first: with PORT=0 the public URL depends on the port we get.
   let app: Hono | undefined;
@@ -75,13 +83,18 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     : createZoomClient({ ...(config.zoom as Extract<Config['zoom'], { mode: 'zoom' }>), redirectUri });
   const zoomWebhookSecret = zoomEmulator ? zoomEmulator.webhookSecret : config.zoom.mode === 'zoom' ? config.zoom.webhookSecret : undefined;
 
-  const notifyReauthRequired: ReauthNotifier =
-    options.notifyReauthRequired ??
-    (async (_trx, event) => {
-      logger.warn('zoom re-authorization required', { specialistId: event.specialist.id, reason: event.reason });
-      return { notified: false };
-    });
-  const core: CoreDeps = { db: database.db, clock, logger, cipher, zoom, notifyReauthRequired };
+  const inbox = config.mail.mode === 'local' ? await startLocalInbox({ port: config.mail.port }) : undefined;
+  const core: CoreDeps = {
+    db: database.db,
+    clock,
+    logger,
+    cipher,
+    zoom,
+    publicUrl,
+    signingKey: deriveSigningKey(encryptionKey),
+    reauthEmailWindowMs: config.reauthEmailWindowMs,
+    notifyReauthRequired: options.notifyReauthRequired,
+  };
   const { bookings, connections } = createServices(core);
   if (config.seedDemo) {
     const demo = await seedDemo(database.db, publicUrl);
@@ -89,7 +102,18 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     // afresh at every start, so booking works at once.
     if (zoomEmulator) await connectDemoToEmulator(zoomEmulator, zoom, connections, demo.specialistId, redirectUri);
   }
-  app = createApp({ ...core, publicUrl, zoomWebhookSecret });
+  app = createApp({ ...core, zoomWebhookSecret, inbox });
+
+  const worker = createOutboxWorker({
+    db: database.db,
+    clock,
+    cipher,
+    logger,
+    sender: createMailSender(config.mail, inbox?.port),
+    from: config.mailFrom ?? `specialist-booking <no-reply@${new URL(publicUrl).hostname}>`,
+    pollMs: options.outboxPollMs,
+  });
+  worker.start();
 
   const sweep = () =>
     resumeStalePendingBookings(bookings).catch((error: unknown) => logger.error('stale booking sweep failed', { error: (error as Error).message }));
@@ -102,13 +126,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     publicUrl,
     database,
     zoomEmulator,
+    inbox,
     close: async () => {
       clearInterval(sweeper);
+      await worker.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
       await zoomEmulator?.close();
+      await inbox?.close();
       await database.close();
     },
   };

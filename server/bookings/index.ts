@@ -13,6 +13,7 @@ import { requireActiveService, requireSpecialist, type ServiceRow, type Speciali
 import type { ZoomMeetings } from '../zoom/meetings.js';
 import { describeReauthReason, type ReauthNotifier } from '../zoom/reauth.js';
 import type { ReauthReason } from '../zoom/connections.js';
+import type { BookingConfirmedHandler } from '../email/notifications.js';
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
@@ -28,6 +29,8 @@ export interface BookingDeps {
   /** Encrypts the Zoom host link at rest. */
   cipher: TokenCipher;
   notifyReauthRequired: ReauthNotifier;
+  /** Runs in the transaction that confirms a booking (queues the invitations). */
+  onBookingConfirmed: BookingConfirmedHandler;
   /** How long one request may hold a booking's meeting creation. Default 60 s. */
   meetingLockMs?: number;
 }
@@ -215,18 +218,30 @@ async function provisionMeeting(deps: BookingDeps, specialist: SpecialistRow, se
       meeting_requested_at: row.meeting_requested_at ?? now,
       updated_at: now,
     };
-    await deps.db
-      .updateTable('bookings')
-      .set({
-        status: 'confirmed',
-        zoom_meeting_id: confirmed.zoom_meeting_id,
-        zoom_join_url: confirmed.zoom_join_url,
-        zoom_start_url_enc: confirmed.zoom_start_url_enc,
-        meeting_lock_until: null,
-        updated_at: now,
-      })
-      .where('id', '=', row.id)
-      .execute();
+    await deps.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('bookings')
+        .set({
+          status: 'confirmed',
+          zoom_meeting_id: confirmed.zoom_meeting_id,
+          zoom_join_url: confirmed.zoom_join_url,
+          zoom_start_url_enc: confirmed.zoom_start_url_enc,
+          meeting_lock_until: null,
+          updated_at: now,
+        })
+        .where('id', '=', row.id)
+        .execute();
+      await deps.onBookingConfirmed(trx, {
+        bookingId: row.id,
+        service: { title: service.title, durationMinutes: service.duration_minutes },
+        specialist: { name: specialist.name, email: specialist.email, timeZone: specialist.time_zone },
+        customer: { name: row.customer_name, email: row.customer_email, timeZone: row.customer_time_zone, note: row.customer_note },
+        start: new Date(row.start_at),
+        end: new Date(row.end_at),
+        joinUrl: result.meeting.joinUrl,
+        startUrl: result.meeting.startUrl,
+      });
+    });
     return toBookingDto(confirmed, service, specialist);
   }
   if (result.kind === 'reauth') {

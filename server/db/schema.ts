@@ -130,6 +130,55 @@ export interface SessionsTable {
   expires_at: string;
 }
 
+export type OutboxStatus = 'pending' | 'sent' | 'failed';
+
+export interface EmailOutboxTable {
+  id: string;
+  /** What the email is, e.g. `reauth_required`, `booking_confirmed_customer`. */
+  kind: string;
+  /** Stable per row, so a resend after a crash is recognisably the same message. */
+  message_id: string;
+  to_address: string;
+  subject: string;
+  /** JSON { text, html, attachments }, encrypted: it can hold sign-in links and host links. */
+  content_enc: string;
+  status: OutboxStatus;
+  attempts: number;
+  next_attempt_at: string;
+  /** Lease of the worker delivering it. */
+  claim_owner: string | null;
+  claim_until: string | null;
+  last_error: string | null;
+  sent_at: string | null;
+  created_at: string;
+}
+
+export interface EmailDeliveryAttemptsTable {
+  outbox_id: string;
+  attempt: number;
+  attempted_at: string;
+  /** Null when the attempt delivered the message. */
+  error: string | null;
+}
+
+export interface ReauthNoticesTable {
+  specialist_id: string;
+  last_sent_at: string;
+  /** Failed booking attempts since the last email, named in the next one. */
+  attempts_since_sent: number;
+}
+
+export type SignInLinkPurpose = 'sign_in' | 'reauth';
+
+export interface SignInLinksTable {
+  id: string;
+  specialist_id: string;
+  purpose: SignInLinkPurpose;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
 export interface Database {
   specialists: SpecialistsTable;
   services: ServicesTable;
@@ -139,4 +188,8 @@ export interface Database {
   zoom_connections: ZoomConnectionsTable;
   oauth_states: OauthStatesTable;
   sessions: SessionsTable;
+  email_outbox: EmailOutboxTable;
+  email_delivery_attempts: EmailDeliveryAttemptsTable;
+  reauth_notices: ReauthNoticesTable;
+  sign_in_links: SignInLinksTable;
 }

@@ -19,7 +19,24 @@ describe('loadConfig', () => {
       dataDir: './data',
       tokenEncryptionKey: undefined,
       zoom: { mode: 'emulator', emulatorPort: 3001 },
+      mail: { mode: 'local', port: 3002 },
+      mailFrom: undefined,
+      reauthEmailWindowMs: 3_600_000,
     });
+  });
+
+  it('routes mail by SMTP_URL, or Gmail for the original set-up, else to the local inbox', () => {
+    expect(loadConfig({ SMTP_URL: 'smtps://u:p@mail.example.com:465', MAIL_FROM: 'Bookings <b@example.com>' })).toMatchObject({
+      mail: { mode: 'smtp', url: 'smtps://u:p@mail.example.com:465' },
+      mailFrom: 'Bookings <b@example.com>',
+    });
+    expect(loadConfig({ EMAIL_SERVICE: 'gmail', GMAIL_USER: 'me@gmail.com', GMAIL_PASSWORD: 'app-password' })).toMatchObject({
+      mail: { mode: 'gmail', user: 'me@gmail.com', password: 'app-password' },
+      mailFrom: 'me@gmail.com',
+    });
+    expect(() => loadConfig({ EMAIL_SERVICE: 'gmail', GMAIL_USER: 'me@gmail.com' })).toThrow('Configuration error: GMAIL_PASSWORD is required when EMAIL_SERVICE=gmail.');
+    expect(() => loadConfig({ SMTP_URL: 'http://x' })).toThrow('Configuration error: SMTP_URL must be smtp://… or smtps://user:pass@host:port.');
+    expect(loadConfig({ REAUTH_EMAIL_WINDOW_MINUTES: '15' }).reauthEmailWindowMs).toBe(900_000);
   });
 
   it('uses real Zoom when credentials are set, and then requires an encryption key', () => {
@@ -111,7 +128,7 @@ describe('npm start', () => {
     const env = { PATH: process.env.PATH, DATABASE_URL: `sqlite:${join(dir, 'migrate.sqlite')}` };
     const run = () => spawnSync(process.execPath, ['--import', 'tsx', 'server/db/migrate-cli.ts'], { cwd: PROJECT_ROOT, env, encoding: 'utf8' });
     const first = run();
-    expect(first.stdout).toBe('Applied: 0001_initial, 0002_zoom_connections\n');
+    expect(first.stdout).toBe('Applied: 0001_initial, 0002_zoom_connections, 0003_email\n');
     expect(first.status).toBe(0);
     expect(run().stdout).toBe('The database is up to date.\n');
   });

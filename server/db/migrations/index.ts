@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely';
 import * as initial from './0001_initial.js';
 import * as zoomConnections from './0002_zoom_connections.js';
+import * as email from './0003_email.js';
 
 /**
  * Every migration, in order. Listed here rather than read from a folder so
@@ -9,4 +10,5 @@ import * as zoomConnections from './0002_zoom_connections.js';
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_zoom_connections': zoomConnections,
+  '0003_email': email,
 };

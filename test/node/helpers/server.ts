@@ -9,7 +9,7 @@ import type { Clock } from '../../../server/clock.js';
 import type { Database } from '../../../server/db/schema.js';
 import { createLogger } from '../../../server/logger.js';
 import { createTokenCipher, type TokenCipher } from '../../../server/security/token-cipher.js';
-import { createServices, type CoreDeps, type Services } from '../../../server/services.js';
+import { createServices, deriveSigningKey, type CoreDeps, type Services } from '../../../server/services.js';
 import { createZoomClient } from '../../../server/zoom/client.js';
 import type { ReauthNotifier, ReauthRequiredEvent } from '../../../server/zoom/reauth.js';
 import { startZoomEmulator } from '../../../server/zoom-emulator/index.js';
@@ -36,8 +36,12 @@ export interface TestServerOptions {
   /** Reuse an emulator (e.g. shared with another server); default: a new one on the same clock. */
   emulator?: RunningEmulator;
   encryptionKey?: string;
-  /** Default: records the event and answers notified = true. */
-  notifyReauthRequired?: ReauthNotifier;
+  /**
+   * Default: records the event and answers notified = true. Pass `'email'`
+   * for the real re-auth email through the outbox.
+   */
+  notifyReauthRequired?: ReauthNotifier | 'email';
+  reauthEmailWindowMs?: number;
 }
 
 /**
@@ -68,14 +72,19 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
       redirectUri: `${publicUrl}/oauth/zoom/callback`,
       maxRetryDelayMs: 50,
     }),
+    publicUrl,
+    signingKey: deriveSigningKey(Buffer.from(encryptionKey, 'base64')),
+    reauthEmailWindowMs: options.reauthEmailWindowMs,
     notifyReauthRequired:
-      options.notifyReauthRequired ??
-      (async (_trx, event) => {
-        reauthEvents.push(event);
-        return { notified: true };
-      }),
+      options.notifyReauthRequired === 'email'
+        ? undefined
+        : (options.notifyReauthRequired ??
+          (async (_trx, event) => {
+            reauthEvents.push(event);
+            return { notified: true };
+          })),
   };
-  app = createApp({ ...core, publicUrl, zoomWebhookSecret: emulator.webhookSecret });
+  app = createApp({ ...core, zoomWebhookSecret: emulator.webhookSecret });
   return {
     url,
     emulator,

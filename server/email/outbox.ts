@@ -1,0 +1,216 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Transaction } from 'kysely';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/schema.js';
+import type { Logger } from '../logger.js';
+import type { TokenCipher } from '../security/token-cipher.js';
+
+export interface EmailAttachment {
+  filename: string;
+  content: string;
+  contentType: string;
+}
+
+export interface OutgoingEmail {
+  kind: string;
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+  attachments?: EmailAttachment[];
+}
+
+export interface OutboxDeps {
+  clock: Clock;
+  cipher: TokenCipher;
+  /** Domain part of Message-IDs, e.g. the public URL's host. */
+  messageIdDomain: string;
+}
+
+/**
+ * Queues an email in the same transaction as the change that causes it, so
+ * the two commit or roll back together. The worker delivers it later.
+ * Returns the outbox id.
+ */
+export async function enqueueEmail(trx: Transaction<Database> | Kysely<Database>, deps: OutboxDeps, email: OutgoingEmail): Promise<string> {
+  const id = randomUUID();
+  const now = deps.clock().toISOString();
+  const content = JSON.stringify({ text: email.text, html: email.html, attachments: email.attachments ?? [] });
+  await trx
+    .insertInto('email_outbox')
+    .values({
+      id,
+      kind: email.kind,
+      message_id: `<${id}@${deps.messageIdDomain}>`,
+      to_address: email.to,
+      subject: email.subject,
+      content_enc: deps.cipher.encrypt(content, `outbox:${id}`),
+      status: 'pending',
+      attempts: 0,
+      next_attempt_at: now,
+      claim_owner: null,
+      claim_until: null,
+      last_error: null,
+      sent_at: null,
+      created_at: now,
+    })
+    .execute();
+  return id;
+}
+
+/** What the worker needs of a mail transport (nodemailer's `Transporter` fits). */
+export interface MailSender {
+  sendMail(message: {
+    from: string;
+    to: string;
+    subject: string;
+    text: string;
+    html: string;
+    messageId: string;
+    attachments: EmailAttachment[];
+  }): Promise<unknown>;
+}
+
+export interface OutboxWorkerOptions {
+  db: Kysely<Database>;
+  clock: Clock;
+  cipher: TokenCipher;
+  sender: MailSender;
+  from: string;
+  logger: Logger;
+  /** How often to look for due mail. Default 250 ms. */
+  pollMs?: number;
+  /** How long a claim lasts; a worker that died lets go after this. Default 60 s. */
+  claimMs?: number;
+  /** Attempts before a message is given up as failed. Default 12 (about 17 hours of backoff). */
+  maxAttempts?: number;
+  /** First retry delay; doubles each attempt up to `maxDelayMs`. Defaults 5 s and 2 h. */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+export interface OutboxWorker {
+  start(): void;
+  /** Stops polling and waits for a delivery in flight. */
+  stop(): Promise<void>;
+  /** Delivers every due message once; returns how many were sent. */
+  deliverDue(): Promise<number>;
+}
+
+/**
+ * Delivers the outbox. Each message is claimed with a compare-and-swap on
+ * its lease (`claim_until`), so two workers — in one process or several —
+ * never send it at the same time; a worker that dies mid-send loses its
+ * lease and another resends with the same Message-ID. Failures are retried
+ * with exponential backoff and jitter, and every attempt is recorded.
+ */
+export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
+  const { db, clock, cipher, sender, logger } = options;
+  const owner = randomUUID();
+  const pollMs = options.pollMs ?? 250;
+  const claimMs = options.claimMs ?? 60_000;
+  const maxAttempts = options.maxAttempts ?? 12;
+  const baseDelayMs = options.baseDelayMs ?? 5_000;
+  const maxDelayMs = options.maxDelayMs ?? 2 * 3_600_000;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<number> | undefined;
+  let isStopped = true;
+
+  async function claim(id: string): Promise<boolean> {
+    const now = clock();
+    const result = await db
+      .updateTable('email_outbox')
+      .set((eb) => ({ claim_owner: owner, claim_until: new Date(now.getTime() + claimMs).toISOString(), attempts: eb('attempts', '+', 1) }))
+      .where('id', '=', id)
+      .where('status', '=', 'pending')
+      .where((eb) => eb.or([eb('claim_until', 'is', null), eb('claim_until', '<', now.toISOString())]))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async function deliverOne(id: string): Promise<boolean> {
+    if (!(await claim(id))) return false;
+    const row = await db.selectFrom('email_outbox').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    const content = JSON.parse(cipher.decrypt(row.content_enc, `outbox:${id}`)) as { text: string; html: string; attachments: EmailAttachment[] };
+    try {
+      await sender.sendMail({ from: options.from, to: row.to_address, subject: row.subject, messageId: row.message_id, ...content });
+    } catch (error) {
+      const message = describeError(error);
+      const isFinal = row.attempts >= maxAttempts;
+      const delay = Math.min(maxDelayMs, baseDelayMs * 2 ** (row.attempts - 1)) * (0.75 + Math.random() / 2);
+      await db.transaction().execute(async (trx) => {
+        await trx.insertInto('email_delivery_attempts').values({ outbox_id: id, attempt: row.attempts, attempted_at: clock().toISOString(), error: message }).execute();
+        await trx
+          .updateTable('email_outbox')
+          .set({
+            status: isFinal ? 'failed' : 'pending',
+            last_error: message,
+            next_attempt_at: new Date(clock().getTime() + delay).toISOString(),
+            claim_owner: null,
+            claim_until: null,
+          })
+          .where('id', '=', id)
+          .where('claim_owner', '=', owner)
+          .execute();
+      });
+      logger.warn('email delivery failed', { outboxId: id, kind: row.kind, attempt: row.attempts, error: message, isFinal });
+      return false;
+    }
+    await db.transaction().execute(async (trx) => {
+      await trx.insertInto('email_delivery_attempts').values({ outbox_id: id, attempt: row.attempts, attempted_at: clock().toISOString(), error: null }).execute();
+      await trx.updateTable('email_outbox').set({ status: 'sent', sent_at: clock().toISOString(), claim_owner: null, claim_until: null, last_error: null }).where('id', '=', id).execute();
+    });
+    logger.info('email sent', { outboxId: id, kind: row.kind });
+    return true;
+  }
+
+  async function deliverDue(): Promise<number> {
+    const now = clock().toISOString();
+    const due = await db
+      .selectFrom('email_outbox')
+      .select('id')
+      .where('status', '=', 'pending')
+      .where('next_attempt_at', '<=', now)
+      .where((eb) => eb.or([eb('claim_until', 'is', null), eb('claim_until', '<', now)]))
+      .orderBy('created_at')
+      .limit(20)
+      .execute();
+    let sent = 0;
+    for (const { id } of due) if (await deliverOne(id)) sent++;
+    return sent;
+  }
+
+  function schedule(): void {
+    if (isStopped) return;
+    timer = setTimeout(() => {
+      running = deliverDue()
+        .catch((error: unknown) => {
+          logger.error('outbox worker failed', { error: describeError(error) });
+          return 0;
+        })
+        .finally(schedule);
+    }, pollMs);
+    timer.unref();
+  }
+
+  return {
+    start() {
+      if (!isStopped) return;
+      isStopped = false;
+      schedule();
+    },
+    async stop() {
+      isStopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+    },
+    deliverDue,
+  };
+}
+
+/** An error's message for the attempt log; SMTP errors carry their response code. */
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { responseCode?: number; code?: string }).responseCode ?? (error as { code?: string }).code;
+  return (code ? `${code}: ` : '') + error.message.slice(0, 500);
+}

@@ -1,0 +1,149 @@
+import { escapeHtml } from '../http/html.js';
+import type { OutgoingEmail } from './outbox.js';
+import { formatWhen } from './format.js';
+
+const BRAND = '#4f46e5';
+
+/** A simple, table-based HTML frame that common mail clients render alike. */
+function frame(title: string, inner: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(title)}</title></head>
+<body style="margin:0;padding:0;background:#f3f4f6;font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#111827">
+<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="background:#f3f4f6"><tr><td align="center" style="padding:24px 12px">
+<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="max-width:560px;background:#ffffff;border-radius:12px"><tr><td style="padding:28px 28px 20px;font-size:16px;line-height:1.5">
+${inner}
+</td></tr></table>
+<p style="font-size:12px;color:#6b7280;margin:16px 0 0">Sent by specialist-booking.</p>
+</td></tr></table></body></html>`;
+}
+
+function button(href: string, label: string): string {
+  return `<table role="presentation" cellpadding="0" cellspacing="0" style="margin:24px 0"><tr><td style="border-radius:8px;background:${BRAND}">
+<a href="${escapeHtml(href)}" style="display:inline-block;padding:14px 28px;font-weight:700;color:#ffffff;text-decoration:none;border-radius:8px">${escapeHtml(label)}</a>
+</td></tr></table>`;
+}
+
+export interface ReauthEmailInput {
+  specialist: { name: string; email: string; timeZone: string };
+  service: { title: string };
+  customer: { name: string };
+  start: Date;
+  attemptedAt: Date;
+  /** Booking attempts that failed since the last such email, this one included. */
+  failedAttempts: number;
+  reauthorizeUrl: string;
+  settingsUrl: string;
+  linkValidHours: number;
+}
+
+/** The email that asks a specialist to re-authorize Zoom, with a one-click link. */
+export function reauthRequiredEmail(input: ReauthEmailInput): OutgoingEmail {
+  const { specialist, service, customer } = input;
+  const subject = `⚠️ Action Required: Re-authorize Your Zoom Account - ${service.title}`;
+  const slot = formatWhen(input.start, specialist.timeZone);
+  const attempted = formatWhen(input.attemptedAt, specialist.timeZone);
+  const more =
+    input.failedAttempts > 1 ? `${input.failedAttempts} booking attempts have failed since our last email about this.` : undefined;
+  const text = [
+    `Hi ${specialist.name},`,
+    '',
+    `${customer.name} tried to book "${service.title}" for ${slot}, on ${attempted}, but the booking could not be completed: your Zoom connection needs to be re-authorized.`,
+    ...(more ? ['', more] : []),
+    '',
+    'Why this matters: every session booked through your booking page gets its own Zoom meeting. Until Zoom is reconnected, customers cannot book you.',
+    '',
+    'It takes under a minute:',
+    '1. Open the link below (it signs you in).',
+    '2. On Zoom’s page, click "Allow".',
+    '3. Done: customers can book again.',
+    '',
+    `Re-authorize Zoom: ${input.reauthorizeUrl}`,
+    `(This link works once and expires in ${input.linkValidHours} hours.)`,
+    '',
+    `Or open your Zoom settings: ${input.settingsUrl}`,
+    '',
+    'We let the customer know you have been notified.',
+  ].join('\n');
+  const html = frame(
+    subject,
+    `<h1 style="font-size:22px;margin:0 0 16px">Your Zoom connection needs attention</h1>
+<p style="margin:0 0 12px">Hi ${escapeHtml(specialist.name)},</p>
+<p style="margin:0 0 12px"><strong>${escapeHtml(customer.name)}</strong> tried to book <strong>${escapeHtml(service.title)}</strong> for ${escapeHtml(slot)}, on ${escapeHtml(attempted)}, but the booking could not be completed: your Zoom connection needs to be re-authorized.</p>
+${more ? `<p style="margin:0 0 12px;padding:10px 14px;background:#fef3c7;border-radius:8px">${escapeHtml(more)}</p>` : ''}
+<p style="margin:0 0 12px"><strong>Why this matters:</strong> every session booked through your booking page gets its own Zoom meeting. Until Zoom is reconnected, customers cannot book you.</p>
+<p style="margin:0 0 4px">It takes under a minute:</p>
+<ol style="margin:0 0 8px;padding-left:22px"><li>Click the button below (it signs you in).</li><li>On Zoom’s page, click <strong>Allow</strong>.</li><li>Done: customers can book again.</li></ol>
+${button(input.reauthorizeUrl, 'Re-authorize Zoom')}
+<p style="margin:0 0 12px;font-size:14px;color:#4b5563">The button works once and expires in ${input.linkValidHours} hours. You can also open your <a href="${escapeHtml(input.settingsUrl)}" style="color:${BRAND}">Zoom settings</a>.</p>
+<p style="margin:0;font-size:14px;color:#4b5563">We let the customer know you have been notified.</p>`,
+  );
+  return { kind: 'reauth_required', to: specialist.email, subject, text, html };
+}
+
+export interface InviteInput {
+  bookingId: string;
+  service: { title: string; durationMinutes: number };
+  specialist: { name: string; email: string; timeZone: string };
+  customer: { name: string; email: string; timeZone: string | null; note: string | null };
+  start: Date;
+  end: Date;
+  joinUrl: string;
+  /** Host link; only in the specialist's copy. */
+  startUrl: string;
+  ics: string;
+}
+
+const icsAttachment = (ics: string) => ({ filename: 'invite.ics', content: ics, contentType: 'text/calendar; charset=utf-8; method=REQUEST' });
+
+/** The customer's confirmation, in the customer's time zone. */
+export function customerInviteEmail(input: InviteInput): OutgoingEmail {
+  const zone = input.customer.timeZone ?? input.specialist.timeZone;
+  const when = formatWhen(input.start, zone);
+  const subject = `Confirmed: ${input.service.title} with ${input.specialist.name}`;
+  const text = [
+    `Hi ${input.customer.name},`,
+    '',
+    `Your ${input.service.title} (${input.service.durationMinutes} minutes) with ${input.specialist.name} is booked for ${when}.`,
+    '',
+    `Join on Zoom: ${input.joinUrl}`,
+    '',
+    'The attached invite.ics adds it to your calendar.',
+  ].join('\n');
+  const html = frame(
+    subject,
+    `<h1 style="font-size:22px;margin:0 0 16px">You’re booked</h1>
+<p style="margin:0 0 12px">Hi ${escapeHtml(input.customer.name)},</p>
+<p style="margin:0 0 12px">Your <strong>${escapeHtml(input.service.title)}</strong> (${input.service.durationMinutes} minutes) with <strong>${escapeHtml(input.specialist.name)}</strong> is booked for <strong>${escapeHtml(when)}</strong>.</p>
+${button(input.joinUrl, 'Join on Zoom')}
+<p style="margin:0 0 12px;font-size:14px;color:#4b5563">Zoom link: <a href="${escapeHtml(input.joinUrl)}" style="color:${BRAND}">${escapeHtml(input.joinUrl)}</a></p>
+<p style="margin:0;font-size:14px;color:#4b5563">The attached invite.ics adds it to your calendar.</p>`,
+  );
+  return { kind: 'booking_confirmed_customer', to: input.customer.email, subject, text, html, attachments: [icsAttachment(input.ics)] };
+}
+
+/** The specialist's copy, in the specialist's zone, with the host start link. */
+export function specialistInviteEmail(input: InviteInput): OutgoingEmail {
+  const when = formatWhen(input.start, input.specialist.timeZone);
+  const subject = `New booking: ${input.service.title} with ${input.customer.name}`;
+  const note = input.customer.note ? `Their note: ${input.customer.note}` : 'They left no note.';
+  const text = [
+    `Hi ${input.specialist.name},`,
+    '',
+    `${input.customer.name} (${input.customer.email}) booked ${input.service.title} (${input.service.durationMinutes} minutes) for ${when}.`,
+    note,
+    '',
+    `Start the meeting as host: ${input.startUrl}`,
+    `Join link for participants: ${input.joinUrl}`,
+    '',
+    'The attached invite.ics adds it to your calendar.',
+  ].join('\n');
+  const html = frame(
+    subject,
+    `<h1 style="font-size:22px;margin:0 0 16px">New booking</h1>
+<p style="margin:0 0 12px"><strong>${escapeHtml(input.customer.name)}</strong> (${escapeHtml(input.customer.email)}) booked <strong>${escapeHtml(input.service.title)}</strong> (${input.service.durationMinutes} minutes) for <strong>${escapeHtml(when)}</strong>.</p>
+<p style="margin:0 0 12px">${input.customer.note ? `Their note: ${escapeHtml(input.customer.note)}` : 'They left no note.'}</p>
+${button(input.startUrl, 'Start the meeting as host')}
+<p style="margin:0 0 12px;font-size:14px;color:#4b5563">Join link for participants: <a href="${escapeHtml(input.joinUrl)}" style="color:${BRAND}">${escapeHtml(input.joinUrl)}</a></p>
+<p style="margin:0;font-size:14px;color:#4b5563">The attached invite.ics adds it to your calendar.</p>`,
+  );
+  return { kind: 'booking_confirmed_specialist', to: input.specialist.email, subject, text, html, attachments: [icsAttachment(input.ics)] };
+}

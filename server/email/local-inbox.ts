@@ -38,6 +38,7 @@ export async function startLocalInbox(options: { port?: number; hostname?: strin
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     banner: 'specialist-booking local inbox',
+    closeTimeout: 1_000,
     onData(stream, _session, callback) {
       simpleParser(stream)
         .then((mail) => {

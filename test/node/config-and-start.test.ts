@@ -112,6 +112,28 @@ describe('npm start', () => {
       const slots = await (await fetch(`${server.url}/api/v1/specialists/demo/services/${profile.services[0].id}/slots`)).json();
       expect(slots.slots.length).toBeGreaterThan(50);
       expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+      expect(server.output()).toContain(`http://localhost:${port}/inbox`);
+
+      // The demo specialist starts connected to the emulator, and the invites land in the local inbox.
+      const booked = await fetch(`${server.url}/api/v1/specialists/demo/bookings`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ serviceId: profile.services[0].id, start: slots.slots[0].start, customer: { name: 'Ines <Inbox>', email: 'ines@example.test' } }),
+      });
+      expect(booked.status).toBe(201);
+      const { booking } = await booked.json();
+      let inbox = '';
+      for (let i = 0; i < 100 && !inbox.includes('New booking'); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        inbox = await (await fetch(`${server.url}/inbox`)).text();
+      }
+      expect(inbox).toContain('Confirmed: Intro call with Dr. Maya Lindqvist');
+      expect(inbox).toContain('New booking: Intro call with Ines &lt;Inbox&gt;');
+      const first = /href="(\/inbox\/\d+)"/.exec(inbox)![1]!;
+      const message = await (await fetch(`${server.url}${first}`)).text();
+      expect(message).toContain('<iframe title="Email content"');
+      expect(message).toContain(`<a href="${booking.zoomJoinUrl}">`);
+      expect(message).toContain('invite.ics');
     } finally {
       expect(await server.stop('SIGTERM')).toBe(0);
     }

@@ -1,0 +1,296 @@
+import type { ParsedMail } from 'mailparser';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createOutboxWorker, type OutboxWorker } from '../../server/email/outbox.js';
+import { createMailSender } from '../../server/email/transport.js';
+import { createLogger } from '../../server/logger.js';
+import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './helpers/databases.js';
+import { bookingBody, createTestClock, FREE_SLOT, NOW, seedSpecialist } from './helpers/fixtures.js';
+import { allowOnConsentPage, connectZoom, startTestServer, type TestServer } from './helpers/server.js';
+import { startTestSmtp, type TestSmtp } from './helpers/smtp.js';
+
+const REAUTH_SUBJECT = '⚠️ Action Required: Re-authorize Your Zoom Account - Intro call';
+
+/** Reads an .ics into its unfolded property lines. */
+function icsLines(ics: string): string[] {
+  expect(ics).toContain('\r\n');
+  return ics.replace(/\r\n[ \t]/g, '').split('\r\n').filter(Boolean);
+}
+
+function linksIn(mail: ParsedMail): string[] {
+  return [...String(mail.html).matchAll(/href="([^"]+)"/g)].map((m) => m[1]!.replace(/&amp;/g, '&'));
+}
+
+describe.each(DATABASE_KINDS)('email on %s', (kind) => {
+  let database: TestDatabase;
+  let server: TestServer;
+  let smtp: TestSmtp;
+  let worker: OutboxWorker;
+  let time: ReturnType<typeof createTestClock>;
+  let specialistId: string;
+  let serviceIds: string[];
+  const db = () => database.handle.db;
+
+  const newWorker = (port = smtp.port, overrides: Partial<Parameters<typeof createOutboxWorker>[0]> = {}) =>
+    createOutboxWorker({
+      db: db(),
+      clock: time.clock,
+      cipher: server.cipher,
+      logger: createLogger('silent'),
+      sender: createMailSender({ mode: 'smtp', url: `smtp://127.0.0.1:${port}` }),
+      from: 'specialist-booking <no-reply@booking.test>',
+      ...overrides,
+    });
+  const book = (name = 'Carla Customer', start = FREE_SLOT, customer: Record<string, unknown> = {}) =>
+    fetch(`${server.url}/api/v1/specialists/anna/bookings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(bookingBody(serviceIds[0]!, start, { name, ...customer })),
+    });
+  const outbox = () => db().selectFrom('email_outbox').selectAll().orderBy('created_at').execute();
+
+  beforeAll(async () => {
+    database = await createTestDatabase(kind);
+    smtp = await startTestSmtp();
+  });
+  afterAll(async () => {
+    await smtp?.close();
+    await database?.destroy();
+  });
+  beforeEach(async () => {
+    await db().deleteFrom('email_outbox').execute();
+    await db().deleteFrom('specialists').execute();
+    smtp.messages.length = 0;
+    ({ specialistId, serviceIds } = await seedSpecialist(db()));
+    time = createTestClock(NOW);
+    server = await startTestServer({ db: db(), clock: time.clock, notifyReauthRequired: 'email' });
+    worker = newWorker();
+  });
+  afterEach(async () => {
+    await worker.stop();
+    await server.close();
+  });
+
+  describe('the re-auth notification', () => {
+    it('tells the specialist what happened and why, with a one-click link that works once', async () => {
+      const res = await book();
+      expect(res.status).toBe(409);
+      expect(await res.json()).toMatchObject({ code: 'requires_reauth', specialistNotified: true });
+      expect(await worker.deliverDue()).toBe(1);
+      const [mail] = await smtp.waitForMessages(1);
+      expect(mail!.subject).toBe(REAUTH_SUBJECT);
+      expect(mail!.to).toMatchObject({ value: [{ address: 'anna@example.test' }] });
+      expect(mail!.from!.value).toEqual([{ name: 'specialist-booking', address: 'no-reply@booking.test' }]);
+      expect(mail!.text).toContain(
+        'Carla Customer tried to book "Intro call" for Monday, 7 January 2030 at 10:00 (Europe/Berlin), on Monday, 7 January 2030 at 07:00 (Europe/Berlin), but the booking could not be completed: your Zoom connection needs to be re-authorized.',
+      );
+      expect(mail!.text).toContain('2. On Zoom’s page, click "Allow".');
+      expect(mail!.html).toContain('>Re-authorize Zoom</a>');
+      const [oneClick, settings] = linksIn(mail!);
+      expect(oneClick).toMatch(new RegExp(`^${server.url}/auth/link\\?token=`));
+      expect(settings).toBe(`${server.url}/settings/zoom`);
+      expect(mail!.text).toContain(`Re-authorize Zoom: ${oneClick}`);
+
+      // Follow it as a browser would: signed in, then straight to Zoom's consent page.
+      const signIn = await fetch(oneClick!, { redirect: 'manual' });
+      expect(signIn.status).toBe(302);
+      expect(signIn.headers.get('location')).toBe('/settings/zoom/connect');
+      const cookie = signIn.headers.get('set-cookie')!;
+      expect(cookie).toMatch(/^sb_session=[^;]+; Max-Age=\d+; Path=\/; HttpOnly; SameSite=Lax$/);
+      const toZoom = await fetch(`${server.url}/settings/zoom/connect`, { headers: { cookie }, redirect: 'manual' });
+      expect(toZoom.headers.get('location')).toMatch(new RegExp(`^${server.emulator.oauthBaseUrl}/oauth/authorize\\?`));
+      const back = await allowOnConsentPage(toZoom.headers.get('location')!, server.emulator.controls.addUser().id);
+      const done = await fetch(back, { headers: { cookie }, redirect: 'manual' });
+      expect(done.headers.get('location')).toBe('/settings/zoom?zoom=connected');
+      expect((await book('Second Customer', '2030-01-07T10:00:00Z')).status).toBe(201);
+
+      const again = await fetch(oneClick!, { redirect: 'manual' });
+      expect(again.status).toBe(410);
+      expect(await again.text()).toContain('This link was already used. Each link works once.');
+    });
+
+    it('refuses an expired or tampered link', async () => {
+      await book();
+      await worker.deliverDue();
+      const [oneClick] = linksIn((await smtp.waitForMessages(1))[0]!);
+      const tampered = await fetch(oneClick!.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')), { redirect: 'manual' });
+      expect(tampered.status).toBe(410);
+      expect(await tampered.text()).toContain('This link is not valid.');
+      time.advance(24 * 3_600_000 + 1);
+      const expired = await fetch(oneClick!, { redirect: 'manual' });
+      expect(expired.status).toBe(410);
+      expect(await expired.text()).toContain('This link has expired.');
+      expect(expired.headers.get('set-cookie')).toBeNull();
+    });
+
+    it('sends one email per specialist per hour, then names the attempts that failed meanwhile', async () => {
+      for (const name of ['A One', 'B Two', 'C Three']) {
+        const res = await book(name);
+        expect((await res.json()).specialistNotified).toBe(true);
+      }
+      expect(await worker.deliverDue()).toBe(1);
+      time.advance(30 * 60_000);
+      await book('D Four');
+      expect(await worker.deliverDue()).toBe(0);
+      time.advance(31 * 60_000);
+      await book('E Five');
+      expect(await worker.deliverDue()).toBe(1);
+      const mails = await smtp.waitForMessages(2);
+      expect(mails.map((m) => m.subject)).toEqual([REAUTH_SUBJECT, REAUTH_SUBJECT]);
+      expect(mails[0]!.text).toContain('A One tried to book');
+      expect(mails[0]!.text).not.toContain('booking attempts have failed');
+      expect(mails[1]!.text).toContain('E Five tried to book');
+      // B, C and D were throttled; E is the fourth since the first email.
+      expect(mails[1]!.text).toContain('4 booking attempts have failed since our last email about this.');
+      expect((await db().selectFrom('zoom_connections').selectAll().execute()).length).toBe(0);
+    });
+
+    it('escapes customer text: markup in a name arrives as text', async () => {
+      const hostile = '<script>alert(1)</script><a href="https://evil.example">Click</a>';
+      await book(hostile);
+      await worker.deliverDue();
+      const [mail] = await smtp.waitForMessages(1);
+      expect(mail!.html).not.toContain('<script>');
+      expect(mail!.html).not.toContain('href="https://evil.example"');
+      expect(mail!.html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;&lt;a href=&quot;https://evil.example&quot;&gt;Click&lt;/a&gt;');
+      expect(mail!.text).toContain(`${hostile} tried to book`);
+    });
+  });
+
+  describe('invites', () => {
+    beforeEach(async () => {
+      await connectZoom(server, specialistId);
+    });
+
+    it('sends both sides a confirmation in their own time zone with the join link and an .ics', async () => {
+      const res = await book('Carla Customer', FREE_SLOT, { timeZone: 'America/New_York', note: 'Looking <forward>' });
+      expect(res.status).toBe(201);
+      const [meeting] = server.emulator.controls.meetings();
+      const rows = await outbox();
+      expect(rows.map((r) => r.kind)).toEqual(['booking_confirmed_customer', 'booking_confirmed_specialist']);
+      expect(rows.every((r) => !r.content_enc.includes(meeting!.join_url))).toBe(true);
+      expect(await worker.deliverDue()).toBe(2);
+      const mails = await smtp.waitForMessages(2);
+      const customer = mails.find((m) => m.subject?.startsWith('Confirmed'))!;
+      const specialist = mails.find((m) => m.subject?.startsWith('New booking'))!;
+      expect(customer.subject).toBe('Confirmed: Intro call with Anna Berg');
+      expect(customer.to).toMatchObject({ value: [{ address: 'carla@example.test' }] });
+      expect(customer.text).toContain('is booked for Monday, 7 January 2030 at 04:00 (America/New_York).');
+      expect(customer.text).toContain(`Join on Zoom: ${meeting!.join_url}`);
+      expect(customer.text).not.toContain(meeting!.start_url);
+      expect(customer.html).not.toContain('zak=');
+      expect(specialist.subject).toBe('New booking: Intro call with Carla Customer');
+      expect(specialist.to).toMatchObject({ value: [{ address: 'anna@example.test' }] });
+      expect(specialist.text).toContain('for Monday, 7 January 2030 at 10:00 (Europe/Berlin).');
+      expect(specialist.text).toContain('Their note: Looking <forward>');
+      expect(specialist.html).toContain('Looking &lt;forward&gt;');
+      expect(specialist.text).toContain(`Start the meeting as host: ${meeting!.start_url}`);
+      expect(linksIn(specialist)).toContain(meeting!.start_url);
+
+      for (const mail of [customer, specialist]) {
+        expect(mail.attachments).toHaveLength(1);
+        const [attachment] = mail.attachments;
+        expect(attachment!.filename).toBe('invite.ics');
+        expect(attachment!.contentType).toBe('text/calendar');
+        const lines = icsLines(attachment!.content.toString('utf8'));
+        expect(lines).toEqual(
+          expect.arrayContaining([
+            'METHOD:REQUEST',
+            'BEGIN:VEVENT',
+            'DTSTART:20300107T090000Z',
+            'DTEND:20300107T093000Z',
+            `LOCATION:${meeting!.join_url}`,
+            'ORGANIZER;CN="Anna Berg":mailto:anna@example.test',
+            'ATTENDEE;CN="Carla Customer";ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:carla@example.test',
+            'END:VCALENDAR',
+          ]),
+        );
+        expect(lines.find((l) => l.startsWith('UID:'))).toMatch(/^UID:[0-9a-f-]{36}@127\.0\.0\.1$/);
+      }
+      // The join link in the email works: Zoom knows that meeting.
+      expect(customer.text).toContain(`/j/${meeting!.id}?pwd=${meeting!.password}`);
+    });
+
+    it('queues nothing when the booking fails, and queues invites only with a confirmed booking', async () => {
+      server.emulator.controls.failNext(4, { status: 503 }); // the client's four attempts
+      expect((await book()).status).toBe(503);
+      expect(await outbox()).toEqual([]);
+      expect((await book()).status).toBe(201);
+      expect((await outbox()).length).toBe(2);
+    });
+  });
+
+  describe('delivery', () => {
+    it('keeps mail through an SMTP outage, records each failed attempt, and delivers each message once when it is back', async () => {
+      const down = await startTestSmtp();
+      const port = down.port;
+      await down.close();
+      const offline = newWorker(port, { baseDelayMs: 1_000 });
+      await book('Outage One');
+      time.advance(2 * 3_600_000);
+      await book('Outage Two');
+      expect(await offline.deliverDue()).toBe(0);
+      let rows = await outbox();
+      expect(rows.map((r) => [r.status, r.attempts])).toEqual([
+        ['pending', 1],
+        ['pending', 1],
+      ]);
+      expect(rows[0]!.last_error).toMatch(/ECONNREFUSED/);
+      expect(Date.parse(rows[0]!.next_attempt_at)).toBeGreaterThan(time.clock().getTime());
+      expect(await offline.deliverDue()).toBe(0); // not due yet: backing off
+      time.advance(2_000);
+      expect(await offline.deliverDue()).toBe(0);
+      const attempts = await db().selectFrom('email_delivery_attempts').selectAll().orderBy('attempted_at').execute();
+      expect(attempts).toHaveLength(4);
+      expect(attempts.every((a) => /ECONNREFUSED/.test(a.error ?? ''))).toBe(true);
+
+      const back = await startTestSmtp(port);
+      try {
+        time.advance(10_000);
+        expect(await offline.deliverDue()).toBe(2);
+        expect(await offline.deliverDue()).toBe(0);
+        expect(back.messages).toHaveLength(2);
+        rows = await outbox();
+        expect(rows.map((r) => [r.status, r.attempts])).toEqual([
+          ['sent', 3],
+          ['sent', 3],
+        ]);
+        expect(new Set(back.messages.map((m) => m.messageId))).toEqual(new Set(rows.map((r) => r.message_id)));
+      } finally {
+        await back.close();
+      }
+    });
+
+    it('two workers never send the same message', async () => {
+      await connectZoom(server, specialistId);
+      const starts = ['2030-01-08T08:00:00Z', '2030-01-08T08:30:00Z', '2030-01-08T09:00:00Z', '2030-01-08T09:30:00Z', '2030-01-08T10:00:00Z'];
+      for (const start of starts) expect((await book('Racer', start)).status).toBe(201);
+      const other = newWorker();
+      const [a, b] = await Promise.all([worker.deliverDue(), other.deliverDue()]);
+      expect(a + b).toBe(10);
+      await smtp.waitForMessages(10);
+      expect(smtp.messages).toHaveLength(10);
+      expect(new Set(smtp.messages.map((m) => m.messageId)).size).toBe(10);
+    });
+
+    it('a stalled mail server does not hold up bookings', async () => {
+      await connectZoom(server, specialistId);
+      const stalling = await startTestSmtp();
+      const stuck = newWorker(stalling.port, { pollMs: 10 });
+      try {
+        const stalled = stalling.stallNext();
+        stuck.start();
+        expect((await book('First', '2030-01-08T08:00:00Z')).status).toBe(201);
+        await stalled; // the worker is now waiting on SMTP for an answer that does not come
+        const res = await book('Second', '2030-01-08T09:00:00Z');
+        expect(res.status).toBe(201);
+        const rows = await outbox();
+        expect(rows).toHaveLength(4);
+        expect(rows.filter((r) => r.status === 'sent')).toHaveLength(0);
+        expect(rows.filter((r) => r.claim_owner !== null)).toHaveLength(1);
+      } finally {
+        await stalling.close();
+        await stuck.stop();
+      }
+    });
+  });
+});

@@ -1,0 +1,63 @@
+/**
+ * A real SMTP server for tests (smtp-server), whose messages are parsed by
+ * mailparser. It records every arrival, duplicates included, and can stall:
+ * accept a message's DATA and never answer.
+ */
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { simpleParser, type ParsedMail } from 'mailparser';
+import { SMTPServer } from 'smtp-server';
+
+export interface TestSmtp {
+  port: number;
+  url: string;
+  messages: ParsedMail[];
+  /** The next message's DATA is read and never answered; resolves when that happens. */
+  stallNext(): Promise<void>;
+  waitForMessages(count: number, timeoutMs?: number): Promise<ParsedMail[]>;
+  close(): Promise<void>;
+}
+
+export async function startTestSmtp(port = 0): Promise<TestSmtp> {
+  const messages: ParsedMail[] = [];
+  let stall: (() => void) | undefined;
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    closeTimeout: 100,
+    onData(stream, _session, callback) {
+      if (stall) {
+        const began = stall;
+        stall = undefined;
+        stream.resume();
+        stream.on('end', began);
+        return; // never call back: the client waits for an answer that does not come
+      }
+      simpleParser(stream).then(
+        (mail) => {
+          messages.push(mail);
+          callback();
+        },
+        (error: Error) => callback(error),
+      );
+    },
+  });
+  server.listen(port, '127.0.0.1');
+  await once(server.server, 'listening');
+  const actualPort = (server.server.address() as AddressInfo).port;
+  return {
+    port: actualPort,
+    url: `smtp://127.0.0.1:${actualPort}`,
+    messages,
+    stallNext: () => new Promise<void>((resolve) => (stall = resolve)),
+    async waitForMessages(count, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (messages.length < count) {
+        if (Date.now() > deadline) throw new Error(`expected ${count} messages, got ${messages.length}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return messages;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -7,7 +7,9 @@ import { buildOpenApiDocument, renderApiReference } from './http/openapi.js';
 import { publicApiRoutes } from './http/public-api.js';
 import { requestLog } from './http/request-log.js';
 import { zoomRoutes } from './http/zoom-routes.js';
+import { loadSession, type SessionVariables } from './http/session.js';
 import { authRoutes } from './http/auth-routes.js';
+import { specialistRoutes } from './http/specialist-routes.js';
 import { inboxRoutes } from './http/inbox-routes.js';
 import type { LocalInbox } from './email/local-inbox.js';
 import { createServices, type CoreDeps } from './services.js';
@@ -26,8 +28,8 @@ export interface AppDeps extends CoreDeps {
  * @example
  * const app = createApp({ db, clock: systemClock, logger, cipher, zoom, publicUrl, signingKey, zoomWebhookSecret });
  */
-export function createApp(deps: AppDeps): Hono {
-  const app = new Hono();
+export function createApp(deps: AppDeps): Hono<{ Variables: SessionVariables }> {
+  const app = new Hono<{ Variables: SessionVariables }>();
   app.use(requestId());
   app.use(requestLog(deps.logger));
   app.onError(createErrorHandler(deps.logger));
@@ -49,9 +51,12 @@ export function createApp(deps: AppDeps): Hono {
   app.get('/docs', (c) => c.html(apiReference));
 
   const services = createServices(deps);
+  // Pages read the session cookie; API calls carry none, and pay nothing for it.
+  app.use(loadSession(deps));
   app.route('/api/v1', publicApiRoutes({ bookings: services.bookings, publicUrl: deps.publicUrl }));
   app.route('/', zoomRoutes({ ...deps, connections: services.connections }));
   app.route('/', authRoutes({ ...deps, links: services.links }));
+  app.route('/', specialistRoutes({ ...deps, links: services.links, outbox: services.outbox, connections: services.connections }));
   if (deps.inbox) app.route('/inbox', inboxRoutes(deps.inbox));
   return app;
 }

@@ -2,7 +2,6 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
-import type { Hono } from 'hono';
 import { createApp } from './app.js';
 import { resumeStalePendingBookings } from './bookings/index.js';
 import { systemClock, type Clock } from './clock.js';
@@ -60,7 +59,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const cipher = createTokenCipher(encryptionKey);
 
   // Bind first: with PORT=0 the public URL depends on the port we get.
-  let app: Hono | undefined;
+  let app: ReturnType<typeof createApp> | undefined;
   const server = serve({
     fetch: (request, env) => (app ? app.fetch(request, env) : new Response('Starting', { status: 503 })),
     port: config.port,

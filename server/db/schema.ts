@@ -177,6 +177,15 @@ export interface SignInLinksTable {
   created_at: string;
   expires_at: string;
   used_at: string | null;
+  /** Where to go after signing in (a same-site path). */
+  next_path: string | null;
+}
+
+export interface RateLimitsTable {
+  /** What is limited, e.g. `sign-in:email:ada@example.com`. */
+  bucket: string;
+  window_start: string;
+  hits: number;
 }
 
 export interface Database {
@@ -192,4 +201,5 @@ export interface Database {
   email_delivery_attempts: EmailDeliveryAttemptsTable;
   reauth_notices: ReauthNoticesTable;
   sign_in_links: SignInLinksTable;
+  rate_limits: RateLimitsTable;
 }

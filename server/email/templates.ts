@@ -147,3 +147,23 @@ ${button(input.startUrl, 'Start the meeting as host')}
   );
   return { kind: 'booking_confirmed_specialist', to: input.specialist.email, subject, text, html, attachments: [icsAttachment(input.ics)] };
 }
+
+/** The passwordless sign-in email. */
+export function signInEmail(input: { name: string; email: string; url: string; validMinutes: number }): OutgoingEmail {
+  const subject = 'Your sign-in link for specialist-booking';
+  const text = [
+    `Hi ${input.name},`,
+    '',
+    `Sign in: ${input.url}`,
+    '',
+    `The link works once and expires in ${input.validMinutes} minutes. If you did not ask for it, ignore this email.`,
+  ].join('\n');
+  const html = frame(
+    subject,
+    `<h1 style="font-size:22px;margin:0 0 16px">Sign in</h1>
+<p style="margin:0 0 12px">Hi ${escapeHtml(input.name)},</p>
+${button(input.url, 'Sign in')}
+<p style="margin:0;font-size:14px;color:#4b5563">The button works once and expires in ${input.validMinutes} minutes. If you did not ask for it, ignore this email.</p>`,
+  );
+  return { kind: 'sign_in', to: input.email, subject, text, html };
+}

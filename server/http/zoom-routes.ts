@@ -10,9 +10,8 @@ import type { ZoomClient } from '../zoom/client.js';
 import type { ZoomConnectionStore } from '../zoom/connections.js';
 import { isValidZoomSignature, urlValidationAnswer } from '../zoom/webhook.js';
 import { errorResponse } from './errors.js';
-import { html, layout, type Flash } from './pages/layout.js';
-import { zoomStatusCard } from './pages/zoom-status.js';
-import { hasValidCsrf, loadSession, type SessionVariables } from './session.js';
+import { html, layout } from './pages/layout.js';
+import { hasValidCsrf, type SessionVariables } from './session.js';
 
 export interface ZoomRoutesDeps {
   db: Kysely<Database>;
@@ -25,56 +24,30 @@ export interface ZoomRoutesDeps {
   zoomWebhookSecret: string | undefined;
 }
 
-const FLASHES: Record<string, Flash> = {
-  connected: { kind: 'success', message: 'Zoom connected — customers can book again.' },
-  disconnected: { kind: 'success', message: 'Zoom disconnected. Customers cannot book until you connect again.' },
-  denied: { kind: 'error', message: 'Zoom was not connected: the authorization was declined on Zoom’s page.' },
-};
-
-function signInPage(): string {
-  return layout({
-    title: 'Sign in required',
-    body: html`<h1>Sign in to continue</h1><div class="card"><p>This page is for specialists. Sign in with the link we email you, then come back here.</p></div>`,
-  });
-}
-
 /**
  * The specialist's Zoom connection over HTTP: the settings section, the OAuth
  * start and callback, disconnect, and Zoom's deauthorization webhook.
  */
 export function zoomRoutes(deps: ZoomRoutesDeps): Hono<{ Variables: SessionVariables }> {
   const app = new Hono<{ Variables: SessionVariables }>();
-  app.use('/settings/*', loadSession(deps));
-  app.use('/oauth/*', loadSession(deps));
 
-  app.get('/settings/zoom', async (c) => {
-    const session = c.get('session');
-    if (!session) return c.html(signInPage(), 401);
-    const connection = await deps.connections.find(session.specialistId);
-    const flash = FLASHES[c.req.query('zoom') ?? ''];
-    return c.html(
-      layout({
-        title: 'Zoom Integration',
-        flash,
-        body: html`<h1>Zoom Integration</h1>${zoomStatusCard(connection, session.csrfToken)}`,
-      }),
-    );
-  });
+  // The Zoom section lives on the settings page.
+  app.get('/settings/zoom', (c) => c.redirect('/settings#zoom', 302));
 
   app.get('/settings/zoom/connect', async (c) => {
     const session = c.get('session');
-    if (!session) return c.html(signInPage(), 401);
+    if (!session) return c.redirect('/sign-in?next=%2Fsettings%2Fzoom%2Fconnect', 302);
     return c.redirect(await startZoomAuthorization(deps, session.specialistId), 302);
   });
 
   app.post('/settings/zoom/disconnect', async (c) => {
     const session = c.get('session');
-    if (!session) return c.html(signInPage(), 401);
+    if (!session) return c.redirect('/sign-in', 303);
     if (!(await hasValidCsrf(c))) {
-      return c.html(layout({ title: 'Form expired', body: html`<h1>This form has expired</h1><p><a href="/settings/zoom">Reload the page</a> and try again.</p>` }), 403);
+      return c.html(layout({ title: 'Form expired', body: html`<h1>This form has expired</h1><p><a href="/settings#zoom">Reload the page</a> and try again.</p>` }), 403);
     }
     await deps.connections.disconnect(session.specialistId);
-    return c.redirect('/settings/zoom?zoom=disconnected', 303);
+    return c.redirect('/settings?zoom=disconnected#zoom', 303);
   });
 
   app.get('/oauth/zoom/callback', async (c) => {
@@ -84,13 +57,13 @@ export function zoomRoutes(deps: ZoomRoutesDeps): Hono<{ Variables: SessionVaria
       code: c.req.query('code'),
       error: c.req.query('error'),
     });
-    if (outcome.kind === 'connected') return c.redirect('/settings/zoom?zoom=connected', 303);
-    if (outcome.kind === 'denied') return c.redirect('/settings/zoom?zoom=denied', 303);
+    if (outcome.kind === 'connected') return c.redirect(`/dashboard?zoom=${outcome.wasReauthorization ? 'reauthorized' : 'connected'}`, 303);
+    if (outcome.kind === 'denied') return c.redirect('/settings?zoom=denied#zoom', 303);
     return c.html(
       layout({
         title: 'Zoom not connected',
         flash: { kind: 'error', message: outcome.message },
-        body: html`<h1>Zoom was not connected</h1><p><a class="button" href="/settings/zoom">Back to Zoom settings</a></p>`,
+        body: html`<h1>Zoom was not connected</h1><p><a class="button" href="/settings#zoom">Back to Zoom settings</a></p>`,
       }),
       400,
     );

@@ -46,7 +46,7 @@ export async function startZoomAuthorization(deps: AuthorizationDeps, specialist
 }
 
 export type AuthorizationOutcome =
-  | { kind: 'connected'; user: ZoomUser }
+  | { kind: 'connected'; user: ZoomUser; wasReauthorization: boolean }
   | { kind: 'denied' }
   | { kind: 'invalid_state'; message: string }
   | { kind: 'failed'; message: string };
@@ -85,8 +85,9 @@ export async function completeZoomAuthorization(
     const codeVerifier = deps.cipher.decrypt(row.code_verifier_enc, `oauth:${stateHash}`);
     const tokens = await deps.zoom.exchangeCode(input.code, codeVerifier);
     const user = await deps.zoom.getMe(tokens.accessToken);
+    const previous = await deps.connections.find(row.specialist_id);
     await deps.connections.saveAuthorization(row.specialist_id, tokens, user);
-    return { kind: 'connected', user };
+    return { kind: 'connected', user, wasReauthorization: previous !== undefined };
   } catch (error) {
     if (error instanceof ZoomOAuthError || error instanceof ZoomApiError || error instanceof ZoomNetworkError) {
       deps.logger.warn('zoom authorization failed', { specialistId: row.specialist_id, error: error.message });

@@ -88,6 +88,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       const [oneClick, settings] = linksIn(mail!);
       expect(oneClick).toMatch(new RegExp(`^${server.url}/auth/link\\?token=`));
       expect(settings).toBe(`${server.url}/settings/zoom`);
+      expect((await fetch(settings!, { redirect: 'manual' })).headers.get('location')).toBe('/settings#zoom');
       expect(mail!.text).toContain(`Re-authorize Zoom: ${oneClick}`);
 
       // Follow it as a browser would: signed in, then straight to Zoom's consent page.
@@ -100,12 +101,16 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       expect(toZoom.headers.get('location')).toMatch(new RegExp(`^${server.emulator.oauthBaseUrl}/oauth/authorize\\?`));
       const back = await allowOnConsentPage(toZoom.headers.get('location')!, server.emulator.controls.addUser().id);
       const done = await fetch(back, { headers: { cookie }, redirect: 'manual' });
-      expect(done.headers.get('location')).toBe('/settings/zoom?zoom=connected');
+      expect(done.headers.get('location')).toBe('/dashboard?zoom=connected');
+      const dashboard = await (await fetch(`${server.url}/dashboard?zoom=connected`, { headers: { cookie } })).text();
+      expect(dashboard).toContain('Zoom connected — customers can book you.');
       expect((await book('Second Customer', '2030-01-07T10:00:00Z')).status).toBe(201);
 
       const again = await fetch(oneClick!, { redirect: 'manual' });
-      expect(again.status).toBe(410);
-      expect(await again.text()).toContain('This link was already used. Each link works once.');
+      expect(again.status).toBe(302);
+      expect(again.headers.get('location')).toBe('/sign-in?reason=used&next=%2Fsettings%23zoom');
+      expect(again.headers.get('set-cookie')).toBeNull();
+      expect(await (await fetch(`${server.url}/sign-in?reason=used&next=%2Fsettings%23zoom`)).text()).toContain('That link was already used. Sign in again to continue.');
     });
 
     it('refuses an expired or tampered link', async () => {
@@ -113,12 +118,11 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       await worker.deliverDue();
       const [oneClick] = linksIn((await smtp.waitForMessages(1))[0]!);
       const tampered = await fetch(oneClick!.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')), { redirect: 'manual' });
-      expect(tampered.status).toBe(410);
-      expect(await tampered.text()).toContain('This link is not valid.');
+      expect(tampered.headers.get('location')).toBe('/sign-in?reason=invalid&next=%2Fsettings%23zoom');
       time.advance(24 * 3_600_000 + 1);
       const expired = await fetch(oneClick!, { redirect: 'manual' });
-      expect(expired.status).toBe(410);
-      expect(await expired.text()).toContain('This link has expired.');
+      expect(expired.status).toBe(302);
+      expect(expired.headers.get('location')).toBe('/sign-in?reason=expired&next=%2Fsettings%23zoom');
       expect(expired.headers.get('set-cookie')).toBeNull();
     });
 

@@ -297,7 +297,7 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
       // The ciphertext is bound to its row: it does not decrypt for another specialist.
       expect(() => server.cipher.decrypt(row.access_token_enc, 'someone-else:access')).toThrow();
       const cookie = await signInCookie(server, specialistId);
-      const page = await (await fetch(`${server.url}/settings/zoom`, { headers: { cookie } })).text();
+      const page = await (await fetch(`${server.url}/settings`, { headers: { cookie } })).text();
       const booking = await (await book()).text();
       for (const text of [page, booking]) {
         expect(text).not.toContain(accessToken);
@@ -314,8 +314,8 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
       expect(back).toMatch(/error=access_denied/);
       const callback = await fetch(back, { headers: { cookie }, redirect: 'manual' });
       expect(callback.status).toBe(303);
-      expect(callback.headers.get('location')).toBe('/settings/zoom?zoom=denied');
-      const page = await (await fetch(`${server.url}/settings/zoom?zoom=denied`, { headers: { cookie } })).text();
+      expect(callback.headers.get('location')).toBe('/settings?zoom=denied#zoom');
+      const page = await (await fetch(`${server.url}/settings?zoom=denied`, { headers: { cookie } })).text();
       expect(page).toContain('Zoom was not connected: the authorization was declined on Zoom’s page.');
     });
 
@@ -351,8 +351,8 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
 
     it('asks a signed-out visitor to sign in instead of starting the flow', async () => {
       const res = await fetch(`${server.url}/settings/zoom/connect`, { redirect: 'manual' });
-      expect(res.status).toBe(401);
-      expect(await res.text()).toContain('Sign in to continue');
+      expect(res.status).toBe(302);
+      expect(res.headers.get('location')).toBe('/sign-in?next=%2Fsettings%2Fzoom%2Fconnect');
     });
 
     it('disconnect revokes the token at Zoom and forgets the connection; it needs the CSRF token', async () => {
@@ -367,7 +367,7 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
       });
       expect(forged.status).toBe(403);
       expect(await db().selectFrom('zoom_connections').select('status').execute()).toHaveLength(1);
-      const page = await (await fetch(`${server.url}/settings/zoom`, { headers: { cookie } })).text();
+      const page = await (await fetch(`${server.url}/settings`, { headers: { cookie } })).text();
       const csrf = /name="_csrf" value="([^"]+)"/.exec(page)![1]!;
       const res = await fetch(`${server.url}/settings/zoom/disconnect`, {
         method: 'POST',
@@ -376,7 +376,7 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
         redirect: 'manual',
       });
       expect(res.status).toBe(303);
-      expect(res.headers.get('location')).toBe('/settings/zoom?zoom=disconnected');
+      expect(res.headers.get('location')).toBe('/settings?zoom=disconnected#zoom');
       expect(await db().selectFrom('zoom_connections').select('status').execute()).toEqual([]);
       const me = await fetch(`${server.emulator.apiBaseUrl}/users/me`, { headers: { authorization: `Bearer ${accessToken}` } });
       expect(me.status).toBe(401);

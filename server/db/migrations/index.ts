@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import * as initial from './0001_initial.js';
 import * as zoomConnections from './0002_zoom_connections.js';
 import * as email from './0003_email.js';
+import * as rateLimits from './0004_rate_limits.js';
 
 /**
  * Every migration, in order. Listed here rather than read from a folder so
@@ -11,4 +12,5 @@ export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_zoom_connections': zoomConnections,
   '0003_email': email,
+  '0004_rate_limits': rateLimits,
 };

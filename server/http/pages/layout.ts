@@ -29,8 +29,12 @@ function render(value: unknown): string {
 
 export type Flash = { kind: 'success' | 'error'; message: string };
 
-/** The page frame shared by the specialist-facing pages. */
-export function layout(options: { title: string; body: SafeHtml; flash?: Flash | undefined }): string {
+/** The page frame shared by the specialist-facing pages. Pass `csrfToken` when signed in. */
+export function layout(options: { title: string; body: SafeHtml; flash?: Flash | undefined; csrfToken?: string | undefined }): string {
+  const nav = options.csrfToken
+    ? html`<nav aria-label="Main"><a href="/dashboard">Dashboard</a><a href="/settings">Settings</a>
+<form class="inline" method="post" action="/sign-out"><input type="hidden" name="_csrf" value="${options.csrfToken}"><button class="link" type="submit">Sign out</button></form></nav>`
+    : '';
   return `<!doctype html>${html`<html lang="en">
 <head>
 <meta charset="utf-8">
@@ -39,8 +43,9 @@ export function layout(options: { title: string; body: SafeHtml; flash?: Flash |
 <style>${new SafeHtml(STYLES)}</style>
 </head>
 <body>
-<header class="top"><a href="/settings/zoom" class="brand">specialist-booking</a></header>
-<main id="main">
+<a class="skip" href="#main">Skip to content</a>
+<header class="top"><a href="${options.csrfToken ? '/dashboard' : '/sign-in'}" class="brand">specialist-booking</a>${nav}</header>
+<main id="main" tabindex="-1">
 ${options.flash ? html`<p class="flash ${options.flash.kind}" role="${options.flash.kind === 'error' ? 'alert' : 'status'}">${options.flash.message}</p>` : ''}
 ${options.body}
 </main>
@@ -51,7 +56,19 @@ ${options.body}
 const STYLES = `
 :root{--brand:#4f46e5;--ok:#047857;--warn:#b45309;--bad:#b91c1c;--ink:#111827;--muted:#4b5563;--line:#e5e7eb;font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:var(--ink)}
 body{margin:0;background:#f9fafb}
-.top{background:#fff;border-bottom:1px solid var(--line);padding:12px 24px}
+.top{background:#fff;border-bottom:1px solid var(--line);padding:12px 24px;display:flex;flex-wrap:wrap;gap:16px;align-items:center;justify-content:space-between}
+.top nav{display:flex;gap:16px;align-items:center}.top nav a{color:var(--ink)}
+.skip{position:absolute;left:-999px}.skip:focus{left:8px;top:8px;background:#fff;padding:8px;z-index:1}
+button.link{background:none;border:0;padding:0;font:inherit;color:var(--ink);text-decoration:underline;cursor:pointer}
+label{display:block;font-weight:600;margin:12px 0 4px}
+input[type=text],input[type=email],input[type=url],select,textarea{font:inherit;padding:8px 10px;border:1px solid #9ca3af;border-radius:8px;width:100%;box-sizing:border-box;background:#fff}
+input:focus-visible,select:focus-visible,textarea:focus-visible,button:focus-visible{outline:3px solid #a5b4fc;outline-offset:2px}
+.hint{color:var(--muted);font-size:.875rem;margin:4px 0 0}
+.row{display:grid;grid-template-columns:repeat(auto-fit,minmax(160px,1fr));gap:12px}
+table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:8px;border-bottom:1px solid var(--line);vertical-align:top}
+pre.snippet{background:#111827;color:#f9fafb;padding:12px;border-radius:8px;overflow:auto;font-size:.875rem;white-space:pre-wrap}
+.actions{display:flex;flex-wrap:wrap;gap:12px;align-items:center;margin-top:16px}
+details{margin:8px 0}summary{cursor:pointer;font-weight:600}
 .brand{font-weight:700;color:var(--ink);text-decoration:none}
 main{max-width:720px;margin:0 auto;padding:24px}
 h1{font-size:1.6rem;margin:0 0 16px}

@@ -1,10 +1,11 @@
 import type { ZoomConnectionRow } from '../../zoom/connections.js';
 import { describeReauthReason } from '../../zoom/reauth.js';
 import type { ReauthReason } from '../../zoom/connections.js';
+import { formatWhen } from '../../email/format.js';
 import { html, type SafeHtml } from './layout.js';
 
 /** The Zoom status card: who is connected, whether it works, and the one action that helps. */
-export function zoomStatusCard(connection: ZoomConnectionRow | undefined, csrfToken: string): SafeHtml {
+export function zoomStatusCard(connection: ZoomConnectionRow | undefined, csrfToken: string, timeZone: string): SafeHtml {
   if (!connection) {
     return html`<section class="card" aria-labelledby="zoom-status-title">
   <h2 id="zoom-status-title">Zoom <span class="badge none">Not connected</span></h2>
@@ -19,7 +20,7 @@ export function zoomStatusCard(connection: ZoomConnectionRow | undefined, csrfTo
   if (connection.status === 'active') {
     return html`<section class="card" aria-labelledby="zoom-status-title">
   <h2 id="zoom-status-title">Zoom <span class="badge ok">Healthy</span></h2>
-  <p>Connected as <strong>${connection.zoom_display_name}</strong> (${connection.zoom_email}).</p>
+  <p>Connected as <strong>${connection.zoom_display_name}</strong> (${connection.zoom_email}). New bookings get a Zoom meeting automatically.</p>
   <p>${disconnect}</p>
 </section>`;
   }
@@ -27,8 +28,9 @@ export function zoomStatusCard(connection: ZoomConnectionRow | undefined, csrfTo
   const attempts = connection.failed_booking_attempts;
   return html`<section class="card" aria-labelledby="zoom-status-title">
   <h2 id="zoom-status-title">Zoom <span class="badge bad">Needs re-authorization</span></h2>
-  <p>Since ${connection.invalid_since ?? connection.updated_at}: ${reason}.
+  <p>Since ${formatWhen(new Date(connection.invalid_since ?? connection.updated_at), timeZone)}: ${reason}.
   ${attempts > 0 ? html`<strong>${attempts} booking attempt${attempts === 1 ? '' : 's'} failed</strong> since then.` : ''}</p>
-  <p><a class="button" href="/settings/zoom/connect">Re-authorize Zoom</a> ${disconnect}</p>
+  <p>Customers cannot book you until you re-authorize. It takes under a minute.</p>
+  <p class="actions"><a class="button" href="/settings/zoom/connect">Re-authorize Zoom</a> ${disconnect}</p>
 </section>`;
 }

@@ -120,7 +120,7 @@ export async function connectZoom(server: TestServer, specialistId: string, zoom
   if (start.status !== 302) throw new Error(`connect answered ${start.status}`);
   const location = await allowOnConsentPage(start.headers.get('location')!, zoomUser.id);
   const callback = await fetch(location, { headers: { cookie }, redirect: 'manual' });
-  if (callback.headers.get('location') !== '/settings/zoom?zoom=connected') {
+  if (!/^\/dashboard\?zoom=(connected|reauthorized)$/.test(callback.headers.get('location') ?? '')) {
     throw new Error(`callback answered ${callback.status} ${callback.headers.get('location')}: ${await callback.text()}`);
   }
   return zoomUser.id;

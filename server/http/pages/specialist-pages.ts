@@ -1,0 +1,166 @@
+import { formatWhen } from '../../email/format.js';
+import type { ServiceRow, SpecialistRow } from '../../specialists/index.js';
+import { SERVICE_DURATIONS, WEEKDAYS, type UpcomingBooking } from '../../specialists/settings.js';
+import type { ZoomConnectionRow } from '../../zoom/connections.js';
+import { html, layout, type Flash, type SafeHtml } from './layout.js';
+import { zoomStatusCard } from './zoom-status.js';
+
+export function signInPage(options: { csrfToken: string; next: string | undefined; flash?: Flash | undefined; email?: string }): string {
+  return layout({
+    title: 'Sign in',
+    flash: options.flash,
+    body: html`<h1>Sign in</h1>
+<section class="card" aria-labelledby="sign-in-title">
+  <h2 id="sign-in-title">Get a sign-in link by email</h2>
+  <p class="muted">No password: we email you a link that signs you in.</p>
+  <form method="post" action="/sign-in">
+    <input type="hidden" name="_csrf" value="${options.csrfToken}">
+    ${options.next ? html`<input type="hidden" name="next" value="${options.next}">` : ''}
+    <label for="email">Email address</label>
+    <input id="email" name="email" type="email" autocomplete="email" required value="${options.email ?? ''}">
+    <div class="actions"><button class="button" type="submit">Email me a sign-in link</button></div>
+  </form>
+</section>`,
+  });
+}
+
+export function checkEmailPage(email: string): string {
+  return layout({
+    title: 'Check your email',
+    body: html`<h1>Check your email</h1>
+<section class="card"><p>If <strong>${email}</strong> belongs to an account, a sign-in link is on its way. It works once, for 15 minutes.</p>
+<p><a href="/sign-in">Use another address</a></p></section>`,
+  });
+}
+
+function bookingRows(bookings: UpcomingBooking[], timeZone: string): SafeHtml {
+  if (bookings.length === 0) return html`<p class="muted">No upcoming bookings yet.</p>`;
+  return html`<table><thead><tr><th scope="col">When</th><th scope="col">Service</th><th scope="col">Customer</th><th scope="col">Zoom</th></tr></thead><tbody>
+${bookings.map(
+  (b) => html`<tr><td>${formatWhen(new Date(b.start), timeZone)}</td><td>${b.serviceTitle}</td><td>${b.customerName}<br><span class="muted">${b.customerEmail}</span></td>
+<td>${b.joinUrl ? html`<a href="${b.joinUrl}">Join link</a>` : '—'}</td></tr>`,
+)}</tbody></table>`;
+}
+
+export function dashboardPage(options: {
+  specialist: SpecialistRow;
+  connection: ZoomConnectionRow | undefined;
+  bookings: UpcomingBooking[];
+  csrfToken: string;
+  flash?: Flash | undefined;
+}): string {
+  const { specialist } = options;
+  return layout({
+    title: 'Dashboard',
+    csrfToken: options.csrfToken,
+    flash: options.flash,
+    body: html`<h1>Hello, ${specialist.name}</h1>
+${zoomStatusCard(options.connection, options.csrfToken, specialist.time_zone)}
+<section class="card" aria-labelledby="upcoming-title">
+  <h2 id="upcoming-title">Upcoming bookings</h2>
+  ${bookingRows(options.bookings, specialist.time_zone)}
+</section>`,
+  });
+}
+
+function serviceFields(prefix: string, service: ServiceRow | undefined): SafeHtml {
+  const price = service?.price_cents != null ? (service.price_cents / 100).toFixed(2) : '';
+  return html`<div class="row">
+  <div><label for="${prefix}-title">Title</label><input id="${prefix}-title" name="title" type="text" required maxlength="120" value="${service?.title ?? ''}"></div>
+  <div><label for="${prefix}-duration">Duration</label><select id="${prefix}-duration" name="durationMinutes">
+    ${SERVICE_DURATIONS.map((d) => html`<option value="${String(d)}" ${d === (service?.duration_minutes ?? 60) ? html`selected` : ''}>${String(d)} minutes</option>`)}
+  </select></div>
+  <div><label for="${prefix}-price">Price (optional)</label><input id="${prefix}-price" name="price" type="text" inputmode="decimal" value="${price}"></div>
+  <div><label for="${prefix}-currency">Currency</label><input id="${prefix}-currency" name="currency" type="text" maxlength="3" value="${service?.currency ?? 'EUR'}"></div>
+</div>
+<label for="${prefix}-description">Description</label>
+<textarea id="${prefix}-description" name="description" rows="2" maxlength="1000">${service?.description ?? ''}</textarea>`;
+}
+
+export function settingsPage(options: {
+  specialist: SpecialistRow;
+  services: ServiceRow[];
+  weeklyHours: string[];
+  allowedOrigins: string[];
+  connection: ZoomConnectionRow | undefined;
+  csrfToken: string;
+  publicUrl: string;
+  timeZones: string[];
+  flash?: Flash | undefined;
+}): string {
+  const { specialist, csrfToken } = options;
+  const csrf = html`<input type="hidden" name="_csrf" value="${csrfToken}">`;
+  const snippet = `<script type="module" src="${options.publicUrl}/widget/specialist-booking.js"></script>\n<specialist-booking specialist="${specialist.slug}" api-base="${options.publicUrl}"></specialist-booking>`;
+  return layout({
+    title: 'Settings',
+    csrfToken,
+    flash: options.flash,
+    body: html`<h1>Settings</h1>
+<section class="card" id="zoom" aria-labelledby="zoom-title">
+  <h2 id="zoom-title">Zoom Integration</h2>
+  ${zoomStatusCard(options.connection, csrfToken, specialist.time_zone)}
+</section>
+
+<section class="card" id="profile" aria-labelledby="profile-title">
+  <h2 id="profile-title">Profile</h2>
+  <form method="post" action="/settings/profile">${csrf}
+    <label for="profile-name">Name shown to customers</label>
+    <input id="profile-name" name="name" type="text" required maxlength="120" value="${specialist.name}">
+    <label for="profile-tz">Time zone</label>
+    <select id="profile-tz" name="timeZone">${options.timeZones.map((tz) => html`<option ${tz === specialist.time_zone ? html`selected` : ''}>${tz}</option>`)}</select>
+    <div class="actions"><button class="button" type="submit">Save profile</button></div>
+  </form>
+</section>
+
+<section class="card" id="services" aria-labelledby="services-title">
+  <h2 id="services-title">Services</h2>
+  ${options.services.map(
+    (s) => html`<details>
+    <summary>${s.title} · ${String(s.duration_minutes)} min${s.is_active ? '' : ' (hidden from customers)'}</summary>
+    <form method="post" action="/settings/services/${s.id}">${csrf}${serviceFields(`service-${s.id}`, s)}
+      <div class="actions"><button class="button" type="submit">Save service</button></div>
+    </form>
+    <form method="post" action="/settings/services/${s.id}/${s.is_active ? 'hide' : 'show'}">${csrf}
+      <div class="actions"><button class="button secondary" type="submit">${s.is_active ? 'Hide from customers' : 'Offer again'}</button></div>
+    </form>
+  </details>`,
+  )}
+  <h3>Add a service</h3>
+  <form method="post" action="/settings/services">${csrf}${serviceFields('new-service', undefined)}
+    <div class="actions"><button class="button" type="submit">Add service</button></div>
+  </form>
+</section>
+
+<section class="card" id="availability" aria-labelledby="availability-title">
+  <h2 id="availability-title">Weekly availability</h2>
+  <p class="hint" id="availability-hint">In your time zone (${specialist.time_zone}). Write hours like 09:00-12:00, 13:00-17:30; leave a day empty for a day off.</p>
+  <form method="post" action="/settings/availability">${csrf}
+    ${WEEKDAYS.map(
+      (day, i) => html`<label for="hours-${String(i + 1)}">${day}</label>
+    <input id="hours-${String(i + 1)}" name="day${String(i + 1)}" type="text" aria-describedby="availability-hint" value="${options.weeklyHours[i] ?? ''}">`,
+    )}
+    <div class="actions"><button class="button" type="submit">Save availability</button></div>
+  </form>
+</section>
+
+<section class="card" id="embed" aria-labelledby="embed-title">
+  <h2 id="embed-title">Embed on your site</h2>
+  <form method="post" action="/settings/origins">${csrf}
+    <label for="origins">Websites allowed to show your booking widget</label>
+    <textarea id="origins" name="origins" rows="3" aria-describedby="origins-hint">${options.allowedOrigins.join('\n')}</textarea>
+    <p class="hint" id="origins-hint">One address per line, like https://www.example.com.</p>
+    <div class="actions"><button class="button" type="submit">Save websites</button></div>
+  </form>
+  <p>Paste this where the booking widget should appear:</p>
+  <pre class="snippet" id="embed-snippet">${snippet}</pre>
+  <div class="actions"><button class="button secondary" type="button" id="copy-snippet">Copy snippet</button><span id="copy-status" role="status"></span></div>
+  <script>
+    document.getElementById('copy-snippet').addEventListener('click', async () => {
+      const status = document.getElementById('copy-status');
+      try { await navigator.clipboard.writeText(document.getElementById('embed-snippet').textContent); status.textContent = 'Copied.'; }
+      catch { status.textContent = 'Select the snippet and copy it.'; }
+    });
+  </script>
+</section>`,
+  });
+}

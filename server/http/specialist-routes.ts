@@ -1,0 +1,169 @@
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { Hono, type Context } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import type { Kysely } from 'kysely';
+import { SESSION_COOKIE, deleteSession } from '../auth/sessions.js';
+import { requestSignInLink, safeNextPath, SignInEmailSchema, type SignInDeps } from '../auth/sign-in.js';
+import type { Database } from '../db/schema.js';
+import { DomainError } from '../errors.js';
+import { randomToken } from '../security/random.js';
+import { allowedOriginsOf } from '../specialists/index.js';
+import {
+  addService,
+  listAllServices,
+  listUpcomingBookings,
+  replaceWeeklyHours,
+  setAllowedOrigins,
+  setServiceActive,
+  updateProfile,
+  updateService,
+  weeklyHoursText,
+} from '../specialists/settings.js';
+import type { ZoomConnectionStore } from '../zoom/connections.js';
+import { checkEmailPage, dashboardPage, settingsPage, signInPage } from './pages/specialist-pages.js';
+import { html, layout, type Flash } from './pages/layout.js';
+import { hasValidCsrf, type SessionVariables } from './session.js';
+
+export interface SpecialistRoutesDeps extends SignInDeps {
+  db: Kysely<Database>;
+  publicUrl: string;
+  connections: ZoomConnectionStore;
+}
+
+const PRE_SESSION_CSRF = 'sb_csrf';
+
+const FLASHES: Record<string, Flash> = {
+  connected: { kind: 'success', message: 'Zoom connected — customers can book you.' },
+  reauthorized: { kind: 'success', message: 'Zoom re-authorized — customers can book again.' },
+  disconnected: { kind: 'success', message: 'Zoom disconnected. Customers cannot book you until you connect it again.' },
+  denied: { kind: 'error', message: 'Zoom was not connected: the authorization was declined on Zoom’s page.' },
+  saved: { kind: 'success', message: 'Saved.' },
+};
+
+const SIGN_IN_REASONS: Record<string, Flash> = {
+  expired: { kind: 'error', message: 'That link has expired. Sign in again to continue.' },
+  used: { kind: 'error', message: 'That link was already used. Sign in again to continue.' },
+  invalid: { kind: 'error', message: 'That link is not valid. Sign in again to continue.' },
+  signed_out: { kind: 'success', message: 'You are signed out.' },
+};
+
+const TIME_ZONES = Intl.supportedValuesOf('timeZone');
+
+type Env = { Variables: SessionVariables };
+
+/**
+ * The hosted pages for specialists: passwordless sign-in, the dashboard,
+ * and settings. Every state-changing form carries a CSRF token.
+ */
+export function specialistRoutes(deps: SpecialistRoutesDeps): Hono<Env> {
+  const app = new Hono<Env>();
+  app.get('/', (c) => c.redirect(c.get('session') ? '/dashboard' : '/sign-in', 302));
+
+  app.get('/sign-in', (c) => {
+    const next = safeNextPath(c.req.query('next'));
+    if (c.get('session')) return c.redirect(next ?? '/dashboard', 302);
+    const csrfToken = getCookie(c, PRE_SESSION_CSRF) ?? randomToken(24);
+    setCookie(c, PRE_SESSION_CSRF, csrfToken, { httpOnly: true, sameSite: 'Lax', path: '/', secure: deps.publicUrl.startsWith('https://') });
+    return c.html(signInPage({ csrfToken, next, flash: SIGN_IN_REASONS[c.req.query('reason') ?? ''] }));
+  });
+
+  app.post('/sign-in', async (c) => {
+    const form = await c.req.parseBody();
+    const cookieToken = getCookie(c, PRE_SESSION_CSRF);
+    if (!cookieToken || form._csrf !== cookieToken) return c.html(expiredFormPage(), 403);
+    const next = safeNextPath(typeof form.next === 'string' ? form.next : undefined);
+    const email = SignInEmailSchema.safeParse(typeof form.email === 'string' ? form.email.trim() : '');
+    if (!email.success) {
+      return c.html(signInPage({ csrfToken: cookieToken, next, email: String(form.email ?? ''), flash: { kind: 'error', message: email.error.issues[0]!.message } }), 400);
+    }
+    const clientAddress = getConnInfo(c).remote.address ?? 'unknown';
+    const result = await requestSignInLink(deps, { email: email.data, clientAddress, next });
+    if (result.kind === 'rate_limited') {
+      return c.html(signInPage({ csrfToken: cookieToken, next, flash: { kind: 'error', message: 'Too many sign-in requests. Please wait 15 minutes and try again.' } }), 429);
+    }
+    return c.html(checkEmailPage(email.data));
+  });
+
+  app.post('/sign-out', async (c) => {
+    if (!(await hasValidCsrf(c))) return c.html(expiredFormPage(), 403);
+    const token = getCookie(c, SESSION_COOKIE);
+    if (token) await deleteSession(deps.db, token);
+    deleteCookie(c, SESSION_COOKIE, { path: '/' });
+    return c.redirect('/sign-in?reason=signed_out', 303);
+  });
+
+  app.get('/dashboard', async (c) => {
+    const session = c.get('session');
+    if (!session) return c.redirect('/sign-in?next=%2Fdashboard', 302);
+    const specialist = await deps.db.selectFrom('specialists').selectAll().where('id', '=', session.specialistId).executeTakeFirstOrThrow();
+    return c.html(
+      dashboardPage({
+        specialist,
+        connection: await deps.connections.find(specialist.id),
+        bookings: await listUpcomingBookings(deps.db, deps.clock, specialist.id),
+        csrfToken: session.csrfToken,
+        flash: FLASHES[c.req.query('zoom') ?? ''],
+      }),
+    );
+  });
+
+  async function renderSettings(c: Context<Env>, flash: Flash | undefined, status: 200 | 400 = 200) {
+    const session = c.get('session')!;
+    const specialist = await deps.db.selectFrom('specialists').selectAll().where('id', '=', session.specialistId).executeTakeFirstOrThrow();
+    return c.html(
+      settingsPage({
+        specialist,
+        services: await listAllServices(deps.db, specialist.id),
+        weeklyHours: await weeklyHoursText(deps.db, specialist.id),
+        allowedOrigins: allowedOriginsOf(specialist),
+        connection: await deps.connections.find(specialist.id),
+        csrfToken: session.csrfToken,
+        publicUrl: deps.publicUrl,
+        timeZones: TIME_ZONES,
+        flash,
+      }),
+      status,
+    );
+  }
+
+  app.get('/settings', async (c) => {
+    if (!c.get('session')) return c.redirect('/sign-in?next=%2Fsettings', 302);
+    return renderSettings(c, FLASHES[c.req.query('zoom') ?? c.req.query('flash') ?? '']);
+  });
+
+  /** A settings form: signed in, CSRF checked, the change made, back to its section. */
+  const settingsForm = (section: string, change: (specialistId: string, form: Record<string, string>, c: Context<Env>) => Promise<void>) =>
+    async function handleSettingsForm(c: Context<Env>) {
+      const session = c.get('session');
+      if (!session) return c.redirect('/sign-in', 303);
+      if (!(await hasValidCsrf(c))) return c.html(expiredFormPage(), 403);
+      const body = await c.req.parseBody();
+      const form = Object.fromEntries(Object.entries(body).filter((e): e is [string, string] => typeof e[1] === 'string'));
+      try {
+        await change(session.specialistId, form, c);
+      } catch (error) {
+        if (error instanceof DomainError && (error.code === 'validation_failed' || error.code === 'not_found')) {
+          return renderSettings(c, { kind: 'error', message: error.message }, 400);
+        }
+        throw error;
+      }
+      return c.redirect(`/settings?flash=saved#${section}`, 303);
+    };
+
+  app.post('/settings/profile', settingsForm('profile', (id, form) => updateProfile(deps.db, deps.clock, id, form)));
+  app.post('/settings/services', settingsForm('services', (id, form) => addService(deps.db, deps.clock, id, form)));
+  app.post('/settings/services/:serviceId', settingsForm('services', (id, form, c) => updateService(deps.db, id, c.req.param('serviceId') ?? '', form)));
+  app.post('/settings/services/:serviceId/hide', settingsForm('services', (id, _form, c) => setServiceActive(deps.db, id, c.req.param('serviceId') ?? '', false)));
+  app.post('/settings/services/:serviceId/show', settingsForm('services', (id, _form, c) => setServiceActive(deps.db, id, c.req.param('serviceId') ?? '', true)));
+  app.post(
+    '/settings/availability',
+    settingsForm('availability', (id, form) => replaceWeeklyHours(deps.db, id, [1, 2, 3, 4, 5, 6, 7].map((d) => form[`day${d}`] ?? ''))),
+  );
+  app.post('/settings/origins', settingsForm('embed', (id, form) => setAllowedOrigins(deps.db, deps.clock, id, form.origins ?? '')));
+
+  return app;
+}
+
+function expiredFormPage(): string {
+  return layout({ title: 'Form expired', body: html`<h1>This form has expired</h1><p><a href="/settings">Reload the page</a> and try again.</p>` });
+}

@@ -1,0 +1,199 @@
+/**
+ * What a specialist changes about themselves: profile, services, weekly
+ * hours, allowed embed origins. Each input is validated here, with messages
+ * for people; the pages only pass form values through.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import { TimeZoneSchema } from '../../sdk/contract.js';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/schema.js';
+import { DomainError } from '../errors.js';
+import type { ServiceRow, SpecialistRow } from './index.js';
+
+export const ProfileSchema = z.object({
+  name: z.string().trim().min(1, 'Enter your name').max(120, 'At most 120 characters'),
+  timeZone: TimeZoneSchema,
+});
+
+const DURATIONS = [15, 20, 30, 45, 50, 60, 75, 90, 120] as const;
+
+export const ServiceFormSchema = z.object({
+  title: z.string().trim().min(1, 'Give the service a title').max(120, 'At most 120 characters'),
+  description: z.string().trim().max(1000, 'At most 1000 characters').default(''),
+  durationMinutes: z.coerce.number().refine((n) => (DURATIONS as readonly number[]).includes(n), 'Pick a duration from the list'),
+  price: z
+    .string()
+    .trim()
+    .regex(/^(\d{1,6}([.,]\d{1,2})?)?$/, 'Enter a price like 90 or 90.50, or leave it empty')
+    .default(''),
+  currency: z.string().trim().regex(/^[A-Za-z]{3}$/, 'Use a three-letter currency code such as EUR').default('EUR'),
+});
+
+export const SERVICE_DURATIONS = DURATIONS;
+
+function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const errors = result.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+    throw new DomainError('validation_failed', errors.map((e) => e.message).join('. ') + '.', { errors });
+  }
+  return result.data;
+}
+
+export async function updateProfile(db: Kysely<Database>, clock: Clock, specialistId: string, input: unknown): Promise<void> {
+  const profile = parseOrThrow(ProfileSchema, input);
+  await db.updateTable('specialists').set({ name: profile.name, time_zone: profile.timeZone, updated_at: clock().toISOString() }).where('id', '=', specialistId).execute();
+}
+
+function priceOf(form: z.output<typeof ServiceFormSchema>): { price_cents: number | null; currency: string | null } {
+  if (form.price === '') return { price_cents: null, currency: null };
+  return { price_cents: Math.round(Number(form.price.replace(',', '.')) * 100), currency: form.currency.toUpperCase() };
+}
+
+export async function addService(db: Kysely<Database>, clock: Clock, specialistId: string, input: unknown): Promise<void> {
+  const form = parseOrThrow(ServiceFormSchema, input);
+  const last = await db.selectFrom('services').select((eb) => eb.fn.max('position').as('max')).where('specialist_id', '=', specialistId).executeTakeFirst();
+  await db
+    .insertInto('services')
+    .values({
+      id: randomUUID(),
+      specialist_id: specialistId,
+      title: form.title,
+      description: form.description,
+      duration_minutes: form.durationMinutes,
+      ...priceOf(form),
+      position: Number(last?.max ?? -1) + 1,
+      is_active: 1,
+      created_at: clock().toISOString(),
+    })
+    .execute();
+}
+
+export async function updateService(db: Kysely<Database>, specialistId: string, serviceId: string, input: unknown): Promise<void> {
+  const form = parseOrThrow(ServiceFormSchema, input);
+  const result = await db
+    .updateTable('services')
+    .set({ title: form.title, description: form.description, duration_minutes: form.durationMinutes, ...priceOf(form) })
+    .where('id', '=', serviceId)
+    .where('specialist_id', '=', specialistId)
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) !== 1) throw new DomainError('not_found', 'That service does not exist.');
+}
+
+export async function setServiceActive(db: Kysely<Database>, specialistId: string, serviceId: string, isActive: boolean): Promise<void> {
+  await db.updateTable('services').set({ is_active: isActive ? 1 : 0 }).where('id', '=', serviceId).where('specialist_id', '=', specialistId).execute();
+}
+
+export async function listAllServices(db: Kysely<Database>, specialistId: string): Promise<ServiceRow[]> {
+  return db.selectFrom('services').selectAll().where('specialist_id', '=', specialistId).orderBy('position').execute();
+}
+
+const WEEKDAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'] as const;
+export { WEEKDAYS };
+
+const minuteOf = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+const hhmmOf = (minute: number) => `${String(Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
+
+/** Weekly hours as the form shows them: one line per weekday, "09:00-12:00, 13:00-18:00". */
+export async function weeklyHoursText(db: Kysely<Database>, specialistId: string): Promise<string[]> {
+  const rules = await db.selectFrom('availability_rules').selectAll().where('specialist_id', '=', specialistId).orderBy('start_minute').execute();
+  return WEEKDAYS.map((_, i) =>
+    rules
+      .filter((r) => r.weekday === i + 1)
+      .map((r) => `${hhmmOf(r.start_minute)}-${hhmmOf(r.end_minute)}`)
+      .join(', '),
+  );
+}
+
+/**
+ * Replaces the weekly hours from one text per weekday. Each text is empty
+ * (day off) or comma-separated "HH:MM-HH:MM" ranges on 5-minute marks that do
+ * not overlap.
+ */
+export async function replaceWeeklyHours(db: Kysely<Database>, specialistId: string, days: string[]): Promise<void> {
+  const rules: { weekday: number; start: number; end: number }[] = [];
+  const errors: { path: string; message: string }[] = [];
+  days.forEach((text, i) => {
+    const ranges = text.split(',').map((s) => s.trim()).filter(Boolean);
+    const parsed = ranges.map((range) => {
+      const m = /^([01]\d|2[0-3]):([0-5]\d)\s*-\s*([01]\d|2[0-4]):([0-5]\d)$/.exec(range);
+      if (!m) return undefined;
+      const start = minuteOf(`${m[1]}:${m[2]}`);
+      const end = minuteOf(`${m[3]}:${m[4]}`);
+      return start < end && end <= 1440 && start % 5 === 0 && end % 5 === 0 ? { start, end } : undefined;
+    });
+    if (parsed.some((p) => p === undefined)) {
+      errors.push({ path: WEEKDAYS[i]!, message: `${WEEKDAYS[i]}: write hours like 09:00-12:00, 13:00-17:30` });
+      return;
+    }
+    const sorted = (parsed as { start: number; end: number }[]).sort((a, b) => a.start - b.start);
+    if (sorted.some((r, j) => j > 0 && r.start < sorted[j - 1]!.end)) {
+      errors.push({ path: WEEKDAYS[i]!, message: `${WEEKDAYS[i]}: the ranges overlap` });
+      return;
+    }
+    for (const r of sorted) rules.push({ weekday: i + 1, ...r });
+  });
+  if (errors.length) throw new DomainError('validation_failed', errors.map((e) => e.message).join('. ') + '.', { errors });
+  await db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('availability_rules').where('specialist_id', '=', specialistId).execute();
+    if (rules.length) {
+      await trx
+        .insertInto('availability_rules')
+        .values(rules.map((r) => ({ id: randomUUID(), specialist_id: specialistId, weekday: r.weekday, start_minute: r.start, end_minute: r.end })))
+        .execute();
+    }
+  });
+}
+
+/** Replaces the allowed embed origins from text, one origin per line. */
+export async function setAllowedOrigins(db: Kysely<Database>, clock: Clock, specialistId: string, text: string): Promise<void> {
+  const origins: string[] = [];
+  const errors: { path: string; message: string }[] = [];
+  for (const line of text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean)) {
+    try {
+      const url = new URL(line);
+      if (!['http:', 'https:'].includes(url.protocol) || url.pathname.replace(/\/$/, '') !== '' || url.search || url.hash) throw new Error();
+      if (!origins.includes(url.origin)) origins.push(url.origin);
+    } catch {
+      errors.push({ path: 'origins', message: `"${line}" is not a website address like https://www.example.com` });
+    }
+  }
+  if (errors.length) throw new DomainError('validation_failed', errors.map((e) => e.message).join('. ') + '.', { errors });
+  await db.updateTable('specialists').set({ allowed_origins: JSON.stringify(origins), updated_at: clock().toISOString() }).where('id', '=', specialistId).execute();
+}
+
+export interface UpcomingBooking {
+  id: string;
+  start: string;
+  end: string;
+  serviceTitle: string;
+  customerName: string;
+  customerEmail: string;
+  joinUrl: string | null;
+}
+
+export async function listUpcomingBookings(db: Kysely<Database>, clock: Clock, specialistId: string, limit = 20): Promise<UpcomingBooking[]> {
+  const rows = await db
+    .selectFrom('bookings')
+    .innerJoin('services', 'services.id', 'bookings.service_id')
+    .select(['bookings.id', 'bookings.start_at', 'bookings.end_at', 'services.title', 'bookings.customer_name', 'bookings.customer_email', 'bookings.zoom_join_url'])
+    .where('bookings.specialist_id', '=', specialistId)
+    .where('bookings.status', '=', 'confirmed')
+    .where('bookings.end_at', '>', clock().toISOString())
+    .orderBy('bookings.start_at')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    start: r.start_at,
+    end: r.end_at,
+    serviceTitle: r.title,
+    customerName: r.customer_name,
+    customerEmail: r.customer_email,
+    joinUrl: r.zoom_join_url,
+  }));
+}
+
+export type { SpecialistRow };

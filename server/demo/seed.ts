@@ -52,7 +52,7 @@ export async function insertSpecialist(
         updated_at: createdAt,
       })
       .execute();
-    await trx
+    if (seed.services.length > 0) await trx
       .insertInto('services')
       .values(
         seed.services.map((s, position) => ({

@@ -1,0 +1,231 @@
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from './helpers/child-server.js';
+import { createTestDatabase, type TestDatabase } from './helpers/databases.js';
+import { bookingBody, createTestClock, FREE_SLOT, NOW, seedSpecialist } from './helpers/fixtures.js';
+import { connectZoom, signInCookie, startTestServer, type TestServer } from './helpers/server.js';
+
+describe('hosted pages for specialists', () => {
+  let database: TestDatabase;
+  let server: TestServer;
+  let specialistId: string;
+  let serviceIds: string[];
+  let time: ReturnType<typeof createTestClock>;
+  const db = () => database.handle.db;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('sqlite');
+  });
+  afterAll(async () => {
+    await server?.close();
+    await database?.destroy();
+  });
+  beforeEach(async () => {
+    await db().deleteFrom('rate_limits').execute();
+    await db().deleteFrom('email_outbox').execute();
+    await db().deleteFrom('specialists').execute();
+    ({ specialistId, serviceIds } = await seedSpecialist(db()));
+    time = createTestClock(NOW);
+    await server?.close();
+    server = await startTestServer({ db: db(), clock: time.clock, notifyReauthRequired: 'email' });
+  });
+
+  const page = async (path: string, cookie: string) => {
+    const res = await fetch(`${server.url}${path}`, { headers: { cookie }, redirect: 'manual' });
+    return { res, text: await res.text() };
+  };
+  const csrfOf = (text: string) => /name="_csrf" value="([^"]+)"/.exec(text)![1]!;
+  const postForm = (path: string, cookie: string, form: Record<string, string>) =>
+    fetch(`${server.url}${path}`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(form),
+      redirect: 'manual',
+    });
+
+  describe('sign-in', () => {
+    async function signInForm() {
+      const res = await fetch(`${server.url}/sign-in?next=%2Fsettings`);
+      const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
+      return { cookie, csrf: csrfOf(await res.text()) };
+    }
+
+    it('emails a single-use link to a known address and answers unknown ones the same way', async () => {
+      const { cookie, csrf } = await signInForm();
+      const known = await postForm('/sign-in', cookie, { _csrf: csrf, email: 'Anna@Example.test', next: '/settings' });
+      const unknown = await postForm('/sign-in', cookie, { _csrf: csrf, email: 'nobody@example.test', next: '/settings' });
+      expect(known.status).toBe(200);
+      expect(unknown.status).toBe(200);
+      const knownText = await known.text();
+      expect(knownText.replace('Anna@Example.test', 'X')).toBe((await unknown.text()).replace('nobody@example.test', 'X'));
+      const rows = await db().selectFrom('email_outbox').selectAll().execute();
+      expect(rows.map((r) => [r.kind, r.to_address, r.subject])).toEqual([['sign_in', 'anna@example.test', 'Your sign-in link for specialist-booking']]);
+      const content = JSON.parse(server.cipher.decrypt(rows[0]!.content_enc, `outbox:${rows[0]!.id}`));
+      const link = /Sign in: (\S+)/.exec(content.text)![1]!;
+      const landed = await fetch(link, { redirect: 'manual' });
+      expect(landed.headers.get('location')).toBe('/settings');
+      const session = landed.headers.get('set-cookie')!.split(';')[0]!;
+      expect((await page('/settings', session)).res.status).toBe(200);
+      expect((await fetch(link, { redirect: 'manual' })).headers.get('location')).toBe('/sign-in?reason=used&next=%2Fsettings%23zoom');
+    });
+
+    it('refuses a sign-in form without its CSRF token, and an invalid email', async () => {
+      const { cookie, csrf } = await signInForm();
+      expect((await postForm('/sign-in', cookie, { _csrf: 'forged', email: 'anna@example.test' })).status).toBe(403);
+      expect((await postForm('/sign-in', '', { _csrf: csrf, email: 'anna@example.test' })).status).toBe(403);
+      const bad = await postForm('/sign-in', cookie, { _csrf: csrf, email: 'not an email' });
+      expect(bad.status).toBe(400);
+      expect(await bad.text()).toContain('Enter the email address you use for your account');
+      expect(await db().selectFrom('email_outbox').selectAll().execute()).toEqual([]);
+    });
+
+    it('limits sign-in requests per email address', async () => {
+      const { cookie, csrf } = await signInForm();
+      const statuses = [];
+      for (let i = 0; i < 6; i++) statuses.push((await postForm('/sign-in', cookie, { _csrf: csrf, email: 'anna@example.test' })).status);
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+      expect((await db().selectFrom('email_outbox').selectAll().execute()).length).toBe(5);
+      time.advance(16 * 60_000);
+      expect((await postForm('/sign-in', cookie, { _csrf: csrf, email: 'anna@example.test' })).status).toBe(200);
+    });
+
+    it('signs out, and the old cookie no longer works', async () => {
+      const cookie = await signInCookie(server, specialistId);
+      const { text } = await page('/dashboard', cookie);
+      const res = await postForm('/sign-out', cookie, { _csrf: csrfOf(text) });
+      expect(res.headers.get('location')).toBe('/sign-in?reason=signed_out');
+      expect((await page('/dashboard', cookie)).res.headers.get('location')).toBe('/sign-in?next=%2Fdashboard');
+    });
+  });
+
+  describe('dashboard', () => {
+    it('lists upcoming bookings, escaped, and shows a healthy Zoom card', async () => {
+      await connectZoom(server, specialistId);
+      const booked = await fetch(`${server.url}/api/v1/specialists/anna/bookings`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(bookingBody(serviceIds[0]!, FREE_SLOT, { name: '<b>Bold</b> Customer' })),
+      });
+      expect(booked.status).toBe(201);
+      const { text } = await page('/dashboard', await signInCookie(server, specialistId));
+      expect(text).toContain('Hello, Anna Berg');
+      expect(text).toContain('&lt;b&gt;Bold&lt;/b&gt; Customer');
+      expect(text).not.toContain('<b>Bold</b>');
+      expect(text).toContain('Monday, 7 January 2030 at 10:00 (Europe/Berlin)');
+      expect(text).toContain('<span class="badge ok">Healthy</span>');
+    });
+
+    it('shows "needs re-authorization" with since when, why, how many attempts failed, and the one-click button', async () => {
+      const zoomUser = await connectZoom(server, specialistId);
+      server.emulator.controls.revokeAllTokens(zoomUser);
+      for (const start of [FREE_SLOT, '2030-01-07T10:00:00Z']) {
+        await fetch(`${server.url}/api/v1/specialists/anna/bookings`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(bookingBody(serviceIds[0]!, start)),
+        });
+      }
+      const { text } = await page('/dashboard', await signInCookie(server, specialistId));
+      expect(text).toContain('<span class="badge bad">Needs re-authorization</span>');
+      expect(text).toContain('Since Monday, 7 January 2030 at 07:00 (Europe/Berlin): the specialist’s Zoom authorization has expired or was revoked.');
+      expect(text).toContain('<strong>2 booking attempts failed</strong>');
+      expect(text).toContain('<a class="button" href="/settings/zoom/connect">Re-authorize Zoom</a>');
+    });
+
+    it('sends signed-out visitors to sign in, then back', async () => {
+      expect((await page('/dashboard', '')).res.headers.get('location')).toBe('/sign-in?next=%2Fdashboard');
+      expect((await page('/settings', '')).res.headers.get('location')).toBe('/sign-in?next=%2Fsettings');
+    });
+  });
+
+  describe('settings', () => {
+    let cookie: string;
+    let csrf: string;
+    beforeEach(async () => {
+      cookie = await signInCookie(server, specialistId);
+      csrf = csrfOf((await page('/settings', cookie)).text);
+    });
+
+    it('shows every section and the exact embed snippet', async () => {
+      const { text } = await page('/settings', cookie);
+      for (const heading of ['Zoom Integration', 'Profile', 'Services', 'Weekly availability', 'Embed on your site']) expect(text).toContain(`>${heading}</h2>`);
+      expect(text).toContain(
+        `&lt;script type=&quot;module&quot; src=&quot;${server.url}/widget/specialist-booking.js&quot;&gt;&lt;/script&gt;\n&lt;specialist-booking specialist=&quot;anna&quot; api-base=&quot;${server.url}&quot;&gt;&lt;/specialist-booking&gt;`,
+      );
+      expect(text).toContain('value="09:00-12:00, 13:00-17:00"');
+      expect(text).toContain('>https://anna-coaching.example</textarea>');
+    });
+
+    it('saves the profile, and refuses an unknown time zone with a message', async () => {
+      const ok = await postForm('/settings/profile', cookie, { _csrf: csrf, name: 'Anna B.', timeZone: 'America/Chicago' });
+      expect(ok.headers.get('location')).toBe('/settings?flash=saved#profile');
+      expect(await db().selectFrom('specialists').select(['name', 'time_zone']).where('id', '=', specialistId).executeTakeFirst()).toEqual({ name: 'Anna B.', time_zone: 'America/Chicago' });
+      const bad = await postForm('/settings/profile', cookie, { _csrf: csrf, name: 'Anna', timeZone: 'Mars/Base' });
+      expect(bad.status).toBe(400);
+      expect(await bad.text()).toContain('Use an IANA time zone such as Europe/Berlin');
+      expect((await postForm('/settings/profile', cookie, { _csrf: 'nope', name: 'X', timeZone: 'UTC' })).status).toBe(403);
+    });
+
+    it('adds, edits and hides services; the public profile follows', async () => {
+      expect((await postForm('/settings/services', cookie, { _csrf: csrf, title: 'Follow-up', description: 'Short check-in', durationMinutes: '20', price: '35.50', currency: 'eur' })).status).toBe(303);
+      await postForm(`/settings/services/${serviceIds[0]}`, cookie, { _csrf: csrf, title: 'Intro call (free)', description: '', durationMinutes: '15', price: '', currency: 'EUR' });
+      await postForm(`/settings/services/${serviceIds[1]}/hide`, cookie, { _csrf: csrf });
+      const profile = await (await fetch(`${server.url}/api/v1/specialists/anna`)).json();
+      expect(profile.services.map((s: { title: string; durationMinutes: number; price: unknown }) => [s.title, s.durationMinutes, s.price])).toEqual([
+        ['Intro call (free)', 15, null],
+        ['Follow-up', 20, { amountCents: 3550, currency: 'EUR' }],
+      ]);
+      const bad = await postForm('/settings/services', cookie, { _csrf: csrf, title: '', durationMinutes: '7', price: 'free', currency: 'EUR' });
+      expect(bad.status).toBe(400);
+      expect(await bad.text()).toContain('Give the service a title. Pick a duration from the list. Enter a price like 90 or 90.50, or leave it empty.');
+    });
+
+    it('replaces weekly hours, and explains a wrong line', async () => {
+      const days = { day1: '08:00-10:00', day2: '', day3: '', day4: '', day5: '', day6: '10:00-11:00, 12:00-13:30', day7: '' };
+      expect((await postForm('/settings/availability', cookie, { _csrf: csrf, ...days })).status).toBe(303);
+      const rules = await db().selectFrom('availability_rules').select(['weekday', 'start_minute', 'end_minute']).orderBy('weekday').orderBy('start_minute').execute();
+      expect(rules).toEqual([
+        { weekday: 1, start_minute: 480, end_minute: 600 },
+        { weekday: 6, start_minute: 600, end_minute: 660 },
+        { weekday: 6, start_minute: 720, end_minute: 810 },
+      ]);
+      const bad = await postForm('/settings/availability', cookie, { _csrf: csrf, ...days, day2: '9 to 5', day3: '09:00-12:00, 11:00-13:00' });
+      expect(bad.status).toBe(400);
+      expect(await bad.text()).toContain('Tuesday: write hours like 09:00-12:00, 13:00-17:30. Wednesday: the ranges overlap.');
+      expect((await db().selectFrom('availability_rules').select('id').execute()).length).toBe(3);
+    });
+
+    it('saves allowed embed origins as origins, and CORS follows', async () => {
+      await postForm('/settings/origins', cookie, { _csrf: csrf, origins: 'https://new-site.example/\nhttps://new-site.example\nhttp://localhost:8080' });
+      const row = await db().selectFrom('specialists').select('allowed_origins').where('id', '=', specialistId).executeTakeFirstOrThrow();
+      expect(JSON.parse(row.allowed_origins)).toEqual(['https://new-site.example', 'http://localhost:8080']);
+      expect((await fetch(`${server.url}/api/v1/specialists/anna`, { headers: { origin: 'https://new-site.example' } })).status).toBe(200);
+      expect((await fetch(`${server.url}/api/v1/specialists/anna`, { headers: { origin: 'https://anna-coaching.example' } })).status).toBe(403);
+      const bad = await postForm('/settings/origins', cookie, { _csrf: csrf, origins: 'not a url\nhttps://x.example/path' });
+      expect(bad.status).toBe(400);
+      expect(await bad.text()).toContain('&quot;not a url&quot; is not a website address like https://www.example.com');
+    });
+  });
+
+  describe('npm run specialist -- add', () => {
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', 'server/cli/specialist.ts', ...args], {
+        cwd: PROJECT_ROOT,
+        env: { PATH: process.env.PATH, DATABASE_URL: database.url },
+        encoding: 'utf8',
+      });
+
+    it('creates a specialist who can then sign in, and refuses duplicates and bad input', () => {
+      const ok = run('add', '--name', 'Ada Lovelace', '--email', 'Ada@Example.test', '--slug', 'ada', '--time-zone', 'Europe/London', '--origin', 'https://ada.example/');
+      expect(ok.stderr).toBe('');
+      expect(ok.status).toBe(0);
+      expect(ok.stdout).toContain('Created Ada Lovelace (ada@example.test) at /ada.');
+      const again = run('add', '--name', 'Ada', '--email', 'ada@example.test', '--slug', 'ada2');
+      expect(again.status).toBe(1);
+      expect(again.stderr).toBe('A specialist with that email or slug already exists.\n');
+      const bad = run('add', '--name', 'X', '--email', 'x@example.test', '--slug', 'Not Valid');
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toBe('--slug: A slug is 1 to 64 lowercase letters, digits and dashes\n');
+    });
+  });
+});

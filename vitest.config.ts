@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/node/**/*.test.ts'],
+    include: ['test/node/**/*.test.ts', 'test/browser/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },

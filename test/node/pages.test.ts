@@ -127,7 +127,7 @@ describe('hosted pages for specialists', () => {
       }
       const { text } = await page('/dashboard', await signInCookie(server, specialistId));
       expect(text).toContain('<span class="badge bad">Needs re-authorization</span>');
-      expect(text).toContain('Since Monday, 7 January 2030 at 07:00 (Europe/Berlin): the specialist’s Zoom authorization has expired or was revoked.');
+      expect(text).toContain('Since Monday, 7 January 2030 at 07:00 (Europe/Berlin): Zoom no longer accepts this app’s authorization (it expired or was revoked).');
       expect(text).toContain('<strong>2 booking attempts failed</strong>');
       expect(text).toContain('<a class="button" href="/settings/zoom/connect">Re-authorize Zoom</a>');
     });
@@ -148,7 +148,8 @@ describe('hosted pages for specialists', () => {
 
     it('shows every section and the exact embed snippet', async () => {
       const { text } = await page('/settings', cookie);
-      for (const heading of ['Zoom Integration', 'Profile', 'Services', 'Weekly availability', 'Embed on your site']) expect(text).toContain(`>${heading}</h2>`);
+      expect(text).toContain('<h2 id="zoom-status-title">Zoom Integration <span class="badge none">Not connected</span></h2>');
+      for (const heading of ['Profile', 'Services', 'Weekly availability', 'Embed on your site']) expect(text).toContain(`>${heading}</h2>`);
       expect(text).toContain(
         `&lt;script type=&quot;module&quot; src=&quot;${server.url}/widget/specialist-booking.js&quot;&gt;&lt;/script&gt;\n&lt;specialist-booking specialist=&quot;anna&quot; api-base=&quot;${server.url}&quot;&gt;&lt;/specialist-booking&gt;`,
       );

@@ -66,7 +66,7 @@ input:focus-visible,select:focus-visible,textarea:focus-visible,button:focus-vis
 .hint{color:var(--muted);font-size:.875rem;margin:4px 0 0}
 .row{display:grid;grid-template-columns:repeat(auto-fit,minmax(160px,1fr));gap:12px}
 table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:8px;border-bottom:1px solid var(--line);vertical-align:top}
-pre.snippet{background:#111827;color:#f9fafb;padding:12px;border-radius:8px;overflow:auto;font-size:.875rem;white-space:pre-wrap}
+pre.snippet{background:#111827;color:#f9fafb;padding:12px;border-radius:8px;overflow:auto;font-size:.875rem;white-space:pre-wrap;overflow-wrap:anywhere}
 .actions{display:flex;flex-wrap:wrap;gap:12px;align-items:center;margin-top:16px}
 details{margin:8px 0}summary{cursor:pointer;font-weight:600}
 .brand{font-weight:700;color:var(--ink);text-decoration:none}

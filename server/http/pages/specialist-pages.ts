@@ -96,10 +96,7 @@ export function settingsPage(options: {
     csrfToken,
     flash: options.flash,
     body: html`<h1>Settings</h1>
-<section class="card" id="zoom" aria-labelledby="zoom-title">
-  <h2 id="zoom-title">Zoom Integration</h2>
-  ${zoomStatusCard(options.connection, csrfToken, specialist.time_zone)}
-</section>
+<div id="zoom">${zoomStatusCard(options.connection, csrfToken, specialist.time_zone, 'Zoom Integration')}</div>
 
 <section class="card" id="profile" aria-labelledby="profile-title">
   <h2 id="profile-title">Profile</h2>
@@ -152,7 +149,7 @@ export function settingsPage(options: {
     <div class="actions"><button class="button" type="submit">Save websites</button></div>
   </form>
   <p>Paste this where the booking widget should appear:</p>
-  <pre class="snippet" id="embed-snippet">${snippet}</pre>
+  <pre class="snippet" id="embed-snippet" tabindex="0" aria-label="Embed snippet">${snippet}</pre>
   <div class="actions"><button class="button secondary" type="button" id="copy-snippet">Copy snippet</button><span id="copy-status" role="status"></span></div>
   <script>
     document.getElementById('copy-snippet').addEventListener('click', async () => {

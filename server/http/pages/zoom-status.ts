@@ -1,16 +1,22 @@
 import type { ZoomConnectionRow } from '../../zoom/connections.js';
-import { describeReauthReason } from '../../zoom/reauth.js';
 import type { ReauthReason } from '../../zoom/connections.js';
 import { formatWhen } from '../../email/format.js';
 import { html, type SafeHtml } from './layout.js';
 
+const REASONS_FOR_SPECIALISTS: Record<ReauthReason, string> = {
+  not_connected: 'no Zoom account is connected',
+  refresh_token_rejected: 'Zoom no longer accepts this app’s authorization (it expired or was revoked)',
+  access_token_rejected: 'Zoom refused this app’s access (it was revoked or lacks a permission)',
+  deauthorized_in_zoom: 'the app was removed from your Zoom account',
+};
+
 /** The Zoom status card: who is connected, whether it works, and the one action that helps. */
-export function zoomStatusCard(connection: ZoomConnectionRow | undefined, csrfToken: string, timeZone: string): SafeHtml {
+export function zoomStatusCard(connection: ZoomConnectionRow | undefined, csrfToken: string, timeZone: string, heading = 'Zoom'): SafeHtml {
   if (!connection) {
     return html`<section class="card" aria-labelledby="zoom-status-title">
-  <h2 id="zoom-status-title">Zoom <span class="badge none">Not connected</span></h2>
+  <h2 id="zoom-status-title">${heading} <span class="badge none">Not connected</span></h2>
   <p>Every booking needs a Zoom meeting. Connect your Zoom account so customers can book you.</p>
-  <p><a class="button" href="/settings/zoom/connect">Connect Zoom</a></p>
+  <div class="actions"><a class="button" href="/settings/zoom/connect">Connect Zoom</a></div>
 </section>`;
   }
   const disconnect = html`<form class="inline" method="post" action="/settings/zoom/disconnect">
@@ -19,18 +25,18 @@ export function zoomStatusCard(connection: ZoomConnectionRow | undefined, csrfTo
   </form>`;
   if (connection.status === 'active') {
     return html`<section class="card" aria-labelledby="zoom-status-title">
-  <h2 id="zoom-status-title">Zoom <span class="badge ok">Healthy</span></h2>
+  <h2 id="zoom-status-title">${heading} <span class="badge ok">Healthy</span></h2>
   <p>Connected as <strong>${connection.zoom_display_name}</strong> (${connection.zoom_email}). New bookings get a Zoom meeting automatically.</p>
-  <p>${disconnect}</p>
+  <div class="actions">${disconnect}</div>
 </section>`;
   }
-  const reason = describeReauthReason((connection.invalid_reason ?? 'refresh_token_rejected') as ReauthReason);
+  const reason = REASONS_FOR_SPECIALISTS[(connection.invalid_reason ?? 'refresh_token_rejected') as ReauthReason];
   const attempts = connection.failed_booking_attempts;
   return html`<section class="card" aria-labelledby="zoom-status-title">
-  <h2 id="zoom-status-title">Zoom <span class="badge bad">Needs re-authorization</span></h2>
+  <h2 id="zoom-status-title">${heading} <span class="badge bad">Needs re-authorization</span></h2>
   <p>Since ${formatWhen(new Date(connection.invalid_since ?? connection.updated_at), timeZone)}: ${reason}.
   ${attempts > 0 ? html`<strong>${attempts} booking attempt${attempts === 1 ? '' : 's'} failed</strong> since then.` : ''}</p>
   <p>Customers cannot book you until you re-authorize. It takes under a minute.</p>
-  <p class="actions"><a class="button" href="/settings/zoom/connect">Re-authorize Zoom</a> ${disconnect}</p>
+  <div class="actions"><a class="button" href="/settings/zoom/connect">Re-authorize Zoom</a> ${disconnect}</div>
 </section>`;
 }

@@ -1,0 +1,161 @@
+/**
+ * The specialist's hosted pages in real Chromium, against the whole stack as
+ * `npm start` runs it: SQLite, the Zoom emulator, the local SMTP inbox.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../server/config.js';
+import { insertSpecialist } from '../../server/demo/seed.js';
+import { startServer, type RunningServer } from '../../server/start.js';
+import { launchChromium, screenshotPath, seriousAxeViolations } from './helpers/browser.js';
+
+describe('specialist pages in Chromium', () => {
+  let dir: string;
+  let server: RunningServer;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let base: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sb-browser-'));
+    server = await startServer(
+      loadConfig({ PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`, DATA_DIR: dir, LOG_LEVEL: 'silent' }),
+      { outboxPollMs: 20 },
+    );
+    // Links in emails use the public URL: browse there, so cookies and URLs agree.
+    base = server.publicUrl;
+    await insertSpecialist(server.database.db, {
+      slug: 'noor',
+      name: 'Noor Haddad',
+      email: 'noor@example.test',
+      timeZone: 'Europe/Amsterdam',
+      services: [{ title: 'Strategy session', durationMinutes: 60 }],
+      weeklyHours: [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '00:00', end: '24:00' })),
+      minNoticeMinutes: 0,
+    });
+    browser = await launchChromium();
+    context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** How many inbox emails have this subject. */
+  async function countEmails(subject: string): Promise<number> {
+    await page.goto(`${base}/inbox`);
+    return page.getByRole('link', { name: subject }).count();
+  }
+
+  /**
+   * Waits for the inbox to hold more than `seenBefore` emails with this
+   * subject, opens the newest, and clicks `button` in it.
+   */
+  async function clickInEmail(subject: string, button: string, seenBefore = 0): Promise<void> {
+    await expect.poll(() => countEmails(subject), { timeout: 10_000 }).toBeGreaterThan(seenBefore);
+    await page.getByRole('link', { name: subject }).first().click();
+    await page.frameLocator('iframe[title="Email content"]').getByRole('link', { name: button }).click();
+  }
+
+  async function bookAsCustomer(slug: string): Promise<Response> {
+    const profile = await (await fetch(`${base}/api/v1/specialists/${slug}`)).json();
+    const slots = await (await fetch(`${base}/api/v1/specialists/${slug}/services/${profile.services[0].id}/slots`)).json();
+    return fetch(`${base}/api/v1/specialists/${slug}/bookings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ serviceId: profile.services[0].id, start: slots.slots[0].start, customer: { name: 'Paula Customer', email: 'paula@example.test' } }),
+    });
+  }
+
+  it('signs in with the link from the inbox', async () => {
+    await page.goto(`${base}/sign-in`);
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await page.getByLabel('Email address').fill('noor@example.test');
+    await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
+    await expect.poll(() => page.getByRole('heading', { name: 'Check your email' }).count()).toBe(1);
+    await clickInEmail('Your sign-in link for specialist-booking', 'Sign in');
+    await page.waitForURL(`${base}/dashboard`);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Hello, Noor Haddad');
+    expect(await page.locator('#zoom-status-title').textContent()).toContain('Not connected');
+  });
+
+  it('connects Zoom on the emulator consent page', async () => {
+    const zoomUser = server.zoomEmulator!.controls.addUser({ display_name: 'Noor on Zoom', email: 'noor@zoom.test' });
+    await page.goto(`${base}/settings`);
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await page.getByRole('link', { name: 'Connect Zoom' }).click();
+    await page.waitForURL(/\/oauth\/authorize/);
+    await page.getByLabel('Zoom account').selectOption(zoomUser.id);
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.waitForURL(`${base}/dashboard?zoom=connected`);
+    expect(await page.getByRole('status').textContent()).toBe('Zoom connected — customers can book you.');
+    expect(await page.locator('#zoom-status-title').textContent()).toContain('Healthy');
+    expect(await page.getByText('Connected as Noor on Zoom (noor@zoom.test)').count()).toBe(1);
+    expect((await bookAsCustomer('noor')).status).toBe(201);
+    await page.reload();
+    expect(await page.getByRole('cell', { name: /Paula Customer/ }).count()).toBe(1);
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await page.screenshot({ path: screenshotPath('dashboard.png'), fullPage: true });
+  });
+
+  it('turns the card to "needs re-authorization" when Zoom revoked the tokens and a booking failed, and the email re-authorizes in two clicks', async () => {
+    const zoomUser = server.zoomEmulator!.controls.users().find((u) => u.email === 'noor@zoom.test')!;
+    server.zoomEmulator!.controls.revokeAllTokens(zoomUser.id);
+    const failed = await bookAsCustomer('noor');
+    expect(failed.status).toBe(409);
+    expect(await failed.json()).toMatchObject({ requiresReAuth: true, specialistNotified: true });
+    await page.goto(`${base}/dashboard`);
+    expect(await page.locator('#zoom-status-title').textContent()).toContain('Needs re-authorization');
+    expect(await page.getByText('1 booking attempt failed').count()).toBe(1);
+    await page.screenshot({ path: screenshotPath('dashboard-needs-reauth.png'), fullPage: true });
+
+    // The specialist opens the email: click 1 on its button, click 2 on "Allow".
+    await context.clearCookies();
+    await clickInEmail('⚠️ Action Required: Re-authorize Your Zoom Account - Strategy session', 'Re-authorize Zoom');
+    await page.waitForURL(/\/oauth\/authorize/);
+    await page.getByLabel('Zoom account').selectOption(zoomUser.id);
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.waitForURL(`${base}/dashboard?zoom=reauthorized`);
+    expect(await page.getByRole('status').textContent()).toBe('Zoom re-authorized — customers can book again.');
+    expect(await page.locator('#zoom-status-title').textContent()).toContain('Healthy');
+    expect((await bookAsCustomer('noor')).status).toBe(201);
+  });
+
+  it('lands on sign-in with a clear message when the emailed link was already used', async () => {
+    await context.clearCookies();
+    await clickInEmail('⚠️ Action Required: Re-authorize Your Zoom Account - Strategy session', 'Re-authorize Zoom');
+    await page.waitForURL(/\/sign-in\?reason=used/);
+    expect(await page.getByRole('alert').textContent()).toBe('That link was already used. Sign in again to continue.');
+  });
+
+  it('disconnects Zoom from settings', async () => {
+    const seen = await countEmails('Your sign-in link for specialist-booking');
+    await page.goto(`${base}/sign-in`);
+    await page.getByLabel('Email address').fill('noor@example.test');
+    await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
+    await clickInEmail('Your sign-in link for specialist-booking', 'Sign in', seen);
+    await page.waitForURL(`${base}/dashboard`);
+    await page.goto(`${base}/settings`);
+    await page.setViewportSize({ width: 1100, height: 900 });
+    await page.screenshot({ path: screenshotPath('settings.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Disconnect' }).first().click();
+    await page.waitForURL(`${base}/settings?zoom=disconnected#zoom`);
+    expect(await page.getByRole('status').first().textContent()).toBe('Zoom disconnected. Customers cannot book you until you connect it again.');
+    expect(await page.locator('#zoom-status-title').textContent()).toContain('Not connected');
+  });
+
+  it('works on a phone-sized screen', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${base}/settings`);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    expect(await seriousAxeViolations(page)).toEqual([]);
+  });
+});

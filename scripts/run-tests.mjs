@@ -24,7 +24,8 @@ const runners = [
   {
     name: 'web-test-runner (Chromium)',
     enabled: hasFiles('test/web', /\.test\.(ts|js)$/),
-    command: [bin('web-test-runner'), '--config', 'web-test-runner.config.mjs'],
+    // Under tsx, so the config can start the real server from TypeScript.
+    command: [process.execPath, '--import', 'tsx', join('node_modules', '@web', 'test-runner', 'dist', 'bin.js'), '--config', 'web-test-runner.config.mjs'],
     count() {
       const report = JSON.parse(readFileSync(join(resultsDir, 'web-test-runner.json'), 'utf8'));
       return { passed: report.passed, failed: report.failed };

@@ -11,6 +11,7 @@ import { loadSession, type SessionVariables } from './http/session.js';
 import { authRoutes } from './http/auth-routes.js';
 import { specialistRoutes } from './http/specialist-routes.js';
 import { inboxRoutes } from './http/inbox-routes.js';
+import { staticRoutes } from './http/static-routes.js';
 import type { LocalInbox } from './email/local-inbox.js';
 import { createServices, type CoreDeps } from './services.js';
 
@@ -58,5 +59,6 @@ export function createApp(deps: AppDeps): Hono<{ Variables: SessionVariables }> 
   app.route('/', authRoutes({ ...deps, links: services.links }));
   app.route('/', specialistRoutes({ ...deps, links: services.links, outbox: services.outbox, connections: services.connections }));
   if (deps.inbox) app.route('/inbox', inboxRoutes(deps.inbox));
+  app.route('/', staticRoutes());
   return app;
 }

@@ -1,0 +1,79 @@
+/**
+ * The server side of the widget tests: the whole stack as `npm start` runs
+ * it, and the commands tests use to arrange it (specialists, Zoom state).
+ */
+import { join } from 'node:path';
+import { createSession, SESSION_COOKIE } from '../../server/auth/sessions.js';
+import { systemClock } from '../../server/clock.js';
+import { loadConfig } from '../../server/config.js';
+import { insertSpecialist } from '../../server/demo/seed.js';
+import { startServer, type RunningServer } from '../../server/start.js';
+import { allowOnConsentPage } from '../node/helpers/server.js';
+
+export async function startStack(dir: string, testOrigin: string): Promise<RunningServer & { testOrigin: string }> {
+  const server = await startServer(loadConfig({ PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`, DATA_DIR: dir, LOG_LEVEL: 'silent' }), {
+    outboxPollMs: 20,
+  });
+  return Object.assign(server, { testOrigin });
+}
+
+let created = 0;
+
+export function stackCommands(stack: RunningServer & { testOrigin: string }): Record<string, (payload: Record<string, unknown>) => Promise<unknown>> {
+  const db = stack.database.db;
+  const zoom = stack.zoomEmulator!;
+  return {
+    /** A fresh specialist whose site is the test page; connected to Zoom unless `connected: false`. */
+    async 'create-specialist'(payload) {
+      const slug = `spec-${++created}-${Date.now().toString(36)}`;
+      const { specialistId, serviceIds } = await insertSpecialist(db, {
+        slug,
+        name: 'Rosa Martín',
+        email: `${slug}@example.test`,
+        timeZone: 'Europe/Madrid',
+        allowedOrigins: [stack.testOrigin],
+        minNoticeMinutes: 0,
+        services: [
+          { title: 'Intro call', description: 'Free', durationMinutes: 30 },
+          { title: 'Deep dive', durationMinutes: 60, priceCents: 9000, currency: 'EUR' },
+        ],
+        weeklyHours: [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '00:00', end: '24:00' })),
+      });
+      let zoomUserId: string | undefined;
+      if (payload.connected !== false) {
+        const user = zoom.controls.addUser({ display_name: `Rosa ${slug}` });
+        const { token } = await createSession(db, systemClock, specialistId);
+        const cookie = `${SESSION_COOKIE}=${token}`;
+        const start = await fetch(`${stack.url}/settings/zoom/connect`, { headers: { cookie }, redirect: 'manual' });
+        const back = await allowOnConsentPage(start.headers.get('location')!, user.id);
+        await fetch(back, { headers: { cookie }, redirect: 'manual' });
+        zoomUserId = user.id;
+      }
+      return { slug, specialistId, serviceIds, zoomUserId, apiBase: stack.url, email: `${slug}@example.test` };
+    },
+    async 'revoke-zoom'(payload) {
+      zoom.controls.revokeAllTokens(String(payload.zoomUserId));
+      return true;
+    },
+    /** Books a slot over the API, as another customer would. */
+    async 'book-directly'(payload) {
+      const res = await fetch(`${stack.url}/api/v1/specialists/${payload.slug}/bookings`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ serviceId: payload.serviceId, start: payload.start, customer: { name: 'Someone Else', email: 'else@example.test' } }),
+      });
+      return res.status;
+    },
+    async 'zoom-meetings'(payload) {
+      return zoom.controls.meetings(payload.zoomUserId as string | undefined).length;
+    },
+    async 'emails-to'(payload) {
+      for (let i = 0; i < 100; i++) {
+        const found = stack.inbox!.messages().filter((m) => m.to.includes(String(payload.address)));
+        if (found.length >= Number(payload.atLeast ?? 1)) return found.map((m) => m.subject);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return stack.inbox!.messages().filter((m) => m.to.includes(String(payload.address))).map((m) => m.subject);
+    },
+  };
+}

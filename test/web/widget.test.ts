@@ -1,0 +1,263 @@
+/// <reference types="mocha" />
+import { executeServerCommand, sendKeys } from '@web/test-runner-commands';
+import { expect, fixture, html, oneEvent, waitUntil } from '@open-wc/testing';
+import '../../widget/index.ts';
+import type { SpecialistBooking } from '../../widget/specialist-booking.ts';
+
+interface Specialist {
+  slug: string;
+  serviceIds: string[];
+  zoomUserId?: string;
+  apiBase: string;
+  email: string;
+}
+
+const command = <T>(name: string, payload: Record<string, unknown> = {}) => executeServerCommand<T, Record<string, unknown>>(name, payload);
+const createSpecialist = (connected = true) => command<Specialist>('create-specialist', { connected });
+
+async function mount(s: Specialist, extra = ''): Promise<SpecialistBooking> {
+  const container = document.createElement('div');
+  container.innerHTML = `<specialist-booking specialist="${s.slug}" api-base="${s.apiBase}" ${extra}></specialist-booking>`;
+  document.body.append(container);
+  const el = container.querySelector('specialist-booking')!;
+  await waitUntil(() => el.shadowRoot?.querySelector('[part~="service"], [part~="slot"], [part~="error"]'), 'widget did not load', { timeout: 10_000 });
+  return el;
+}
+
+const $ = (el: SpecialistBooking, selector: string) => el.shadowRoot!.querySelector<HTMLElement>(selector);
+const $$ = (el: SpecialistBooking, selector: string) => [...el.shadowRoot!.querySelectorAll<HTMLElement>(selector)];
+const heading = (el: SpecialistBooking) => $(el, 'h2')!.textContent!.trim();
+
+function deepActiveElement(): Element | null {
+  let active = document.activeElement;
+  while (active?.shadowRoot?.activeElement) active = active.shadowRoot.activeElement;
+  return active;
+}
+
+async function pickFirstSlot(el: SpecialistBooking, serviceIndex = 0): Promise<void> {
+  const loaded = oneEvent(el, 'slots-loaded');
+  $$(el, '[part~="service"]')[serviceIndex]!.click();
+  await loaded;
+  await el.updateComplete;
+  $$(el, '[part~="slot"]')[0]!.click();
+  await el.updateComplete;
+}
+
+async function fill(el: SpecialistBooking, name: string, email: string): Promise<void> {
+  for (const [id, value] of [
+    ['#sb-name', name],
+    ['#sb-email', email],
+  ] as const) {
+    const input = $(el, id) as HTMLInputElement;
+    input.value = value;
+    input.dispatchEvent(new Event('input'));
+  }
+  await el.updateComplete;
+}
+
+afterEach(() => {
+  document.body.innerHTML = '';
+});
+
+describe('<specialist-booking>', () => {
+  it('registers once; a second copy of the script and an early tag cause no error', async () => {
+    const before = customElements.get('specialist-booking');
+    // @ts-expect-error: the same module under another URL, as a second <script> would load it
+    await import('../../widget/index.ts?second-copy');
+    expect(customElements.get('specialist-booking')).to.equal(before);
+    const s = await createSpecialist();
+    const el = await mount(s);
+    expect(el).to.be.instanceOf(before!);
+    expect(heading(el)).to.equal('Choose a session');
+  });
+
+  it('books end to end: service, time, details, confirmation, with the events’ payloads', async () => {
+    const s = await createSpecialist();
+    const el = await mount(s);
+    expect($$(el, '[part~="service"]').map((b) => b.textContent!.replace(/\s+/g, ' ').trim())).to.deep.equal([
+      'Intro call 30 min · Free',
+      'Deep dive 60 min · €90.00',
+    ]);
+    const loaded = oneEvent(el, 'slots-loaded');
+    $$(el, '[part~="service"]')[0]!.click();
+    const slotsEvent = await loaded;
+    expect(slotsEvent.detail.serviceId).to.equal(s.serviceIds[0]);
+    expect(slotsEvent.detail.count).to.be.greaterThan(100);
+    await el.updateComplete;
+    expect(heading(el)).to.equal('Pick a time for Intro call');
+    expect(($(el, '#tz') as HTMLSelectElement).value).to.equal(Intl.DateTimeFormat().resolvedOptions().timeZone);
+    $$(el, '[part~="slot"]')[0]!.click();
+    await el.updateComplete;
+    expect(heading(el)).to.equal('Your details');
+    await fill(el, 'Wanda Widget', 'wanda@example.test');
+    const confirmed = oneEvent(el, 'booking-confirmed');
+    $(el, '[data-confirm]')!.click();
+    const { detail } = await confirmed;
+    expect(detail.bookingId).to.match(/^[0-9a-f-]{36}$/);
+    expect(detail.service).to.deep.equal({ id: s.serviceIds[0], title: 'Intro call' });
+    expect(Date.parse(detail.end) - Date.parse(detail.start)).to.equal(30 * 60_000);
+    await el.updateComplete;
+    expect(heading(el)).to.equal('You’re booked ✓');
+    expect($(el, '[part~="success"]')!.textContent).to.contain('The Zoom link is in your email (wanda@example.test).');
+    expect(($(el, '[part~="success"] a') as HTMLAnchorElement).href).to.equal(detail.zoomJoinUrl);
+    expect(await command<number>('zoom-meetings', { zoomUserId: s.zoomUserId })).to.equal(1);
+    expect(await command<string[]>('emails-to', { address: 'wanda@example.test' })).to.deep.equal(['Confirmed: Intro call with Rosa Martín']);
+  });
+
+  it('shows the re-auth modal when the specialist’s Zoom needs re-authorizing, and gives focus back on Escape', async () => {
+    const s = await createSpecialist(false);
+    const el = await mount(s);
+    await pickFirstSlot(el, 1);
+    await fill(el, 'Ravi Reauth', 'ravi@example.test');
+    const reauth = oneEvent(el, 'booking-reauth-required');
+    $(el, '[data-confirm]')!.click();
+    const { detail } = await reauth;
+    expect(detail.specialistNotified).to.equal(true);
+    expect(detail.service.title).to.equal('Deep dive');
+    expect(detail.message).to.contain('A notification has been sent to the specialist');
+    await el.updateComplete;
+    const dialog = $(el, 'dialog') as HTMLDialogElement;
+    expect(dialog.open).to.equal(true);
+    expect(dialog.matches(':modal')).to.equal(true);
+    expect(dialog.getAttribute('aria-labelledby')).to.equal('reauth-title');
+    expect($(el, '#reauth-title')!.textContent).to.equal('🔄 Zoom Authorization Required');
+    expect(dialog.textContent).to.contain('Rosa Martín’s video link needs to be reconnected before this time can be booked.');
+    expect($(el, '.notified')!.textContent).to.equal('✓ Rosa Martín was notified by email');
+    expect(dialog.textContent).to.contain('You can try again later, or choose another session.');
+    expect(deepActiveElement()!.textContent).to.equal('Got it, thanks');
+    // Focus stays inside while open: Tab does not reach the page behind.
+    await sendKeys({ press: 'Tab' });
+    expect(dialog.contains(deepActiveElement()) || deepActiveElement() === document.body).to.equal(true);
+    await sendKeys({ press: 'Escape' });
+    await waitUntil(() => !$(el, 'dialog'));
+    expect(deepActiveElement()!.hasAttribute('data-confirm')).to.equal(true);
+    expect($(el, '.notice')!.textContent).to.contain('This time could not be booked yet.');
+    expect(await command<string[]>('emails-to', { address: s.email })).to.deep.equal(['⚠️ Action Required: Re-authorize Your Zoom Account - Deep dive']);
+  });
+
+  it('closes the modal with "Got it, thanks"', async () => {
+    const s = await createSpecialist(false);
+    const el = await mount(s);
+    await pickFirstSlot(el);
+    await fill(el, 'Gita', 'gita@example.test');
+    const reauth = oneEvent(el, 'booking-reauth-required');
+    $(el, '[data-confirm]')!.click();
+    await reauth;
+    await el.updateComplete;
+    ($(el, 'dialog .primary') as HTMLButtonElement).click();
+    await waitUntil(() => !$(el, 'dialog'));
+    expect(deepActiveElement()!.hasAttribute('data-confirm')).to.equal(true);
+  });
+
+  it('when the slot was just taken, says so and shows the times still free', async () => {
+    const s = await createSpecialist();
+    const el = await mount(s);
+    await pickFirstSlot(el);
+    const taken = (el as unknown as { selectedSlot: { start: string } }).selectedSlot.start;
+    expect(await command<number>('book-directly', { slug: s.slug, serviceId: s.serviceIds[0], start: taken })).to.equal(201);
+    await fill(el, 'Late Larry', 'larry@example.test');
+    const reloaded = oneEvent(el, 'slots-loaded');
+    $(el, '[data-confirm]')!.click();
+    await reloaded;
+    await el.updateComplete;
+    expect(heading(el)).to.equal('Pick a time for Intro call');
+    expect($(el, '.notice')!.textContent).to.equal('Sorry, that time was just taken. Here are the times still free.');
+    const slots = (el as unknown as { slots: { start: string }[] }).slots;
+    expect(slots.some((slot) => slot.start === taken)).to.equal(false);
+  });
+
+  it('validates inline and moves focus to the first problem', async () => {
+    const s = await createSpecialist();
+    const el = await mount(s);
+    await pickFirstSlot(el);
+    await fill(el, '', 'not-an-email');
+    $(el, '[data-confirm]')!.click();
+    await el.updateComplete;
+    await waitUntil(() => $(el, '#sb-name-error'));
+    expect($(el, '#sb-name')!.getAttribute('aria-invalid')).to.equal('true');
+    expect($(el, '#sb-name')!.getAttribute('aria-describedby')).to.equal('sb-name-error');
+    expect($(el, '#sb-name-error')!.textContent).to.equal('Enter your name');
+    expect($(el, '#sb-email-error')!.textContent).to.equal('Enter a valid email address');
+    expect(deepActiveElement()!.id).to.equal('sb-name');
+  });
+
+  it('prefills name and email, and preselects a service', async () => {
+    const s = await createSpecialist();
+    const el = await mount(s, `prefill-name="Pia Prefill" prefill-email="pia@example.test" service="${s.serviceIds[1]}"`);
+    await waitUntil(() => $$(el, '[part~="slot"]').length > 0);
+    expect(heading(el)).to.equal('Pick a time for Deep dive');
+    $$(el, '[part~="slot"]')[0]!.click();
+    await el.updateComplete;
+    expect(($(el, '#sb-name') as HTMLInputElement).value).to.equal('Pia Prefill');
+    expect(($(el, '#sb-email') as HTMLInputElement).value).to.equal('pia@example.test');
+  });
+
+  it('follows the theme attribute and the documented custom properties', async () => {
+    const s = await createSpecialist();
+    const light = await mount(s);
+    expect(getComputedStyle($(light, '[part~="container"]')!).backgroundColor).to.equal('rgb(255, 255, 255)');
+    const dark = await mount(s, 'theme="dark" style="--sb-radius: 2px; --sb-brand-color: rgb(200, 0, 100)"');
+    const frame = $(dark, '[part~="container"]')!;
+    expect(getComputedStyle(frame).backgroundColor).to.equal('rgb(17, 24, 39)');
+    expect(getComputedStyle(frame).borderTopLeftRadius).to.equal('2px');
+    await pickFirstSlot(dark);
+    expect(getComputedStyle($(dark, '[data-confirm]')!).backgroundColor).to.equal('rgb(200, 0, 100)');
+  });
+
+  it('can be booked with the keyboard alone', async () => {
+    const s = await createSpecialist();
+    const el = await mount(s);
+    const tabTo = async (matches: (e: Element) => boolean) => {
+      for (let i = 0; i < 40 && !(deepActiveElement() && matches(deepActiveElement()!)); i++) await sendKeys({ press: 'Tab' });
+      expect(matches(deepActiveElement()!), 'focus reached its target').to.equal(true);
+    };
+    await tabTo((e) => e.getAttribute('part') === 'service');
+    const loaded = oneEvent(el, 'slots-loaded');
+    await sendKeys({ press: 'Enter' });
+    await loaded;
+    await el.updateComplete;
+    expect(deepActiveElement()!.tagName).to.equal('H2');
+    await tabTo((e) => e.getAttribute('part') === 'slot');
+    await sendKeys({ press: 'Enter' });
+    await el.updateComplete;
+    await tabTo((e) => e.id === 'sb-name');
+    await sendKeys({ type: 'Kim Keyboard' });
+    await sendKeys({ press: 'Tab' });
+    await sendKeys({ type: 'kim@example.test' });
+    await tabTo((e) => e.hasAttribute('data-confirm'));
+    const confirmed = oneEvent(el, 'booking-confirmed');
+    await sendKeys({ press: 'Enter' });
+    await confirmed;
+    await el.updateComplete;
+    expect(deepActiveElement()!.textContent).to.equal('You’re booked ✓');
+  });
+
+  it('reports an unreachable server with booking-failed and offers a retry', async () => {
+    const failed = new Promise<CustomEvent>((resolve) => document.addEventListener('booking-failed', (e) => resolve(e as CustomEvent), { once: true }));
+    const container = document.createElement('div');
+    container.innerHTML = '<specialist-booking specialist="nobody" api-base="http://127.0.0.1:9"></specialist-booking>';
+    document.body.append(container);
+    const { detail } = await failed;
+    expect(detail).to.deep.equal({ code: 'network_error', message: 'We could not reach the booking service. Check your connection and try again.' });
+    const el = container.querySelector('specialist-booking')!;
+    await el.updateComplete;
+    expect($(el, '[part~="error"] button')!.textContent).to.equal('Try again');
+  });
+
+  it('has no serious or critical accessibility violations', async () => {
+    await new Promise<void>((resolve, reject) => {
+      const script = document.createElement('script');
+      script.src = '/node_modules/axe-core/axe.min.js';
+      script.onload = () => resolve();
+      script.onerror = () => reject(new Error('axe-core did not load'));
+      document.head.append(script);
+    });
+    const axe = (window as unknown as { axe: { run(ctx: Element): Promise<{ violations: { id: string; impact: string }[] }> } }).axe;
+    const s = await createSpecialist();
+    const el = await mount(s);
+    const serious = async () => (await axe.run(el)).violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id);
+    expect(await serious()).to.deep.equal([]);
+    await pickFirstSlot(el);
+    expect(await serious()).to.deep.equal([]);
+  });
+});

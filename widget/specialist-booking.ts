@@ -1,0 +1,506 @@
+import { html, LitElement, nothing, type PropertyValues, type TemplateResult } from 'lit';
+import { createBookingClient, type BookingClient, type Profile } from '../sdk/client.js';
+import { BookingApiError } from '../sdk/errors.js';
+import type { Booking, Service, Slot } from '../sdk/contract.js';
+import type { BookingConfirmedDetail, BookingFailedDetail, BookingReauthRequiredDetail, SlotsLoadedDetail } from './events.js';
+import { styles } from './styles.js';
+
+type View = 'loading' | 'services' | 'slots' | 'details' | 'done' | 'error';
+
+const DAYS_SHOWN = 14;
+const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/;
+
+function randomKey(): string {
+  return typeof crypto.randomUUID === 'function'
+    ? crypto.randomUUID()
+    : Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * @summary Lets customers book a specialist's video session without leaving the page.
+ *
+ * @attr specialist - The specialist's public slug (required).
+ * @attr api-base - The booking server's URL. Default: this page's origin.
+ * @attr service - A service id to preselect.
+ * @attr prefill-name - Prefills the customer's name.
+ * @attr prefill-email - Prefills the customer's email.
+ * @attr locale - BCP 47 locale for dates and times. Default: the browser's.
+ * @attr theme - `light` (default), `dark` or `auto` (follows the system).
+ *
+ * @event booking-confirmed - The customer booked. Detail: `BookingConfirmedDetail`.
+ * @event booking-reauth-required - The specialist's Zoom must be re-authorized; the modal is open. Detail: `BookingReauthRequiredDetail`.
+ * @event booking-failed - Booking failed in a way the customer may retry. Detail: `BookingFailedDetail`.
+ * @event slots-loaded - Free slots arrived. Detail: `SlotsLoadedDetail`.
+ *
+ * @csspart container - The widget's frame.
+ * @csspart header - The specialist's name and the step heading.
+ * @csspart service-list - The list of services.
+ * @csspart service - One service button.
+ * @csspart day-list - The row of days.
+ * @csspart day - One day button.
+ * @csspart slot-list - The times of the chosen day.
+ * @csspart slot - One time button.
+ * @csspart form - The customer's details form.
+ * @csspart input - Each form field.
+ * @csspart button - Primary buttons.
+ * @csspart success - The confirmation view.
+ * @csspart error - Error messages with a retry.
+ * @csspart dialog - The re-authorization modal.
+ *
+ * @cssprop --sb-brand-color - Buttons, focus rings and selection. Default #4f46e5.
+ * @cssprop --sb-brand-contrast - Text on the brand color. Default #ffffff.
+ * @cssprop --sb-font-family - Font. Default system-ui.
+ * @cssprop --sb-radius - Corner radius. Default 10px.
+ * @cssprop --sb-background - Background. Default #ffffff (dark: #111827).
+ * @cssprop --sb-foreground - Text. Default #111827 (dark: #f9fafb).
+ * @cssprop --sb-muted - Secondary text.
+ * @cssprop --sb-border - Borders.
+ * @cssprop --sb-surface - Notices and skeletons.
+ * @cssprop --sb-danger - Errors.
+ */
+export class SpecialistBooking extends LitElement {
+  static override styles = styles;
+
+  static override properties = {
+    specialist: { type: String },
+    apiBase: { type: String, attribute: 'api-base' },
+    service: { type: String },
+    prefillName: { type: String, attribute: 'prefill-name' },
+    prefillEmail: { type: String, attribute: 'prefill-email' },
+    locale: { type: String },
+    theme: { type: String, reflect: true },
+    view: { state: true },
+    profile: { state: true },
+    selectedService: { state: true },
+    slots: { state: true },
+    isLoadingSlots: { state: true },
+    selectedDay: { state: true },
+    selectedSlot: { state: true },
+    timeZone: { state: true },
+    fieldErrors: { state: true },
+    notice: { state: true },
+    isSubmitting: { state: true },
+    failure: { state: true },
+    booking: { state: true },
+    reauth: { state: true },
+  };
+
+  declare specialist: string;
+  declare apiBase: string;
+  declare service: string;
+  declare prefillName: string;
+  declare prefillEmail: string;
+  declare locale: string;
+  declare theme: 'light' | 'dark' | 'auto';
+
+  protected declare view: View;
+  protected declare profile: Profile | undefined;
+  protected declare selectedService: Service | undefined;
+  protected declare slots: Slot[];
+  protected declare isLoadingSlots: boolean;
+  protected declare selectedDay: string;
+  protected declare selectedSlot: Slot | undefined;
+  protected declare timeZone: string;
+  protected declare fieldErrors: Record<string, string>;
+  protected declare notice: string;
+  protected declare isSubmitting: boolean;
+  protected declare failure: { message: string; retry: () => void } | undefined;
+  protected declare booking: Booking | undefined;
+  protected declare reauth: { message: string; notified: boolean } | undefined;
+
+  // Reactive properties are declared, not initialized as class fields: a class
+  // field would shadow Lit's accessors and stop updates (Lit's class-field-shadowing warning).
+  constructor() {
+    super();
+    this.specialist = '';
+    this.apiBase = '';
+    this.service = '';
+    this.prefillName = '';
+    this.prefillEmail = '';
+    this.locale = '';
+    this.theme = 'light';
+    this.view = 'loading';
+    this.slots = [];
+    this.isLoadingSlots = false;
+    this.selectedDay = '';
+    this.timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    this.fieldErrors = {};
+    this.notice = '';
+    this.isSubmitting = false;
+  }
+
+  private client: BookingClient | undefined;
+  private name = '';
+  private email = '';
+  private note = '';
+  /** One key per booking attempt; kept across retries of that attempt. */
+  private idempotencyKey = randomKey();
+  private focusHeadingAfterRender = false;
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    this.name = this.prefillName;
+    this.email = this.prefillEmail;
+    void this.loadProfile();
+  }
+
+  protected override willUpdate(changed: PropertyValues<this>): void {
+    if (changed.has('prefillName') && !this.name) this.name = this.prefillName;
+    if (changed.has('prefillEmail') && !this.email) this.email = this.prefillEmail;
+  }
+
+  protected override updated(changed: PropertyValues): void {
+    if (changed.has('view') && this.focusHeadingAfterRender) {
+      this.focusHeadingAfterRender = false;
+      this.renderRoot.querySelector<HTMLElement>('[data-step-heading]')?.focus();
+    }
+    if (changed.has('reauth') && this.reauth) {
+      const dialog = this.renderRoot.querySelector('dialog');
+      if (dialog && !dialog.open) dialog.showModal();
+    }
+  }
+
+  private api(): BookingClient {
+    this.client ??= createBookingClient({ baseUrl: this.apiBase || location.origin });
+    return this.client;
+  }
+
+  private go(view: View): void {
+    this.focusHeadingAfterRender = true;
+    this.view = view;
+  }
+
+  private emit<T>(name: string, detail: T): void {
+    this.dispatchEvent(new CustomEvent(name, { detail, bubbles: true, composed: true }));
+  }
+
+  private fail(code: string, message: string, retry: () => void): void {
+    this.failure = { message, retry };
+    this.emit<BookingFailedDetail>('booking-failed', { code, message });
+  }
+
+  private describe(error: unknown): { code: string; message: string } {
+    if (error instanceof BookingApiError) return { code: error.code, message: error.message };
+    return { code: 'network_error', message: 'We could not reach the booking service. Check your connection and try again.' };
+  }
+
+  private async loadProfile(): Promise<void> {
+    if (!this.specialist) return;
+    this.view = 'loading';
+    this.failure = undefined;
+    try {
+      this.profile = await this.api().getSpecialist(this.specialist);
+    } catch (error) {
+      const { code, message } = this.describe(error);
+      this.view = 'error';
+      this.fail(code, message, () => void this.loadProfile());
+      return;
+    }
+    const preselected = this.profile.services.find((s) => s.id === this.service);
+    if (preselected) void this.chooseService(preselected);
+    else this.view = 'services';
+  }
+
+  private async chooseService(service: Service): Promise<void> {
+    this.selectedService = service;
+    this.selectedSlot = undefined;
+    this.go('slots');
+    await this.loadSlots();
+  }
+
+  private async loadSlots(): Promise<void> {
+    const service = this.selectedService;
+    if (!service) return;
+    this.isLoadingSlots = true;
+    this.failure = undefined;
+    const from = new Date();
+    const to = new Date(from.getTime() + DAYS_SHOWN * 86_400_000);
+    try {
+      const list = await this.api().listSlots(this.specialist, service.id, { from, to });
+      this.slots = list.slots;
+      const days = this.days();
+      if (!days.includes(this.selectedDay)) this.selectedDay = days[0] ?? '';
+      this.emit<SlotsLoadedDetail>('slots-loaded', { serviceId: service.id, count: list.slots.length, from: list.from, to: list.to });
+    } catch (error) {
+      const { code, message } = this.describe(error);
+      this.fail(code, message, () => void this.loadSlots());
+    } finally {
+      this.isLoadingSlots = false;
+    }
+  }
+
+  /** The calendar day of an instant in the visitor's chosen zone, as YYYY-MM-DD. */
+  private dayOf(iso: string): string {
+    return new Intl.DateTimeFormat('en-CA', { timeZone: this.timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(iso));
+  }
+
+  private days(): string[] {
+    return [...new Set(this.slots.map((s) => this.dayOf(s.start)))];
+  }
+
+  private format(iso: string, options: Intl.DateTimeFormatOptions): string {
+    return new Intl.DateTimeFormat(this.locale || undefined, { timeZone: this.timeZone, ...options }).format(new Date(iso));
+  }
+
+  private chooseSlot(slot: Slot): void {
+    this.selectedSlot = slot;
+    this.idempotencyKey = randomKey();
+    this.notice = '';
+    this.go('details');
+  }
+
+  private validate(): boolean {
+    const errors: Record<string, string> = {};
+    if (!this.name.trim()) errors['customer.name'] = 'Enter your name';
+    if (!EMAIL_PATTERN.test(this.email.trim())) errors['customer.email'] = 'Enter a valid email address';
+    if (this.note.length > 2000) errors['customer.note'] = 'A note has at most 2000 characters';
+    this.fieldErrors = errors;
+    return Object.keys(errors).length === 0;
+  }
+
+  private async submit(event: Event): Promise<void> {
+    event.preventDefault();
+    const service = this.selectedService;
+    const slot = this.selectedSlot;
+    if (!service || !slot || this.isSubmitting) return;
+    if (!this.validate()) {
+      await this.updateComplete;
+      this.renderRoot.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
+      return;
+    }
+    this.isSubmitting = true;
+    this.failure = undefined;
+    try {
+      const outcome = await this.api().createBooking(
+        this.specialist,
+        {
+          serviceId: service.id,
+          start: slot.start,
+          customer: { name: this.name.trim(), email: this.email.trim(), note: this.note.trim() || undefined, timeZone: this.timeZone },
+        },
+        { idempotencyKey: this.idempotencyKey },
+      );
+      switch (outcome.status) {
+        case 'confirmed':
+          this.booking = outcome.booking;
+          this.go('done');
+          this.emit<BookingConfirmedDetail>('booking-confirmed', {
+            bookingId: outcome.booking.id,
+            start: outcome.booking.start,
+            end: outcome.booking.end,
+            service: { id: service.id, title: service.title },
+            zoomJoinUrl: outcome.booking.zoomJoinUrl,
+          });
+          break;
+        case 'slot_taken':
+          this.selectedSlot = undefined;
+          this.go('slots');
+          this.notice = 'Sorry, that time was just taken. Here are the times still free.';
+          await this.loadSlots();
+          break;
+        case 'requires_reauth':
+          this.reauth = { message: outcome.message, notified: outcome.specialistNotified };
+          this.idempotencyKey = randomKey();
+          this.emit<BookingReauthRequiredDetail>('booking-reauth-required', {
+            specialistNotified: outcome.specialistNotified,
+            message: outcome.message,
+            service: { id: service.id, title: service.title },
+            start: slot.start,
+          });
+          break;
+        case 'invalid':
+          this.fieldErrors = outcome.fieldErrors;
+          this.notice = Object.keys(outcome.fieldErrors).length ? '' : outcome.message;
+          this.idempotencyKey = randomKey();
+          break;
+      }
+    } catch (error) {
+      const { code, message } = this.describe(error);
+      this.fail(code, message, () => void this.submit(new Event('submit')));
+    } finally {
+      this.isSubmitting = false;
+    }
+  }
+
+  private closeReauth(): void {
+    this.renderRoot.querySelector('dialog')?.close();
+  }
+
+  private onDialogClose(): void {
+    this.reauth = undefined;
+    this.notice = 'This time could not be booked yet. Please try again later, or choose another service.';
+    this.renderRoot.querySelector<HTMLElement>('[data-confirm]')?.focus();
+  }
+
+  override render(): TemplateResult {
+    return html`<section part="container" aria-busy=${this.view === 'loading' || this.isLoadingSlots ? 'true' : 'false'}>
+      ${this.profile ? html`<p part="header" class="muted">${this.profile.specialist.name}</p>` : nothing} ${this.renderView()}
+      ${this.renderDialog()}
+    </section>`;
+  }
+
+  private renderView(): TemplateResult {
+    switch (this.view) {
+      case 'loading':
+        return html`<h2>Loading…</h2>
+          <ul aria-hidden="true">
+            <li><span class="skeleton"></span></li>
+            <li><span class="skeleton"></span></li>
+          </ul>`;
+      case 'error':
+        return html`<h2 tabindex="-1" data-step-heading>Booking is not available right now</h2>
+          ${this.renderFailure()}`;
+      case 'services':
+        return this.renderServices();
+      case 'slots':
+        return this.renderSlots();
+      case 'details':
+        return this.renderDetails();
+      case 'done':
+        return this.renderDone();
+    }
+  }
+
+  private renderFailure(): TemplateResult | typeof nothing {
+    const failure = this.failure;
+    if (!failure) return nothing;
+    return html`<div part="error" role="alert" class="notice">
+      <p>${failure.message}</p>
+      <button type="button" @click=${failure.retry}>Try again</button>
+    </div>`;
+  }
+
+  private renderServices(): TemplateResult {
+    const services = this.profile?.services ?? [];
+    return html`<h2 tabindex="-1" data-step-heading>Choose a session</h2>
+      ${services.length === 0
+        ? html`<p>No sessions are open for booking right now.</p>`
+        : html`<ul part="service-list">
+            ${services.map(
+              (s) =>
+                html`<li>
+                  <button part="service" class="service" type="button" @click=${() => void this.chooseService(s)}>
+                    <strong>${s.title}</strong>
+                    <span class="muted">${s.durationMinutes} min${s.price ? ` · ${this.formatPrice(s.price.amountCents, s.price.currency)}` : ''}</span>
+                    ${s.description ? html`<span class="muted"> · ${s.description}</span>` : nothing}
+                  </button>
+                </li>`,
+            )}
+          </ul>`}`;
+  }
+
+  private formatPrice(cents: number, currency: string): string {
+    return new Intl.NumberFormat(this.locale || undefined, { style: 'currency', currency }).format(cents / 100);
+  }
+
+  private renderSlots(): TemplateResult {
+    const service = this.selectedService!;
+    const days = this.days();
+    const daySlots = this.slots.filter((s) => this.dayOf(s.start) === this.selectedDay);
+    return html`<h2 tabindex="-1" data-step-heading>Pick a time for ${service.title}</h2>
+      ${this.notice ? html`<p class="notice" role="status">${this.notice}</p>` : nothing}
+      <label for="tz">Times shown in</label>
+      <select id="tz" @change=${(e: Event) => this.changeTimeZone((e.target as HTMLSelectElement).value)}>
+        ${this.timeZoneOptions().map((tz) => html`<option value=${tz} ?selected=${tz === this.timeZone}>${tz.replace(/_/g, ' ')}</option>`)}
+      </select>
+      ${this.renderFailure()}
+      ${this.isLoadingSlots
+        ? html`<ul aria-hidden="true" class="slots" style="margin-top:12px">
+            ${[1, 2, 3, 4, 5, 6].map(() => html`<li><span class="skeleton"></span></li>`)}
+          </ul>`
+        : days.length === 0
+          ? html`<p style="margin-top:12px">No free times in the next two weeks.</p>`
+          : html`<h3 style="margin-top:16px">Day</h3>
+              <div part="day-list" class="days" role="group" aria-label="Days">
+                ${days.map(
+                  (day) =>
+                    html`<button part="day" type="button" aria-pressed=${day === this.selectedDay ? 'true' : 'false'} @click=${() => (this.selectedDay = day)}>
+                      ${this.format(`${day}T12:00:00Z`, { weekday: 'short', day: 'numeric', month: 'short', timeZone: 'UTC' })}
+                    </button>`,
+                )}
+              </div>
+              <h3 style="margin-top:12px">Time</h3>
+              <ul part="slot-list" class="slots" aria-label="Free times">
+                ${daySlots.map(
+                  (slot) =>
+                    html`<li><button part="slot" type="button" @click=${() => this.chooseSlot(slot)}>${this.format(slot.start, { hour: 'numeric', minute: '2-digit' })}</button></li>`,
+                )}
+              </ul>`}
+      <div class="row"><button type="button" class="link" @click=${() => this.go('services')}>← Other sessions</button></div>`;
+  }
+
+  private timeZoneOptions(): string[] {
+    const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
+    return zones.includes(this.timeZone) ? zones : [this.timeZone, ...zones];
+  }
+
+  private changeTimeZone(timeZone: string): void {
+    this.timeZone = timeZone;
+    const days = this.days();
+    if (!days.includes(this.selectedDay)) this.selectedDay = days[0] ?? '';
+  }
+
+  private renderDetails(): TemplateResult {
+    const slot = this.selectedSlot!;
+    const field = (id: string, label: string, key: 'name' | 'email' | 'note', type: string, autocomplete: string) => {
+      const error = this.fieldErrors[`customer.${key}`];
+      const input = (e: Event) => {
+        this[key] = (e.target as HTMLInputElement).value;
+        if (error) this.fieldErrors = { ...this.fieldErrors, [`customer.${key}`]: '' };
+      };
+      return html`<label for=${id}>${label}</label>
+        ${key === 'note'
+          ? html`<textarea part="input" id=${id} rows="3" maxlength="2000" .value=${this.note} @input=${input}
+              aria-invalid=${error ? 'true' : 'false'} aria-describedby=${error ? `${id}-error` : nothing}></textarea>`
+          : html`<input part="input" id=${id} type=${type} autocomplete=${autocomplete} .value=${this[key]} @input=${input} required
+              aria-invalid=${error ? 'true' : 'false'} aria-describedby=${error ? `${id}-error` : nothing} />`}
+        ${error ? html`<p class="error" id="${id}-error">${error}</p>` : nothing}`;
+    };
+    return html`<h2 tabindex="-1" data-step-heading>Your details</h2>
+      <p>
+        <strong>${this.selectedService!.title}</strong><br />
+        ${this.format(slot.start, { weekday: 'long', day: 'numeric', month: 'long', hour: 'numeric', minute: '2-digit' })}
+        <span class="muted">(${this.timeZone.replace(/_/g, ' ')})</span>
+      </p>
+      ${this.notice ? html`<p class="notice" role="status">${this.notice}</p>` : nothing}
+      <form part="form" novalidate @submit=${(e: Event) => void this.submit(e)}>
+        ${field('sb-name', 'Name', 'name', 'text', 'name')} ${field('sb-email', 'Email', 'email', 'email', 'email')}
+        ${field('sb-note', 'Anything the specialist should know? (optional)', 'note', 'text', 'off')} ${this.renderFailure()}
+        <div class="row">
+          <button type="button" class="link" @click=${() => this.go('slots')}>← Other times</button>
+          <button part="button" class="primary" type="submit" data-confirm ?disabled=${this.isSubmitting}>
+            ${this.isSubmitting ? 'Booking…' : 'Confirm booking'}
+          </button>
+        </div>
+      </form>`;
+  }
+
+  private renderDone(): TemplateResult {
+    const booking = this.booking!;
+    return html`<div part="success">
+      <h2 tabindex="-1" data-step-heading>You’re booked ✓</h2>
+      <p>
+        <strong>${booking.serviceTitle}</strong><br />
+        ${this.format(booking.start, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' })},
+        ${this.format(booking.start, { hour: 'numeric', minute: '2-digit' })}–${this.format(booking.end, { hour: 'numeric', minute: '2-digit' })}
+        <span class="muted">(${this.timeZone.replace(/_/g, ' ')})</span>
+      </p>
+      <p>The Zoom link is in your email${booking.customer.email ? html` (${booking.customer.email})` : nothing}.</p>
+      ${booking.zoomJoinUrl ? html`<p><a href=${booking.zoomJoinUrl} target="_blank" rel="noopener">Join on Zoom</a></p>` : nothing}
+    </div>`;
+  }
+
+  private renderDialog(): TemplateResult | typeof nothing {
+    const reauth = this.reauth;
+    if (!reauth) return nothing;
+    const name = this.profile?.specialist.name ?? 'The specialist';
+    const others = (this.profile?.services.length ?? 0) > 1;
+    return html`<dialog part="dialog" aria-labelledby="reauth-title" aria-describedby="reauth-body" @close=${() => this.onDialogClose()}>
+      <h2 id="reauth-title">🔄 Zoom Authorization Required</h2>
+      <p id="reauth-body">${name}’s video link needs to be reconnected before this time can be booked. Nothing was booked, and nothing was charged.</p>
+      ${reauth.notified ? html`<p class="notified">✓ ${name} was notified by email</p>` : nothing}
+      <p>You can try again later${others ? ', or choose another session' : ''}.</p>
+      <div class="row"><button part="button" class="primary" type="button" autofocus @click=${() => this.closeReauth()}>Got it, thanks</button></div>
+    </dialog>`;
+  }
+}

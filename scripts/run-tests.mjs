@@ -33,6 +33,14 @@ const runners = [
   },
 ];
 
+// The package tests, the examples and the browser tests use the built bundles.
+process.stdout.write('\n=== build ===\n');
+const build = spawnSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
+if (build.status !== 0) {
+  process.stdout.write('\nThe build failed.\n0 passed, 1 failed\n');
+  process.exit(1);
+}
+
 let passed = 0;
 let failed = 0;
 for (const runner of runners.filter((r) => r.enabled)) {

@@ -18,7 +18,9 @@ async function main(): Promise<void> {
       `  API reference             ${base}/docs`,
       `  OpenAPI document          ${base}/openapi.json`,
       `  Health                    ${base}/healthz  ${base}/readyz`,
-      `  Zoom settings             ${base}/settings/zoom`,
+      `  Sign in (specialists)     ${base}/sign-in   (demo: maya@demo.specialist-booking.test)`,
+      `  Example: plain site       ${base}/examples/plain-site/`,
+      `  Example: custom frontend  ${base}/examples/custom-frontend/`,
       ...(running.inbox ? [`  Local inbox (every email the demo sends)  ${base}/inbox`] : []),
       ...(running.zoomEmulator
         ? [`  Zoom emulator (no Zoom credentials set)  ${running.zoomEmulator.url}/__emulator`]

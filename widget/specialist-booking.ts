@@ -10,6 +10,11 @@ type View = 'loading' | 'services' | 'slots' | 'details' | 'done' | 'error';
 const DAYS_SHOWN = 14;
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/;
 
+/** Events bubble and cross the shadow boundary, so a page can listen on any ancestor. */
+function fire<T>(target: EventTarget, name: string, detail: T): void {
+  target.dispatchEvent(new CustomEvent(name, { detail, bubbles: true, composed: true }));
+}
+
 function randomKey(): string {
   return typeof crypto.randomUUID === 'function'
     ? crypto.randomUUID()
@@ -171,7 +176,7 @@ export class SpecialistBooking extends LitElement {
   }
 
   private emit<T>(name: string, detail: T): void {
-    this.dispatchEvent(new CustomEvent(name, { detail, bubbles: true, composed: true }));
+    fire(this, name, detail);
   }
 
   private fail(code: string, message: string, retry: () => void): void {

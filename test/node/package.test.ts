@@ -8,8 +8,11 @@ import { PROJECT_ROOT, startChildServer } from './helpers/child-server.js';
 const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8'));
 
 describe('the built package', () => {
+  // `npm test` builds first (scripts/run-tests.mjs); the build itself is what is checked here.
   beforeAll(() => {
-    execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: PROJECT_ROOT, stdio: 'pipe' });
+    if (!existsSync(join(PROJECT_ROOT, 'dist/browser/specialist-booking.js'))) {
+      execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: PROJECT_ROOT, stdio: 'pipe' });
+    }
   }, 120_000);
 
   it('has JavaScript and types behind every export', () => {
@@ -32,6 +35,21 @@ describe('the built package', () => {
       }));`;
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: PROJECT_ROOT, encoding: 'utf8' });
     expect(JSON.parse(out)).toEqual({ sdk: 'function', error: 'function', app: 'function', start: 'function', schema: 'function' });
+  });
+
+  it('bundles the widget into one module within its size budget, and generates the custom elements manifest', async () => {
+    const bundle = readFileSync(join(PROJECT_ROOT, 'dist/browser/specialist-booking.js'), 'utf8');
+    expect(bundle).not.toMatch(/\bimport\s*[{*"'(]/);
+    expect(bundle).not.toContain('ZodError');
+    const { measureBundle, BUDGET_GZIP_BYTES } = await import('../../bench/bundle-size.mjs');
+    expect(measureBundle(join(PROJECT_ROOT, 'dist/browser/specialist-booking.js')).gzipBytes).toBeLessThanOrEqual(BUDGET_GZIP_BYTES);
+    expect(pkg.customElements).toBe('custom-elements.json');
+    const manifest = JSON.parse(readFileSync(join(PROJECT_ROOT, 'custom-elements.json'), 'utf8'));
+    const declaration = manifest.modules.flatMap((m: { declarations?: unknown[] }) => m.declarations ?? []).find((d: { name: string }) => d.name === 'SpecialistBooking');
+    expect(declaration.tagName ?? manifest.modules.flatMap((m: { exports?: { kind: string; name: string }[] }) => m.exports ?? []).find((e: { kind: string }) => e.kind === 'custom-element-definition')?.name).toBe('specialist-booking');
+    expect(declaration.events.map((e: { name: string }) => e.name).sort()).toEqual(['booking-confirmed', 'booking-failed', 'booking-reauth-required', 'slots-loaded']);
+    expect(declaration.cssParts.map((p: { name: string }) => p.name)).toContain('dialog');
+    expect(declaration.attributes.map((a: { name: string }) => a.name)).toEqual(expect.arrayContaining(['specialist', 'api-base', 'service', 'prefill-name', 'prefill-email', 'locale', 'theme']));
   });
 
   it('bundles the SDK for browsers with no imports left and no schema library inside', () => {

@@ -33,12 +33,17 @@ const runners = [
   },
 ];
 
-// The package tests, the examples and the browser tests use the built bundles.
-process.stdout.write('\n=== build ===\n');
-const build = spawnSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
-if (build.status !== 0) {
-  process.stdout.write('\nThe build failed.\n0 passed, 1 failed\n');
-  process.exit(1);
+// Types first (tests run through esbuild, which does not check them), then the
+// build: the package tests, the examples and the browser tests use the bundles.
+for (const [name, command] of [
+  ['typecheck', [bin('tsc'), '--noEmit', '-p', 'tsconfig.json']],
+  ['build', [process.execPath, 'scripts/build.mjs']],
+]) {
+  process.stdout.write(`\n=== ${name} ===\n`);
+  if (spawnSync(command[0], command.slice(1), { stdio: 'inherit' }).status !== 0) {
+    process.stdout.write(`\nThe ${name} step failed.\n0 passed, 1 failed\n`);
+    process.exit(1);
+  }
 }
 
 let passed = 0;

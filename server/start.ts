@@ -54,7 +54,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const logger = options.logger ?? createLogger(config.logLevel);
   const clock = options.clock ?? systemClock;
   const database = openDatabase(config.databaseUrl);
-  await migrateToLatest(database.db);
+  await migrateToLatest(database.db, database.kind);
   const encryptionKey = config.tokenEncryptionKey ?? loadOrCreateKeyFile(join(config.dataDir, 'token-encryption.key'));
   const cipher = createTokenCipher(encryptionKey);
 

@@ -39,9 +39,9 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const config = loadConfig(process.env);
-  const { db, close } = openDatabase(config.databaseUrl);
+  const { db, kind, close } = openDatabase(config.databaseUrl);
   try {
-    await migrateToLatest(db);
+    await migrateToLatest(db, kind);
     const input = parsed.data;
     await insertSpecialist(db, {
       slug: input.slug,

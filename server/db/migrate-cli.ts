@@ -4,8 +4,8 @@ import { migrateToLatest, openDatabase } from './index.js';
 
 try {
   const config = loadConfig(process.env);
-  const { db, close } = openDatabase(config.databaseUrl);
-  const { results } = await migrateToLatest(db);
+  const { db, kind, close } = openDatabase(config.databaseUrl);
+  const { results } = await migrateToLatest(db, kind);
   await close();
   const applied = results?.filter((r) => r.status === 'Success').map((r) => r.migrationName) ?? [];
   process.stdout.write(applied.length ? `Applied: ${applied.join(', ')}\n` : 'The database is up to date.\n');

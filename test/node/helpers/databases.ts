@@ -46,7 +46,7 @@ export async function createTestDatabase(kind: DatabaseKind): Promise<TestDataba
   await admin.end();
   const url = withSearchPath(base, schema);
   const handle = openDatabase(url, { poolSize: 20 });
-  await migrateToLatest(handle.db);
+  await migrateToLatest(handle.db, 'postgres');
   return {
     kind,
     url,

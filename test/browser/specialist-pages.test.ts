@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config.js';
 import { insertSpecialist } from '../../server/demo/seed.js';
 import { startServer, type RunningServer } from '../../server/start.js';
-import { launchChromium, screenshotPath, seriousAxeViolations } from './helpers/browser.js';
+import { clickInEmail as clickInInbox, countEmails as countInbox, launchChromium, screenshotPath, seriousAxeViolations } from './helpers/browser.js';
 
 describe('specialist pages in Chromium', () => {
   let dir: string;
@@ -48,21 +48,8 @@ describe('specialist pages in Chromium', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** How many inbox emails have this subject. */
-  async function countEmails(subject: string): Promise<number> {
-    await page.goto(`${base}/inbox`);
-    return page.getByRole('link', { name: subject }).count();
-  }
-
-  /**
-   * Waits for the inbox to hold more than `seenBefore` emails with this
-   * subject, opens the newest, and clicks `button` in it.
-   */
-  async function clickInEmail(subject: string, button: string, seenBefore = 0): Promise<void> {
-    await expect.poll(() => countEmails(subject), { timeout: 10_000 }).toBeGreaterThan(seenBefore);
-    await page.getByRole('link', { name: subject }).first().click();
-    await page.frameLocator('iframe[title="Email content"]').getByRole('link', { name: button }).click();
-  }
+  const countEmails = (subject: string) => countInbox(page, base, subject);
+  const clickInEmail = (subject: string, button: string, seenBefore = 0) => clickInInbox(page, base, subject, button, seenBefore);
 
   async function bookAsCustomer(slug: string): Promise<Response> {
     const profile = await (await fetch(`${base}/api/v1/specialists/${slug}`)).json();

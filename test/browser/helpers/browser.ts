@@ -45,3 +45,23 @@ const scratch = mkdtempSync(join(tmpdir(), 'sb-screenshots-'));
 export function screenshotPath(name: string): string {
   return process.env.UPDATE_SCREENSHOTS === '1' ? join('docs', name) : join(scratch, name);
 }
+
+/** How many emails in the demo's inbox page have this subject. */
+export async function countEmails(page: Page, base: string, subject: string): Promise<number> {
+  await page.goto(`${base}/inbox`);
+  return page.getByRole('link', { name: subject }).count();
+}
+
+/**
+ * Waits until the inbox holds more than `seenBefore` emails with this
+ * subject, opens the newest, and clicks `button` inside it, as a person would.
+ */
+export async function clickInEmail(page: Page, base: string, subject: string, button: string, seenBefore = 0): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while ((await countEmails(page, base, subject)) <= seenBefore) {
+    if (Date.now() > deadline) throw new Error(`no new email "${subject}"`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await page.getByRole('link', { name: subject }).first().click();
+  await page.frameLocator('iframe[title="Email content"]').getByRole('link', { name: button }).click();
+}

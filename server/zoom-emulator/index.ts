@@ -4,53 +4,66 @@
  * error bodies and rate-limit headers, and signed webhooks — plus controls
  * for tests and demos. It follows ../shared/zoom-contract.md point by point.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { apiRoutes } from './api-routes.js';
 import { controlRoutes } from './control-routes.js';
+import { ConnectionDropped } from './faults.js';
 import { oauthRoutes } from './oauth-routes.js';
-import { EmulatorState, type EmulatorMeeting, type EmulatorUser, type Failure } from './state.js';
+import { EmulatorState, type EmulatorMeeting, type EmulatorUser, type Failure, type TokenRequest } from './state.js';
+import { deauthorizationEvent, deliverWebhook, signWebhook, type WebhookSignatureHeaders } from './webhooks.js';
 
-export type { EmulatorMeeting, EmulatorUser } from './state.js';
+export type { EmulatorMeeting, EmulatorUser, Failure as EmulatorFailure, TokenRequest as EmulatorTokenRequest } from './state.js';
 
 export interface EmulatorOptions {
+  /** Default: random. */
   clientId?: string;
+  /** Default: random. */
   clientSecret?: string;
+  /** Default: random. */
   webhookSecret?: string;
+  /** Drives every expiry: codes, tokens, the daily limit's day. Default `() => new Date()`. */
   clock?: () => Date;
   /** Default 3599, as Zoom. */
   accessTokenSeconds?: number;
-  /** Default 15 years (Zoom's support article; unverified, hence configurable). */
+  /** Default 15 years (Zoom's support article; third parties say 90 days, hence configurable). */
   refreshTokenSeconds?: number;
-  /** Meeting creates per user per UTC day. Default 100. */
+  /** Meeting create requests per user per UTC day. Default 100. */
   dailyMeetingLimit?: number;
 }
 
 export interface EmulatorControls {
+  /** Adds a Zoom user (random `zu_…` id, sensible defaults, overridden by `partial`). */
   addUser(partial?: Partial<EmulatorUser>): EmulatorUser;
   users(): EmulatorUser[];
-  /** The user's access tokens answer 401 code 124 "Access token is expired." from now on. */
+  /** The user's current access tokens answer 401 code 124 "Access token is expired." from now on. */
   expireAccessTokens(userId: string): void;
   /** Access tokens answer "Invalid access token."; refresh tokens `invalid_grant`. */
   revokeAllTokens(userId: string): void;
-  /** The next `count` matching requests fail with this status (429s with Zoom's headers and bodies). */
+  /**
+   * The next `count` matching requests fail with this status, in the order
+   * queued: 429s with Zoom's bodies and headers, 5xx with
+   * `{"code":500,"message":"Internal server error"}`, unless `body` is given
+   * (it may be non-JSON). `target` defaults to `api`.
+   */
   failNext(count: number, failure: Failure): void;
-  /** The next refreshes rotate the tokens, then cut the connection instead of answering. */
+  /** The next `count` (default 1) successful refreshes rotate the tokens, then cut the connection instead of answering. */
   dropNextRefreshResponses(count?: number): void;
+  /** Lifetimes of tokens issued from now on. */
   setTokenLifetimes(lifetimes: { accessTokenSeconds?: number; refreshTokenSeconds?: number }): void;
   /** Meetings that exist (not deleted), of one user or all. */
   meetings(userId?: string): EmulatorMeeting[];
-  /** Every token endpoint call: grant type, time, and `ok`, `dropped` or the OAuth error. */
-  tokenRequests(): { grantType: string; at: Date; outcome: string }[];
-  /** Revokes the user's tokens and POSTs a signed `app_deauthorized` event to `webhookUrl`. */
+  /** Every token endpoint call: grant type, time, and `ok`, the OAuth error, `dropped` or `http_<status>` (injected). */
+  tokenRequests(): TokenRequest[];
+  /** Revokes the user's tokens, then POSTs a signed `app_deauthorized` event to `webhookUrl`. */
   sendDeauthorization(userId: string, webhookUrl: string): Promise<Response>;
-  /** A code as if the user had clicked "Allow" (for seeding demos without a browser). */
+  /** A code as if the user had clicked "Allow" (for seeding demos without a browser); `codeChallenge` is S256. */
   issueAuthorizationCode(input: { userId: string; redirectUri: string; codeChallenge?: string }): string;
-  /** Zoom's webhook signature headers for a body. */
-  signWebhook(body: string, timestampSeconds?: number): { 'x-zm-request-timestamp': string; 'x-zm-signature': string };
+  /** Zoom's webhook signature headers for a body; the timestamp defaults to the clock's. */
+  signWebhook(body: string, timestampSeconds?: number): WebhookSignatureHeaders;
 }
 
 export interface ZoomEmulator {
@@ -70,30 +83,33 @@ export interface RunningZoomEmulator extends ZoomEmulator {
   close(): Promise<void>;
 }
 
-/** Builds the emulator as a Hono app; `startZoomEmulator` serves it on a port. */
-export function createZoomEmulator(options: EmulatorOptions = {}, baseUrl: () => string = () => 'http://127.0.0.1'): ZoomEmulator {
+const FIFTEEN_YEARS_SECONDS = 15 * 365 * 24 * 3600;
+
+/**
+ * Builds the emulator as a Hono app, without a socket; `startZoomEmulator`
+ * serves it. Join and start links use the origin of the request.
+ *
+ * @example
+ * const zoom = createZoomEmulator({ clientId: 'id', clientSecret: 'secret' });
+ * const user = zoom.controls.addUser({ email: 'ada@zoom.test' });
+ * await zoom.app.request('/v2/users/me', { headers: { authorization: `Bearer ${token}` } });
+ */
+export function createZoomEmulator(options: EmulatorOptions = {}): ZoomEmulator {
   const state = new EmulatorState({
     clientId: options.clientId ?? `emu_${randomBytes(8).toString('hex')}`,
     clientSecret: options.clientSecret ?? randomBytes(24).toString('base64url'),
     webhookSecret: options.webhookSecret ?? randomBytes(24).toString('base64url'),
     clock: options.clock ?? (() => new Date()),
     accessTokenSeconds: options.accessTokenSeconds ?? 3599,
-    refreshTokenSeconds: options.refreshTokenSeconds ?? 15 * 365 * 24 * 3600,
+    refreshTokenSeconds: options.refreshTokenSeconds ?? FIFTEEN_YEARS_SECONDS,
     dailyMeetingLimit: options.dailyMeetingLimit ?? 100,
   });
   const { settings } = state;
-
-  const signWebhook = (body: string, timestampSeconds = Math.floor(state.now() / 1000)) => {
-    const ts = String(timestampSeconds);
-    return {
-      'x-zm-request-timestamp': ts,
-      'x-zm-signature': `v0=${createHmac('sha256', settings.webhookSecret).update(`v0:${ts}:${body}`).digest('hex')}`,
-    };
-  };
+  const sign = (body: string, timestampSeconds = Math.floor(state.now() / 1000)) => signWebhook(settings.webhookSecret, body, timestampSeconds);
 
   const controls: EmulatorControls = {
-    addUser: (partial) => state.addUser(partial),
-    users: () => [...state.users.values()],
+    addUser: (partial) => ({ ...state.addUser(partial) }),
+    users: () => [...state.users.values()].map((u) => ({ ...u })),
     expireAccessTokens: (userId) => state.expireAccessTokens(userId),
     revokeAllTokens: (userId) => state.revokeAllTokens(userId),
     failNext: (count, failure) => {
@@ -106,48 +122,51 @@ export function createZoomEmulator(options: EmulatorOptions = {}, baseUrl: () =>
       if (lifetimes.accessTokenSeconds !== undefined) settings.accessTokenSeconds = lifetimes.accessTokenSeconds;
       if (lifetimes.refreshTokenSeconds !== undefined) settings.refreshTokenSeconds = lifetimes.refreshTokenSeconds;
     },
-    meetings: (userId) => [...state.meetings.values()].filter((m) => !m.deleted && (userId === undefined || m.host_id === userId)).map(({ deleted: _d, ...m }) => m),
-    tokenRequests: () => [...state.tokenLog],
+    meetings: (userId) => [...state.meetings.values()].filter((m) => userId === undefined || m.host_id === userId).map((m) => structuredClone(m)),
+    tokenRequests: () => state.tokenLog.map((r) => ({ ...r })),
     async sendDeauthorization(userId, webhookUrl) {
       const user = state.users.get(userId);
       if (!user) throw new Error(`No emulator user ${userId}`);
+      // Revoked first: by the time the receiver reacts, Zoom has already killed the tokens.
       state.revokeAllTokens(userId);
-      const eventTs = state.now();
-      const body = JSON.stringify({
-        event: 'app_deauthorized',
-        event_ts: eventTs,
-        payload: {
-          account_id: user.account_id,
-          user_id: user.id,
-          signature: createHmac('sha256', settings.webhookSecret).update(`${user.id}:${eventTs}`).digest('hex'),
-          deauthorization_time: new Date(eventTs).toISOString(),
-          client_id: settings.clientId,
-          event_ts: eventTs,
-        },
-      });
-      return fetch(webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json', ...signWebhook(body) }, body });
+      const body = deauthorizationEvent({ user, clientId: settings.clientId, secret: settings.webhookSecret, now: state.now() });
+      return deliverWebhook(webhookUrl, body, sign(body));
     },
     issueAuthorizationCode: ({ userId, redirectUri, codeChallenge }) =>
-      state.issueCode({ userId, redirectUri, challenge: codeChallenge, challengeMethod: 'S256' }),
-    signWebhook,
+      state.issueCode({ clientId: settings.clientId, userId, redirectUri, challenge: codeChallenge, challengeMethod: 'S256' }),
+    signWebhook: sign,
   };
 
   const app = new Hono();
+  app.onError((err, c) => {
+    // A dropped response must look like a network failure to an in-process caller too.
+    if (err instanceof ConnectionDropped) throw err;
+    return c.json({ code: 500, message: 'Internal server error' }, 500);
+  });
   app.route('/', oauthRoutes(state));
-  app.route('/v2', apiRoutes(state, baseUrl));
-  app.route('/__emulator', controlRoutes(state, controls));
+  app.route('/v2', apiRoutes(state));
+  app.route('/__emulator', controlRoutes(controls));
   return { app, clientId: settings.clientId, clientSecret: settings.clientSecret, webhookSecret: settings.webhookSecret, controls };
 }
 
-/** Serves the emulator on its own port (default: any free port on 127.0.0.1). */
+/**
+ * Serves the emulator with @hono/node-server, by default on a free port of
+ * 127.0.0.1. `oauthBaseUrl` is its URL, `apiBaseUrl` that URL + `/v2`.
+ *
+ * @example
+ * const zoom = await startZoomEmulator({ clock });
+ * // … point the Zoom client at zoom.oauthBaseUrl and zoom.apiBaseUrl …
+ * await zoom.close();
+ */
 export async function startZoomEmulator(options: EmulatorOptions & { port?: number; hostname?: string } = {}): Promise<RunningZoomEmulator> {
-  let url = '';
-  const emulator = createZoomEmulator(options, () => url);
-  const server = serve({ fetch: emulator.app.fetch, port: options.port ?? 0, hostname: options.hostname ?? '127.0.0.1' });
+  const emulator = createZoomEmulator(options);
+  const hostname = options.hostname ?? '127.0.0.1';
+  const server = serve({ fetch: emulator.app.fetch, port: options.port ?? 0, hostname });
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
-  const host = options.hostname && options.hostname !== '0.0.0.0' ? options.hostname : '127.0.0.1';
-  url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  // A wildcard address is not something a client can connect to; loopback is.
+  const host = hostname === '0.0.0.0' || hostname === '::' ? '127.0.0.1' : hostname;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
     ...emulator,
     url,
@@ -155,8 +174,10 @@ export async function startZoomEmulator(options: EmulatorOptions & { port?: numb
     apiBaseUrl: `${url}/v2`,
     close: () =>
       new Promise<void>((resolve) => {
+        // Resolves even when already closed: test teardowns may close twice.
         server.close(() => resolve());
-        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        // Keep-alive sockets would hold close() open until they time out.
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       }),
   };
 }

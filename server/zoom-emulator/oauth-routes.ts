@@ -1,11 +1,13 @@
-import type { Context } from 'hono';
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { consentPage, errorPage } from './consent-page.js';
-import { failureResponse, dropConnection } from './faults.js';
-import type { EmulatorState } from './state.js';
+import { dropConnection, failureResponse } from './faults.js';
+import type { EmulatorState, TokenPair } from './state.js';
 
-const DEFAULT_SCOPE = 'meeting:write user:read';
+/** The scopes the emulated app is configured with; Zoom grants these whatever `scope` asks. */
+export const APP_SCOPE = 'meeting:write user:read';
 const OAUTH_PARAMS = ['response_type', 'client_id', 'redirect_uri', 'state', 'code_challenge', 'code_challenge_method', 'scope'] as const;
+
+type Params = Record<string, string | undefined>;
 
 function isHttpUrl(value: string | undefined): value is string {
   if (!value) return false;
@@ -16,12 +18,13 @@ function isHttpUrl(value: string | undefined): value is string {
   }
 }
 
-/** Zoom's OAuth endpoints: authorize (consent page), token, revoke. */
+/** Zoom's OAuth endpoints: authorize (a consent page and its form), token, revoke. */
 export function oauthRoutes(state: EmulatorState): Hono {
   const app = new Hono();
   const { settings } = state;
 
-  const checkAuthorizeParams = (p: Record<string, string | undefined>): string | undefined => {
+  // Problems that must not redirect: the redirect target itself is not trusted yet (RFC 6749 §4.1.2.1).
+  const authorizeProblem = (p: Params): string | undefined => {
     if (p.client_id !== settings.clientId) return 'Invalid client_id.';
     if (!isHttpUrl(p.redirect_uri)) return 'Invalid redirect_uri.';
     if (p.response_type !== 'code') return 'Unsupported response_type: only "code" is supported.';
@@ -31,56 +34,57 @@ export function oauthRoutes(state: EmulatorState): Hono {
 
   app.get('/oauth/authorize', (c) => {
     const params = c.req.query();
-    const problem = checkAuthorizeParams(params);
+    const problem = authorizeProblem(params);
     if (problem) return c.html(errorPage(problem), 400);
+    // The page must always offer an account, even before a test or demo added one.
     if (state.users.size === 0) state.addUser();
     const carried = Object.fromEntries(OAUTH_PARAMS.filter((k) => params[k] !== undefined).map((k) => [k, params[k]!]));
-    return c.html(consentPage(carried, [...state.users.values()], params.scope || DEFAULT_SCOPE));
+    return c.html(consentPage({ params: carried, users: [...state.users.values()], scope: params.scope || APP_SCOPE, redirectUri: params.redirect_uri! }));
   });
 
   app.post('/oauth/authorize', async (c) => {
-    const form = Object.fromEntries(Object.entries(await c.req.parseBody()).map(([k, v]) => [k, typeof v === 'string' ? v : undefined]));
-    const problem = checkAuthorizeParams(form);
+    const form: Params = Object.fromEntries(Object.entries(await c.req.parseBody()).map(([k, v]) => [k, typeof v === 'string' ? v : undefined]));
+    const problem = authorizeProblem(form);
     if (problem) return c.html(errorPage(problem), 400);
     const back = new URL(form.redirect_uri!);
-    if (form.decision !== 'allow') {
-      back.searchParams.set('error', 'access_denied');
-      back.searchParams.set('error_description', 'The user denied the authorization request.');
-    } else {
+    if (form.decision === 'allow') {
       const user = state.users.get(form.user_id ?? '');
       if (!user) return c.html(errorPage('Choose a Zoom account.'), 400);
       const code = state.issueCode({
+        clientId: settings.clientId,
         userId: user.id,
         redirectUri: form.redirect_uri!,
         challenge: form.code_challenge || undefined,
+        // Without a method, Zoom (like RFC 7636 §4.3) assumes "plain".
         challengeMethod: form.code_challenge_method === 'S256' ? 'S256' : 'plain',
       });
       back.searchParams.set('code', code);
+    } else {
+      back.searchParams.set('error', 'access_denied');
+      back.searchParams.set('error_description', 'The user denied the authorization request.');
     }
     if (form.state !== undefined) back.searchParams.set('state', form.state);
     return c.redirect(back.toString(), 302);
   });
 
   app.post('/oauth/token', async (c) => {
-    const failure = state.takeFailure('token');
-    if (failure) return failureResponse(c, failure, state);
     const params = await oauthParams(c);
     const grantType = params.grant_type ?? '';
-    const log = (outcome: string) => state.tokenLog.push({ grantType, at: state.settings.clock(), outcome });
+    const log = (outcome: string) => state.tokenLog.push({ grantType, at: settings.clock(), outcome });
+    const failure = state.takeFailure('token');
+    if (failure) {
+      log(`http_${failure.status}`);
+      return failureResponse(failure, state.now(), settings.dailyMeetingLimit);
+    }
     if (!hasClientCredentials(c, settings.clientId, settings.clientSecret)) {
       log('invalid_client');
       return c.json({ reason: 'Invalid client_id or client_secret', error: 'invalid_client' }, 400);
     }
-    const answer = (pair: { accessToken: string; refreshToken: string }) =>
-      c.json({
-        access_token: pair.accessToken,
-        token_type: 'bearer',
-        refresh_token: pair.refreshToken,
-        expires_in: settings.accessTokenSeconds,
-        scope: DEFAULT_SCOPE,
-      });
+    const answer = (pair: TokenPair) =>
+      c.json({ access_token: pair.accessToken, token_type: 'bearer', refresh_token: pair.refreshToken, expires_in: settings.accessTokenSeconds, scope: APP_SCOPE });
+
     if (grantType === 'authorization_code') {
-      const userId = state.redeemCode(params.code ?? '', params.redirect_uri, params.code_verifier);
+      const userId = state.redeemCode(params.code ?? '', settings.clientId, params.redirect_uri, params.code_verifier);
       if (!userId) {
         log('invalid_grant');
         return c.json({ reason: `Invalid authorization code ${params.code ?? ''}`, error: 'invalid_grant' }, 400);
@@ -95,6 +99,7 @@ export function oauthRoutes(state: EmulatorState): Hono {
         return c.json({ reason: 'Invalid Token!', error: 'invalid_grant' }, 400);
       }
       if (state.droppedRefreshResponses > 0) {
+        // The rotation above is kept: the client loses the only valid refresh token (zoom-contract.md, "Pitfalls").
         state.droppedRefreshResponses--;
         log('dropped');
         return dropConnection(c);
@@ -103,7 +108,7 @@ export function oauthRoutes(state: EmulatorState): Hono {
       return answer(pair);
     }
     log('unsupported_grant_type');
-    return c.json({ reason: 'Unsupported grant type', error: 'unsupported_grant_type' }, 400);
+    return c.json({ error: 'unsupported_grant_type' }, 400);
   });
 
   app.post('/oauth/revoke', async (c) => {
@@ -118,16 +123,15 @@ export function oauthRoutes(state: EmulatorState): Hono {
   return app;
 }
 
-/** Zoom takes OAuth parameters from the form body or the query string. */
-async function oauthParams(c: Context): Promise<Record<string, string | undefined>> {
+/** Zoom takes OAuth parameters from the form body or the query string; the body wins. */
+async function oauthParams(c: Context): Promise<Params> {
   const query = c.req.query();
-  const contentType = c.req.header('content-type') ?? '';
-  const body = contentType.includes('application/x-www-form-urlencoded') ? Object.fromEntries(new URLSearchParams(await c.req.text())) : {};
+  const isForm = (c.req.header('content-type') ?? '').includes('application/x-www-form-urlencoded');
+  const body = isForm ? Object.fromEntries(new URLSearchParams(await c.req.text())) : {};
   return { ...query, ...body };
 }
 
 function hasClientCredentials(c: Context, clientId: string, clientSecret: string): boolean {
-  const header = c.req.header('authorization') ?? '';
-  if (!header.startsWith('Basic ')) return false;
-  return Buffer.from(header.slice(6), 'base64').toString('utf8') === `${clientId}:${clientSecret}`;
+  const encoded = /^Basic\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
+  return encoded !== undefined && Buffer.from(encoded, 'base64').toString('utf8') === `${clientId}:${clientSecret}`;
 }

@@ -31,35 +31,50 @@ export interface EmulatorMeeting {
   settings: Record<string, unknown>;
 }
 
+/** An injected failure; see `EmulatorControls.failNext`. */
 export interface Failure {
   status: number;
   retryAfter?: string;
   rateLimitType?: 'QPS' | 'Daily-limit';
   body?: string;
+  /** `api` (default): `/v2/*`; `token`: `/oauth/token`; `any`: both. */
   target?: 'api' | 'token' | 'any';
 }
 
+export interface TokenRequest {
+  grantType: string;
+  at: Date;
+  /** `ok`, the OAuth error (`invalid_grant`, …), `dropped` (rotated, answer lost) or `http_<status>` (injected failure). */
+  outcome: string;
+}
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+}
+
 interface AuthCode {
+  clientId: string;
   userId: string;
   redirectUri: string;
   challenge: string | undefined;
   challengeMethod: 'S256' | 'plain';
   expiresAt: number;
-  used: boolean;
+  isUsed: boolean;
 }
 
 interface AccessToken {
   userId: string;
   grantId: string;
   expiresAt: number;
-  revoked: boolean;
+  isRevoked: boolean;
 }
 
 interface RefreshToken {
   userId: string;
   grantId: string;
   expiresAt: number;
-  valid: boolean;
+  isValid: boolean;
 }
 
 export interface EmulatorSettings {
@@ -72,18 +87,26 @@ export interface EmulatorSettings {
   dailyMeetingLimit: number;
 }
 
-const token = () => `eyJ${randomBytes(36).toString('base64url')}`;
+/** Zoom's codes live 5 minutes. */
+const CODE_LIFETIME_MS = 5 * 60_000;
+
+/** Opaque, but shaped like Zoom's JWTs (`eyJ…`), so length limits and logging are exercised realistically. */
+const newToken = () => `eyJ${randomBytes(36).toString('base64url')}.${randomBytes(24).toString('base64url')}`;
+
+/** The UTC day of an instant, `YYYY-MM-DD`: Zoom's daily limits reset at 00:00 GMT. */
+const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 /**
  * Everything the emulator remembers, with the rules Zoom applies to it:
  * single-use codes, rotating single-use refresh tokens, "token tolerance 1"
- * (a new authorization kills the user's earlier tokens), revocation.
+ * (a new authorization kills the user's earlier tokens), revocation, the
+ * daily meeting-create limit. Every expiry reads `settings.clock`.
  */
 export class EmulatorState {
   readonly users = new Map<string, EmulatorUser>();
-  readonly meetings = new Map<number, EmulatorMeeting & { deleted: boolean }>();
+  readonly meetings = new Map<number, EmulatorMeeting>();
   readonly failures: Failure[] = [];
-  readonly tokenLog: { grantType: string; at: Date; outcome: string }[] = [];
+  readonly tokenLog: TokenRequest[] = [];
   droppedRefreshResponses = 0;
   private readonly codes = new Map<string, AuthCode>();
   private readonly accessTokens = new Map<string, AccessToken>();
@@ -115,17 +138,22 @@ export class EmulatorState {
     return user;
   }
 
-  issueCode(input: Omit<AuthCode, 'expiresAt' | 'used'>): string {
+  issueCode(input: Omit<AuthCode, 'expiresAt' | 'isUsed'>): string {
     const code = randomBytes(24).toString('base64url');
-    this.codes.set(code, { ...input, expiresAt: this.now() + 5 * 60_000, used: false });
+    this.codes.set(code, { ...input, expiresAt: this.now() + CODE_LIFETIME_MS, isUsed: false });
     return code;
   }
 
-  /** Redeems a code (single use, 5 minutes, same redirect URI, matching PKCE verifier). */
-  redeemCode(code: string, redirectUri: string | undefined, verifier: string | undefined): string | undefined {
+  /**
+   * Redeems a code: single use, 5 minutes, same client and redirect URI,
+   * matching PKCE verifier. Returns the user, or undefined for any failure.
+   * A failed attempt burns the code too (RFC 6749 §10.5: codes are one-shot).
+   */
+  redeemCode(code: string, clientId: string, redirectUri: string | undefined, verifier: string | undefined): string | undefined {
     const entry = this.codes.get(code);
-    if (!entry || entry.used || entry.expiresAt < this.now() || entry.redirectUri !== redirectUri) return undefined;
-    entry.used = true;
+    if (!entry || entry.isUsed || entry.expiresAt < this.now()) return undefined;
+    entry.isUsed = true;
+    if (entry.clientId !== clientId || entry.redirectUri !== redirectUri) return undefined;
     if (entry.challenge !== undefined) {
       if (!verifier) return undefined;
       const computed = entry.challengeMethod === 'S256' ? createHash('sha256').update(verifier).digest('base64url') : verifier;
@@ -135,63 +163,74 @@ export class EmulatorState {
   }
 
   /** A new grant for a user; earlier tokens of that user die (Zoom's "token tolerance 1"). */
-  grant(userId: string): { accessToken: string; refreshToken: string } {
+  grant(userId: string): TokenPair {
     this.revokeAllTokens(userId);
     return this.issuePair(userId, randomUUID());
   }
 
-  private issuePair(userId: string, grantId: string): { accessToken: string; refreshToken: string } {
-    const accessToken = token();
-    const refreshToken = token();
-    this.accessTokens.set(accessToken, { userId, grantId, expiresAt: this.now() + this.settings.accessTokenSeconds * 1000, revoked: false });
-    this.refreshTokens.set(refreshToken, { userId, grantId, expiresAt: this.now() + this.settings.refreshTokenSeconds * 1000, valid: true });
+  private issuePair(userId: string, grantId: string): TokenPair {
+    const accessToken = newToken();
+    const refreshToken = newToken();
+    const now = this.now();
+    this.accessTokens.set(accessToken, { userId, grantId, expiresAt: now + this.settings.accessTokenSeconds * 1000, isRevoked: false });
+    this.refreshTokens.set(refreshToken, { userId, grantId, expiresAt: now + this.settings.refreshTokenSeconds * 1000, isValid: true });
     return { accessToken, refreshToken };
   }
 
-  /** Rotates a refresh token: the old one is dead at once, the old access token lives to its expiry. */
-  rotate(refreshToken: string): { accessToken: string; refreshToken: string } | undefined {
+  /** Rotates a refresh token: the old one is dead at once, the old access token lives to its expiry (as on Zoom). */
+  rotate(refreshToken: string): TokenPair | undefined {
     const entry = this.refreshTokens.get(refreshToken);
-    if (!entry || !entry.valid || entry.expiresAt < this.now()) return undefined;
-    entry.valid = false;
+    if (!entry || !entry.isValid || entry.expiresAt <= this.now()) return undefined;
+    entry.isValid = false;
     return this.issuePair(entry.userId, entry.grantId);
   }
 
-  /** Revokes an access token and its grant's refresh tokens. */
+  /** Revokes an access token with every token of its grant. False when the token is unknown. */
   revokeAccessToken(accessToken: string): boolean {
     const entry = this.accessTokens.get(accessToken);
     if (!entry) return false;
-    for (const t of this.accessTokens.values()) if (t.grantId === entry.grantId) t.revoked = true;
-    for (const t of this.refreshTokens.values()) if (t.grantId === entry.grantId) t.valid = false;
+    for (const t of this.accessTokens.values()) if (t.grantId === entry.grantId) t.isRevoked = true;
+    for (const t of this.refreshTokens.values()) if (t.grantId === entry.grantId) t.isValid = false;
     return true;
   }
 
   revokeAllTokens(userId: string): void {
-    for (const t of this.accessTokens.values()) if (t.userId === userId) t.revoked = true;
-    for (const t of this.refreshTokens.values()) if (t.userId === userId) t.valid = false;
+    for (const t of this.accessTokens.values()) if (t.userId === userId) t.isRevoked = true;
+    for (const t of this.refreshTokens.values()) if (t.userId === userId) t.isValid = false;
   }
 
   expireAccessTokens(userId: string): void {
-    for (const t of this.accessTokens.values()) if (t.userId === userId && t.expiresAt > this.now()) t.expiresAt = this.now() - 1;
+    const now = this.now();
+    for (const t of this.accessTokens.values()) if (t.userId === userId && t.expiresAt > now) t.expiresAt = now;
   }
 
   /** The user behind a bearer token, or why it is refused (Zoom's two code-124 messages). */
   authenticate(accessToken: string | undefined): { user: EmulatorUser } | { error: string } {
     const entry = accessToken ? this.accessTokens.get(accessToken) : undefined;
-    if (!entry || entry.revoked) return { error: 'Invalid access token.' };
+    if (!entry || entry.isRevoked) return { error: 'Invalid access token.' };
     if (entry.expiresAt <= this.now()) return { error: 'Access token is expired.' };
     const user = this.users.get(entry.userId);
     return user ? { user } : { error: 'Invalid access token.' };
   }
 
-  /** Counts a meeting create against the user's daily limit; false when over it. */
+  /** Counts a meeting create request against the user's limit for the current UTC day; false when over it. */
   countMeetingCreate(userId: string): boolean {
-    const key = `${userId}:${new Date(this.now()).toISOString().slice(0, 10)}`;
+    const key = `${userId}:${utcDay(this.now())}`;
     const used = this.dailyCreates.get(key) ?? 0;
     if (used >= this.settings.dailyMeetingLimit) return false;
     this.dailyCreates.set(key, used + 1);
     return true;
   }
 
+  /** A meeting id Zoom-like in shape (11 digits) and unique here. */
+  newMeetingId(): number {
+    let id: number;
+    do id = randomInt(10_000_000_000, 99_999_999_999);
+    while (this.meetings.has(id));
+    return id;
+  }
+
+  /** Takes the first queued failure that applies to `target`, keeping the order of the others. */
   takeFailure(target: 'api' | 'token'): Failure | undefined {
     const index = this.failures.findIndex((f) => (f.target ?? 'api') === target || f.target === 'any');
     return index === -1 ? undefined : this.failures.splice(index, 1)[0];

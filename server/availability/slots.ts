@@ -61,9 +61,16 @@ export function offeredSlots(rules: SlotRules, from: number, to: number): Interv
     const isoWeekday = probe.getDay() === 0 ? 7 : probe.getDay();
     for (const rule of rules.rules) {
       if (rule.weekday !== isoWeekday) continue;
+      const windowStart = localInstant(y, m, d, rule.startMinute, timeZone);
       const windowEnd = localInstant(y, m, d, rule.endMinute, timeZone);
+      // Skip windows wholly outside [from, to) before doing any per-slot work.
+      if (windowEnd !== null && windowEnd <= from) continue;
+      if (windowStart !== null && windowStart >= to + durationMs) continue;
+      // Without a daylight-saving change inside the window, local minutes map to
+      // UTC by one fixed offset: plain arithmetic instead of a zone lookup per slot.
+      const isSteady = windowStart !== null && windowEnd !== null && windowEnd - windowStart === (rule.endMinute - rule.startMinute) * MINUTE;
       for (let minute = rule.startMinute; minute + durationMinutes <= rule.endMinute; minute += stepMinutes) {
-        const start = localInstant(y, m, d, minute, timeZone);
+        const start = isSteady ? windowStart + (minute - rule.startMinute) * MINUTE : localInstant(y, m, d, minute, timeZone);
         if (start === null) continue;
         const end = start + durationMs;
         if (windowEnd !== null && end > windowEnd) continue;

@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { compress } from 'hono/compress';
 import { requestId } from 'hono/request-id';
 import { sql } from 'kysely';
 import { DomainError } from './errors.js';
@@ -32,6 +33,8 @@ export interface AppDeps extends CoreDeps {
 export function createApp(deps: AppDeps): Hono<{ Variables: SessionVariables }> {
   const app = new Hono<{ Variables: SessionVariables }>();
   app.use(requestId());
+  // The widget bundle and long slot lists shrink several-fold; JSON and HTML alike.
+  app.use(compress());
   app.use(requestLog(deps.logger));
   app.onError(createErrorHandler(deps.logger));
   app.notFound(handleNotFound);

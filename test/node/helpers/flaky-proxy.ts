@@ -55,7 +55,9 @@ export async function startFlakyProxy(target: string): Promise<FlakyProxy> {
       req.socket.destroy();
       return;
     }
-    res.writeHead(upstream.status, Object.fromEntries(upstream.headers));
+    // fetch already decoded the body: pass it on plain.
+    const passed = Object.fromEntries([...upstream.headers].filter(([k]) => k !== 'content-encoding' && k !== 'content-length'));
+    res.writeHead(upstream.status, passed);
     res.end(body);
   }
   server.listen(0, '127.0.0.1');

@@ -57,8 +57,8 @@ async function measure(kind: DatabaseKind, size: number): Promise<{ size: number
   } else {
     await sql`INSERT INTO bookings (id, specialist_id, service_id, customer_name, customer_email, start_at, end_at, status, created_at, updated_at)
       SELECT 'g' || i, ${specialistId}, ${serviceIds[0]}, 'Customer', 'c@example.test',
-        to_char(to_timestamp(${firstSeconds} + i * 3600) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-        to_char(to_timestamp(${firstSeconds} + i * 3600 + 1800) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        to_char(to_timestamp(${firstSeconds}::bigint + i::bigint * 3600) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        to_char(to_timestamp(${firstSeconds}::bigint + i::bigint * 3600 + 1800) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
         'confirmed', '2030-01-01T00:00:00.000Z', '2030-01-01T00:00:00.000Z' FROM generate_series(0, ${size - 1}) AS i`.execute(db);
     await sql`INSERT INTO booking_slot_claims (specialist_id, block_start, booking_id)
       SELECT ${specialistId}, ${firstSeconds / 60} + i * 60 + j, 'g' || i FROM generate_series(0, ${size - 1}) AS i, (VALUES (0), (5), (10), (15), (20), (25)) AS k(j)`.execute(db);

@@ -15,6 +15,9 @@ import { createZoomClient } from '../server/zoom/client.js';
 import { createZoomConnectionStore } from '../server/zoom/connections.js';
 import { spawnTs } from './lib.js';
 
+/** `BENCH_PROFILE=<dir>`: the server writes a V8 CPU profile there when the stack closes. */
+const PROFILE_DIR = process.env.BENCH_PROFILE;
+
 export interface BenchStack {
   url: string;
   serviceId: string;
@@ -64,7 +67,13 @@ export async function startBenchStack(options: { smtpUrl: string; databaseUrl?: 
     url: server.url,
     serviceId: serviceIds[0]!,
     close: async () => {
-      server.child.kill('SIGKILL');
+      if (PROFILE_DIR) {
+        // A clean stop, so Node writes the CPU profile.
+        server.child.kill('SIGTERM');
+        await new Promise((resolve) => server.child.once('exit', resolve));
+      } else {
+        server.child.kill('SIGKILL');
+      }
       emulator.child.kill('SIGKILL');
     },
   };
@@ -72,7 +81,8 @@ export async function startBenchStack(options: { smtpUrl: string; databaseUrl?: 
 
 async function spawnServer(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
   const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const profile = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'server/main.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout!.on('data', (chunk) => {

@@ -8,6 +8,8 @@ import { startTestSmtp } from '../test/node/helpers/smtp.js';
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = 50;
+// What Chromium sends on a fetch: the widget's requests ask for compressed answers.
+const BROWSER_HEADERS = { 'accept-encoding': 'gzip, deflate, br, zstd' };
 
 function run(opts: autocannon.Options): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => autocannon(opts, (err, result) => (err ? reject(err) : resolve(result))));
@@ -22,14 +24,14 @@ const shape = (r: autocannon.Result) => ({
 
 const smtp = await startTestSmtp();
 const hello = await spawnTs('bench/hello-process.ts');
-const ceiling = shape(await run({ url: hello.info.url!, connections: CONNECTIONS, duration: DURATION }));
+const ceiling = shape(await run({ url: hello.info.url!, connections: CONNECTIONS, duration: DURATION, headers: BROWSER_HEADERS }));
 hello.child.kill('SIGKILL');
 
 const stack = await startBenchStack({ smtpUrl: smtp.url });
 const tomorrow = new Date(Date.now() + 86_400_000);
 tomorrow.setUTCHours(0, 0, 0, 0);
 const slotsUrl = `${stack.url}/api/v1/specialists/bench/services/${stack.serviceId}/slots?from=${tomorrow.toISOString()}&to=${new Date(tomorrow.getTime() + 86_400_000).toISOString()}`;
-const slots = shape(await run({ url: slotsUrl, connections: CONNECTIONS, duration: DURATION }));
+const slots = shape(await run({ url: slotsUrl, connections: CONNECTIONS, duration: DURATION, headers: BROWSER_HEADERS }));
 
 let i = 0;
 const start = tomorrow.getTime() + 2 * 86_400_000;

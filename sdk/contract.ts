@@ -20,9 +20,13 @@ export const LIMITS = {
   idempotencyKeyMaxLength: 255,
 } as const;
 
+// Building a formatter is the complete check and a slow one; valid zones are a small set, so they are remembered.
+const validTimeZones = new Set<string>();
 function isIanaTimeZone(value: string): boolean {
+  if (validTimeZones.has(value)) return true;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: value });
+    validTimeZones.add(value);
     return true;
   } catch {
     return false;

@@ -55,9 +55,10 @@ export function createApp(deps: AppDeps): Hono<{ Variables: SessionVariables }> 
   app.get('/docs', (c) => c.html(apiReference));
 
   const services = createServices(deps);
-  // Pages read the session cookie; API calls carry none, and pay nothing for it.
+  app.route('/api/v1', publicApiRoutes({ bookings: services.bookings, slots: services.slots, publicUrl: deps.publicUrl }));
+  // Pages read the session cookie. Registered after the API, whose handlers
+  // answer before it, so API calls (which carry no cookie) pay nothing for it.
   app.use(loadSession(deps));
-  app.route('/api/v1', publicApiRoutes({ bookings: services.bookings, publicUrl: deps.publicUrl }));
   app.route('/', zoomRoutes({ ...deps, connections: services.connections }));
   app.route('/', authRoutes({ ...deps, links: services.links }));
   app.route('/', specialistRoutes({ ...deps, links: services.links, outbox: services.outbox, connections: services.connections }));

@@ -1,6 +1,7 @@
 import { hkdfSync } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { createSignInLinks, type SignInLinks } from './auth/links.js';
+import { createSlotLister, type SlotLister } from './availability/index.js';
 import type { BookingDeps } from './bookings/index.js';
 import type { Clock } from './clock.js';
 import type { Database } from './db/schema.js';
@@ -32,6 +33,8 @@ export interface CoreDeps {
 
 export interface Services {
   connections: ZoomConnectionStore;
+  /** Keeps slot lists until they change: build once per server. */
+  slots: SlotLister;
   bookings: BookingDeps;
   links: SignInLinks;
   outbox: OutboxDeps;
@@ -42,7 +45,11 @@ export function deriveSigningKey(encryptionKey: Buffer): Buffer {
   return Buffer.from(hkdfSync('sha256', encryptionKey, Buffer.alloc(0), 'specialist-booking sign-in links', 32));
 }
 
-/** The domain services over the core dependencies. Stateless: build as often as needed. */
+/**
+ * The domain services over the core dependencies. Only `slots` keeps state (a
+ * cache that checks the database on every use), so building them again is
+ * safe, just colder.
+ */
 export function createServices(deps: CoreDeps): Services {
   const connections = createZoomConnectionStore(deps);
   const meetings = createZoomMeetings({ zoom: deps.zoom, connections, logger: deps.logger });
@@ -53,6 +60,7 @@ export function createServices(deps: CoreDeps): Services {
     createEmailReauthNotifier({ ...outbox, links, publicUrl: deps.publicUrl, windowMs: deps.reauthEmailWindowMs ?? 3_600_000 });
   return {
     connections,
+    slots: createSlotLister(deps),
     links,
     outbox,
     bookings: {

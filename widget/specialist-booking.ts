@@ -218,7 +218,9 @@ export class SpecialistBooking extends LitElement {
     if (!service) return;
     this.isLoadingSlots = true;
     this.failure = undefined;
-    const from = new Date();
+    // From the start of this hour: past times are never offered anyway, and every
+    // visitor in the same hour asks the same question, which the server answers from its cache.
+    const from = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
     const to = new Date(from.getTime() + DAYS_SHOWN * 86_400_000);
     try {
       const list = await this.api().listSlots(this.specialist, service.id, { from, to });

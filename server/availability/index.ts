@@ -10,6 +10,8 @@ import { freeSlots, type Interval, type SlotRules } from './slots.js';
 
 export { offeredSlots, freeSlots, type Interval, type SlotRules, type WeeklyRule } from './slots.js';
 export { claimBlocks, CLAIM_BLOCK_MINUTES } from './claims.js';
+export { createSlotLister, type SlotLister } from './slot-lister.js';
+export { markAvailabilityChanged } from './version.js';
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
@@ -69,14 +71,20 @@ export interface ListSlotsInput {
   to?: string;
 }
 
+export type SlotList = Omit<SlotsResponse, 'success'>;
+
+/** A validated range of slot starts, epoch milliseconds. */
+export interface SlotRange {
+  from: number;
+  to: number;
+}
+
 /**
- * Free slots of a service over a range, in UTC, with the specialist's zone.
+ * The range a request asks for, with its defaults.
  *
- * @throws DomainError `not_found` for an unknown specialist or service,
- *   `validation_failed` for a reversed or too wide range.
+ * @throws DomainError `validation_failed` for a reversed or too wide range.
  */
-export async function listFreeSlots(deps: AvailabilityDeps, input: ListSlotsInput): Promise<Omit<SlotsResponse, 'success'>> {
-  const now = deps.clock().getTime();
+export function resolveSlotRange(input: Pick<ListSlotsInput, 'from' | 'to'>, now: number): SlotRange {
   const from = input.from === undefined ? now : Date.parse(input.from);
   const to = input.to === undefined ? from + DEFAULT_RANGE_DAYS * DAY : Date.parse(input.to);
   if (to <= from) {
@@ -86,17 +94,57 @@ export async function listFreeSlots(deps: AvailabilityDeps, input: ListSlotsInpu
     const message = `Ask for at most ${LIMITS.maxSlotRangeDays} days of slots at a time.`;
     throw new DomainError('validation_failed', message, { errors: [{ path: 'to', message }] });
   }
-  const specialist = await requireSpecialist(deps.db, input.slug);
-  const service = await requireActiveService(deps.db, specialist.id, input.serviceId);
-  const rules = await loadSlotRules(deps.db, specialist, service);
-  const busy = await loadBusyIntervals(deps.db, specialist.id, from, to + service.duration_minutes * MINUTE);
-  const slots = freeSlots(rules, { from, to, now }, busy);
+  return { from, to };
+}
+
+/**
+ * The free slots of one service over a range, and the last instant at which
+ * that answer still holds if nothing is written: slots drop out as the
+ * minimum notice passes them and appear as the booking horizon reaches them.
+ *
+ * @throws DomainError `not_found` for an unknown or inactive service.
+ */
+export async function computeSlotList(
+  db: Kysely<Database>,
+  specialist: SpecialistRow,
+  serviceId: string,
+  range: SlotRange,
+  now: number,
+): Promise<{ list: SlotList; validUntil: number }> {
+  const service = await requireActiveService(db, specialist.id, serviceId);
+  const rules = await loadSlotRules(db, specialist, service);
+  const busy = await loadBusyIntervals(db, specialist.id, range.from, range.to + service.duration_minutes * MINUTE);
+  // Computed without the horizon, then cut at it: the first slot past it says when the answer changes.
+  const unbounded = freeSlots({ ...rules, horizonDays: Infinity }, { ...range, now }, busy);
+  const latest = now + rules.horizonDays * DAY;
+  const cut = unbounded.findIndex((slot) => slot.start >= latest);
+  const slots = cut === -1 ? unbounded : unbounded.slice(0, cut);
+  const firstDropsOutAfter = slots.length > 0 ? slots[0]!.start - rules.minNoticeMinutes * MINUTE : Infinity;
+  const nextAppearsAfter = cut === -1 ? Infinity : unbounded[cut]!.start - rules.horizonDays * DAY;
   return {
-    timeZone: specialist.time_zone,
-    serviceId: service.id,
-    durationMinutes: service.duration_minutes,
-    from: new Date(from).toISOString(),
-    to: new Date(to).toISOString(),
-    slots: slots.map((s) => ({ start: new Date(s.start).toISOString(), end: new Date(s.end).toISOString() })),
+    validUntil: Math.min(firstDropsOutAfter, nextAppearsAfter),
+    list: {
+      timeZone: specialist.time_zone,
+      serviceId: service.id,
+      durationMinutes: service.duration_minutes,
+      from: new Date(range.from).toISOString(),
+      to: new Date(range.to).toISOString(),
+      slots: slots.map((s) => ({ start: new Date(s.start).toISOString(), end: new Date(s.end).toISOString() })),
+    },
   };
+}
+
+/**
+ * Free slots of a service over a range, in UTC, with the specialist's zone,
+ * computed afresh. The API serves them through `createSlotLister`, which
+ * keeps answers until they change.
+ *
+ * @throws DomainError `not_found` for an unknown specialist or service,
+ *   `validation_failed` for a reversed or too wide range.
+ */
+export async function listFreeSlots(deps: AvailabilityDeps, input: ListSlotsInput): Promise<SlotList> {
+  const now = deps.clock().getTime();
+  const range = resolveSlotRange(input, now);
+  const specialist = await requireSpecialist(deps.db, input.slug);
+  return (await computeSlotList(deps.db, specialist, input.serviceId, range, now)).list;
 }

@@ -3,6 +3,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { z } from 'zod';
 import type { Booking, CreateBookingRequestSchema } from '../../sdk/contract.js';
 import { claimBlocks, loadSlotRules, offeredSlots } from '../availability/index.js';
+import { markAvailabilityChanged } from '../availability/version.js';
 import type { Clock } from '../clock.js';
 import { isUniqueViolation } from '../db/connection.js';
 import type { BookingsTable, Database } from '../db/schema.js';
@@ -109,6 +110,7 @@ export async function createBooking(deps: BookingDeps, input: CreateBookingInput
         .insertInto('booking_slot_claims')
         .values(claimBlocks(start, end).map((block_start) => ({ specialist_id: specialist.id, block_start, booking_id: row.id })))
         .execute();
+      await markAvailabilityChanged(trx, specialist.id);
     });
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
@@ -248,7 +250,7 @@ async function provisionMeeting(deps: BookingDeps, specialist: SpecialistRow, se
     const { notified } = await releaseForReauth(deps, specialist, service, row, result.reason);
     throw new DomainError('requires_reauth', reauthMessage(result.reason, notified), { requiresReAuth: true, specialistNotified: notified });
   }
-  await releaseSlot(deps, row.id);
+  await releaseSlot(deps, specialist.id, row.id);
   throw new DomainError('zoom_unavailable', `Failed to create Zoom meeting: ${result.message} Your time was not booked; please try again in a few minutes.`);
 }
 
@@ -259,10 +261,11 @@ function reauthMessage(reason: ReauthReason, notified: boolean): string {
     : `${what} The specialist needs to re-authorize their Zoom account before this time can be booked.`;
 }
 
-async function releaseSlot(deps: BookingDeps, bookingId: string): Promise<void> {
+async function releaseSlot(deps: BookingDeps, specialistId: string, bookingId: string): Promise<void> {
   await deps.db.transaction().execute(async (trx) => {
     await trx.deleteFrom('booking_slot_claims').where('booking_id', '=', bookingId).execute();
     await trx.deleteFrom('bookings').where('id', '=', bookingId).where('status', '=', 'pending').execute();
+    await markAvailabilityChanged(trx, specialistId);
   });
 }
 
@@ -285,7 +288,7 @@ async function releaseForReauth(
       .set((eb) => ({ failed_booking_attempts: eb('failed_booking_attempts', '+', 1) }))
       .where('specialist_id', '=', specialist.id)
       .execute();
-    return deps.notifyReauthRequired(trx, {
+    const outcome = await deps.notifyReauthRequired(trx, {
       specialist: { id: specialist.id, name: specialist.name, email: specialist.email, timeZone: specialist.time_zone },
       service: { id: service.id, title: service.title },
       customer: { name: row.customer_name, email: row.customer_email },
@@ -293,6 +296,8 @@ async function releaseForReauth(
       attemptedAt: deps.clock(),
       reason,
     });
+    await markAvailabilityChanged(trx, specialist.id);
+    return outcome;
   });
 }
 

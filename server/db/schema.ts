@@ -3,6 +3,7 @@
  * (`2030-01-15T09:00:00.000Z`): they sort as text and mean the same on SQLite
  * and PostgreSQL. Booleans are integers 0/1 for the same reason.
  */
+import type { Generated } from 'kysely';
 import type { BookingStatus } from '../../sdk/contract.js';
 
 export interface SpecialistsTable {
@@ -19,6 +20,8 @@ export interface SpecialistsTable {
   min_notice_minutes: number;
   /** How far ahead customers may book, in days. */
   booking_horizon_days: number;
+  /** Raised with every change to claims, weekly hours or services: cached slot lists compare it. */
+  availability_version: Generated<number>;
   created_at: string;
   updated_at: string;
 }

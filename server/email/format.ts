@@ -1,5 +1,17 @@
 /** "Tuesday, 8 January 2030 at 10:00 (Europe/Berlin)", in the reader's own zone. */
 export function formatWhen(date: Date, timeZone: string): string {
-  const text = new Intl.DateTimeFormat('en-GB', { timeZone, dateStyle: 'full', timeStyle: 'short' }).format(date);
+  const text = formatterFor(timeZone).format(date);
   return `${text} (${timeZone})`;
+}
+
+// Building an Intl.DateTimeFormat costs far more than formatting with one; a
+// server formats in a handful of zones, so each zone's formatter is kept.
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let formatter = formatters.get(timeZone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat('en-GB', { timeZone, dateStyle: 'full', timeStyle: 'short' });
+    formatters.set(timeZone, formatter);
+  }
+  return formatter;
 }

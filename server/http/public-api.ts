@@ -1,17 +1,19 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
-import { CreateBookingRequestSchema, IdSchema, LIMITS, SlotsQuerySchema, SlugSchema } from '../../sdk/contract.js';
-import { listFreeSlots } from '../availability/index.js';
+import { CreateBookingRequestSchema, IdSchema, LIMITS, SlotsQuerySchema, SlugSchema, type SlotsResponse } from '../../sdk/contract.js';
+import type { SlotLister } from '../availability/index.js';
 import { createBooking, type BookingDeps } from '../bookings/index.js';
 import { DomainError } from '../errors.js';
 import { allowedOriginsOf, findSpecialistBySlug, getPublicProfile } from '../specialists/index.js';
 import { specialistCors } from './cors.js';
 import { errorResponse } from './errors.js';
+import { sendSharedJson } from './shared-json.js';
 import { parseWith, readJsonBody } from './validation.js';
 
 export interface PublicApiDeps {
   bookings: BookingDeps;
+  slots: SlotLister;
   publicUrl: string;
 }
 
@@ -56,13 +58,13 @@ export function publicApiRoutes(deps: PublicApiDeps): Hono {
 
   app.get('/specialists/:slug/services/:serviceId/slots', async (c) => {
     const query = parseWith(SlotsQuerySchema, c.req.query());
-    const result = await listFreeSlots(deps.bookings, {
+    const list = await deps.slots.list({
       slug: slugParam(c.req.param('slug')),
       serviceId: serviceIdParam(c.req.param('serviceId')),
       from: query.from,
       to: query.to,
     });
-    return c.json({ success: true as const, ...result });
+    return sendSharedJson(c, list, (l): SlotsResponse => ({ success: true, ...l }));
   });
 
   app.post(

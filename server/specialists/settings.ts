@@ -8,6 +8,7 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { TimeZoneSchema } from '../../sdk/contract.js';
 import type { Clock } from '../clock.js';
+import { markAvailabilityChanged } from '../availability/version.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import type { ServiceRow, SpecialistRow } from './index.js';
@@ -44,7 +45,11 @@ function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown): z.output<
 
 export async function updateProfile(db: Kysely<Database>, clock: Clock, specialistId: string, input: unknown): Promise<void> {
   const profile = parseOrThrow(ProfileSchema, input);
-  await db.updateTable('specialists').set({ name: profile.name, time_zone: profile.timeZone, updated_at: clock().toISOString() }).where('id', '=', specialistId).execute();
+  await db
+    .updateTable('specialists')
+    .set((eb) => ({ name: profile.name, time_zone: profile.timeZone, updated_at: clock().toISOString(), availability_version: eb('availability_version', '+', 1) }))
+    .where('id', '=', specialistId)
+    .execute();
 }
 
 function priceOf(form: z.output<typeof ServiceFormSchema>): { price_cents: number | null; currency: string | null } {
@@ -73,17 +78,23 @@ export async function addService(db: Kysely<Database>, clock: Clock, specialistI
 
 export async function updateService(db: Kysely<Database>, specialistId: string, serviceId: string, input: unknown): Promise<void> {
   const form = parseOrThrow(ServiceFormSchema, input);
-  const result = await db
-    .updateTable('services')
-    .set({ title: form.title, description: form.description, duration_minutes: form.durationMinutes, ...priceOf(form) })
-    .where('id', '=', serviceId)
-    .where('specialist_id', '=', specialistId)
-    .executeTakeFirst();
-  if (Number(result.numUpdatedRows) !== 1) throw new DomainError('not_found', 'That service does not exist.');
+  await db.transaction().execute(async (trx) => {
+    const result = await trx
+      .updateTable('services')
+      .set({ title: form.title, description: form.description, duration_minutes: form.durationMinutes, ...priceOf(form) })
+      .where('id', '=', serviceId)
+      .where('specialist_id', '=', specialistId)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) !== 1) throw new DomainError('not_found', 'That service does not exist.');
+    await markAvailabilityChanged(trx, specialistId);
+  });
 }
 
 export async function setServiceActive(db: Kysely<Database>, specialistId: string, serviceId: string, isActive: boolean): Promise<void> {
-  await db.updateTable('services').set({ is_active: isActive ? 1 : 0 }).where('id', '=', serviceId).where('specialist_id', '=', specialistId).execute();
+  await db.transaction().execute(async (trx) => {
+    await trx.updateTable('services').set({ is_active: isActive ? 1 : 0 }).where('id', '=', serviceId).where('specialist_id', '=', specialistId).execute();
+    await markAvailabilityChanged(trx, specialistId);
+  });
 }
 
 export async function listAllServices(db: Kysely<Database>, specialistId: string): Promise<ServiceRow[]> {
@@ -144,6 +155,7 @@ export async function replaceWeeklyHours(db: Kysely<Database>, specialistId: str
         .values(rules.map((r) => ({ id: randomUUID(), specialist_id: specialistId, weekday: r.weekday, start_minute: r.start, end_minute: r.end })))
         .execute();
     }
+    await markAvailabilityChanged(trx, specialistId);
   });
 }
 

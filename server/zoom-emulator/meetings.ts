@@ -24,9 +24,13 @@ const START_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(Z
 
 const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
+// Asking Intl is the one complete check, and it is slow: remember the answers (zones are a small, fixed set).
+const knownTimeZones = new Set<string>();
 function isTimeZone(name: string): boolean {
+  if (knownTimeZones.has(name)) return true;
   try {
     new Intl.DateTimeFormat('en', { timeZone: name });
+    knownTimeZones.add(name);
     return true;
   } catch {
     return false;

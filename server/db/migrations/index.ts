@@ -3,6 +3,7 @@ import * as initial from './0001_initial.js';
 import * as zoomConnections from './0002_zoom_connections.js';
 import * as email from './0003_email.js';
 import * as rateLimits from './0004_rate_limits.js';
+import * as availabilityVersion from './0005_availability_version.js';
 
 /**
  * Every migration, in order. Listed here rather than read from a folder so
@@ -13,4 +14,5 @@ export const migrations: Record<string, Migration> = {
   '0002_zoom_connections': zoomConnections,
   '0003_email': email,
   '0004_rate_limits': rateLimits,
+  '0005_availability_version': availabilityVersion,
 };

@@ -1,0 +1,246 @@
+import { randomUUID } from 'node:crypto';
+import { request } from 'node:http';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { claimBlocks, createSlotLister, listFreeSlots, markAvailabilityChanged } from '../../server/availability/index.js';
+import { replaceWeeklyHours, setServiceActive, updateProfile, updateService } from '../../server/specialists/settings.js';
+import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './helpers/databases.js';
+import { bookingBody, createTestClock, fixedClock, FREE_SLOT, NOW, seedSpecialist } from './helpers/fixtures.js';
+import { connectZoom, startTestServer, type TestServer } from './helpers/server.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const iso = (ms: number) => new Date(ms).toISOString();
+const starts = (list: { slots: { start: string }[] }) => list.slots.map((s) => s.start);
+
+let slugCounter = 0;
+const nextSlug = () => `cache-${++slugCounter}`;
+
+describe.each(DATABASE_KINDS)('cached slot lists on %s', (kind) => {
+  let database: TestDatabase;
+  const db = () => database.handle.db;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(kind);
+  });
+  afterAll(async () => {
+    await database?.destroy();
+  });
+
+  /** A specialist of its own per test, and a question about Monday and Tuesday. */
+  async function setUp(overrides: Parameters<typeof seedSpecialist>[1] = {}) {
+    const slug = nextSlug();
+    const { specialistId, serviceIds } = await seedSpecialist(db(), { slug, email: `${slug}@example.test`, ...overrides });
+    const question = { slug, serviceId: serviceIds[0]!, from: iso(NOW.getTime()), to: iso(NOW.getTime() + 2 * DAY) };
+    return { slug, specialistId, serviceIds, question };
+  }
+
+  /** A pending booking's row, which its claims point at. */
+  function pendingBooking(specialistId: string, serviceId: string, start: string) {
+    const end = iso(Date.parse(start) + 30 * 60_000);
+    const now = NOW.toISOString();
+    return {
+      id: randomUUID(), specialist_id: specialistId, service_id: serviceId, customer_name: 'Carla', customer_email: 'carla@example.test',
+      customer_note: null, customer_time_zone: null, start_at: start, end_at: end, status: 'pending' as const, zoom_meeting_id: null,
+      zoom_join_url: null, zoom_start_url_enc: null, idempotency_key: null, request_fingerprint: 'test', meeting_lock_until: null,
+      meeting_requested_at: null, created_at: now, updated_at: now,
+    };
+  }
+
+  /** Books a 30-minute slot's claims in one transaction; `note` marks the change for this process as the domain does. */
+  async function claim(specialistId: string, serviceId: string, start: string, how: 'this process' | 'another process') {
+    const booking = pendingBooking(specialistId, serviceId, start);
+    await db().transaction().execute(async (trx) => {
+      await trx.insertInto('bookings').values(booking).execute();
+      await trx
+        .insertInto('booking_slot_claims')
+        .values(claimBlocks(Date.parse(booking.start_at), Date.parse(booking.end_at)).map((block_start) => ({ specialist_id: specialistId, block_start, booking_id: booking.id })))
+        .execute();
+      // Another server process runs the same statement; only its own process hears of the change.
+      if (how === 'this process') await markAvailabilityChanged(trx, specialistId);
+      else await sql`update specialists set availability_version = availability_version + 1 where id = ${specialistId}`.execute(trx);
+    });
+  }
+
+  it('answers a repeated question with the same object, equal to a fresh computation', async () => {
+    const { question } = await setUp();
+    const lister = createSlotLister({ db: db(), clock: fixedClock });
+    const first = await lister.list(question);
+    expect(await lister.list(question)).toBe(first);
+    expect(first).toEqual(await listFreeSlots({ db: db(), clock: fixedClock }, question));
+    expect(starts(first)).toContain(FREE_SLOT);
+  });
+
+  it("sees this process's changes at once: claims, weekly hours, a service's duration and state, the time zone", async () => {
+    const { specialistId, serviceIds, question } = await setUp();
+    const lister = createSlotLister({ db: db(), clock: fixedClock }, { recheckMs: 60_000 });
+    const before = await lister.list(question);
+    expect(starts(before)).toContain(FREE_SLOT);
+
+    await claim(specialistId, serviceIds[0]!, FREE_SLOT, 'this process');
+    const claimed = await lister.list(question);
+    expect(starts(claimed)).not.toContain(FREE_SLOT);
+
+    await replaceWeeklyHours(db(), specialistId, ['13:00-14:00', '', '', '', '', '', '']);
+    const hours = await lister.list(question);
+    expect(starts(hours)).toEqual(['2030-01-07T12:00:00.000Z', '2030-01-07T12:30:00.000Z']);
+
+    await updateService(db(), specialistId, serviceIds[0]!, { title: 'Intro call', description: '', durationMinutes: '60', price: '', currency: 'EUR' });
+    const longer = await lister.list(question);
+    expect(longer.durationMinutes).toBe(60);
+    expect(starts(longer)).toEqual(['2030-01-07T12:00:00.000Z']);
+
+    await updateProfile(db(), fixedClock, specialistId, { name: 'Anna Berg', timeZone: 'Europe/London' });
+    const london = await lister.list(question);
+    expect(london.timeZone).toBe('Europe/London');
+    expect(starts(london)).toEqual(['2030-01-07T13:00:00.000Z']);
+
+    await setServiceActive(db(), specialistId, serviceIds[0]!, false);
+    await expect(lister.list(question)).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it("sees another process's writes within recheckMs, and not before", async () => {
+    const { specialistId, serviceIds, question } = await setUp();
+    const lister = createSlotLister({ db: db(), clock: fixedClock }, { recheckMs: 150 });
+    const before = await lister.list(question);
+    await claim(specialistId, serviceIds[0]!, FREE_SLOT, 'another process');
+    // Within the recheck interval this process does not read the database.
+    expect(await lister.list(question)).toBe(before);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const after = await lister.list(question);
+    expect(starts(after)).not.toContain(FREE_SLOT);
+    expect(after.slots.length).toBe(before.slots.length - 1);
+  });
+
+  it('drops the first slot the moment the minimum notice reaches it, with no write', async () => {
+    // Notice 60 minutes; the first slot is 08:00 UTC (09:00 Berlin): it may be booked until 07:00 exactly.
+    const { question } = await setUp();
+    const time = createTestClock();
+    const lister = createSlotLister({ db: db(), clock: time.clock }, { recheckMs: 60_000 });
+    const before = await lister.list(question);
+    expect(starts(before)[0]).toBe('2030-01-07T08:00:00.000Z');
+    time.advance(HOUR);
+    expect(await lister.list(question)).toBe(before);
+    time.advance(1);
+    const after = await lister.list(question);
+    expect(starts(after)[0]).toBe('2030-01-07T08:30:00.000Z');
+  });
+
+  it('adds a slot the moment the booking horizon reaches it, with no write', async () => {
+    // A one-day horizon: Tuesday 08:00 UTC becomes bookable after Monday 08:00.
+    const { question } = await setUp({ bookingHorizonDays: 1, minNoticeMinutes: 0 });
+    const time = createTestClock();
+    const lister = createSlotLister({ db: db(), clock: time.clock }, { recheckMs: 60_000 });
+    const before = await lister.list(question);
+    expect(starts(before)).not.toContain('2030-01-08T08:00:00.000Z');
+    time.advance(2 * HOUR);
+    const atEdge = await lister.list(question);
+    expect(starts(atEdge)).not.toContain('2030-01-08T08:00:00.000Z');
+    time.advance(1);
+    expect(starts(await lister.list(question))).toContain('2030-01-08T08:00:00.000Z');
+  });
+
+  it('keeps no answer for a range that starts at "now"', async () => {
+    const { slug, serviceIds } = await setUp();
+    const lister = createSlotLister({ db: db(), clock: fixedClock });
+    const first = await lister.list({ slug, serviceId: serviceIds[0]! });
+    const second = await lister.list({ slug, serviceId: serviceIds[0]! });
+    expect(second).not.toBe(first);
+    expect(second).toEqual(first);
+  });
+
+  it('forgets the least recently used answers past maxSlots', async () => {
+    const { slug, serviceIds, question } = await setUp();
+    const sizeOfOne = (await listFreeSlots({ db: db(), clock: fixedClock }, question)).slots.length + 1;
+    const lister = createSlotLister({ db: db(), clock: fixedClock }, { maxSlots: sizeOfOne + 5 });
+    const a = await lister.list(question);
+    expect(await lister.list(question)).toBe(a);
+    await lister.list({ ...question, serviceId: serviceIds[1]!, slug });
+    expect(await lister.list(question)).not.toBe(a);
+  });
+});
+
+describe('slots over HTTP', () => {
+  let database: TestDatabase;
+  let server: TestServer;
+  let anna: { specialistId: string; serviceIds: string[] };
+  let bert: { specialistId: string; serviceIds: string[] };
+
+  beforeAll(async () => {
+    database = await createTestDatabase('sqlite');
+    anna = await seedSpecialist(database.handle.db);
+    bert = await seedSpecialist(database.handle.db, { slug: 'bert', email: 'bert@example.test' });
+    server = await startTestServer({ db: database.handle.db, clock: fixedClock });
+    await connectZoom(server, anna.specialistId);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await database?.destroy();
+  });
+
+  const range = `from=${encodeURIComponent(iso(NOW.getTime()))}&to=${encodeURIComponent(iso(NOW.getTime() + DAY))}`;
+  const slotsPath = (slug: string, serviceId: string) => `/api/v1/specialists/${slug}/services/${serviceId}/slots?${range}`;
+  const listStarts = async (slug: string, serviceId: string) => starts(await (await fetch(server.url + slotsPath(slug, serviceId))).json());
+  const book = (slug: string, serviceId: string) =>
+    fetch(`${server.url}/api/v1/specialists/${slug}/bookings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(bookingBody(serviceId)) });
+
+  it('a booking takes its slot off the very next list', async () => {
+    expect(await listStarts('anna', anna.serviceIds[0]!)).toContain(FREE_SLOT);
+    expect((await book('anna', anna.serviceIds[0]!)).status).toBe(201);
+    expect(await listStarts('anna', anna.serviceIds[0]!)).not.toContain(FREE_SLOT);
+  });
+
+  it('a booking refused for re-authorization leaves its slot on the list', async () => {
+    const before = await listStarts('bert', bert.serviceIds[0]!);
+    expect(before).toContain(FREE_SLOT);
+    const res = await book('bert', bert.serviceIds[0]!);
+    expect(res.status).toBe(409);
+    expect(await res.json()).toMatchObject({ success: false, code: 'requires_reauth', requiresReAuth: true, specialistNotified: true });
+    expect(await listStarts('bert', bert.serviceIds[0]!)).toEqual(before);
+  });
+
+  /** Raw bytes as sent, without fetch's transparent decompression. */
+  function rawGet(path: string, acceptEncoding?: string): Promise<{ headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+    return new Promise((resolve, reject) => {
+      const req = request(server.url + path, { headers: acceptEncoding === undefined ? {} : { 'accept-encoding': acceptEncoding } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  it('sends Brotli or gzip as the client accepts, each decoding to the same JSON', async () => {
+    const path = slotsPath('anna', anna.serviceIds[0]!);
+    const plain = await rawGet(path);
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.headers['content-type']).toBe('application/json');
+    expect(plain.headers.vary).toBe('Accept-Encoding');
+    const json = JSON.parse(plain.body.toString('utf8'));
+    expect(json).toMatchObject({ success: true, serviceId: anna.serviceIds[0], timeZone: 'Europe/Berlin' });
+    expect(json.slots.length).toBeGreaterThan(5);
+
+    const br = await rawGet(path, 'gzip, deflate, br, zstd');
+    expect(br.headers['content-encoding']).toBe('br');
+    expect(JSON.parse(brotliDecompressSync(br.body).toString('utf8'))).toEqual(json);
+    expect(br.body.length).toBeLessThan(plain.body.length / 3);
+
+    const gzip = await rawGet(path, 'br;q=0, gzip');
+    expect(gzip.headers['content-encoding']).toBe('gzip');
+    expect(JSON.parse(gunzipSync(gzip.body).toString('utf8'))).toEqual(json);
+
+    const identity = await rawGet(path, 'identity');
+    expect(identity.headers['content-encoding']).toBeUndefined();
+    expect(identity.body.equals(plain.body)).toBe(true);
+  });
+
+  it('leaves a body under 1 KB uncompressed, whatever the client accepts', async () => {
+    const empty = `/api/v1/specialists/anna/services/${anna.serviceIds[0]}/slots?from=2030-01-12T00:00:00Z&to=2030-01-13T00:00:00Z`; // a Saturday
+    const res = await rawGet(empty, 'gzip, deflate, br, zstd');
+    expect(res.headers['content-encoding']).toBeUndefined();
+    expect(JSON.parse(res.body.toString('utf8'))).toMatchObject({ success: true, slots: [] });
+  });
+});

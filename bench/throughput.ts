@@ -35,12 +35,14 @@ const slots = shape(await run({ url: slotsUrl, connections: CONNECTIONS, duratio
 
 let i = 0;
 const start = tomorrow.getTime() + 2 * 86_400_000;
-const bookings = shape(
-  await run({
+/** Bookings, each of a distinct 5-minute slot; as fast as they are answered, or at `overallRate` per second. */
+const bookingRun = (overallRate?: number) =>
+  run({
     url: `${stack.url}/api/v1/specialists/bench/bookings`,
     connections: CONNECTIONS,
     duration: DURATION,
     method: 'POST',
+    ...(overallRate === undefined ? {} : { overallRate }),
     requests: [
       {
         setupRequest: (req) => {
@@ -57,8 +59,12 @@ const bookings = shape(
         },
       },
     ],
-  }),
-);
+  });
+const bookings = shape(await bookingRun());
+// Saturated, latency is mostly queueing (50 connections / throughput); at a set
+// rate below saturation it is what one booking costs while others are under way.
+const STEADY_RATE = 100;
+const steadyBookings = shape(await bookingRun(STEADY_RATE));
 await stack.close();
 await smtp.close();
 console.log(
@@ -68,6 +74,7 @@ console.log(
     ceiling,
     slots: { ...slots, fractionOfCeiling: Math.round((100 * slots.requestsPerSecond) / ceiling.requestsPerSecond) / 100 },
     bookings: { ...bookings, fractionOfCeiling: Math.round((100 * bookings.requestsPerSecond) / ceiling.requestsPerSecond) / 100 },
+    steadyBookings: { ...steadyBookings, offeredPerSecond: STEADY_RATE },
   }),
 );
 process.exit(0);

@@ -45,11 +45,11 @@ function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown): z.output<
 
 export async function updateProfile(db: Kysely<Database>, clock: Clock, specialistId: string, input: unknown): Promise<void> {
   const profile = parseOrThrow(ProfileSchema, input);
-  await db
-    .updateTable('specialists')
-    .set((eb) => ({ name: profile.name, time_zone: profile.timeZone, updated_at: clock().toISOString(), availability_version: eb('availability_version', '+', 1) }))
-    .where('id', '=', specialistId)
-    .execute();
+  await db.transaction().execute(async (trx) => {
+    await trx.updateTable('specialists').set({ name: profile.name, time_zone: profile.timeZone, updated_at: clock().toISOString() }).where('id', '=', specialistId).execute();
+    // The time zone moves every slot: through the one helper, so this process's cache hears of it at once.
+    await markAvailabilityChanged(trx, specialistId);
+  });
 }
 
 function priceOf(form: z.output<typeof ServiceFormSchema>): { price_cents: number | null; currency: string | null } {

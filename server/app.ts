@@ -33,8 +33,6 @@ export interface AppDeps extends CoreDeps {
 export function createApp(deps: AppDeps): Hono<{ Variables: SessionVariables }> {
   const app = new Hono<{ Variables: SessionVariables }>();
   app.use(requestId());
-  // The widget bundle and long slot lists shrink several-fold; JSON and HTML alike.
-  app.use(compress());
   app.use(requestLog(deps.logger));
   app.onError(createErrorHandler(deps.logger));
   app.notFound(handleNotFound);
@@ -49,15 +47,22 @@ export function createApp(deps: AppDeps): Hono<{ Variables: SessionVariables }> 
     }
   });
 
+  const services = createServices(deps);
+  // The API compresses its one large answer, slot lists, itself (once per
+  // list, see sendSharedJson); its other answers are a few hundred bytes,
+  // where compressing costs more than it saves. Registered first, so it
+  // answers before the compress middleware below would run.
+  app.route('/api/v1', publicApiRoutes({ bookings: services.bookings, slots: services.slots, publicUrl: deps.publicUrl }));
+
+  // The widget bundle, the API reference and pages shrink several-fold.
+  app.use(compress());
   const openApiDocument = buildOpenApiDocument(deps.publicUrl);
   const apiReference = renderApiReference(openApiDocument);
   app.get('/openapi.json', (c) => c.json(openApiDocument));
   app.get('/docs', (c) => c.html(apiReference));
 
-  const services = createServices(deps);
-  app.route('/api/v1', publicApiRoutes({ bookings: services.bookings, slots: services.slots, publicUrl: deps.publicUrl }));
-  // Pages read the session cookie. Registered after the API, whose handlers
-  // answer before it, so API calls (which carry no cookie) pay nothing for it.
+  // Pages read the session cookie; API calls (which carry no cookie) answer
+  // before this and pay nothing for it.
   app.use(loadSession(deps));
   app.route('/', zoomRoutes({ ...deps, connections: services.connections }));
   app.route('/', authRoutes({ ...deps, links: services.links }));

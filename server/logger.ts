@@ -10,6 +10,8 @@ export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
+  /** False when lines of this level are dropped, so callers can skip building them. */
+  isEnabled(level: Exclude<LogLevel, 'silent'>): boolean;
 }
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
@@ -20,7 +22,7 @@ export function createLogger(level: LogLevel = 'info', write: (line: string, isE
     if (ORDER[lvl] < threshold) return;
     write(JSON.stringify({ time: new Date().toISOString(), level: lvl, message, ...fields }), ORDER[lvl] >= ORDER.warn);
   };
-  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), isEnabled: (lvl) => ORDER[lvl] >= threshold };
 }
 
 function defaultWrite(line: string, isError: boolean): void {

@@ -1,5 +1,5 @@
 import { requireSpecialist, type SpecialistRow } from '../specialists/index.js';
-import { computeSlotList, resolveSlotRange, type AvailabilityDeps, type ListSlotsInput, type SlotList } from './index.js';
+import { computeSlotList, resolveSlotRange, type AvailabilityDeps, type ListSlotsInput, type SlotList, type SlotRange } from './index.js';
 import { lastLocalChange } from './version.js';
 
 export interface SlotLister {
@@ -11,6 +11,14 @@ export interface SlotLister {
    * @throws DomainError as `listFreeSlots` does.
    */
   list(input: ListSlotsInput): Promise<SlotList>;
+  /**
+   * The answer `list` would give without reading the database, when it holds
+   * one that is still fresh; otherwise undefined. Synchronous, for the hot
+   * path of a repeated question.
+   *
+   * @throws DomainError `validation_failed` for a range `list` refuses.
+   */
+  peek(input: ListSlotsInput): SlotList | undefined;
 }
 
 export interface SlotListerOptions {
@@ -89,18 +97,35 @@ export function createSlotLister(deps: AvailabilityDeps, options: SlotListerOpti
     return checkTime - entry.checkedAt < recheckMs && lastLocalChange(entry.specialistId) < entry.checkedAt - recheckMs;
   }
 
+  /** The cache key of a question; undefined for ranges that start at "now", which are not kept. */
+  function keyOf(input: ListSlotsInput, range: SlotRange): string | undefined {
+    return input.from === undefined ? undefined : `${input.slug} ${input.serviceId} ${range.from} ${range.to}`;
+  }
+
+  function freshEntry(key: string, now: number, checkTime: number): SlotList | undefined {
+    const cached = entries.get(key);
+    return cached && now <= cached.validUntil && isFresh(cached, checkTime) ? touch(key, cached) : undefined;
+  }
+
   return {
+    peek(input) {
+      const now = deps.clock().getTime();
+      const key = keyOf(input, resolveSlotRange(input, now));
+      return key === undefined ? undefined : freshEntry(key, now, performance.now());
+    },
+
     async list(input) {
       const now = deps.clock().getTime();
       const range = resolveSlotRange(input, now);
-      if (input.from === undefined) {
+      const key = keyOf(input, range);
+      if (key === undefined) {
         const specialist = await requireSpecialist(deps.db, input.slug);
         return (await computeSlotList(deps.db, specialist, input.serviceId, range, now)).list;
       }
-      const key = `${input.slug} ${input.serviceId} ${range.from} ${range.to}`;
-      const cached = entries.get(key);
       const checkTime = performance.now();
-      if (cached && now <= cached.validUntil && isFresh(cached, checkTime)) return touch(key, cached);
+      const fresh = freshEntry(key, now, checkTime);
+      if (fresh) return fresh;
+      const cached = entries.get(key);
 
       // The stamp is read before the slots: a write in between leaves the entry
       // with an older stamp than the database's, and the next check recomputes.

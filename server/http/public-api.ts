@@ -58,12 +58,9 @@ export function publicApiRoutes(deps: PublicApiDeps): Hono {
 
   app.get('/specialists/:slug/services/:serviceId/slots', async (c) => {
     const query = parseWith(SlotsQuerySchema, c.req.query());
-    const list = await deps.slots.list({
-      slug: slugParam(c.req.param('slug')),
-      serviceId: serviceIdParam(c.req.param('serviceId')),
-      from: query.from,
-      to: query.to,
-    });
+    const question = { slug: slugParam(c.req.param('slug')), serviceId: serviceIdParam(c.req.param('serviceId')), from: query.from, to: query.to };
+    // Most questions repeat (every visitor of a page asks the same): answered without a database read or an await.
+    const list = deps.slots.peek(question) ?? (await deps.slots.list(question));
     return sendSharedJson(c, list, (l): SlotsResponse => ({ success: true, ...l }));
   });
 

@@ -72,6 +72,22 @@ describe.each(DATABASE_KINDS)('cached slot lists on %s', (kind) => {
     expect(starts(first)).toContain(FREE_SLOT);
   });
 
+  it('peeks at a held answer without the database: the same object while fresh, nothing once a change is noted', async () => {
+    const { question, specialistId, serviceIds } = await setUp();
+    const lister = createSlotLister({ db: db(), clock: fixedClock }, { recheckMs: 60_000 });
+    expect(lister.peek(question)).toBeUndefined();
+    const first = await lister.list(question);
+    expect(lister.peek(question)).toBe(first);
+    expect(lister.peek({ slug: question.slug, serviceId: question.serviceId })).toBeUndefined();
+    expect(() => lister.peek({ ...question, to: question.from })).toThrow(expect.objectContaining({ code: 'validation_failed' }));
+    await claim(specialistId, serviceIds[0]!, FREE_SLOT, 'this process');
+    expect(lister.peek(question)).toBeUndefined();
+    const after = await lister.list(question);
+    expect(starts(after)).not.toContain(FREE_SLOT);
+    // For recheckMs after a local change every answer is checked against the database, so peek stays out of it.
+    expect(lister.peek(question)).toBeUndefined();
+  });
+
   it("sees this process's changes at once: claims, weekly hours, a service's duration and state, the time zone", async () => {
     const { specialistId, serviceIds, question } = await setUp();
     const lister = createSlotLister({ db: db(), clock: fixedClock }, { recheckMs: 60_000 });

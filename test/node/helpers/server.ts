@@ -7,7 +7,7 @@ import { createApp } from '../../../server/app.js';
 import { createSession, SESSION_COOKIE } from '../../../server/auth/sessions.js';
 import type { Clock } from '../../../server/clock.js';
 import type { Database } from '../../../server/db/schema.js';
-import { createLogger } from '../../../server/logger.js';
+import { createLogger, type Logger } from '../../../server/logger.js';
 import { createTokenCipher, type TokenCipher } from '../../../server/security/token-cipher.js';
 import { createServices, deriveSigningKey, type CoreDeps, type Services } from '../../../server/services.js';
 import { createZoomClient } from '../../../server/zoom/client.js';
@@ -42,6 +42,8 @@ export interface TestServerOptions {
    */
   notifyReauthRequired?: ReauthNotifier | 'email';
   reauthEmailWindowMs?: number;
+  /** Default: a silent logger. */
+  logger?: Logger;
 }
 
 /**
@@ -62,7 +64,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
   const core: CoreDeps = {
     db: options.db,
     clock: options.clock,
-    logger: createLogger('silent'),
+    logger: options.logger ?? createLogger('silent'),
     cipher,
     zoom: createZoomClient({
       clientId: emulator.clientId,

@@ -103,12 +103,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   }
   app = createApp({ ...core, zoomWebhookSecret, inbox });
 
+  const sender = createMailSender(config.mail, inbox?.port);
   const worker = createOutboxWorker({
     db: database.db,
     clock,
     cipher,
     logger,
-    sender: createMailSender(config.mail, inbox?.port),
+    sender,
     from: config.mailFrom ?? `specialist-booking <no-reply@${new URL(publicUrl).hostname}>`,
     pollMs: options.outboxPollMs,
   });
@@ -129,6 +130,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     close: async () => {
       clearInterval(sweeper);
       await worker.stop();
+      sender.close?.();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();

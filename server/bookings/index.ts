@@ -97,9 +97,11 @@ export async function createBooking(deps: BookingDeps, input: CreateBookingInput
     zoom_start_url_enc: null,
     idempotency_key: input.idempotencyKey ?? null,
     request_fingerprint: fingerprint,
-    // The request that reserves the slot holds the meeting lock from the start.
+    // The request that reserves the slot holds the meeting lock from the start,
+    // and goes on to ask Zoom for the meeting: should it die after that, a
+    // resumed attempt must look for the meeting before creating one.
     meeting_lock_until: lockUntil(deps),
-    meeting_requested_at: null,
+    meeting_requested_at: now,
     created_at: now,
     updated_at: now,
   };
@@ -121,7 +123,7 @@ export async function createBooking(deps: BookingDeps, input: CreateBookingInput
     }
     throw new DomainError('slot_taken', 'Sorry, someone has just booked that time. Please pick another slot.');
   }
-  return { booking: await provisionMeeting(deps, specialist, service, row), isReplay: false };
+  return { booking: await provisionMeeting(deps, specialist, service, row, 'first'), isReplay: false };
 }
 
 /**
@@ -145,7 +147,7 @@ export async function resumeStalePendingBookings(deps: BookingDeps): Promise<num
     const specialist = await deps.db.selectFrom('specialists').selectAll().where('id', '=', row.specialist_id).executeTakeFirstOrThrow();
     const service = await deps.db.selectFrom('services').selectAll().where('id', '=', row.service_id).executeTakeFirstOrThrow();
     try {
-      await provisionMeeting(deps, specialist, service, row);
+      await provisionMeeting(deps, specialist, service, row, 'resumed');
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
     }
@@ -162,7 +164,7 @@ async function continueExisting(deps: BookingDeps, specialist: SpecialistRow, ex
   for (let wait = 20; ; wait = Math.min(wait * 2, 250)) {
     if (await takeMeetingLock(deps, existing.id)) {
       const fresh = await deps.db.selectFrom('bookings').selectAll().where('id', '=', existing.id).executeTakeFirst();
-      if (fresh?.status === 'pending') return { booking: await provisionMeeting(deps, specialist, service, fresh), isReplay: true };
+      if (fresh?.status === 'pending') return { booking: await provisionMeeting(deps, specialist, service, fresh, 'resumed'), isReplay: true };
     }
     const current = await deps.db.selectFrom('bookings').selectAll().where('id', '=', existing.id).executeTakeFirst();
     if (!current) {
@@ -191,10 +193,21 @@ async function takeMeetingLock(deps: BookingDeps, bookingId: string): Promise<bo
   return Number(result.numUpdatedRows) === 1;
 }
 
-/** With the booking's meeting lock held: create the meeting and confirm, or release the slot. */
-async function provisionMeeting(deps: BookingDeps, specialist: SpecialistRow, service: ServiceRow, row: BookingRow): Promise<Booking> {
-  const mayAlreadyExist = row.meeting_requested_at !== null;
-  if (!mayAlreadyExist) {
+/**
+ * With the booking's meeting lock held: create the meeting and confirm, or
+ * release the slot. The `first` attempt is the request that reserved the
+ * slot (nobody has asked Zoom yet); a `resumed` one may follow an attempt
+ * that did, and looks for that meeting first.
+ */
+async function provisionMeeting(
+  deps: BookingDeps,
+  specialist: SpecialistRow,
+  service: ServiceRow,
+  row: BookingRow,
+  attempt: 'first' | 'resumed',
+): Promise<Booking> {
+  const mayAlreadyExist = attempt === 'resumed' && row.meeting_requested_at !== null;
+  if (row.meeting_requested_at === null) {
     // Recorded before calling Zoom: from now on a meeting may exist, and a resumed attempt must look for it first.
     await deps.db.updateTable('bookings').set({ meeting_requested_at: deps.clock().toISOString() }).where('id', '=', row.id).execute();
   }

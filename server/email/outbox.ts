@@ -69,6 +69,8 @@ export interface MailSender {
     messageId: string;
     attachments: EmailAttachment[];
   }): Promise<unknown>;
+  /** Lets go of open connections (a pooled transport's). */
+  close?(): void;
 }
 
 export interface OutboxWorkerOptions {

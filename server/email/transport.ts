@@ -4,8 +4,17 @@ import type { MailSender } from './outbox.js';
 
 // Bounded waits: a stalled mail server must not hold the outbox worker forever.
 const TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 };
+// One SMTP session carries many messages (nodemailer's pool), instead of a
+// connect, greeting and login per message: under a burst of bookings the
+// outbox keeps up at a fraction of the CPU, and mail servers see one client
+// rather than a storm of connections. The outbox sends one message at a time,
+// so one connection is all it uses; it is replaced after 100 messages.
+const POOL = { pool: true, maxConnections: 1, maxMessages: 100 } as const;
 
-/** A nodemailer transport for the configured mail route. */
+/**
+ * A nodemailer transport for the configured mail route. Its pooled
+ * connection stays open between messages: whoever makes it calls `close()`.
+ */
 export function createMailSender(mail: MailConfig, localPort?: number): MailSender {
   if (mail.mode === 'smtp') {
     const url = new URL(mail.url);
@@ -16,11 +25,12 @@ export function createMailSender(mail: MailConfig, localPort?: number): MailSend
       secure,
       auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
       ...TIMEOUTS,
+      ...POOL,
     }) as unknown as MailSender;
   }
   if (mail.mode === 'gmail') {
-    return nodemailer.createTransport({ service: 'gmail', auth: { user: mail.user, pass: mail.password }, ...TIMEOUTS }) as unknown as MailSender;
+    return nodemailer.createTransport({ service: 'gmail', auth: { user: mail.user, pass: mail.password }, ...TIMEOUTS, ...POOL }) as unknown as MailSender;
   }
   // The demo's local SMTP server speaks plain SMTP on loopback.
-  return nodemailer.createTransport({ host: '127.0.0.1', port: localPort ?? mail.port, secure: false, ignoreTLS: true, ...TIMEOUTS }) as unknown as MailSender;
+  return nodemailer.createTransport({ host: '127.0.0.1', port: localPort ?? mail.port, secure: false, ignoreTLS: true, ...TIMEOUTS, ...POOL }) as unknown as MailSender;
 }

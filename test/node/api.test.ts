@@ -149,6 +149,8 @@ describe.each(DATABASE_KINDS)('public API on %s', (kind) => {
       });
       const row = await db().selectFrom('bookings').selectAll().where('id', '=', booking.id).executeTakeFirstOrThrow();
       expect(row).toMatchObject({ customer_note: 'First time', status: 'confirmed', start_at: booking.start, end_at: booking.end, idempotency_key: null });
+      // Zoom was asked in the request that reserved the slot, recorded with the reservation.
+      expect(row).toMatchObject({ meeting_requested_at: '2030-01-07T06:00:00.000Z', meeting_lock_until: null });
       expect(await rowCounts()).toEqual({ bookings: 1, claims: 12 });
     });
 

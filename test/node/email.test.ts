@@ -1,6 +1,6 @@
 import type { ParsedMail } from 'mailparser';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createOutboxWorker, type OutboxWorker } from '../../server/email/outbox.js';
+import { createOutboxWorker, type MailSender, type OutboxWorker } from '../../server/email/outbox.js';
 import { createMailSender } from '../../server/email/transport.js';
 import { createLogger } from '../../server/logger.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './helpers/databases.js';
@@ -30,16 +30,20 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
   let serviceIds: string[];
   const db = () => database.handle.db;
 
-  const newWorker = (port = smtp.port, overrides: Partial<Parameters<typeof createOutboxWorker>[0]> = {}) =>
-    createOutboxWorker({
+  const senders: MailSender[] = [];
+  const newWorker = (port = smtp.port, overrides: Partial<Parameters<typeof createOutboxWorker>[0]> = {}) => {
+    const sender = createMailSender({ mode: 'smtp', url: `smtp://127.0.0.1:${port}` });
+    senders.push(sender);
+    return createOutboxWorker({
       db: db(),
       clock: time.clock,
       cipher: server.cipher,
       logger: createLogger('silent'),
-      sender: createMailSender({ mode: 'smtp', url: `smtp://127.0.0.1:${port}` }),
+      sender,
       from: 'specialist-booking <no-reply@booking.test>',
       ...overrides,
     });
+  };
   const book = (name = 'Carla Customer', start = FREE_SLOT, customer: Record<string, unknown> = {}) =>
     fetch(`${server.url}/api/v1/specialists/anna/bookings`, {
       method: 'POST',
@@ -67,6 +71,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
   });
   afterEach(async () => {
     await worker.stop();
+    for (const sender of senders.splice(0)) sender.close?.();
     await server.close();
   });
 
@@ -274,6 +279,19 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       await smtp.waitForMessages(10);
       expect(smtp.messages).toHaveLength(10);
       expect(new Set(smtp.messages.map((m) => m.messageId)).size).toBe(10);
+    });
+
+    it('sends a burst of mail over one SMTP connection', async () => {
+      await connectZoom(server, specialistId);
+      const before = smtp.connections;
+      for (const start of [FREE_SLOT, '2030-01-08T08:00:00Z', '2030-01-08T09:00:00Z']) expect((await book('Burst', start)).status).toBe(201);
+      expect(await worker.deliverDue()).toBe(6);
+      const mails = await smtp.waitForMessages(6);
+      expect(mails.map((m) => m.subject).sort()).toEqual([
+        ...Array(3).fill('Confirmed: Intro call with Anna Berg'),
+        ...Array(3).fill('New booking: Intro call with Burst'),
+      ]);
+      expect(smtp.connections - before).toBe(1);
     });
 
     it('a stalled mail server does not hold up bookings', async () => {

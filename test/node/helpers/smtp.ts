@@ -12,6 +12,8 @@ export interface TestSmtp {
   port: number;
   url: string;
   messages: ParsedMail[];
+  /** How many SMTP connections clients have opened so far. */
+  readonly connections: number;
   /** The next message's DATA is read and never answered; resolves when that happens. */
   stallNext(): Promise<void>;
   waitForMessages(count: number, timeoutMs?: number): Promise<ParsedMail[]>;
@@ -21,8 +23,13 @@ export interface TestSmtp {
 export async function startTestSmtp(port = 0): Promise<TestSmtp> {
   const messages: ParsedMail[] = [];
   let stall: (() => void) | undefined;
+  let connections = 0;
   const server = new SMTPServer({
     authOptional: true,
+    onConnect(_session, callback) {
+      connections++;
+      callback();
+    },
     disabledCommands: ['STARTTLS'],
     closeTimeout: 100,
     onData(stream, _session, callback) {
@@ -49,6 +56,9 @@ export async function startTestSmtp(port = 0): Promise<TestSmtp> {
     port: actualPort,
     url: `smtp://127.0.0.1:${actualPort}`,
     messages,
+    get connections() {
+      return connections;
+    },
     stallNext: () => new Promise<void>((resolve) => (stall = resolve)),
     async waitForMessages(count, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;

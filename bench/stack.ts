@@ -21,6 +21,8 @@ const PROFILE_DIR = process.env.BENCH_PROFILE;
 export interface BenchStack {
   url: string;
   serviceId: string;
+  /** The server process, to read its CPU time. */
+  serverPid: number;
   close(): Promise<void>;
 }
 
@@ -66,6 +68,7 @@ export async function startBenchStack(options: { smtpUrl: string; databaseUrl?: 
   return {
     url: server.url,
     serviceId: serviceIds[0]!,
+    serverPid: server.child.pid!,
     close: async () => {
       if (PROFILE_DIR) {
         // A clean stop, so Node writes the CPU profile.

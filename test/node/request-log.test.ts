@@ -1,9 +1,9 @@
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, type LogLevel } from '../../server/logger.js';
 import { createTestDatabase, type TestDatabase } from './helpers/databases.js';
 import { fixedClock, seedSpecialist } from './helpers/fixtures.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { rawGet } from './helpers/raw-http.js';
+import { startTestServer } from './helpers/server.js';
 
 /** A server whose log lines land in an array, at a given level. */
 async function serverLoggingAt(database: TestDatabase, level: LogLevel) {
@@ -11,19 +11,6 @@ async function serverLoggingAt(database: TestDatabase, level: LogLevel) {
   const logger = createLogger(level, (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
   const server = await startTestServer({ db: database.handle.db, clock: fixedClock, logger });
   return { server, lines };
-}
-
-/** GET over a plain socket, so no client adds or strips an encoding. */
-function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    request(url, { headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
-    })
-      .on('error', reject)
-      .end();
-  });
 }
 
 describe('logger levels', () => {
@@ -47,7 +34,7 @@ describe('request log', () => {
   it('writes one line per request at info: method, path without the query, status and the X-Request-Id sent back', async () => {
     const { server, lines } = await serverLoggingAt(database, 'info');
     try {
-      const res = await get(`${server.url}/api/v1/specialists/logged?secret=do-not-log`);
+      const res = await rawGet(`${server.url}/api/v1/specialists/logged?secret=do-not-log`);
       expect(res.status).toBe(200);
       const requestLines = lines.filter((l) => l.message === 'request');
       expect(requestLines).toHaveLength(1);
@@ -61,7 +48,7 @@ describe('request log', () => {
   it('writes nothing for requests when info lines are off, and still sends X-Request-Id', async () => {
     const { server, lines } = await serverLoggingAt(database, 'warn');
     try {
-      const res = await get(`${server.url}/api/v1/specialists/logged`);
+      const res = await rawGet(`${server.url}/api/v1/specialists/logged`);
       expect(res.status).toBe(200);
       expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
       expect(lines).toEqual([]);
@@ -73,11 +60,11 @@ describe('request log', () => {
   it('leaves small API answers uncompressed and compresses pages', async () => {
     const { server } = await serverLoggingAt(database, 'silent');
     try {
-      const api = await get(`${server.url}/api/v1/specialists/logged`, { 'accept-encoding': 'gzip, br' });
+      const api = await rawGet(`${server.url}/api/v1/specialists/logged`, { 'accept-encoding': 'gzip, br' });
       expect(api.status).toBe(200);
       expect(api.headers['content-encoding']).toBeUndefined();
       expect(JSON.parse(api.body.toString('utf8'))).toMatchObject({ success: true, specialist: { slug: 'logged' } });
-      const docs = await get(`${server.url}/docs`, { 'accept-encoding': 'gzip' });
+      const docs = await rawGet(`${server.url}/docs`, { 'accept-encoding': 'gzip' });
       expect(docs.status).toBe(200);
       expect(docs.headers['content-encoding']).toBe('gzip');
     } finally {

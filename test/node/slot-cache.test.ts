@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { request } from 'node:http';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +6,7 @@ import { claimBlocks, createSlotLister, listFreeSlots, markAvailabilityChanged }
 import { replaceWeeklyHours, setServiceActive, updateProfile, updateService } from '../../server/specialists/settings.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './helpers/databases.js';
 import { bookingBody, createTestClock, fixedClock, FREE_SLOT, NOW, seedSpecialist } from './helpers/fixtures.js';
+import { rawGet } from './helpers/raw-http.js';
 import { connectZoom, startTestServer, type TestServer } from './helpers/server.js';
 
 const HOUR = 3_600_000;
@@ -216,22 +216,11 @@ describe('slots over HTTP', () => {
     expect(await listStarts('bert', bert.serviceIds[0]!)).toEqual(before);
   });
 
-  /** Raw bytes as sent, without fetch's transparent decompression. */
-  function rawGet(path: string, acceptEncoding?: string): Promise<{ headers: Record<string, string | string[] | undefined>; body: Buffer }> {
-    return new Promise((resolve, reject) => {
-      const req = request(server.url + path, { headers: acceptEncoding === undefined ? {} : { 'accept-encoding': acceptEncoding } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
-      });
-      req.on('error', reject);
-      req.end();
-    });
-  }
+  const get = (path: string, acceptEncoding?: string) => rawGet(server.url + path, acceptEncoding === undefined ? {} : { 'accept-encoding': acceptEncoding });
 
   it('sends Brotli or gzip as the client accepts, each decoding to the same JSON', async () => {
     const path = slotsPath('anna', anna.serviceIds[0]!);
-    const plain = await rawGet(path);
+    const plain = await get(path);
     expect(plain.headers['content-encoding']).toBeUndefined();
     expect(plain.headers['content-type']).toBe('application/json');
     expect(plain.headers.vary).toBe('Accept-Encoding');
@@ -239,23 +228,23 @@ describe('slots over HTTP', () => {
     expect(json).toMatchObject({ success: true, serviceId: anna.serviceIds[0], timeZone: 'Europe/Berlin' });
     expect(json.slots.length).toBeGreaterThan(5);
 
-    const br = await rawGet(path, 'gzip, deflate, br, zstd');
+    const br = await get(path, 'gzip, deflate, br, zstd');
     expect(br.headers['content-encoding']).toBe('br');
     expect(JSON.parse(brotliDecompressSync(br.body).toString('utf8'))).toEqual(json);
     expect(br.body.length).toBeLessThan(plain.body.length / 3);
 
-    const gzip = await rawGet(path, 'br;q=0, gzip');
+    const gzip = await get(path, 'br;q=0, gzip');
     expect(gzip.headers['content-encoding']).toBe('gzip');
     expect(JSON.parse(gunzipSync(gzip.body).toString('utf8'))).toEqual(json);
 
-    const identity = await rawGet(path, 'identity');
+    const identity = await get(path, 'identity');
     expect(identity.headers['content-encoding']).toBeUndefined();
     expect(identity.body.equals(plain.body)).toBe(true);
   });
 
   it('leaves a body under 1 KB uncompressed, whatever the client accepts', async () => {
     const empty = `/api/v1/specialists/anna/services/${anna.serviceIds[0]}/slots?from=2030-01-12T00:00:00Z&to=2030-01-13T00:00:00Z`; // a Saturday
-    const res = await rawGet(empty, 'gzip, deflate, br, zstd');
+    const res = await get(empty, 'gzip, deflate, br, zstd');
     expect(res.headers['content-encoding']).toBeUndefined();
     expect(JSON.parse(res.body.toString('utf8'))).toMatchObject({ success: true, slots: [] });
   });

@@ -1,11 +1,11 @@
 import { Hono } from 'hono';
 import { compress } from 'hono/compress';
-import { requestId } from 'hono/request-id';
 import { sql } from 'kysely';
 import { DomainError } from './errors.js';
 import { createErrorHandler, errorResponse, handleNotFound } from './http/errors.js';
 import { buildOpenApiDocument, renderApiReference } from './http/openapi.js';
 import { publicApiRoutes } from './http/public-api.js';
+import { requestId } from './http/request-id.js';
 import { requestLog } from './http/request-log.js';
 import { zoomRoutes } from './http/zoom-routes.js';
 import { loadSession, type SessionVariables } from './http/session.js';
@@ -33,7 +33,8 @@ export interface AppDeps extends CoreDeps {
 export function createApp(deps: AppDeps): Hono<{ Variables: SessionVariables }> {
   const app = new Hono<{ Variables: SessionVariables }>();
   app.use(requestId());
-  app.use(requestLog(deps.logger));
+  // The level is fixed when the logger is made: with info lines off, requests pay nothing for the log.
+  if (deps.logger.isEnabled('info')) app.use(requestLog(deps.logger));
   app.onError(createErrorHandler(deps.logger));
   app.notFound(handleNotFound);
 

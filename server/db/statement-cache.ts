@@ -1,4 +1,5 @@
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
+import { LruMap } from '../lru-map.js';
 
 /**
  * An SQLite database whose `prepare` reuses compiled statements. Kysely
@@ -9,7 +10,7 @@ import type { SqliteDatabase, SqliteStatement } from 'kysely';
  * by itself after a schema change.
  */
 export function withStatementCache(database: SqliteDatabase & { prepare(sql: string): SqliteStatement }, capacity = 500): SqliteDatabase {
-  const statements = new Map<string, SqliteStatement>();
+  const statements = new LruMap<string, SqliteStatement>(capacity);
   return {
     close: () => {
       statements.clear();
@@ -17,14 +18,10 @@ export function withStatementCache(database: SqliteDatabase & { prepare(sql: str
     },
     prepare(sql: string): SqliteStatement {
       let statement = statements.get(sql);
-      if (statement) {
-        // Re-insert: a Map iterates in insertion order, so the first key is the least recently used.
-        statements.delete(sql);
-      } else {
+      if (!statement) {
         statement = database.prepare(sql);
-        if (statements.size >= capacity) statements.delete(statements.keys().next().value!);
+        statements.set(sql, statement);
       }
-      statements.set(sql, statement);
       return statement;
     },
   };

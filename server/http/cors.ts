@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { DomainError } from '../errors.js';
 import { errorResponse } from './errors.js';
+import { requestHeader, setResponseHeader } from './node-headers.js';
 
 export interface SpecialistCorsOptions {
   /** The server's own public origin, always allowed. */
@@ -22,26 +23,27 @@ const EXPOSED_HEADERS = 'Idempotent-Replayed, Retry-After, X-Request-Id';
  */
 export function specialistCors(options: SpecialistCorsOptions): MiddlewareHandler {
   return async function specialistCorsMiddleware(c, next) {
-    const origin = c.req.header('origin');
+    // Whether the answer carries CORS headers depends on Origin, also when there is none: caches must know.
+    setResponseHeader(c, 'Vary', 'Origin', { append: true });
+    const origin = requestHeader(c, 'origin');
     if (origin === undefined) return next();
     const slug = c.req.param('slug') ?? '';
     const isAllowed =
       origin === options.ownOrigin ||
       origin === new URL(c.req.url).origin ||
       (await options.allowedOriginsFor(slug))?.includes(origin) === true;
-    c.header('Vary', 'Origin');
     if (!isAllowed) {
       return errorResponse(
         c,
         new DomainError('origin_not_allowed', `This website (${origin}) is not allowed to embed this booking page. The specialist can add it in their settings.`),
       );
     }
-    c.header('Access-Control-Allow-Origin', origin);
-    c.header('Access-Control-Expose-Headers', EXPOSED_HEADERS);
+    setResponseHeader(c, 'Access-Control-Allow-Origin', origin);
+    setResponseHeader(c, 'Access-Control-Expose-Headers', EXPOSED_HEADERS);
     if (c.req.method === 'OPTIONS') {
-      c.header('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
-      c.header('Access-Control-Allow-Headers', ALLOWED_HEADERS);
-      c.header('Access-Control-Max-Age', '600');
+      setResponseHeader(c, 'Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+      setResponseHeader(c, 'Access-Control-Allow-Headers', ALLOWED_HEADERS);
+      setResponseHeader(c, 'Access-Control-Max-Age', '600');
       return c.body(null, 204);
     }
     return next();

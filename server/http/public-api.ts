@@ -1,15 +1,18 @@
-import { Hono } from 'hono';
+import { Hono, type Context, type Env } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { CreateBookingRequestSchema, IdSchema, LIMITS, SlotsQuerySchema, SlugSchema, type SlotsResponse } from '../../sdk/contract.js';
-import type { SlotLister } from '../availability/index.js';
+import type { ListSlotsInput, SlotLister } from '../availability/index.js';
 import { createBooking, type BookingDeps } from '../bookings/index.js';
 import { DomainError } from '../errors.js';
+import { LruMap } from '../lru-map.js';
 import { allowedOriginsOf, findSpecialistBySlug, getPublicProfile } from '../specialists/index.js';
 import { specialistCors } from './cors.js';
 import { errorResponse } from './errors.js';
 import { sendSharedJson } from './shared-json.js';
 import { parseWith, readJsonBody } from './validation.js';
+
+const SLOTS_PATH = '/specialists/:slug/services/:serviceId/slots';
 
 export interface PublicApiDeps {
   bookings: BookingDeps;
@@ -56,10 +59,22 @@ export function publicApiRoutes(deps: PublicApiDeps): Hono {
     return c.json({ success: true as const, ...profile });
   });
 
-  app.get('/specialists/:slug/services/:serviceId/slots', async (c) => {
-    const query = parseWith(SlotsQuerySchema, c.req.query());
-    const question = { slug: slugParam(c.req.param('slug')), serviceId: serviceIdParam(c.req.param('serviceId')), from: query.from, to: query.to };
-    // Most questions repeat (every visitor of a page asks the same): answered without a database read or an await.
+  // Every visitor of a page asks the same few questions, URL for URL: each
+  // distinct URL is validated once. Only valid questions are kept.
+  const slotQuestions = new LruMap<string, Readonly<ListSlotsInput>>(1000);
+  function slotQuestionOf(c: Context<Env, typeof SLOTS_PATH>): Readonly<ListSlotsInput> {
+    let question = slotQuestions.get(c.req.url);
+    if (!question) {
+      const query = parseWith(SlotsQuerySchema, c.req.query());
+      question = Object.freeze({ slug: slugParam(c.req.param('slug')), serviceId: serviceIdParam(c.req.param('serviceId')), from: query.from, to: query.to });
+      slotQuestions.set(c.req.url, question);
+    }
+    return question;
+  }
+
+  app.get(SLOTS_PATH, async (c) => {
+    const question = slotQuestionOf(c);
+    // A fresh answer to a repeated question is found without a database read or an await.
     const list = deps.slots.peek(question) ?? (await deps.slots.list(question));
     return sendSharedJson(c, list, (l): SlotsResponse => ({ success: true, ...l }));
   });

@@ -6,8 +6,6 @@ import type { Logger } from '../logger.js';
  * carry OAuth codes and signed tokens), status, duration and request id.
  */
 export function requestLog(logger: Logger): MiddlewareHandler {
-  // The level is fixed when the logger is made: with info lines off, requests pay nothing here.
-  if (!logger.isEnabled('info')) return (_c, next) => next();
   return async function requestLogMiddleware(c, next) {
     const started = performance.now();
     await next();

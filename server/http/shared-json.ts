@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { parseAccept } from 'hono/utils/accept';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+import { plainResponse, requestHeader, setResponseHeader } from './node-headers.js';
 
 /** One encoding of a body, with the headers that describe it, both made once. */
 interface Encoded {
@@ -23,7 +24,6 @@ function encoded(buffer: Buffer, contentEncoding?: 'br' | 'gzip'): Encoded {
     body: buffer as Uint8Array<ArrayBuffer>,
     headers: Object.freeze({
       'Content-Type': 'application/json',
-      Vary: 'Accept-Encoding',
       ...(contentEncoding ? { 'Content-Encoding': contentEncoding } : {}),
       // With its length stated, the compress middleware leaves a small body alone, as this function does.
       'Content-Length': String(buffer.length),
@@ -47,7 +47,7 @@ export function sendSharedJson<T extends object>(c: Context, source: T, toBody: 
     cache.set(source, encodings);
   }
   const identity = encodings.identity.body;
-  const encoding = identity.length < MIN_COMPRESSED_BYTES ? undefined : chooseEncoding(c.req.header('accept-encoding'));
+  const encoding = identity.length < MIN_COMPRESSED_BYTES ? undefined : chooseEncoding(requestHeader(c, 'accept-encoding'));
   const chosen =
     encoding === 'br'
       ? (encodings.br ??= encoded(
@@ -60,7 +60,9 @@ export function sendSharedJson<T extends object>(c: Context, source: T, toBody: 
       : encoding === 'gzip'
         ? (encodings.gzip ??= encoded(gzipSync(identity), 'gzip'))
         : encodings.identity;
-  return c.body(chosen.body, 200, chosen.headers);
+  // Appended, not set: the response may also vary on Origin (CORS).
+  setResponseHeader(c, 'Vary', 'Accept-Encoding', { append: true });
+  return plainResponse(c, chosen.body, chosen.headers);
 }
 
 const cache = new WeakMap<object, Encodings>();

@@ -123,6 +123,19 @@ describe.each(DATABASE_KINDS)('public API on %s', (kind) => {
       expect(body.errors.length).toBeGreaterThan(0);
     });
 
+    it('answers each URL by its own query: the same question alike, another range differently, a refused URL again refused', async () => {
+      const slotsUrl = (query: string) => `/specialists/anna/services/${serviceIds[1]}/slots${query}`;
+      const morning = await (await api(slotsUrl('?from=2030-01-08T08:00:00Z&to=2030-01-08T11:00:00Z'))).json();
+      const early = await (await api(slotsUrl('?from=2030-01-08T08:00:00Z&to=2030-01-08T10:00:00Z'))).json();
+      expect(morning.to).toBe('2030-01-08T11:00:00.000Z');
+      expect(early.to).toBe('2030-01-08T10:00:00.000Z');
+      expect(early.slots.length).toBeLessThan(morning.slots.length);
+      expect(await (await api(slotsUrl('?from=2030-01-08T08:00:00Z&to=2030-01-08T11:00:00Z'))).json()).toEqual(morning);
+      // Another spelling of the same range is another URL, and the same answer.
+      expect(await (await api(slotsUrl('?to=2030-01-08T11:00:00Z&from=2030-01-08T08:00:00Z'))).json()).toEqual(morning);
+      for (let i = 0; i < 2; i++) expect((await api(slotsUrl('?from=2030-01-08T08:00:00Z&to=2030-01-08T07:00:00Z'))).status).toBe(400);
+    });
+
     it('answers 404 for a service of another specialist', async () => {
       const res = await api(`/specialists/bert/services/${serviceIds[0]}/slots`);
       expect(res.status).toBe(404);
@@ -261,6 +274,18 @@ describe.each(DATABASE_KINDS)('public API on %s', (kind) => {
       const res = await post(bookingBody(serviceIds[0]!), { origin: 'https://anna-coaching.example' });
       expect(res.status).toBe(201);
       expect(res.headers.get('access-control-allow-origin')).toBe('https://anna-coaching.example');
+    });
+
+    it('sends slot lists with the CORS headers, Vary on Origin and Accept-Encoding, and X-Request-Id', async () => {
+      const res = await api(`/specialists/anna/services/${serviceIds[0]}/slots?from=2030-01-07T00:00:00Z&to=2030-01-08T00:00:00Z`, {
+        headers: { origin: 'https://anna-coaching.example', 'accept-encoding': 'br' },
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('access-control-allow-origin')).toBe('https://anna-coaching.example');
+      expect(res.headers.get('access-control-expose-headers')).toBe('Idempotent-Replayed, Retry-After, X-Request-Id');
+      expect(res.headers.get('vary')).toBe('Origin, Accept-Encoding');
+      expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+      expect((await res.json()).slots.length).toBeGreaterThan(0);
     });
 
     it("allows the server's own origin", async () => {

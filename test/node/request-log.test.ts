@@ -57,6 +57,19 @@ describe('request log', () => {
     }
   });
 
+  it("keeps a caller's X-Request-Id when it is a plain token of at most 255 characters, and replaces any other", async () => {
+    const { server, lines } = await serverLoggingAt(database, 'info');
+    try {
+      const idOf = async (given: string) => (await rawGet(`${server.url}/api/v1/specialists/logged`, { 'x-request-id': given })).headers['x-request-id'];
+      expect(await idOf('proxy-7f3a=')).toBe('proxy-7f3a=');
+      expect(await idOf('a'.repeat(255))).toBe('a'.repeat(255));
+      for (const bad of ['a'.repeat(256), 'two words', '<script>']) expect(await idOf(bad)).toMatch(/^[0-9a-f-]{36}$/);
+      expect(lines.filter((l) => l.message === 'request').map((l) => l.requestId)).toContain('proxy-7f3a=');
+    } finally {
+      await server.close();
+    }
+  });
+
   it('leaves small API answers uncompressed and compresses pages', async () => {
     const { server } = await serverLoggingAt(database, 'silent');
     try {

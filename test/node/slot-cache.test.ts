@@ -223,7 +223,7 @@ describe('slots over HTTP', () => {
     const plain = await get(path);
     expect(plain.headers['content-encoding']).toBeUndefined();
     expect(plain.headers['content-type']).toBe('application/json');
-    expect(plain.headers.vary).toBe('Accept-Encoding');
+    expect(plain.headers.vary).toBe('Origin, Accept-Encoding');
     const json = JSON.parse(plain.body.toString('utf8'));
     expect(json).toMatchObject({ success: true, serviceId: anna.serviceIds[0], timeZone: 'Europe/Berlin' });
     expect(json.slots.length).toBeGreaterThan(5);

@@ -7,7 +7,7 @@ export interface RawResponse {
 }
 
 /** GET over a plain socket: the bytes as sent, without fetch's transparent decompression. */
-export function rawGet(url: string, headers: Record<string, string> = {}): Promise<RawResponse> {
+export function rawGet(url: string, headers: Record<string, string | string[]> = {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     request(url, { headers }, (res) => {
       const chunks: Buffer[] = [];

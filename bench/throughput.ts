@@ -11,7 +11,9 @@ import { pacedRun, type PacedRequest, type PacedResult } from './paced.js';
 const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = 50;
 const STEADY_RATES = [100, 200, 300];
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Alternating ceiling/slots pairs, and each slice's length. */
+const SLICES = Number(process.env.BENCH_SLICES ?? 12);
+const SLICE_SECONDS = Number(process.env.BENCH_SLICE_SECONDS ?? 2);
 /** CPU time a process has used (all threads), in ms. */
 function cpuMsOf(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -45,18 +47,43 @@ const tomorrow = new Date(Date.now() + 86_400_000);
 tomorrow.setUTCHours(0, 0, 0, 0);
 const slotsUrl = `${stack.url}/api/v1/specialists/bench/services/${stack.serviceId}/slots?from=${tomorrow.toISOString()}&to=${new Date(tomorrow.getTime() + 86_400_000).toISOString()}`;
 
-// Ceiling and slots in alternating rounds, each pair close in time: on a
-// shared machine the speed drifts from minute to minute, and the median of
-// the pairs' ratios holds where a single pair may not.
-const rounds: { ceiling: ReturnType<typeof shape>; slots: ReturnType<typeof shape>; ratio: number }[] = [];
-for (let r = 0; r < ROUNDS; r++) {
-  const ceiling = shape(await run({ url: hello.info.url!, connections: CONNECTIONS, duration: DURATION, headers: BROWSER_HEADERS }));
-  const slots = shape(await run({ url: slotsUrl, connections: CONNECTIONS, duration: DURATION, headers: BROWSER_HEADERS }));
-  rounds.push({ ceiling, slots, ratio: Math.round((100 * slots.requestsPerSecond) / ceiling.requestsPerSecond) / 100 });
+// Ceiling and slots in short alternating slices, each pair close in time: on
+// a shared machine the speed drifts from second to second, and summing many
+// interleaved slices lets both sides see the same machine. The figure is the
+// ratio of their total requests; the spread of the pairs' ratios is reported
+// with it.
+const pairs: { ceiling: autocannon.Result; slots: autocannon.Result }[] = [];
+const slice = (url: string, seconds: number) => run({ url, connections: CONNECTIONS, duration: seconds, headers: BROWSER_HEADERS });
+await slice(hello.info.url!, 2); // warm-up, not counted
+await slice(slotsUrl, 2);
+for (let p = 0; p < SLICES; p++) {
+  // Alternate which goes first, so neither always follows the other.
+  if (p % 2 === 0) {
+    const ceiling = await slice(hello.info.url!, SLICE_SECONDS);
+    pairs.push({ ceiling, slots: await slice(slotsUrl, SLICE_SECONDS) });
+  } else {
+    const slots = await slice(slotsUrl, SLICE_SECONDS);
+    pairs.push({ ceiling: await slice(hello.info.url!, SLICE_SECONDS), slots });
+  }
 }
 hello.child.kill('SIGKILL');
-const median = [...rounds].sort((a, b) => a.ratio - b.ratio)[Math.floor(rounds.length / 2)]!;
-const { ceiling, slots } = median;
+const sum = (side: 'ceiling' | 'slots') => pairs.reduce((n, pair) => n + pair[side].requests.total, 0);
+const pairRatios = pairs.map((pair) => pair.slots.requests.total / pair.ceiling.requests.total).sort((a, b) => a - b);
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+const medianOf = (values: number[]) => quantile([...values].sort((a, b) => a - b), 0.5);
+const round2 = (x: number) => Math.round(100 * x) / 100;
+const sliceTotalSeconds = SLICES * SLICE_SECONDS;
+const ceiling = { requestsPerSecond: Math.round(sum('ceiling') / sliceTotalSeconds), p50Ms: medianOf(pairs.map((p) => p.ceiling.latency.p50)), p99Ms: medianOf(pairs.map((p) => p.ceiling.latency.p99)) };
+const slots = {
+  requestsPerSecond: Math.round(sum('slots') / sliceTotalSeconds),
+  p50Ms: medianOf(pairs.map((p) => p.slots.latency.p50)),
+  p99Ms: medianOf(pairs.map((p) => p.slots.latency.p99)),
+  non2xx: pairs.reduce((n, p) => n + p.slots.non2xx, 0),
+  fractionOfCeiling: round2(sum('slots') / sum('ceiling')),
+  pairs: SLICES,
+  sliceSeconds: SLICE_SECONDS,
+  pairRatioQuartiles: [0.25, 0.5, 0.75].map((q) => round2(quantile(pairRatios, q))),
+};
 
 let i = 0;
 const start = tomorrow.getTime() + 2 * 86_400_000;
@@ -99,7 +126,7 @@ console.log(
     connections: CONNECTIONS,
     seconds: DURATION,
     ceiling,
-    slots: { ...slots, fractionOfCeiling: median.ratio, roundRatios: rounds.map((r) => r.ratio) },
+    slots,
     bookings: { ...bookings, fractionOfCeiling: Math.round((100 * bookings.requestsPerSecond) / ceiling.requestsPerSecond) / 100, serverCpuMsPerBooking },
     steadyBookings,
     stealPercent: Math.round((1000 * (ticksAfter.steal - ticksBefore.steal)) / (ticksAfter.total - ticksBefore.total)) / 10,

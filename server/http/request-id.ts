@@ -2,6 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { requestHeader, setResponseHeader } from './node-headers.js';
 
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** Set by `requestId()` on every request. */
+    requestId: string;
+  }
+}
+
 const VALID_ID = /^[\w\-=]{1,255}$/;
 
 /**

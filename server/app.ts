@@ -53,7 +53,7 @@ export function createApp(deps: AppDeps): Hono<{ Variables: SessionVariables }> 
   // list, see sendSharedJson); its other answers are a few hundred bytes,
   // where compressing costs more than it saves. Registered first, so it
   // answers before the compress middleware below would run.
-  app.route('/api/v1', publicApiRoutes({ bookings: services.bookings, slots: services.slots, publicUrl: deps.publicUrl }));
+  app.route('/api/v1', publicApiRoutes({ bookings: services.bookings, slots: services.slots, allowedOrigins: services.allowedOrigins, publicUrl: deps.publicUrl }));
 
   // The widget bundle, the API reference and pages shrink several-fold.
   app.use(compress());

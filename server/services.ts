@@ -8,6 +8,7 @@ import type { Database } from './db/schema.js';
 import { createEmailReauthNotifier, createInviteSender } from './email/notifications.js';
 import type { OutboxDeps } from './email/outbox.js';
 import type { Logger } from './logger.js';
+import { createAllowedOriginsLookup, type AllowedOriginsLookup } from './specialists/allowed-origins.js';
 import type { TokenCipher } from './security/token-cipher.js';
 import type { ZoomClient } from './zoom/client.js';
 import { createZoomConnectionStore, type ZoomConnectionStore } from './zoom/connections.js';
@@ -35,6 +36,8 @@ export interface Services {
   connections: ZoomConnectionStore;
   /** Keeps slot lists until they change: build once per server. */
   slots: SlotLister;
+  /** Keeps each specialist's allowed origins (CORS) for a short while. */
+  allowedOrigins: AllowedOriginsLookup;
   bookings: BookingDeps;
   links: SignInLinks;
   outbox: OutboxDeps;
@@ -46,9 +49,9 @@ export function deriveSigningKey(encryptionKey: Buffer): Buffer {
 }
 
 /**
- * The domain services over the core dependencies. Only `slots` keeps state (a
- * cache that checks the database on every use), so building them again is
- * safe, just colder.
+ * The domain services over the core dependencies. Only `slots` and
+ * `allowedOrigins` keep state (caches that check the database as they go), so
+ * building them again is safe, just colder.
  */
 export function createServices(deps: CoreDeps): Services {
   const connections = createZoomConnectionStore(deps);
@@ -61,6 +64,7 @@ export function createServices(deps: CoreDeps): Services {
   return {
     connections,
     slots: createSlotLister(deps),
+    allowedOrigins: createAllowedOriginsLookup(deps.db),
     links,
     outbox,
     bookings: {

@@ -1,6 +1,6 @@
 import { requireSpecialist, type SpecialistRow } from '../specialists/index.js';
 import { computeSlotList, resolveSlotRange, type AvailabilityDeps, type ListSlotsInput, type SlotList, type SlotRange } from './index.js';
-import { lastLocalChange } from './version.js';
+import { isStillFresh } from '../specialists/local-changes.js';
 
 export interface SlotLister {
   /**
@@ -88,13 +88,9 @@ export function createSlotLister(deps: AvailabilityDeps, options: SlotListerOpti
     heldSlots -= entry.size;
   }
 
-  /**
-   * True while the entry may be served without reading the database. After a
-   * local change, entries are rechecked on every request for `recheckMs`: on
-   * PostgreSQL another connection may read between the change and its commit.
-   */
+  /** True while the entry may be served without reading the database. */
   function isFresh(entry: Entry, checkTime: number): boolean {
-    return checkTime - entry.checkedAt < recheckMs && lastLocalChange(entry.specialistId) < entry.checkedAt - recheckMs;
+    return isStillFresh(entry.specialistId, entry.checkedAt, checkTime, recheckMs);
   }
 
   /** The cache key of a question; undefined for ranges that start at "now", which are not kept. */

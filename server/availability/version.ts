@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../db/schema.js';
+import { noteLocalChange } from '../specialists/local-changes.js';
 
 /**
  * Records that a specialist's free slots may have changed. Call it inside the
@@ -18,19 +19,4 @@ export async function markAvailabilityChanged(db: Kysely<Database> | Transaction
     .set((eb) => ({ availability_version: eb('availability_version', '+', 1) }))
     .where('id', '=', specialistId)
     .execute();
-}
-
-/** When this process last changed each specialist's availability (`performance.now()`), pruned as it grows. */
-const localChanges = new Map<string, number>();
-const MAX_REMEMBERED = 10_000;
-
-function noteLocalChange(specialistId: string): void {
-  localChanges.delete(specialistId);
-  localChanges.set(specialistId, performance.now());
-  if (localChanges.size > MAX_REMEMBERED) localChanges.delete(localChanges.keys().next().value!);
-}
-
-/** When this process last changed a specialist's availability, or -Infinity (long ago, or never). */
-export function lastLocalChange(specialistId: string): number {
-  return localChanges.get(specialistId) ?? -Infinity;
 }

@@ -7,7 +7,7 @@ export interface SpecialistCorsOptions {
   /** The server's own public origin, always allowed. */
   ownOrigin: string;
   /** Origins a specialist allows, or undefined for an unknown slug. */
-  allowedOriginsFor(slug: string): Promise<string[] | undefined>;
+  allowedOriginsFor(slug: string): Promise<readonly string[] | undefined>;
 }
 
 const ALLOWED_HEADERS = 'Content-Type, Idempotency-Key';

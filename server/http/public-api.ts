@@ -6,7 +6,8 @@ import type { ListSlotsInput, SlotLister } from '../availability/index.js';
 import { createBooking, type BookingDeps } from '../bookings/index.js';
 import { DomainError } from '../errors.js';
 import { LruMap } from '../lru-map.js';
-import { allowedOriginsOf, findSpecialistBySlug, getPublicProfile } from '../specialists/index.js';
+import type { AllowedOriginsLookup } from '../specialists/allowed-origins.js';
+import { getPublicProfile } from '../specialists/index.js';
 import { specialistCors } from './cors.js';
 import { errorResponse } from './errors.js';
 import { sendSharedJson } from './shared-json.js';
@@ -17,6 +18,7 @@ const SLOTS_PATH = '/specialists/:slug/services/:serviceId/slots';
 export interface PublicApiDeps {
   bookings: BookingDeps;
   slots: SlotLister;
+  allowedOrigins: AllowedOriginsLookup;
   publicUrl: string;
 }
 
@@ -44,13 +46,7 @@ export function publicApiRoutes(deps: PublicApiDeps): Hono {
   const app = new Hono();
   const { db } = deps.bookings;
 
-  const cors = specialistCors({
-    ownOrigin: new URL(deps.publicUrl).origin,
-    allowedOriginsFor: async (slug) => {
-      const specialist = await findSpecialistBySlug(db, slug);
-      return specialist ? allowedOriginsOf(specialist) : undefined;
-    },
-  });
+  const cors = specialistCors({ ownOrigin: new URL(deps.publicUrl).origin, allowedOriginsFor: (slug) => deps.allowedOrigins.originsFor(slug) });
   app.use('/specialists/:slug', cors);
   app.use('/specialists/:slug/*', cors);
 

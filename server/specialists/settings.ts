@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { TimeZoneSchema } from '../../sdk/contract.js';
 import type { Clock } from '../clock.js';
 import { markAvailabilityChanged } from '../availability/version.js';
+import { noteLocalChange } from './local-changes.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import type { ServiceRow, SpecialistRow } from './index.js';
@@ -173,6 +174,8 @@ export async function setAllowedOrigins(db: Kysely<Database>, clock: Clock, spec
     }
   }
   if (errors.length) throw new DomainError('validation_failed', errors.map((e) => e.message).join('. ') + '.', { errors });
+  // CORS answers cached in this process check the database again at once.
+  noteLocalChange(specialistId);
   await db.updateTable('specialists').set({ allowed_origins: JSON.stringify(origins), updated_at: clock().toISOString() }).where('id', '=', specialistId).execute();
 }
 

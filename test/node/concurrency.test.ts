@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../server/clock.js';
 import { childEnv, startChildServer, type ChildServer } from './helpers/child-server.js';
-import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './helpers/databases.js';
+import { DATABASE_KINDS, useTestDatabase } from './helpers/databases.js';
 import { bookingBody, fixedClock, FREE_SLOT, seedSpecialist } from './helpers/fixtures.js';
 import { connectZoom, startTestServer, type TestServer } from './helpers/server.js';
 
@@ -25,15 +25,9 @@ async function summarize(responses: Response[]) {
 }
 
 describe.each(DATABASE_KINDS)('no double booking on %s', (kind) => {
-  let database: TestDatabase;
-  const db = () => database.handle.db;
+  const database = useTestDatabase(kind);
+  const db = () => database().handle.db;
 
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-  });
-  afterAll(async () => {
-    await database?.destroy();
-  });
 
   it(`${ATTEMPTS} concurrent requests for one slot give one booking and ${ATTEMPTS - 1} slot_taken`, async () => {
     const { serviceIds, specialistId } = await seedSpecialist(db());
@@ -66,7 +60,7 @@ describe.each(DATABASE_KINDS)('no double booking on %s', (kind) => {
     let child: ChildServer | undefined;
     try {
       await connectZoom(inProcess, specialistId);
-      child = await startChildServer(childEnv(database.url, inProcess));
+      child = await startChildServer(childEnv(database().url, inProcess));
       const slots = await (await fetch(`${inProcess.url}/api/v1/specialists/anna/services/${serviceIds[1]}/slots`)).json();
       const start: string = slots.slots[4].start;
       const responses = await Promise.all(
@@ -89,7 +83,7 @@ describe.each(DATABASE_KINDS)('no double booking on %s', (kind) => {
     let child: ChildServer | undefined;
     try {
       const zoomUserId = await connectZoom(inProcess, specialistId);
-      child = await startChildServer(childEnv(database.url, inProcess));
+      child = await startChildServer(childEnv(database().url, inProcess));
       await db().updateTable('zoom_connections').set({ access_token_expires_at: new Date(Date.now() - 1000).toISOString() }).execute();
       inProcess.emulator.controls.expireAccessTokens(zoomUserId);
       const slots = await (await fetch(`${inProcess.url}/api/v1/specialists/anna/services/${serviceIds[0]}/slots`)).json();

@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimBlocks, createSlotLister, listFreeSlots, markAvailabilityChanged } from '../../server/availability/index.js';
 import { replaceWeeklyHours, setServiceActive, updateProfile, updateService } from '../../server/specialists/settings.js';
-import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './helpers/databases.js';
+import { DATABASE_KINDS, useTestDatabase } from './helpers/databases.js';
 import { bookingBody, createTestClock, fixedClock, FREE_SLOT, NOW, seedSpecialist } from './helpers/fixtures.js';
 import { rawGet } from './helpers/raw-http.js';
 import { connectZoom, startTestServer, type TestServer } from './helpers/server.js';
@@ -18,15 +18,9 @@ let slugCounter = 0;
 const nextSlug = () => `cache-${++slugCounter}`;
 
 describe.each(DATABASE_KINDS)('cached slot lists on %s', (kind) => {
-  let database: TestDatabase;
-  const db = () => database.handle.db;
+  const database = useTestDatabase(kind);
+  const db = () => database().handle.db;
 
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-  });
-  afterAll(async () => {
-    await database?.destroy();
-  });
 
   /** A specialist of its own per test, and a question about Monday and Tuesday. */
   async function setUp(overrides: Parameters<typeof seedSpecialist>[1] = {}) {
@@ -178,21 +172,19 @@ describe.each(DATABASE_KINDS)('cached slot lists on %s', (kind) => {
 });
 
 describe('slots over HTTP', () => {
-  let database: TestDatabase;
+  const database = useTestDatabase('sqlite');
   let server: TestServer;
   let anna: { specialistId: string; serviceIds: string[] };
   let bert: { specialistId: string; serviceIds: string[] };
 
   beforeAll(async () => {
-    database = await createTestDatabase('sqlite');
-    anna = await seedSpecialist(database.handle.db);
-    bert = await seedSpecialist(database.handle.db, { slug: 'bert', email: 'bert@example.test' });
-    server = await startTestServer({ db: database.handle.db, clock: fixedClock });
+    anna = await seedSpecialist(database().handle.db);
+    bert = await seedSpecialist(database().handle.db, { slug: 'bert', email: 'bert@example.test' });
+    server = await startTestServer({ db: database().handle.db, clock: fixedClock });
     await connectZoom(server, anna.specialistId);
   });
   afterAll(async () => {
     await server?.close();
-    await database?.destroy();
   });
 
   const range = `from=${encodeURIComponent(iso(NOW.getTime()))}&to=${encodeURIComponent(iso(NOW.getTime() + DAY))}`;

@@ -1,28 +1,22 @@
 import { createHmac } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { resumeStalePendingBookings } from '../../server/bookings/index.js';
 import { bookingMarker } from '../../server/zoom/meetings.js';
-import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './helpers/databases.js';
+import { DATABASE_KINDS, useTestDatabase } from './helpers/databases.js';
 import { bookingBody, createTestClock, FREE_SLOT, NOW, seedSpecialist } from './helpers/fixtures.js';
 import { allowOnConsentPage, connectZoom, signInCookie, startTestServer, type TestServer } from './helpers/server.js';
 
 const HOUR = 3_600_000;
 
 describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
-  let database: TestDatabase;
+  const database = useTestDatabase(kind);
   let server: TestServer;
   let time: ReturnType<typeof createTestClock>;
   let specialistId: string;
   let serviceIds: string[];
   let zoomUserId: string;
-  const db = () => database.handle.db;
+  const db = () => database().handle.db;
 
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-  });
-  afterAll(async () => {
-    await database?.destroy();
-  });
   beforeEach(async () => {
     await db().deleteFrom('specialists').execute();
     ({ specialistId, serviceIds } = await seedSpecialist(db()));

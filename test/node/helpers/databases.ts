@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 import { migrateToLatest, openDatabase, type DatabaseHandle, type DatabaseKind } from '../../../server/db/index.js';
 
 export interface TestDatabase {
@@ -58,6 +59,28 @@ export async function createTestDatabase(kind: DatabaseKind): Promise<TestDataba
       await cleanup.query(`drop schema ${schema} cascade`);
       await cleanup.end();
     },
+  };
+}
+
+/**
+ * A fresh database of a kind for the enclosing \`describe\` block: created
+ * before its tests, destroyed after them.
+ *
+ * @example
+ * const database = useTestDatabase(kind);
+ * const db = () => database().handle.db;
+ */
+export function useTestDatabase(kind: DatabaseKind): () => TestDatabase {
+  let database: TestDatabase | undefined;
+  beforeAll(async () => {
+    database = await createTestDatabase(kind);
+  });
+  afterAll(async () => {
+    await database?.destroy();
+  });
+  return () => {
+    if (!database) throw new Error('The test database is made in beforeAll: use it inside a test or hook.');
+    return database;
   };
 }
 

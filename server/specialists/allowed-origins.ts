@@ -1,0 +1,47 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+import { LruMap } from '../lru-map.js';
+import { allowedOriginsOf, findSpecialistBySlug } from './index.js';
+import { isStillFresh } from './local-changes.js';
+
+export interface AllowedOriginsLookup {
+  /** The origins a specialist allows to embed the widget, or undefined for an unknown slug. */
+  originsFor(slug: string): Promise<readonly string[] | undefined>;
+}
+
+export interface AllowedOriginsLookupOptions {
+  /** How long an answer is used without reading the database again. Default 250 ms. */
+  recheckMs?: number;
+  /** Most slugs remembered; the least recently used go first. Default 10 000. */
+  maxEntries?: number;
+}
+
+interface Entry {
+  specialistId: string | undefined;
+  origins: readonly string[] | undefined;
+  /** `performance.now()` when read from the database. */
+  checkedAt: number;
+}
+
+/**
+ * The allowed origins of each specialist, read from the database at most
+ * once per `recheckMs` per slug. Every cross-origin call of an embedded
+ * widget asks (CORS), so without this each one read the specialist's row.
+ * A change saved by this process (`setAllowedOrigins`) is seen at once; one
+ * saved by another process sharing the database within `recheckMs`.
+ */
+export function createAllowedOriginsLookup(db: Kysely<Database>, options: AllowedOriginsLookupOptions = {}): AllowedOriginsLookup {
+  const recheckMs = options.recheckMs ?? 250;
+  const entries = new LruMap<string, Entry>(options.maxEntries ?? 10_000);
+  return {
+    async originsFor(slug) {
+      const cached = entries.get(slug);
+      if (cached && isStillFresh(cached.specialistId, cached.checkedAt, performance.now(), recheckMs)) return cached.origins;
+      const checkedAt = performance.now();
+      const specialist = await findSpecialistBySlug(db, slug);
+      const entry: Entry = { specialistId: specialist?.id, origins: specialist ? Object.freeze(allowedOriginsOf(specialist)) : undefined, checkedAt };
+      entries.set(slug, entry);
+      return entry.origins;
+    },
+  };
+}

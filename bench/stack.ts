@@ -18,6 +18,9 @@ import { spawnTs } from './lib.js';
 /** `BENCH_PROFILE=<dir>`: the server writes a V8 CPU profile there when the stack closes. */
 const PROFILE_DIR = process.env.BENCH_PROFILE;
 
+/** The website the bench specialist embeds the widget on: its calls carry this Origin. */
+export const BENCH_SITE_ORIGIN = 'https://bench-site.example';
+
 export interface BenchStack {
   url: string;
   serviceId: string;
@@ -45,6 +48,7 @@ export async function startBenchStack(options: { smtpUrl: string; databaseUrl?: 
     bookingHorizonDays: 3650,
     services: [{ title: 'Quick', durationMinutes: 5 }],
     weeklyHours: [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '00:00', end: '24:00' })),
+    allowedOrigins: [BENCH_SITE_ORIGIN],
   });
   const zoom = createZoomClient({ clientId: e.clientId!, clientSecret: e.clientSecret!, oauthBaseUrl: e.url, apiBaseUrl: `${e.url}/v2`, redirectUri: 'http://localhost/oauth/zoom/callback' });
   const tokens = await zoom.exchangeCode(e.code!, '');

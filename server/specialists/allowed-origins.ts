@@ -18,7 +18,8 @@ export interface AllowedOriginsLookupOptions {
 
 interface Entry {
   specialistId: string | undefined;
-  origins: readonly string[] | undefined;
+  /** The answer, settled once when read: a hit hands out the same promise, with nothing to allocate. */
+  answer: Promise<readonly string[] | undefined>;
   /** `performance.now()` when read from the database. */
   checkedAt: number;
 }
@@ -33,15 +34,19 @@ interface Entry {
 export function createAllowedOriginsLookup(db: Kysely<Database>, options: AllowedOriginsLookupOptions = {}): AllowedOriginsLookup {
   const recheckMs = options.recheckMs ?? 250;
   const entries = new LruMap<string, Entry>(options.maxEntries ?? 10_000);
+
+  async function read(slug: string): Promise<readonly string[] | undefined> {
+    const checkedAt = performance.now();
+    const specialist = await findSpecialistBySlug(db, slug);
+    const origins = specialist ? Object.freeze(allowedOriginsOf(specialist)) : undefined;
+    entries.set(slug, { specialistId: specialist?.id, answer: Promise.resolve(origins), checkedAt });
+    return origins;
+  }
+
   return {
-    async originsFor(slug) {
+    originsFor(slug) {
       const cached = entries.get(slug);
-      if (cached && isStillFresh(cached.specialistId, cached.checkedAt, performance.now(), recheckMs)) return cached.origins;
-      const checkedAt = performance.now();
-      const specialist = await findSpecialistBySlug(db, slug);
-      const entry: Entry = { specialistId: specialist?.id, origins: specialist ? Object.freeze(allowedOriginsOf(specialist)) : undefined, checkedAt };
-      entries.set(slug, entry);
-      return entry.origins;
+      return cached && isStillFresh(cached.specialistId, cached.checkedAt, performance.now(), recheckMs) ? cached.answer : read(slug);
     },
   };
 }

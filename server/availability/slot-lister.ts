@@ -1,6 +1,6 @@
 import { requireSpecialist, type SpecialistRow } from '../specialists/index.js';
-import { computeSlotList, resolveSlotRange, type AvailabilityDeps, type ListSlotsInput, type SlotList, type SlotRange } from './index.js';
 import { isStillFresh } from '../specialists/local-changes.js';
+import { computeSlotList, resolveSlotRange, type AvailabilityDeps, type ListSlotsInput, type SlotList, type SlotRange } from './index.js';
 
 export interface SlotLister {
   /**

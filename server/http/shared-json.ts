@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { parseAccept } from 'hono/utils/accept';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+import { LruMap } from '../lru-map.js';
 import { plainResponse, requestHeader, setResponseHeader } from './node-headers.js';
 
 /** One encoding of a body, with the headers that describe it, both made once. */
@@ -47,7 +48,7 @@ export function sendSharedJson<T extends object>(c: Context, source: T, toBody: 
     cache.set(source, encodings);
   }
   const identity = encodings.identity.body;
-  const encoding = identity.length < MIN_COMPRESSED_BYTES ? undefined : chooseEncoding(requestHeader(c, 'accept-encoding'));
+  const encoding = identity.length < MIN_COMPRESSED_BYTES ? 'identity' : chooseEncoding(requestHeader(c, 'accept-encoding'));
   const chosen =
     encoding === 'br'
       ? (encodings.br ??= encoded(
@@ -67,18 +68,19 @@ export function sendSharedJson<T extends object>(c: Context, source: T, toBody: 
 
 const cache = new WeakMap<object, Encodings>();
 
-type Encoding = 'br' | 'gzip' | undefined;
+type Encoding = 'br' | 'gzip' | 'identity';
 
 // Browsers send a handful of distinct Accept-Encoding headers; each is parsed once.
-const choices = new Map<string, Encoding>();
+const choices = new LruMap<string, Encoding>(100);
 
-/** Brotli, then gzip, by the client's Accept-Encoding and its q-values; undefined for identity. */
+/** Brotli, then gzip, by the client's Accept-Encoding and its q-values. */
 function chooseEncoding(header: string | undefined): Encoding {
-  if (!header) return undefined;
-  if (choices.has(header)) return choices.get(header);
-  const encoding = parseEncoding(header);
-  if (choices.size >= 100) choices.clear();
-  choices.set(header, encoding);
+  if (!header) return 'identity';
+  let encoding = choices.get(header);
+  if (!encoding) {
+    encoding = parseEncoding(header);
+    choices.set(header, encoding);
+  }
   return encoding;
 }
 
@@ -89,5 +91,5 @@ function parseEncoding(header: string): Encoding {
   const gzip = qualityOf('gzip');
   if (br > 0 && br >= gzip) return 'br';
   if (gzip > 0) return 'gzip';
-  return undefined;
+  return 'identity';
 }

@@ -5,16 +5,14 @@
  * by another process sharing the database are seen at their next periodic
  * check.
  */
+import { LruMap } from '../lru-map.js';
 
-/** Change times (`performance.now()`), pruned as the map grows. */
-const localChanges = new Map<string, number>();
-const MAX_REMEMBERED = 10_000;
+/** Change times (`performance.now()`); the least recently used are forgotten past 10 000 specialists. */
+const localChanges = new LruMap<string, number>(10_000);
 
 /** Notes a change this process is making to a specialist. Call it before the write, inside its transaction if any. */
 export function noteLocalChange(specialistId: string): void {
-  localChanges.delete(specialistId);
   localChanges.set(specialistId, performance.now());
-  if (localChanges.size > MAX_REMEMBERED) localChanges.delete(localChanges.keys().next().value!);
 }
 
 /** When this process last changed a specialist, or -Infinity (long ago, or never). */

@@ -9,10 +9,10 @@ import { z } from 'zod';
 import { TimeZoneSchema } from '../../sdk/contract.js';
 import type { Clock } from '../clock.js';
 import { markAvailabilityChanged } from '../availability/version.js';
-import { noteLocalChange } from './local-changes.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import type { ServiceRow, SpecialistRow } from './index.js';
+import { noteLocalChange } from './local-changes.js';
 
 export const ProfileSchema = z.object({
   name: z.string().trim().min(1, 'Enter your name').max(120, 'At most 120 characters'),

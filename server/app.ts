@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type ErrorHandler } from 'hono';
 import { compress } from 'hono/compress';
 import { sql } from 'kysely';
 import { DomainError } from './errors.js';
@@ -14,7 +14,7 @@ import { specialistRoutes } from './http/specialist-routes.js';
 import { inboxRoutes } from './http/inbox-routes.js';
 import { staticRoutes } from './http/static-routes.js';
 import type { LocalInbox } from './email/local-inbox.js';
-import { createServices, type CoreDeps } from './services.js';
+import { createServices, type CoreDeps, type Services } from './services.js';
 
 export interface AppDeps extends CoreDeps {
   /** Secret for Zoom's webhook signatures; without one `/webhooks/zoom` answers 404. */
@@ -27,15 +27,39 @@ export interface AppDeps extends CoreDeps {
  * The whole HTTP application. Everything it uses is passed in, so tests build
  * it over a real database and real local stand-ins.
  *
+ * Two parts: the public API at `/api/v1` (what embedded widgets call on
+ * every page view), and the site — pages, docs, health, static files —
+ * which answers everything else. The site's middleware (request id, log,
+ * compression, sessions) would otherwise run on API calls too, and any
+ * middleware on a route makes Hono compose it; the API's routes each have
+ * one handler, inside the envelope that does for them what that middleware
+ * does for pages (api-envelope.ts).
+ *
  * @example
  * const app = createApp({ db, clock: systemClock, logger, cipher, zoom, publicUrl, signingKey, zoomWebhookSecret });
  */
 export function createApp(deps: AppDeps): Hono<{ Variables: SessionVariables }> {
+  const services = createServices(deps);
+  const onError = createErrorHandler(deps.logger);
+  const site = siteApp(deps, services, onError);
+  const app = new Hono<{ Variables: SessionVariables }>();
+  app.onError(onError);
+  app.route(
+    '/api/v1',
+    publicApiRoutes({ bookings: services.bookings, slots: services.slots, allowedOrigins: services.allowedOrigins, publicUrl: deps.publicUrl, onError, logger: deps.logger }),
+  );
+  // Whatever the API does not answer — every page, and unknown API paths — the site does.
+  app.notFound((c) => site.fetch(c.req.raw, c.env));
+  return app;
+}
+
+/** Pages, documentation, health checks and static files, with their middleware. */
+function siteApp(deps: AppDeps, services: Services, onError: ErrorHandler): Hono<{ Variables: SessionVariables }> {
   const app = new Hono<{ Variables: SessionVariables }>();
   app.use(requestId());
   // The level is fixed when the logger is made: with info lines off, requests pay nothing for the log.
   if (deps.logger.isEnabled('info')) app.use(requestLog(deps.logger));
-  app.onError(createErrorHandler(deps.logger));
+  app.onError(onError);
   app.notFound(handleNotFound);
 
   app.get('/healthz', (c) => c.json({ success: true as const, status: 'ok' as const }));
@@ -48,14 +72,9 @@ export function createApp(deps: AppDeps): Hono<{ Variables: SessionVariables }> 
     }
   });
 
-  const services = createServices(deps);
-  // The API compresses its one large answer, slot lists, itself (once per
-  // list, see sendSharedJson); its other answers are a few hundred bytes,
-  // where compressing costs more than it saves. Registered first, so it
-  // answers before the compress middleware below would run.
-  app.route('/api/v1', publicApiRoutes({ bookings: services.bookings, slots: services.slots, allowedOrigins: services.allowedOrigins, publicUrl: deps.publicUrl }));
-
-  // The widget bundle, the API reference and pages shrink several-fold.
+  // The widget bundle, the API reference and pages shrink several-fold. (The
+  // API compresses its one large answer, slot lists, itself, once per list:
+  // see sendSharedJson. Its other answers are a few hundred bytes.)
   app.use(compress());
   const openApiDocument = buildOpenApiDocument(deps.publicUrl);
   const apiReference = renderApiReference(openApiDocument);

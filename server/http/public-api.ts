@@ -1,15 +1,14 @@
-import { Hono, type Context, type Env } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { Hono, type Context, type ErrorHandler } from 'hono';
 import { z } from 'zod';
 import { CreateBookingRequestSchema, IdSchema, LIMITS, SlotsQuerySchema, SlugSchema, type SlotsResponse } from '../../sdk/contract.js';
-import type { ListSlotsInput, SlotLister } from '../availability/index.js';
+import type { ListSlotsInput, SlotList, SlotLister } from '../availability/index.js';
 import { createBooking, type BookingDeps } from '../bookings/index.js';
 import { DomainError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import { LruMap } from '../lru-map.js';
 import type { AllowedOriginsLookup } from '../specialists/allowed-origins.js';
 import { getPublicProfile } from '../specialists/index.js';
-import { specialistCors } from './cors.js';
-import { errorResponse } from './errors.js';
+import { createApiEnvelope } from './api-envelope.js';
 import { sendSharedJson } from './shared-json.js';
 import { parseWith, readJsonBody } from './validation.js';
 
@@ -20,6 +19,9 @@ export interface PublicApiDeps {
   slots: SlotLister;
   allowedOrigins: AllowedOriginsLookup;
   publicUrl: string;
+  /** The app's error handler: errors get the API's shape inside the envelope. */
+  onError: ErrorHandler;
+  logger: Logger;
 }
 
 const IdempotencyKeySchema = z
@@ -40,56 +42,66 @@ function serviceIdParam(value: string): string {
 /**
  * The public booking API, mounted at `/api/v1`: what the widget and the SDK
  * call. Each route validates, calls one domain function, and shapes its
- * answer.
+ * answer, inside the envelope that gives every API answer its request id,
+ * CORS and error shape (api-envelope.ts). Each route has that one handler
+ * and no middleware, so Hono answers it without compose.
  */
 export function publicApiRoutes(deps: PublicApiDeps): Hono {
   const app = new Hono();
   const { db } = deps.bookings;
-
-  const cors = specialistCors({ ownOrigin: new URL(deps.publicUrl).origin, allowedOriginsFor: (slug) => deps.allowedOrigins.originsFor(slug) });
-  app.use('/specialists/:slug', cors);
-  app.use('/specialists/:slug/*', cors);
-
-  app.get('/specialists/:slug', async (c) => {
-    const profile = await getPublicProfile(db, slugParam(c.req.param('slug')));
-    return c.json({ success: true as const, ...profile });
+  const envelope = createApiEnvelope({
+    ownOrigin: new URL(deps.publicUrl).origin,
+    allowedOriginsFor: (slug) => deps.allowedOrigins.originsFor(slug),
+    onError: deps.onError,
+    logger: deps.logger,
   });
+  app.options('/specialists/:slug', envelope.preflight);
+  app.options('/specialists/:slug/*', envelope.preflight);
+
+  app.get(
+    '/specialists/:slug',
+    envelope.route(async (c) => {
+      const profile = await getPublicProfile(db, slugParam(c.req.param('slug') ?? ''));
+      return c.json({ success: true as const, ...profile });
+    }),
+  );
 
   // Every visitor of a page asks the same few questions, URL for URL: each
   // distinct URL is validated once. Only valid questions are kept.
   const slotQuestions = new LruMap<string, Readonly<ListSlotsInput>>(1000);
-  function slotQuestionOf(c: Context<Env, typeof SLOTS_PATH>): Readonly<ListSlotsInput> {
+  function slotQuestionOf(c: Context): Readonly<ListSlotsInput> {
     let question = slotQuestions.get(c.req.url);
     if (!question) {
       const query = parseWith(SlotsQuerySchema, c.req.query());
-      question = Object.freeze({ slug: slugParam(c.req.param('slug')), serviceId: serviceIdParam(c.req.param('serviceId')), from: query.from, to: query.to });
+      question = Object.freeze({ slug: slugParam(c.req.param('slug') ?? ''), serviceId: serviceIdParam(c.req.param('serviceId') ?? ''), from: query.from, to: query.to });
       slotQuestions.set(c.req.url, question);
     }
     return question;
   }
 
-  app.get(SLOTS_PATH, async (c) => {
-    const question = slotQuestionOf(c);
-    // A fresh answer to a repeated question is found without a database read or an await.
-    const list = deps.slots.peek(question) ?? (await deps.slots.list(question));
-    return sendSharedJson(c, list, (l): SlotsResponse => ({ success: true, ...l }));
-  });
+  const toSlotsBody = (list: SlotList): SlotsResponse => ({ success: true, ...list });
+  app.get(
+    SLOTS_PATH,
+    envelope.route((c) => {
+      const question = slotQuestionOf(c);
+      // A fresh answer to a repeated question is sent at once: no database read, no await.
+      const fresh = deps.slots.peek(question);
+      if (fresh) return sendSharedJson(c, fresh, toSlotsBody);
+      return deps.slots.list(question).then((list) => sendSharedJson(c, list, toSlotsBody));
+    }),
+  );
 
   app.post(
     '/specialists/:slug/bookings',
-    bodyLimit({
-      maxSize: LIMITS.maxBodyBytes,
-      onError: (c) => errorResponse(c, new DomainError('payload_too_large', `The request body is larger than ${LIMITS.maxBodyBytes / 1024} KB.`)),
-    }),
-    async (c) => {
-      const slug = slugParam(c.req.param('slug'));
+    envelope.route(async (c) => {
+      const slug = slugParam(c.req.param('slug') ?? '');
       const rawKey = c.req.header('idempotency-key');
       const idempotencyKey = rawKey === undefined ? undefined : parseIdempotencyKey(rawKey);
-      const request = await readJsonBody(c, CreateBookingRequestSchema);
+      const request = await readJsonBody(c, CreateBookingRequestSchema, LIMITS.maxBodyBytes);
       const { booking, isReplay } = await createBooking(deps.bookings, { slug, request, idempotencyKey });
       if (isReplay) c.header('Idempotent-Replayed', 'true');
       return c.json({ success: true as const, booking }, 201);
-    },
+    }),
   );
 
   return app;

@@ -4,7 +4,7 @@ import { requestHeader, setResponseHeader } from './node-headers.js';
 
 declare module 'hono' {
   interface ContextVariableMap {
-    /** Set by `requestId()` on every request. */
+    /** Set on every request: by `requestId()` on pages, by the API envelope on the API. */
     requestId: string;
   }
 }
@@ -12,14 +12,18 @@ declare module 'hono' {
 const VALID_ID = /^[\w\-=]{1,255}$/;
 
 /**
- * Gives each request an id, `c.get('requestId')`, sent back as X-Request-Id.
- * A caller's own X-Request-Id is kept when it is a plain token of at most
- * 255 characters, so a proxy's id follows the request through.
+ * The id of a request: the caller's own X-Request-Id when it is a plain token
+ * of at most 255 characters, so a proxy's id follows the request through;
+ * otherwise a new UUID.
  */
+export function requestIdFor(given: string | undefined): string {
+  return given !== undefined && VALID_ID.test(given) ? given : randomUUID();
+}
+
+/** Gives each request an id, `c.get('requestId')`, sent back as X-Request-Id (see `requestIdFor`). */
 export function requestId(): MiddlewareHandler {
   return function requestIdMiddleware(c, next) {
-    const given = requestHeader(c, 'x-request-id');
-    const id = given !== undefined && VALID_ID.test(given) ? given : randomUUID();
+    const id = requestIdFor(requestHeader(c, 'x-request-id'));
     c.set('requestId', id);
     setResponseHeader(c, 'X-Request-Id', id);
     return next();

@@ -2,7 +2,8 @@ import type { Context } from 'hono';
 import { parseAccept } from 'hono/utils/accept';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { LruMap } from '../lru-map.js';
-import { plainResponse, requestHeader, setResponseHeader } from './node-headers.js';
+import { plainResponse } from './api-envelope.js';
+import { requestHeader } from './node-headers.js';
 
 /** One encoding of a body, with the headers that describe it, both made once. */
 interface Encoded {
@@ -28,6 +29,8 @@ function encoded(buffer: Buffer, contentEncoding?: 'br' | 'gzip'): Encoded {
       ...(contentEncoding ? { 'Content-Encoding': contentEncoding } : {}),
       // With its length stated, the compress middleware leaves a small body alone, as this function does.
       'Content-Length': String(buffer.length),
+      // The body depends on Accept-Encoding; the envelope adds Origin to this.
+      Vary: 'Accept-Encoding',
     }),
   };
 }
@@ -61,8 +64,6 @@ export function sendSharedJson<T extends object>(c: Context, source: T, toBody: 
       : encoding === 'gzip'
         ? (encodings.gzip ??= encoded(gzipSync(identity), 'gzip'))
         : encodings.identity;
-  // Appended, not set: the response may also vary on Origin (CORS).
-  setResponseHeader(c, 'Vary', 'Accept-Encoding', { append: true });
   return plainResponse(c, chosen.body, chosen.headers);
 }
 

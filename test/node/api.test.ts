@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './helpers/databases.js';
 import { bookingBody, fixedClock, FREE_SLOT, seedSpecialist } from './helpers/fixtures.js';
@@ -244,6 +245,35 @@ describe.each(DATABASE_KINDS)('public API on %s', (kind) => {
       expect(body.message).not.toMatch(/\bat .*\.(ts|js):\d+/);
       if (path) expect(body.errors.map((e: { path: string }) => e.path)).toContain(path);
       expect(await rowCounts()).toEqual({ bookings: 0, claims: 0 });
+    });
+
+    /** A booking sent in chunks, with no Content-Length, as a streaming client sends it. */
+    const postChunked = (chunks: string[]) =>
+      new Promise<{ status: number; body: { success: boolean; code?: string } }>((resolve, reject) => {
+        const req = httpRequest(`${server.url}/api/v1/specialists/anna/bookings`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+        });
+        req.on('error', reject);
+        for (const chunk of chunks) req.write(chunk);
+        req.end();
+      });
+
+    it('refuses a chunked body that grows past the limit with 413, and books nothing', async () => {
+      const json = JSON.stringify(bookingBody(serviceIds[0]!, FREE_SLOT, { note: 'x'.repeat(20_000) }));
+      const res = await postChunked([json.slice(0, 8000), json.slice(8000, 16_000), json.slice(16_000)]);
+      expect(res.status).toBe(413);
+      expect(res.body).toMatchObject({ success: false, code: 'payload_too_large' });
+      expect(await rowCounts()).toEqual({ bookings: 0, claims: 0 });
+    });
+
+    it('books from a chunked body within the limit', async () => {
+      const json = JSON.stringify(bookingBody(serviceIds[0]!));
+      const res = await postChunked([json.slice(0, 20), json.slice(20)]);
+      expect(res.status).toBe(201);
+      expect(res.body.success).toBe(true);
+      expect(await rowCounts()).toEqual({ bookings: 1, claims: 6 });
     });
 
     const slotCases: [string, string, string][] = [

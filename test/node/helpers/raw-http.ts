@@ -6,10 +6,10 @@ export interface RawResponse {
   body: Buffer;
 }
 
-/** GET over a plain socket: the bytes as sent, without fetch's transparent decompression. */
-export function rawGet(url: string, headers: Record<string, string | string[]> = {}): Promise<RawResponse> {
+/** A GET (or `method`) over a plain socket: the bytes as sent, without fetch's transparent decompression. */
+export function rawGet(url: string, headers: Record<string, string | string[]> = {}, method = 'GET'): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    request(url, { headers }, (res) => {
+    request(url, { headers, method }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));

@@ -98,6 +98,19 @@ export function createSlotLister(deps: AvailabilityDeps, options: SlotListerOpti
     return input.from === undefined ? undefined : `${input.slug} ${input.serviceId} ${range.from} ${range.to}`;
   }
 
+  // A frozen question (the API keeps one per distinct URL) is resolved once:
+  // its range and key do not depend on the time when it has a "from".
+  const keysOfFrozen = new WeakMap<ListSlotsInput, string>();
+  function cacheKeyOf(input: ListSlotsInput, now: number): string | undefined {
+    if (input.from === undefined) return undefined;
+    let key = keysOfFrozen.get(input);
+    if (key === undefined) {
+      key = keyOf(input, resolveSlotRange(input, now));
+      if (key !== undefined && Object.isFrozen(input)) keysOfFrozen.set(input, key);
+    }
+    return key;
+  }
+
   function freshEntry(key: string, now: number, checkTime: number): SlotList | undefined {
     const cached = entries.get(key);
     return cached && now <= cached.validUntil && isFresh(cached, checkTime) ? touch(key, cached) : undefined;
@@ -106,7 +119,7 @@ export function createSlotLister(deps: AvailabilityDeps, options: SlotListerOpti
   return {
     peek(input) {
       const now = deps.clock().getTime();
-      const key = keyOf(input, resolveSlotRange(input, now));
+      const key = cacheKeyOf(input, now);
       return key === undefined ? undefined : freshEntry(key, now, performance.now());
     },
 

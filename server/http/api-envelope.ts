@@ -1,6 +1,7 @@
 import type { Context, ErrorHandler, Handler } from 'hono';
 import { DomainError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { AllowedOrigins } from '../specialists/allowed-origins.js';
 import { errorResponse } from './errors.js';
 import { requestHeader } from './node-headers.js';
 import { requestIdFor } from './request-id.js';
@@ -28,8 +29,8 @@ export type ApiHandler = (c: Context) => Response | Promise<Response>;
 export interface ApiEnvelopeOptions {
   /** The server's own public origin, always allowed. */
   ownOrigin: string;
-  /** Origins a specialist allows, or undefined for an unknown slug. */
-  allowedOriginsFor(slug: string): Promise<readonly string[] | undefined>;
+  /** Origins a specialist allows (undefined for an unknown slug), at once when known. */
+  allowedOriginsFor(slug: string): AllowedOrigins | Promise<AllowedOrigins>;
   /** Turns a thrown error into the answer (the app's `onError`). */
   onError: ErrorHandler;
   /** One line per request at level info, when that level is on. */
@@ -80,12 +81,16 @@ export function createApiEnvelope(options: ApiEnvelopeOptions): ApiEnvelope {
   const { ownOrigin, allowedOriginsFor, onError, logger } = options;
   const logsRequests = logger.isEnabled('info');
 
-  /** True, or a promise of it, when `origin` may call this specialist's API. */
-  function isAllowedOrigin(c: Context, origin: string): true | Promise<boolean> {
+  /** Whether `origin` may call this specialist's API: at once when the specialist's origins are cached. */
+  function isAllowedOrigin(c: Context, origin: string): boolean | Promise<boolean> {
     if (origin === ownOrigin) return true;
-    return allowedOriginsFor(c.req.param('slug') ?? '').then(
-      (allowed) => allowed?.includes(origin) === true || origin === new URL(c.req.url).origin,
-    );
+    const allowed = allowedOriginsFor(c.req.param('slug') ?? '');
+    return allowed instanceof Promise ? allowed.then((list) => isListed(c, origin, list)) : isListed(c, origin, allowed);
+  }
+
+  function isListed(c: Context, origin: string, allowed: AllowedOrigins): boolean {
+    // The request's own origin (the server under another name) is checked last: it means parsing the URL.
+    return allowed?.includes(origin) === true || origin === new URL(c.req.url).origin;
   }
 
   function refuse(c: Context, origin: string): Response | Promise<Response> {
@@ -120,23 +125,27 @@ export function createApiEnvelope(options: ApiEnvelopeOptions): ApiEnvelope {
     return response;
   }
 
-  function enveloped(work: (c: Context, origin: string | undefined) => Response | Promise<Response>): Handler {
+  type Work = (c: Context, origin: string | undefined) => Response | Promise<Response>;
+
+  function grantOrRefuse(c: Context, origin: string, isAllowed: boolean, work: Work): Response | Promise<Response> {
+    if (!isAllowed) return refuse(c, origin);
+    const { headers } = c.get('apiEnvelope');
+    headers['Access-Control-Allow-Origin'] = origin;
+    headers['Access-Control-Expose-Headers'] = EXPOSED_HEADERS;
+    return work(c, origin);
+  }
+
+  // No closure is made per request on this path (nor named: tsx names each one it makes).
+  function enveloped(work: Work): Handler {
     return function apiEnvelope(c) {
       const started = logsRequests ? performance.now() : 0;
       const id = requestIdFor(requestHeader(c, 'x-request-id'));
       c.set('requestId', id);
-      const headers: ResponseHeaders = { 'X-Request-Id': id, Vary: 'Origin' };
-      c.set('apiEnvelope', { headers, carriedBy: undefined });
+      c.set('apiEnvelope', { headers: { 'X-Request-Id': id, Vary: 'Origin' }, carriedBy: undefined });
       const origin = requestHeader(c, 'origin');
       if (origin === undefined) return finish(c, work(c, undefined), started);
-      const grantOrRefuse = (allowed: boolean) => {
-        if (!allowed) return refuse(c, origin);
-        headers['Access-Control-Allow-Origin'] = origin;
-        headers['Access-Control-Expose-Headers'] = EXPOSED_HEADERS;
-        return work(c, origin);
-      };
       const allowed = isAllowedOrigin(c, origin);
-      return finish(c, allowed === true ? grantOrRefuse(true) : allowed.then(grantOrRefuse), started);
+      return finish(c, allowed instanceof Promise ? allowed.then((ok) => grantOrRefuse(c, origin, ok, work)) : grantOrRefuse(c, origin, allowed, work), started);
     };
   }
 

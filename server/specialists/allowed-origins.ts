@@ -4,9 +4,16 @@ import { LruMap } from '../lru-map.js';
 import { allowedOriginsOf, findSpecialistBySlug } from './index.js';
 import { isStillFresh } from './local-changes.js';
 
+/** The origins a specialist allows to embed the widget, or undefined for an unknown slug. */
+export type AllowedOrigins = readonly string[] | undefined;
+
 export interface AllowedOriginsLookup {
-  /** The origins a specialist allows to embed the widget, or undefined for an unknown slug. */
-  originsFor(slug: string): Promise<readonly string[] | undefined>;
+  /**
+   * The origins a specialist allows: at once while the cached answer is
+   * fresh, so a cross-origin call of an embedded widget is not made to wait
+   * a turn of the event loop; otherwise a promise of the database's answer.
+   */
+  originsFor(slug: string): AllowedOrigins | Promise<AllowedOrigins>;
 }
 
 export interface AllowedOriginsLookupOptions {
@@ -18,8 +25,7 @@ export interface AllowedOriginsLookupOptions {
 
 interface Entry {
   specialistId: string | undefined;
-  /** The answer, settled once when read: a hit hands out the same promise, with nothing to allocate. */
-  answer: Promise<readonly string[] | undefined>;
+  origins: AllowedOrigins;
   /** `performance.now()` when read from the database. */
   checkedAt: number;
 }
@@ -35,18 +41,18 @@ export function createAllowedOriginsLookup(db: Kysely<Database>, options: Allowe
   const recheckMs = options.recheckMs ?? 250;
   const entries = new LruMap<string, Entry>(options.maxEntries ?? 10_000);
 
-  async function read(slug: string): Promise<readonly string[] | undefined> {
+  async function read(slug: string): Promise<AllowedOrigins> {
     const checkedAt = performance.now();
     const specialist = await findSpecialistBySlug(db, slug);
     const origins = specialist ? Object.freeze(allowedOriginsOf(specialist)) : undefined;
-    entries.set(slug, { specialistId: specialist?.id, answer: Promise.resolve(origins), checkedAt });
+    entries.set(slug, { specialistId: specialist?.id, origins, checkedAt });
     return origins;
   }
 
   return {
     originsFor(slug) {
       const cached = entries.get(slug);
-      return cached && isStillFresh(cached.specialistId, cached.checkedAt, performance.now(), recheckMs) ? cached.answer : read(slug);
+      return cached && isStillFresh(cached.specialistId, cached.checkedAt, performance.now(), recheckMs) ? cached.origins : read(slug);
     },
   };
 }

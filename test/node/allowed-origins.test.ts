@@ -30,6 +30,19 @@ describe.each(DATABASE_KINDS)('allowed origins lookup on %s', (kind) => {
     expect(await lookup.originsFor(slug)).toEqual(['https://second.example', 'https://third.example']);
   });
 
+  it('answers at once while the cached answer is fresh, and with a promise when it must read', async () => {
+    const { slug, specialistId } = await specialist();
+    const lookup = createAllowedOriginsLookup(db(), { recheckMs: 60_000 });
+    const first = lookup.originsFor(slug);
+    expect(first).toBeInstanceOf(Promise);
+    expect(await first).toEqual(['https://first.example']);
+    expect(lookup.originsFor(slug)).toEqual(['https://first.example']);
+    await setAllowedOrigins(db(), fixedClock, specialistId, 'https://second.example');
+    const afterChange = lookup.originsFor(slug);
+    expect(afterChange).toBeInstanceOf(Promise);
+    expect(await afterChange).toEqual(['https://second.example']);
+  });
+
   it("sees another process's change after recheckMs, and not before", async () => {
     const { slug, specialistId } = await specialist();
     const held = createAllowedOriginsLookup(db(), { recheckMs: 60_000 });

@@ -82,6 +82,22 @@ describe.each(DATABASE_KINDS)('cached slot lists on %s', (kind) => {
     expect(lister.peek(question)).toBeUndefined();
   });
 
+  it('finds the same answer for a frozen question and an equal open one, and re-reads an open question that was changed', async () => {
+    const { question } = await setUp();
+    const lister = createSlotLister({ db: db(), clock: fixedClock }, { recheckMs: 60_000 });
+    const first = await lister.list(question);
+    const frozen = Object.freeze({ ...question });
+    expect(lister.peek(frozen)).toBe(first);
+    expect(lister.peek(frozen)).toBe(first);
+    const open = { ...question };
+    expect(lister.peek(open)).toBe(first);
+    open.to = new Date(Date.parse(question.to!) + 86_400_000).toISOString();
+    expect(lister.peek(open)).toBeUndefined();
+    const wider = await lister.list(open);
+    expect(wider.slots.length).toBeGreaterThan(first.slots.length);
+    expect(lister.peek(open)).toBe(wider);
+  });
+
   it("sees this process's changes at once: claims, weekly hours, a service's duration and state, the time zone", async () => {
     const { specialistId, serviceIds, question } = await setUp();
     const lister = createSlotLister({ db: db(), clock: fixedClock }, { recheckMs: 60_000 });

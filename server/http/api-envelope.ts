@@ -66,8 +66,8 @@ const EXPOSED_HEADERS = 'Idempotent-Replayed, Retry-After, X-Request-Id';
  * Why one handler and not Hono middleware: a route with a single handler is
  * answered without Hono's compose, and a cached slot list then goes out
  * synchronously, its headers in one plain object that Node writes as it is.
- * On a 2-core machine that is about a fifth more slot lists per second than
- * the same work done as request-id and CORS middleware (see BENCHMARKS.md).
+ * On the 2-core bench machine that is about a third more slot lists per
+ * second than the same work done as request-id and CORS middleware.
  * The headers are collected in `c.var.apiEnvelope` before the answer
  * exists; `plainResponse` builds an answer with them, and any other answer
  * (`c.json`, errors) gets them set on its way out.
@@ -145,7 +145,9 @@ export function createApiEnvelope(options: ApiEnvelopeOptions): ApiEnvelope {
       const origin = requestHeader(c, 'origin');
       if (origin === undefined) return finish(c, work(c, undefined), started);
       const allowed = isAllowedOrigin(c, origin);
-      return finish(c, allowed instanceof Promise ? allowed.then((ok) => grantOrRefuse(c, origin, ok, work)) : grantOrRefuse(c, origin, allowed, work), started);
+      // A lookup that fails (the database is down) is answered like the route's own errors.
+      const checked = allowed instanceof Promise ? allowed.then((ok) => grantOrRefuse(c, origin, ok, work), (error: unknown) => onError(error as Error, c)) : grantOrRefuse(c, origin, allowed, work);
+      return finish(c, checked, started);
     };
   }
 

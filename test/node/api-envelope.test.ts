@@ -21,7 +21,8 @@ function envelopeApp(lines: Record<string, unknown>[]): Hono {
   const onError = createErrorHandler(createLogger('silent'));
   const envelope = createApiEnvelope({
     ownOrigin: 'https://own.example',
-    allowedOriginsFor: async (slug) => (slug === 'anna' ? ['https://site.example'] : undefined),
+    allowedOriginsFor: (slug) =>
+      slug === 'down' ? Promise.reject(new DomainError('database_unavailable', 'The database is not answering.')) : Promise.resolve(slug === 'anna' ? ['https://site.example'] : undefined),
     onError,
     logger,
   });
@@ -117,6 +118,15 @@ describe('the API envelope on Node and under app.request', () => {
       expect(JSON.parse(res.body.toString('utf8'))).toMatchObject({ success: false, code: 'origin_not_allowed' });
       // Another specialist's origin is not this one's.
       expect((await get('/s/bert/list', { origin: 'https://site.example' })).status).toBe(403);
+    });
+
+    it('answers a failed origin lookup in the error shape, with the request id and no grant', async () => {
+      const res = await get('/s/down/list', { origin: 'https://site.example', 'x-request-id': 'down-1' });
+      expect(res.status).toBe(503);
+      expect(JSON.parse(res.body.toString('utf8'))).toEqual({ success: false, code: 'database_unavailable', message: 'The database is not answering.' });
+      expect(res.header('x-request-id')).toBe('down-1');
+      expect(res.header('vary')).toBe('Origin');
+      expect(res.header('access-control-allow-origin')).toBeUndefined();
     });
 
     it("keeps a caller's plain X-Request-Id and replaces anything else", async () => {

@@ -49,6 +49,11 @@ export async function startTestSmtp(port = 0): Promise<TestSmtp> {
       );
     },
   });
+  // A client that goes away mid-connection (a server killed with -9, a pooled
+  // connection dropped) is an ordinary event for a mail server, not a crash.
+  server.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ECONNRESET' && error.code !== 'EPIPE') throw error;
+  });
   server.listen(port, '127.0.0.1');
   await once(server.server, 'listening');
   const actualPort = (server.server.address() as AddressInfo).port;

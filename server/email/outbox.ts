@@ -106,6 +106,9 @@ export interface OutboxWorker {
  * lease and another resends with the same Message-ID. Failures are retried
  * with exponential backoff and jitter, and every attempt is recorded.
  */
+/** Messages looked up at a time. */
+const BATCH_SIZE = 20;
+
 export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   const { db, clock, cipher, sender, logger } = options;
   const owner = randomUUID();
@@ -166,7 +169,8 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     return true;
   }
 
-  async function deliverDue(): Promise<number> {
+  /** Delivers up to a batch of due messages; `isFull` when more may be waiting. */
+  async function deliverBatch(): Promise<{ sent: number; isFull: boolean }> {
     const now = clock().toISOString();
     const due = await db
       .selectFrom('email_outbox')
@@ -175,23 +179,35 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
       .where('next_attempt_at', '<=', now)
       .where((eb) => eb.or([eb('claim_until', 'is', null), eb('claim_until', '<', now)]))
       .orderBy('created_at')
-      .limit(20)
+      .limit(BATCH_SIZE)
       .execute();
     let sent = 0;
     for (const { id } of due) if (await deliverOne(id)) sent++;
-    return sent;
+    return { sent, isFull: due.length === BATCH_SIZE };
   }
 
-  function schedule(): void {
+  async function deliverDue(): Promise<number> {
+    return (await deliverBatch()).sent;
+  }
+
+  function schedule(delayMs: number): void {
     if (isStopped) return;
     timer = setTimeout(() => {
-      running = deliverDue()
-        .catch((error: unknown) => {
-          logger.error('outbox worker failed', { error: describeError(error) });
-          return 0;
-        })
-        .finally(schedule);
-    }, pollMs);
+      let isFull = false;
+      running = deliverBatch()
+        .then(
+          (batch) => {
+            isFull = batch.isFull;
+            return batch.sent;
+          },
+          (error: unknown) => {
+            logger.error('outbox worker failed', { error: describeError(error) });
+            return 0;
+          },
+        )
+        // A full batch means more is waiting (a burst of bookings): the next goes at once, not after a poll.
+        .finally(() => schedule(isFull ? 0 : pollMs));
+    }, delayMs);
     timer.unref();
   }
 
@@ -199,7 +215,8 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     start() {
       if (!isStopped) return;
       isStopped = false;
-      schedule();
+      // What is pending at start (mail queued while the server was down) goes at once.
+      schedule(0);
     },
     async stop() {
       isStopped = true;

@@ -294,6 +294,23 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       expect(smtp.connections - before).toBe(1);
     });
 
+    it('sends mail pending at start at once, and a backlog of more than a batch without waiting for the next poll', async () => {
+      await connectZoom(server, specialistId);
+      const starts = ['08:00', '08:30', '09:00', '09:30', '10:00', '10:30', '12:00', '12:30', '13:00', '13:30', '14:00', '14:30'];
+      for (const start of starts) expect((await book('Backlog', `2030-01-08T${start}:00Z`)).status).toBe(201);
+      expect(await outbox()).toHaveLength(24);
+      // A poll a minute away: only the start and the full batches can send these.
+      const polling = newWorker(smtp.port, { pollMs: 60_000 });
+      polling.start();
+      try {
+        const mails = await smtp.waitForMessages(24);
+        expect(new Set(mails.map((m) => m.messageId)).size).toBe(24);
+        expect((await outbox()).every((row) => row.status === 'sent')).toBe(true);
+      } finally {
+        await polling.stop();
+      }
+    });
+
     it('a stalled mail server does not hold up bookings', async () => {
       await connectZoom(server, specialistId);
       const stalling = await startTestSmtp();

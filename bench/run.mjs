@@ -62,7 +62,9 @@ ${growthRows.join('\n')}
   one second to the next, so rounds of several seconds each, compared one against one, disagree; many short interleaved
   slices see the same machine. The quartiles show how far single sets spread. The hypervisor reported
   ${throughput.stealPercent} % of the CPU time as stolen during the throughput runs. Booking runs last ${throughput.seconds} s each.
-- Bookings each take a distinct 5-minute slot and create a real meeting on the emulator; the invitations go to a local SMTP server.
+- Bookings each take a distinct 5-minute slot and create a real meeting on the emulator; the server's outbox sends both invitations
+  during the run, to an SMTP server in a process of its own (in the load generator's process, parsing that mail delayed the
+  generator's timers, which the paced runs then counted as the server's latency).
 - The saturated booking run is closed-loop: each of the 50 connections sends its next booking the moment the last is answered,
   so latency is queueing by Little's law (50 / throughput on average). A p99 under 50 ms there would take over 1,000
   bookings/s from two cores that also run the load generator, the Zoom emulator and the SMTP server; it measures capacity.

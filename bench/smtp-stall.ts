@@ -2,8 +2,7 @@
 // never answers) against a healthy one. Prints one JSON line.
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
-import { startTestSmtp } from '../test/node/helpers/smtp.js';
-import { round, summarize } from './lib.js';
+import { round, spawnTs, summarize } from './lib.js';
 import { startBenchStack } from './stack.js';
 
 const BOOKINGS = Number(process.env.BENCH_STALL_BOOKINGS ?? 150);
@@ -26,16 +25,17 @@ async function bookingLatencies(smtpUrl: string): Promise<{ p50: number; p99: nu
   return summarize(times);
 }
 
-const healthy = await startTestSmtp();
+// The healthy mail server in a process of its own, as in the throughput runs.
+const healthy = await spawnTs('bench/smtp-process.ts');
 const sockets: Socket[] = [];
 const stalled = createServer((socket) => sockets.push(socket)).listen(0, '127.0.0.1');
 await once(stalled, 'listening');
 const stalledPort = (stalled.address() as { port: number }).port;
 
-const withHealthy = await bookingLatencies(healthy.url);
+const withHealthy = await bookingLatencies(healthy.info.url!);
 const withStalled = await bookingLatencies(`smtp://127.0.0.1:${stalledPort}`);
 for (const s of sockets) s.destroy();
 stalled.close();
-await healthy.close();
+healthy.child.kill('SIGKILL');
 console.log(JSON.stringify({ bookings: BOOKINGS - 10, healthy: withHealthy, stalled: withStalled, p50Ratio: round(withStalled.p50 / withHealthy.p50) }));
 process.exit(0);

@@ -99,6 +99,9 @@ export interface OutboxWorker {
   deliverDue(): Promise<number>;
 }
 
+/** Messages looked up at a time. */
+const BATCH_SIZE = 20;
+
 /**
  * Delivers the outbox. Each message is claimed with a compare-and-swap on
  * its lease (`claim_until`), so two workers — in one process or several —
@@ -106,9 +109,6 @@ export interface OutboxWorker {
  * lease and another resends with the same Message-ID. Failures are retried
  * with exponential backoff and jitter, and every attempt is recorded.
  */
-/** Messages looked up at a time. */
-const BATCH_SIZE = 20;
-
 export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   const { db, clock, cipher, sender, logger } = options;
   const owner = randomUUID();
@@ -193,20 +193,16 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   function schedule(delayMs: number): void {
     if (isStopped) return;
     timer = setTimeout(() => {
-      let isFull = false;
       running = deliverBatch()
-        .then(
-          (batch) => {
-            isFull = batch.isFull;
-            return batch.sent;
-          },
-          (error: unknown) => {
-            logger.error('outbox worker failed', { error: describeError(error) });
-            return 0;
-          },
-        )
-        // A full batch means more is waiting (a burst of bookings): the next goes at once, not after a poll.
-        .finally(() => schedule(isFull ? 0 : pollMs));
+        .catch((error: unknown) => {
+          logger.error('outbox worker failed', { error: describeError(error) });
+          return { sent: 0, isFull: false };
+        })
+        .then((batch) => {
+          // A full batch means more is waiting (a burst of bookings): the next goes at once, not after a poll.
+          schedule(batch.isFull ? 0 : pollMs);
+          return batch.sent;
+        });
     }, delayMs);
     timer.unref();
   }

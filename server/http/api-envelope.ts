@@ -2,7 +2,7 @@ import type { Context, ErrorHandler, Handler } from 'hono';
 import { DomainError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AllowedOrigins } from '../specialists/allowed-origins.js';
-import { errorResponse } from './errors.js';
+import { errorResponse, handleNotFound } from './errors.js';
 import { requestHeader } from './node-headers.js';
 import { requestIdFor } from './request-id.js';
 import { logRequest } from './request-log.js';
@@ -155,7 +155,7 @@ export function createApiEnvelope(options: ApiEnvelopeOptions): ApiEnvelope {
     route: (handler) => enveloped((c) => answer(c, handler)),
     preflight: enveloped((c, origin) => {
       // Without an Origin it is not a browser's preflight: nothing answers OPTIONS here.
-      if (origin === undefined) return errorResponse(c, new DomainError('not_found', `There is no OPTIONS ${c.req.path} endpoint.`));
+      if (origin === undefined) return handleNotFound(c);
       const { headers } = c.get('apiEnvelope');
       headers['Access-Control-Allow-Methods'] = ALLOWED_METHODS;
       headers['Access-Control-Allow-Headers'] = ALLOWED_HEADERS;

@@ -32,12 +32,10 @@ export function requestHeader(c: Context, lowerCaseName: string): string | undef
 /**
  * Sets a header on whatever response the request gets, before it exists.
  * On Node it goes to the outgoing message, which merges it into the
- * response the app returns; a header the response sets itself wins, except
- * that `append` values (Vary) are combined.
+ * response the app returns; a header the response sets itself wins.
  */
-export function setResponseHeader(c: Context, name: string, value: string, options?: { append?: boolean }): void {
+export function setResponseHeader(c: Context, name: string, value: string): void {
   const outgoing = nodeBindingsOf(c).outgoing;
-  if (!outgoing) return c.header(name, value, options);
-  const existing = options?.append ? outgoing.getHeader(name) : undefined;
-  outgoing.setHeader(name, existing === undefined ? value : `${String(existing)}, ${value}`);
+  if (!outgoing) return c.header(name, value);
+  outgoing.setHeader(name, value);
 }

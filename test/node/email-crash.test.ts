@@ -53,8 +53,10 @@ describe.each(DATABASE_KINDS)('outbox across a crash on %s', (kind) => {
       await smtp.waitForMessages(2);
       await new Promise((r) => setTimeout(r, 300)); // room for a duplicate to show up, if there were one
       expect(smtp.messages).toHaveLength(2);
-      rows = await db().selectFrom('email_outbox').selectAll().orderBy('created_at').execute();
-      expect(rows.map((r) => r.status)).toEqual(['sent', 'sent']);
+      // The child marks a row sent just after the mail server has the message.
+      const outboxRows = () => db().selectFrom('email_outbox').selectAll().orderBy('created_at').execute();
+      await expect.poll(async () => (await outboxRows()).map((r) => r.status), { timeout: 5_000 }).toEqual(['sent', 'sent']);
+      rows = await outboxRows();
       expect(new Set(smtp.messages.map((m) => m.messageId))).toEqual(new Set(rows.map((r) => r.message_id)));
       expect(smtp.messages.map((m) => m.subject).sort()).toEqual(['Confirmed: Intro call with Anna Berg', 'New booking: Intro call with Carla Customer']);
     } finally {

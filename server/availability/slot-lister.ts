@@ -26,12 +26,14 @@ export interface SlotListerOptions {
   recheckMs?: number;
   /** Most slots held across all answers; the least recently used answers go first. Default 200 000. */
   maxSlots?: number;
+  /** A monotonic clock in milliseconds that `recheckMs` is measured on. Default `performance.now()`. */
+  monotonicNow?: () => number;
 }
 
 interface Entry {
   specialistId: string;
   stamp: string;
-  /** `performance.now()` when the stamp was last read from the database. */
+  /** `monotonicNow()` when the stamp was last read from the database. */
   checkedAt: number;
   /** Clock time (epoch ms) after which the answer is stale by itself. */
   validUntil: number;
@@ -70,6 +72,7 @@ function stampOf(specialist: SpecialistRow): string {
 export function createSlotLister(deps: AvailabilityDeps, options: SlotListerOptions = {}): SlotLister {
   const recheckMs = options.recheckMs ?? 250;
   const maxSlots = options.maxSlots ?? 200_000;
+  const monotonicNow = options.monotonicNow ?? performance.now.bind(performance);
   const entries = new Map<string, Entry>();
   let heldSlots = 0;
 
@@ -120,7 +123,7 @@ export function createSlotLister(deps: AvailabilityDeps, options: SlotListerOpti
     peek(input) {
       const now = deps.clock().getTime();
       const key = cacheKeyOf(input, now);
-      return key === undefined ? undefined : freshEntry(key, now, performance.now());
+      return key === undefined ? undefined : freshEntry(key, now, monotonicNow());
     },
 
     async list(input) {
@@ -131,7 +134,7 @@ export function createSlotLister(deps: AvailabilityDeps, options: SlotListerOpti
         const specialist = await requireSpecialist(deps.db, input.slug);
         return (await computeSlotList(deps.db, specialist, input.serviceId, range, now)).list;
       }
-      const checkTime = performance.now();
+      const checkTime = monotonicNow();
       const fresh = freshEntry(key, now, checkTime);
       if (fresh) return fresh;
       const cached = entries.get(key);

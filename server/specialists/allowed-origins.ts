@@ -21,12 +21,14 @@ export interface AllowedOriginsLookupOptions {
   recheckMs?: number;
   /** Most slugs remembered; the least recently used go first. Default 10 000. */
   maxEntries?: number;
+  /** A monotonic clock in milliseconds that `recheckMs` is measured on. Default `performance.now()`. */
+  monotonicNow?: () => number;
 }
 
 interface Entry {
   specialistId: string | undefined;
   origins: AllowedOrigins;
-  /** `performance.now()` when read from the database. */
+  /** `monotonicNow()` when read from the database. */
   checkedAt: number;
 }
 
@@ -40,9 +42,10 @@ interface Entry {
 export function createAllowedOriginsLookup(db: Kysely<Database>, options: AllowedOriginsLookupOptions = {}): AllowedOriginsLookup {
   const recheckMs = options.recheckMs ?? 250;
   const entries = new LruMap<string, Entry>(options.maxEntries ?? 10_000);
+  const monotonicNow = options.monotonicNow ?? performance.now.bind(performance);
 
   async function read(slug: string): Promise<AllowedOrigins> {
-    const checkedAt = performance.now();
+    const checkedAt = monotonicNow();
     const specialist = await findSpecialistBySlug(db, slug);
     const origins = specialist ? Object.freeze(allowedOriginsOf(specialist)) : undefined;
     entries.set(slug, { specialistId: specialist?.id, origins, checkedAt });
@@ -52,7 +55,7 @@ export function createAllowedOriginsLookup(db: Kysely<Database>, options: Allowe
   return {
     originsFor(slug) {
       const cached = entries.get(slug);
-      return cached && isStillFresh(cached.specialistId, cached.checkedAt, performance.now(), recheckMs) ? cached.origins : read(slug);
+      return cached && isStillFresh(cached.specialistId, cached.checkedAt, monotonicNow(), recheckMs) ? cached.origins : read(slug);
     },
   };
 }

@@ -44,7 +44,8 @@ describe.each(DATABASE_KINDS)('allowed origins lookup on %s', (kind) => {
 
   it("sees another process's change after recheckMs, and not before", async () => {
     const { slug, specialistId } = await specialist();
-    let monotonic = performance.now(); // the clock local changes are noted on
+    // Whole milliseconds, so steps add up exactly; started from the clock local changes are noted on.
+    let monotonic = Math.ceil(performance.now());
     const lookup = createAllowedOriginsLookup(db(), { recheckMs: 40, monotonicNow: () => monotonic });
     expect(await lookup.originsFor(slug)).toEqual(['https://first.example']);
     await writeFromAnotherProcess(specialistId, ['https://moved.example']);
@@ -55,7 +56,8 @@ describe.each(DATABASE_KINDS)('allowed origins lookup on %s', (kind) => {
   });
 
   it('answers undefined for an unknown slug, and finds the specialist who takes it after recheckMs', async () => {
-    let monotonic = performance.now(); // the clock local changes are noted on
+    // Whole milliseconds, so steps add up exactly; started from the clock local changes are noted on.
+    let monotonic = Math.ceil(performance.now());
     const lookup = createAllowedOriginsLookup(db(), { recheckMs: 40, monotonicNow: () => monotonic });
     const slug = nextSlug();
     expect(await lookup.originsFor(slug)).toBeUndefined();

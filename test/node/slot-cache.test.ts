@@ -128,7 +128,8 @@ describe.each(DATABASE_KINDS)('cached slot lists on %s', (kind) => {
 
   it("sees another process's writes within recheckMs, and not before", async () => {
     const { specialistId, serviceIds, question } = await setUp();
-    let monotonic = performance.now(); // the clock local changes are noted on
+    // Whole milliseconds, so steps add up exactly; started from the clock local changes are noted on.
+    let monotonic = Math.ceil(performance.now());
     const lister = createSlotLister({ db: db(), clock: fixedClock }, { recheckMs: 150, monotonicNow: () => monotonic });
     const before = await lister.list(question);
     await claim(specialistId, serviceIds[0]!, FREE_SLOT, 'another process');

@@ -5,5 +5,7 @@ export default defineConfig({
     include: ['test/node/**/*.test.ts', 'test/browser/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // A poll waits on whole bookings (Zoom, database, mail) and page loads: 1 s (vitest's default) is tight on a loaded machine.
+    expect: { poll: { timeout: 10_000 } },
   },
 });

@@ -22,7 +22,6 @@ describe('the whole story in Chromium', () => {
   let customer: Page;
   let specialist: Page;
   let base: string;
-  let slotIndex = 0;
   const db = () => server.database.db;
   const maya = () => server.zoomEmulator!.controls.users().find((u) => u.display_name === 'Maya Lindqvist')!;
   const inboxFor = (address: string) => server.inbox!.messages().filter((m) => m.to.includes(address));
@@ -43,12 +42,18 @@ describe('the whole story in Chromium', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** A customer books the next free Intro call on the plain site and presses Confirm. */
+  /**
+   * A customer books the first free Intro call of the second day shown on the
+   * plain site and presses Confirm. The demo runs on the real clock: the first
+   * day may be today with few times left, or a time about to pass the notice;
+   * the second is always a whole working day. Booked times leave the list.
+   */
   async function bookOnPlainSite(name: string, email: string): Promise<void> {
     await customer.goto(`${base}/examples/plain-site/`);
     const widget = customer.locator('specialist-booking');
     await widget.getByRole('button', { name: /Intro call/ }).click();
-    await widget.locator('[part~="slot"]').nth(slotIndex++).click();
+    await widget.locator('[part~="day"]').nth(1).click();
+    await widget.locator('[part~="slot"]').first().click();
     await widget.getByLabel('Name').fill(name);
     await widget.getByLabel('Email').fill(email);
     await widget.getByRole('button', { name: 'Confirm booking' }).click();

@@ -123,7 +123,7 @@ describe('npm start', () => {
       expect(booked.status).toBe(201);
       const { booking } = await booked.json();
       let inbox = '';
-      for (let i = 0; i < 100 && !inbox.includes('New booking'); i++) {
+      for (let i = 0; i < 200 && !(inbox.includes('Confirmed:') && inbox.includes('New booking:')); i++) {
         await new Promise((r) => setTimeout(r, 50));
         inbox = await (await fetch(`${server.url}/inbox`)).text();
       }
@@ -144,7 +144,7 @@ describe('npm start', () => {
     expect(await db.selectFrom('specialists').select('slug').execute()).toEqual([{ slug: 'demo' }]);
     expect((await db.selectFrom('availability_rules').select('id').execute()).length).toBe(10);
     await close();
-  });
+  }, 90_000); // two server starts and a booking
 
   it('npm run migrate brings an empty database to the latest schema, then reports it up to date', () => {
     const env = { PATH: process.env.PATH, DATABASE_URL: `sqlite:${join(dir, 'migrate.sqlite')}` };

@@ -104,5 +104,5 @@ describe.each(DATABASE_KINDS)('kill -9 during a burst of bookings on %s', (kind)
     } finally {
       await child?.stop();
     }
-  });
+  }, 90_000); // two server starts and the restarted one's catching up
 });

@@ -62,5 +62,5 @@ describe.each(DATABASE_KINDS)('outbox across a crash on %s', (kind) => {
     } finally {
       await child?.stop();
     }
-  });
+  }, 90_000); // two server starts and the restarted one's catching up
 });

@@ -50,7 +50,8 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(bookingBody(serviceIds[0]!, start, { name, ...customer })),
     });
-  const outbox = () => db().selectFrom('email_outbox').selectAll().orderBy('created_at').execute();
+  // Rows queued in one transaction share created_at (a fixed clock): kind breaks the tie, which the database would not.
+  const outbox = () => db().selectFrom('email_outbox').selectAll().orderBy('created_at').orderBy('kind').execute();
 
   beforeAll(async () => {
     database = await createTestDatabase(kind);

@@ -68,7 +68,8 @@ export function stackCommands(stack: RunningServer & { testOrigin: string }): Re
       return zoom.controls.meetings(payload.zoomUserId as string | undefined).length;
     },
     async 'emails-to'(payload) {
-      for (let i = 0; i < 100; i++) {
+      // Up to 15 s for the outbox; after that the test's assertion shows what did arrive.
+      for (let i = 0; i < 300; i++) {
         const found = stack.inbox!.messages().filter((m) => m.to.includes(String(payload.address)));
         if (found.length >= Number(payload.atLeast ?? 1)) return found.map((m) => m.subject);
         await new Promise((r) => setTimeout(r, 50));

@@ -1,6 +1,6 @@
 import { requireSpecialist, type SpecialistRow } from '../specialists/index.js';
 import { isStillFresh } from '../specialists/local-changes.js';
-import { computeSlotList, resolveSlotRange, type AvailabilityDeps, type ListSlotsInput, type SlotList, type SlotRange } from './index.js';
+import { computeSlotList, resolveSlotRange, type AvailabilityDeps, type ListSlotsInput, type SlotList } from './index.js';
 
 export interface SlotLister {
   /**
@@ -96,20 +96,21 @@ export function createSlotLister(deps: AvailabilityDeps, options: SlotListerOpti
     return isStillFresh(entry.specialistId, entry.checkedAt, checkTime, recheckMs);
   }
 
-  /** The cache key of a question; undefined for ranges that start at "now", which are not kept. */
-  function keyOf(input: ListSlotsInput, range: SlotRange): string | undefined {
-    return input.from === undefined ? undefined : `${input.slug} ${input.serviceId} ${range.from} ${range.to}`;
-  }
-
   // A frozen question (the API keeps one per distinct URL) is resolved once:
   // its range and key do not depend on the time when it has a "from".
   const keysOfFrozen = new WeakMap<ListSlotsInput, string>();
+
+  /**
+   * The cache key of a question, made once its range is validated; undefined
+   * for ranges that start at "now", which are not kept.
+   */
   function cacheKeyOf(input: ListSlotsInput, now: number): string | undefined {
     if (input.from === undefined) return undefined;
     let key = keysOfFrozen.get(input);
     if (key === undefined) {
-      key = keyOf(input, resolveSlotRange(input, now));
-      if (key !== undefined && Object.isFrozen(input)) keysOfFrozen.set(input, key);
+      const range = resolveSlotRange(input, now);
+      key = `${input.slug} ${input.serviceId} ${range.from} ${range.to}`;
+      if (Object.isFrozen(input)) keysOfFrozen.set(input, key);
     }
     return key;
   }
@@ -128,9 +129,9 @@ export function createSlotLister(deps: AvailabilityDeps, options: SlotListerOpti
 
     async list(input) {
       const now = deps.clock().getTime();
-      const range = resolveSlotRange(input, now);
-      const key = keyOf(input, range);
+      const key = cacheKeyOf(input, now);
       if (key === undefined) {
+        const range = resolveSlotRange(input, now);
         const specialist = await requireSpecialist(deps.db, input.slug);
         return (await computeSlotList(deps.db, specialist, input.serviceId, range, now)).list;
       }
@@ -147,7 +148,7 @@ export function createSlotLister(deps: AvailabilityDeps, options: SlotListerOpti
         cached.checkedAt = checkTime;
         return touch(key, cached);
       }
-      const { list, validUntil } = await computeSlotList(deps.db, specialist, input.serviceId, range, now);
+      const { list, validUntil } = await computeSlotList(deps.db, specialist, input.serviceId, resolveSlotRange(input, now), now);
       remember(key, { specialistId: specialist.id, stamp, checkedAt: checkTime, validUntil, list, size: list.slots.length + 1 });
       return list;
     },

@@ -9,7 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config.js';
 import { startServer, type RunningServer } from '../../server/start.js';
-import { launchChromium } from './helpers/browser.js';
+import { launchChromium, pickTimeOnSecondDay } from './helpers/browser.js';
 
 describe('examples in Chromium', () => {
   let dir: string;
@@ -41,9 +41,7 @@ describe('examples in Chromium', () => {
     await page.goto(`${server.publicUrl}/examples/plain-site/`);
     const widget = page.locator('specialist-booking');
     await widget.getByRole('button', { name: /Intro call/ }).click();
-    // The second day shown is a whole working day on the real clock; today's first time may be about to pass the notice.
-    await widget.locator('[part~="day"]').nth(1).click();
-    await widget.locator('[part~="slot"]').first().click();
+    await pickTimeOnSecondDay(widget);
     await widget.getByLabel('Name').fill('Pat Plainsite');
     await widget.getByLabel('Email').fill('pat@example.test');
     await widget.getByRole('button', { name: 'Confirm booking' }).click();

@@ -11,7 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config.js';
 import { startServer, type RunningServer } from '../../server/start.js';
-import { clickInEmail, countEmails, launchChromium, screenshotPath } from './helpers/browser.js';
+import { clickInEmail, countEmails, launchChromium, pickTimeOnSecondDay, screenshotPath } from './helpers/browser.js';
 
 const REAUTH_SUBJECT = '⚠️ Action Required: Re-authorize Your Zoom Account - Intro call';
 
@@ -42,18 +42,12 @@ describe('the whole story in Chromium', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /**
-   * A customer books the first free Intro call of the second day shown on the
-   * plain site and presses Confirm. The demo runs on the real clock: the first
-   * day may be today with few times left, or a time about to pass the notice;
-   * the second is always a whole working day. Booked times leave the list.
-   */
+  /** A customer books a free Intro call on the plain site (see pickTimeOnSecondDay) and presses Confirm. */
   async function bookOnPlainSite(name: string, email: string): Promise<void> {
     await customer.goto(`${base}/examples/plain-site/`);
     const widget = customer.locator('specialist-booking');
     await widget.getByRole('button', { name: /Intro call/ }).click();
-    await widget.locator('[part~="day"]').nth(1).click();
-    await widget.locator('[part~="slot"]').first().click();
+    await pickTimeOnSecondDay(widget);
     await widget.getByLabel('Name').fill(name);
     await widget.getByLabel('Email').fill(email);
     await widget.getByRole('button', { name: 'Confirm booking' }).click();

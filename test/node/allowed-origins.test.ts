@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAllowedOriginsLookup } from '../../server/specialists/allowed-origins.js';
 import { setAllowedOrigins } from '../../server/specialists/settings.js';
 import { DATABASE_KINDS, useTestDatabase } from './helpers/databases.js';
-import { fixedClock, seedSpecialist } from './helpers/fixtures.js';
+import { createTestMonotonicClock, fixedClock, seedSpecialist } from './helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 let slugCounter = 0;
@@ -44,26 +44,24 @@ describe.each(DATABASE_KINDS)('allowed origins lookup on %s', (kind) => {
 
   it("sees another process's change after recheckMs, and not before", async () => {
     const { slug, specialistId } = await specialist();
-    // Whole milliseconds, so steps add up exactly; started from the clock local changes are noted on.
-    let monotonic = Math.ceil(performance.now());
-    const lookup = createAllowedOriginsLookup(db(), { recheckMs: 40, monotonicNow: () => monotonic });
+    const monotonic = createTestMonotonicClock();
+    const lookup = createAllowedOriginsLookup(db(), { recheckMs: 40, monotonicNow: monotonic.now });
     expect(await lookup.originsFor(slug)).toEqual(['https://first.example']);
     await writeFromAnotherProcess(specialistId, ['https://moved.example']);
-    monotonic += 39;
+    monotonic.advance(39);
     expect(await lookup.originsFor(slug)).toEqual(['https://first.example']);
-    monotonic += 1;
+    monotonic.advance(1);
     expect(await lookup.originsFor(slug)).toEqual(['https://moved.example']);
   });
 
   it('answers undefined for an unknown slug, and finds the specialist who takes it after recheckMs', async () => {
-    // Whole milliseconds, so steps add up exactly; started from the clock local changes are noted on.
-    let monotonic = Math.ceil(performance.now());
-    const lookup = createAllowedOriginsLookup(db(), { recheckMs: 40, monotonicNow: () => monotonic });
+    const monotonic = createTestMonotonicClock();
+    const lookup = createAllowedOriginsLookup(db(), { recheckMs: 40, monotonicNow: monotonic.now });
     const slug = nextSlug();
     expect(await lookup.originsFor(slug)).toBeUndefined();
     await seedSpecialist(db(), { slug, email: `${slug}@example.test`, allowedOrigins: ['https://late.example'] });
     expect(await lookup.originsFor(slug)).toBeUndefined();
-    monotonic += 41;
+    monotonic.advance(41);
     expect(await lookup.originsFor(slug)).toEqual(['https://late.example']);
   });
 });

@@ -28,6 +28,7 @@ describe.each(DATABASE_KINDS)('outbox across a crash on %s', (kind) => {
     const { specialistId, serviceIds } = await seedSpecialist(db(), { weeklyHours: everyDay, minNoticeMinutes: 0, timeZone: 'UTC' });
     await connectZoom(server, specialistId);
     const env = { ...childEnv(database.url, server), SMTP_URL: smtp.url };
+    const outboxRows = () => db().selectFrom('email_outbox').selectAll().orderBy('created_at').execute();
     let child: ChildServer | undefined = await startChildServer(env);
     try {
       const stalled = smtp.stallNext();
@@ -42,7 +43,7 @@ describe.each(DATABASE_KINDS)('outbox across a crash on %s', (kind) => {
       await child.stop('SIGKILL');
       child = undefined;
 
-      let rows = await db().selectFrom('email_outbox').selectAll().orderBy('created_at').execute();
+      let rows = await outboxRows();
       expect(rows.map((r) => r.status)).toEqual(['pending', 'pending']);
       expect(rows.filter((r) => r.claim_owner !== null)).toHaveLength(1);
       expect(smtp.messages).toHaveLength(0);
@@ -54,7 +55,6 @@ describe.each(DATABASE_KINDS)('outbox across a crash on %s', (kind) => {
       await new Promise((r) => setTimeout(r, 300)); // room for a duplicate to show up, if there were one
       expect(smtp.messages).toHaveLength(2);
       // The child marks a row sent just after the mail server has the message.
-      const outboxRows = () => db().selectFrom('email_outbox').selectAll().orderBy('created_at').execute();
       await expect.poll(async () => (await outboxRows()).map((r) => r.status), { timeout: 5_000 }).toEqual(['sent', 'sent']);
       rows = await outboxRows();
       expect(new Set(smtp.messages.map((m) => m.messageId))).toEqual(new Set(rows.map((r) => r.message_id)));

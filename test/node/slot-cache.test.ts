@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimBlocks, createSlotLister, listFreeSlots, markAvailabilityChanged } from '../../server/availability/index.js';
 import { replaceWeeklyHours, setServiceActive, updateProfile, updateService } from '../../server/specialists/settings.js';
 import { DATABASE_KINDS, useTestDatabase } from './helpers/databases.js';
-import { bookingBody, createTestClock, fixedClock, FREE_SLOT, NOW, seedSpecialist } from './helpers/fixtures.js';
+import { bookingBody, createTestClock, createTestMonotonicClock, fixedClock, FREE_SLOT, NOW, seedSpecialist } from './helpers/fixtures.js';
 import { rawGet } from './helpers/raw-http.js';
 import { connectZoom, startTestServer, type TestServer } from './helpers/server.js';
 
@@ -128,15 +128,14 @@ describe.each(DATABASE_KINDS)('cached slot lists on %s', (kind) => {
 
   it("sees another process's writes within recheckMs, and not before", async () => {
     const { specialistId, serviceIds, question } = await setUp();
-    // Whole milliseconds, so steps add up exactly; started from the clock local changes are noted on.
-    let monotonic = Math.ceil(performance.now());
-    const lister = createSlotLister({ db: db(), clock: fixedClock }, { recheckMs: 150, monotonicNow: () => monotonic });
+    const monotonic = createTestMonotonicClock();
+    const lister = createSlotLister({ db: db(), clock: fixedClock }, { recheckMs: 150, monotonicNow: monotonic.now });
     const before = await lister.list(question);
     await claim(specialistId, serviceIds[0]!, FREE_SLOT, 'another process');
     // Within the recheck interval this process does not read the database.
-    monotonic += 149;
+    monotonic.advance(149);
     expect(await lister.list(question)).toBe(before);
-    monotonic += 1;
+    monotonic.advance(1);
     const after = await lister.list(question);
     expect(starts(after)).not.toContain(FREE_SLOT);
     expect(after.slots.length).toBe(before.slots.length - 1);

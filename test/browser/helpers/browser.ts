@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 
 /** Debian's Chromium, headless, with the flags that keep it off the closed network. */
 export async function launchChromium(): Promise<Browser> {
@@ -64,4 +64,15 @@ export async function clickInEmail(page: Page, base: string, subject: string, bu
   }
   await page.getByRole('link', { name: subject }).first().click();
   await page.frameLocator('iframe[title="Email content"]').getByRole('link', { name: button }).click();
+}
+
+/**
+ * In a widget showing a service's times, picks the first free time of the
+ * second day shown. The demo runs on the real clock: the first day may be
+ * today with few times left, or with a time about to pass the notice; the
+ * second is always a whole working day. Booked times leave the list.
+ */
+export async function pickTimeOnSecondDay(widget: Locator): Promise<void> {
+  await widget.locator('[part~="day"]').nth(1).click();
+  await widget.locator('[part~="slot"]').first().click();
 }

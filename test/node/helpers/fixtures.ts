@@ -51,3 +51,18 @@ export function createTestClock(start = NOW) {
     },
   };
 }
+
+/**
+ * A monotonic clock moved by hand, for the caches' `monotonicNow`. It starts
+ * at `performance.now()`, the clock local changes are noted on, rounded up to
+ * a whole millisecond so steps add up exactly.
+ */
+export function createTestMonotonicClock() {
+  let now = Math.ceil(performance.now());
+  return {
+    now: () => now,
+    advance(ms: number) {
+      now += ms;
+    },
+  };
+}

@@ -2,6 +2,7 @@ import { Hono, type ErrorHandler } from 'hono';
 import { compress } from 'hono/compress';
 import { sql } from 'kysely';
 import { DomainError } from './errors.js';
+import { createClientAddressResolver, type ClientAddressOf } from './http/client-address.js';
 import { createErrorHandler, errorResponse, handleNotFound } from './http/errors.js';
 import { buildOpenApiDocument, renderApiReference } from './http/openapi.js';
 import { publicApiRoutes } from './http/public-api.js';
@@ -21,6 +22,8 @@ export interface AppDeps extends CoreDeps {
   zoomWebhookSecret: string | undefined;
   /** The demo's local inbox, served at /inbox when present. */
   inbox?: LocalInbox | undefined;
+  /** The client's address for limits and logs; default: the socket's peer (no proxy trusted). */
+  clientAddressOf?: ClientAddressOf;
 }
 
 /**
@@ -86,7 +89,8 @@ function siteApp(deps: AppDeps, services: Services, onError: ErrorHandler): Hono
   app.use(loadSession(deps));
   app.route('/', zoomRoutes({ ...deps, connections: services.connections }));
   app.route('/', authRoutes({ ...deps, links: services.links }));
-  app.route('/', specialistRoutes({ ...deps, links: services.links, outbox: services.outbox, connections: services.connections }));
+  const clientAddressOf = deps.clientAddressOf ?? createClientAddressResolver({ kind: 'none' });
+  app.route('/', specialistRoutes({ ...deps, links: services.links, outbox: services.outbox, connections: services.connections, clientAddressOf }));
   if (deps.inbox) app.route('/inbox', inboxRoutes(deps.inbox));
   app.route('/', staticRoutes());
   return app;

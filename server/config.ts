@@ -4,6 +4,7 @@
  * variable (see `ConfigError`).
  */
 import { z } from 'zod';
+import { parseTrustProxy, type TrustProxy } from './http/client-address.js';
 
 const booleanFlag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
@@ -57,6 +58,7 @@ const EnvSchema = z.object({
     .min(1, 'must be a number of minutes from 1 to 10080')
     .max(10080, 'must be a number of minutes from 1 to 10080')
     .default(60),
+  TRUST_PROXY: z.string().optional(),
   ZOOM_EMULATOR_PORT: z.coerce
     .number({ message: 'must be a whole number from 0 to 65535' })
     .int('must be a whole number from 0 to 65535')
@@ -88,6 +90,8 @@ export interface Config {
   mailFrom: string | undefined;
   /** One re-auth email per specialist per this many ms. */
   reauthEmailWindowMs: number;
+  /** Which proxies may name the client's address (limits, logs); default none: the socket's address. */
+  trustProxy: TrustProxy;
 }
 
 /**
@@ -166,6 +170,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       : e.EMAIL_SERVICE === 'gmail'
         ? { mode: 'gmail', user: e.GMAIL_USER!, password: e.GMAIL_PASSWORD! }
         : { mode: 'local', port: e.LOCAL_SMTP_PORT ?? (e.PORT === 0 ? 0 : e.PORT + 2) };
+  let trustProxy: TrustProxy;
+  try {
+    trustProxy = parseTrustProxy(e.TRUST_PROXY);
+  } catch (error) {
+    throw new ConfigError('TRUST_PROXY', (error as Error).message, e.TRUST_PROXY);
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -179,5 +189,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     mail,
     mailFrom: e.MAIL_FROM ?? (mail.mode === 'gmail' ? mail.user : undefined),
     reauthEmailWindowMs: e.REAUTH_EMAIL_WINDOW_MINUTES * 60_000,
+    trustProxy,
   };
 }

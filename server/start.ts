@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
+import { createClientAddressResolver } from './http/client-address.js';
 import { resumeStalePendingBookings } from './bookings/index.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
@@ -101,7 +102,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     // afresh at every start, so booking works at once.
     if (zoomEmulator) await connectDemoToEmulator(zoomEmulator, zoom, connections, demo.specialistId, redirectUri);
   }
-  app = createApp({ ...core, zoomWebhookSecret, inbox });
+  app = createApp({ ...core, zoomWebhookSecret, inbox, clientAddressOf: createClientAddressResolver(config.trustProxy) });
 
   const sender = createMailSender(config.mail, inbox?.port);
   const worker = createOutboxWorker({

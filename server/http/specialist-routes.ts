@@ -1,4 +1,3 @@
-import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Kysely } from 'kysely';
@@ -20,6 +19,7 @@ import {
   weeklyHoursText,
 } from '../specialists/settings.js';
 import type { ZoomConnectionStore } from '../zoom/connections.js';
+import type { ClientAddressOf } from './client-address.js';
 import { checkEmailPage, dashboardPage, settingsPage, signInPage } from './pages/specialist-pages.js';
 import { html, layout, type Flash } from './pages/layout.js';
 import { hasValidCsrf, type SessionVariables } from './session.js';
@@ -28,6 +28,7 @@ export interface SpecialistRoutesDeps extends SignInDeps {
   db: Kysely<Database>;
   publicUrl: string;
   connections: ZoomConnectionStore;
+  clientAddressOf: ClientAddressOf;
 }
 
 const PRE_SESSION_CSRF = 'sb_csrf';
@@ -76,7 +77,7 @@ export function specialistRoutes(deps: SpecialistRoutesDeps): Hono<Env> {
     if (!email.success) {
       return c.html(signInPage({ csrfToken: cookieToken, next, email: String(form.email ?? ''), flash: { kind: 'error', message: email.error.issues[0]!.message } }), 400);
     }
-    const clientAddress = getConnInfo(c).remote.address ?? 'unknown';
+    const clientAddress = deps.clientAddressOf(c);
     const result = await requestSignInLink(deps, { email: email.data, clientAddress, next });
     if (result.kind === 'rate_limited') {
       return c.html(signInPage({ csrfToken: cookieToken, next, flash: { kind: 'error', message: 'Too many sign-in requests. Please wait 15 minutes and try again.' } }), 429);

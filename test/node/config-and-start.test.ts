@@ -22,6 +22,7 @@ describe('loadConfig', () => {
       mail: { mode: 'local', port: 3002 },
       mailFrom: undefined,
       reauthEmailWindowMs: 3_600_000,
+      trustProxy: { kind: 'none' },
     });
   });
 

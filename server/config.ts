@@ -14,7 +14,15 @@ const httpUrl = z
   .url({ protocol: /^https?$/, message: 'must be an http(s) URL such as https://booking.example.com' })
   .transform((v) => v.replace(/\/+$/, ''));
 
+const wholeNumber = (min: number, max: number, unit: string) =>
+  z.coerce
+    .number({ message: `must be a whole number of ${unit} from ${min} to ${max}` })
+    .int(`must be a whole number of ${unit} from ${min} to ${max}`)
+    .min(min, `must be a whole number of ${unit} from ${min} to ${max}`)
+    .max(max, `must be a whole number of ${unit} from ${min} to ${max}`);
+
 const EnvSchema = z.object({
+  NODE_ENV: z.string().optional(),
   PORT: z.coerce
     .number({ message: 'must be a whole number from 0 to 65535' })
     .int('must be a whole number from 0 to 65535')
@@ -26,8 +34,8 @@ const EnvSchema = z.object({
   DATABASE_URL: z
     .string()
     .regex(/^(postgres(ql)?:\/\/.+|sqlite:.+|file:.+|[^:]+)$/i, 'must be postgres://… or sqlite:<path>')
-    .default('sqlite:./data/specialist-booking.sqlite'),
-  SEED_DEMO: booleanFlag.default(true),
+    .optional(),
+  SEED_DEMO: booleanFlag.optional(),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent'], { message: 'must be debug, info, warn, error or silent' }).default('info'),
   DATA_DIR: z.string().min(1).default('./data'),
   TOKEN_ENCRYPTION_KEY: z
@@ -43,6 +51,7 @@ const EnvSchema = z.object({
     .string()
     .regex(/^smtps?:\/\/.+/, 'must be smtp://… or smtps://user:pass@host:port')
     .optional(),
+  SMTP_INSECURE: booleanFlag.default(false),
   MAIL_FROM: z.string().min(3).optional(),
   EMAIL_SERVICE: z.enum(['gmail', 'smtp'], { message: 'must be gmail or smtp' }).optional(),
   GMAIL_USER: z.string().optional(),
@@ -59,6 +68,8 @@ const EnvSchema = z.object({
     .max(10080, 'must be a number of minutes from 1 to 10080')
     .default(60),
   TRUST_PROXY: z.string().optional(),
+  SHUTDOWN_GRACE_SECONDS: wholeNumber(0, 3600, 'seconds').default(25),
+  EMAIL_BODY_RETENTION_DAYS: wholeNumber(1, 3650, 'days').default(30),
   ZOOM_EMULATOR_PORT: z.coerce
     .number({ message: 'must be a whole number from 0 to 65535' })
     .int('must be a whole number from 0 to 65535')
@@ -67,9 +78,13 @@ const EnvSchema = z.object({
     .optional(),
 });
 
+const DEMO_DATABASE_URL = 'sqlite:./data/specialist-booking.sqlite';
+
 const SECRET_VARIABLES = new Set(['TOKEN_ENCRYPTION_KEY', 'ZOOM_CLIENT_SECRET', 'ZOOM_WEBHOOK_SECRET', 'DATABASE_URL', 'SMTP_URL', 'GMAIL_PASSWORD']);
 
 export interface Config {
+  /** NODE_ENV=production: every real piece configured (see `missingForProduction`); no emulator, local inbox or demo. */
+  isProduction: boolean;
   port: number;
   host: string;
   /**
@@ -92,14 +107,20 @@ export interface Config {
   reauthEmailWindowMs: number;
   /** Which proxies may name the client's address (limits, logs); default none: the socket's address. */
   trustProxy: TrustProxy;
+  /** How long in-flight requests may run on after SIGTERM. */
+  shutdownGraceMs: number;
+  /** Bodies of sent emails are purged this long after they were sent; the rows stay. */
+  emailBodyRetentionMs: number;
 }
 
 /**
  * Where email goes: an SMTP server by URL, Gmail (the original set-up's
  * EMAIL_SERVICE=gmail), or — with nothing configured — the demo's local
  * SMTP server and inbox page (default port: the server's port + 2).
+ * `isInsecureAllowed` (SMTP_INSECURE=true) lets credentials go over plain
+ * smtp:// when the server offers no STARTTLS.
  */
-export type MailConfig = { mode: 'smtp'; url: string } | { mode: 'gmail'; user: string; password: string } | { mode: 'local'; port: number };
+export type MailConfig = { mode: 'smtp'; url: string; isInsecureAllowed: boolean } | { mode: 'gmail'; user: string; password: string } | { mode: 'local'; port: number };
 
 /**
  * Real Zoom when credentials are configured; otherwise the bundled emulator,
@@ -140,6 +161,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(name, issue.message, SECRET_VARIABLES.has(variable) ? undefined : present[variable]);
   }
   const e = parsed.data;
+  const isProduction = e.NODE_ENV === 'production';
+  if (isProduction) {
+    const missing = missingForProduction(e);
+    if (missing.length > 0) throw new ConfigError('NODE_ENV=production', `also needs ${missing.join('; ')}`);
+    if (e.SEED_DEMO === true) throw new ConfigError('SEED_DEMO', 'must not be true in production: the demo specialist is for the demo');
+  }
   if (e.ZOOM_CLIENT_ID !== undefined && e.ZOOM_CLIENT_SECRET === undefined) {
     throw new ConfigError('ZOOM_CLIENT_SECRET', 'is required when ZOOM_CLIENT_ID is set');
   }
@@ -166,7 +193,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.EMAIL_SERVICE === 'smtp' && e.SMTP_URL === undefined) throw new ConfigError('SMTP_URL', 'is required when EMAIL_SERVICE=smtp');
   const mail: MailConfig =
     e.SMTP_URL !== undefined && e.EMAIL_SERVICE !== 'gmail'
-      ? { mode: 'smtp', url: e.SMTP_URL }
+      ? { mode: 'smtp', url: e.SMTP_URL, isInsecureAllowed: e.SMTP_INSECURE }
       : e.EMAIL_SERVICE === 'gmail'
         ? { mode: 'gmail', user: e.GMAIL_USER!, password: e.GMAIL_PASSWORD! }
         : { mode: 'local', port: e.LOCAL_SMTP_PORT ?? (e.PORT === 0 ? 0 : e.PORT + 2) };
@@ -177,11 +204,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError('TRUST_PROXY', (error as Error).message, e.TRUST_PROXY);
   }
   return {
+    isProduction,
     port: e.PORT,
     host: e.HOST,
     publicUrl: e.PUBLIC_URL,
-    databaseUrl: e.DATABASE_URL,
-    seedDemo: e.SEED_DEMO,
+    databaseUrl: e.DATABASE_URL ?? DEMO_DATABASE_URL,
+    seedDemo: e.SEED_DEMO ?? !isProduction,
     logLevel: e.LOG_LEVEL,
     dataDir: e.DATA_DIR,
     tokenEncryptionKey: e.TOKEN_ENCRYPTION_KEY === undefined ? undefined : Buffer.from(e.TOKEN_ENCRYPTION_KEY, 'base64'),
@@ -190,5 +218,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     mailFrom: e.MAIL_FROM ?? (mail.mode === 'gmail' ? mail.user : undefined),
     reauthEmailWindowMs: e.REAUTH_EMAIL_WINDOW_MINUTES * 60_000,
     trustProxy,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
+    emailBodyRetentionMs: e.EMAIL_BODY_RETENTION_DAYS * 86_400_000,
   };
+}
+
+/**
+ * What production lacks, one entry per missing piece: real Zoom, a mail
+ * route, an https public URL, the encryption key and an explicit database.
+ * Without them the server would quietly fall back to the emulator, the local
+ * inbox (which shows every sign-in link), a generated key or a SQLite file.
+ */
+function missingForProduction(e: z.infer<typeof EnvSchema>): string[] {
+  const missing: string[] = [];
+  if (e.ZOOM_CLIENT_ID === undefined || e.ZOOM_CLIENT_SECRET === undefined) missing.push('ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET (real Zoom)');
+  if (e.SMTP_URL === undefined && e.EMAIL_SERVICE !== 'gmail') missing.push('SMTP_URL or EMAIL_SERVICE=gmail (a mail route)');
+  if (e.PUBLIC_URL === undefined || !e.PUBLIC_URL.startsWith('https://')) missing.push('PUBLIC_URL starting with https://');
+  if (e.TOKEN_ENCRYPTION_KEY === undefined) missing.push('TOKEN_ENCRYPTION_KEY (openssl rand -base64 32)');
+  if (e.DATABASE_URL === undefined) missing.push('DATABASE_URL');
+  return missing;
 }

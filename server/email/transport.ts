@@ -14,16 +14,24 @@ const POOL = { pool: true, maxConnections: 1, maxMessages: 100 } as const;
 /**
  * A nodemailer transport for the configured mail route. Its pooled
  * connection stays open between messages: whoever makes it calls `close()`.
+ *
+ * Credentials never travel in clear text: with a user in an `smtp://` URL
+ * the connection must upgrade with STARTTLS (nodemailer's `requireTLS`), and
+ * a server that does not offer it gets no message (the outbox records the
+ * failed attempt and retries). `isInsecureAllowed` (SMTP_INSECURE=true)
+ * lifts this, for a relay on a trusted network.
  */
 export function createMailSender(mail: MailConfig, localPort?: number): MailSender {
   if (mail.mode === 'smtp') {
     const url = new URL(mail.url);
     const secure = url.protocol === 'smtps:';
+    const hasCredentials = url.username !== '';
     return nodemailer.createTransport({
       host: url.hostname,
       port: url.port ? Number(url.port) : secure ? 465 : 587,
       secure,
-      auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
+      requireTLS: hasCredentials && !secure && !mail.isInsecureAllowed,
+      auth: hasCredentials ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
       ...TIMEOUTS,
       ...POOL,
     }) as unknown as MailSender;

@@ -1,15 +1,18 @@
 import { Hono } from 'hono';
 import type { LocalInbox } from '../email/local-inbox.js';
 import { escapeHtml } from './html.js';
+import { loopbackHostOnly } from './loopback-host.js';
 import { html, layout, SafeHtml } from './pages/layout.js';
 
 /**
  * The demo's inbox: every email the demo sent, HTML and text, with working
  * links. The HTML part is shown in a sandboxed frame; its links open in the
- * whole window.
+ * whole window. Only for requests to a loopback name (the demo's).
  */
 export function inboxRoutes(inbox: LocalInbox): Hono {
   const app = new Hono();
+  // It shows every sign-in link: never to another machine, nor to a rebound DNS name.
+  app.use(loopbackHostOnly());
 
   app.get('/', (c) => {
     const messages = inbox.messages().slice().reverse();

@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
+import { loopbackHostOnly } from '../http/loopback-host.js';
 import { apiRoutes } from './api-routes.js';
 import { controlRoutes } from './control-routes.js';
 import { ConnectionDropped } from './faults.js';
@@ -143,6 +144,7 @@ export function createZoomEmulator(options: EmulatorOptions = {}): ZoomEmulator 
     if (err instanceof ConnectionDropped) throw err;
     return c.json({ code: 500, message: 'Internal server error' }, 500);
   });
+  app.use(loopbackHostOnly());
   app.route('/', oauthRoutes(state));
   app.route('/v2', apiRoutes(state));
   app.route('/__emulator', controlRoutes(controls));

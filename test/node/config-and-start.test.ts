@@ -1,15 +1,29 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../server/config.js';
 import { openDatabase } from '../../server/db/index.js';
-import { PROJECT_ROOT, startChildServer } from './helpers/child-server.js';
+import { startZoomEmulator } from '../../server/zoom-emulator/index.js';
+import { PROJECT_ROOT, SERVER_COMMANDS, startChildServer } from './helpers/child-server.js';
+import { rawGet } from './helpers/raw-http.js';
+import { startTestSmtp } from './helpers/smtp.js';
+
+const PRODUCTION_ENV: Record<string, string | undefined> = {
+  NODE_ENV: 'production',
+  ZOOM_CLIENT_ID: 'id',
+  ZOOM_CLIENT_SECRET: 'secret',
+  SMTP_URL: 'smtps://u:p@mail.example.com:465',
+  PUBLIC_URL: 'https://booking.example.com',
+  TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+  DATABASE_URL: 'postgres://app@db.invalid/booking',
+};
 
 describe('loadConfig', () => {
   it('has defaults that need no configuration', () => {
     expect(loadConfig({})).toEqual({
+      isProduction: false,
       port: 3000,
       host: '127.0.0.1',
       publicUrl: undefined,
@@ -23,12 +37,14 @@ describe('loadConfig', () => {
       mailFrom: undefined,
       reauthEmailWindowMs: 3_600_000,
       trustProxy: { kind: 'none' },
+      shutdownGraceMs: 25_000,
+      emailBodyRetentionMs: 30 * 86_400_000,
     });
   });
 
   it('routes mail by SMTP_URL, or Gmail for the original set-up, else to the local inbox', () => {
     expect(loadConfig({ SMTP_URL: 'smtps://u:p@mail.example.com:465', MAIL_FROM: 'Bookings <b@example.com>' })).toMatchObject({
-      mail: { mode: 'smtp', url: 'smtps://u:p@mail.example.com:465' },
+      mail: { mode: 'smtp', url: 'smtps://u:p@mail.example.com:465', isInsecureAllowed: false },
       mailFrom: 'Bookings <b@example.com>',
     });
     expect(loadConfig({ EMAIL_SERVICE: 'gmail', GMAIL_USER: 'me@gmail.com', GMAIL_PASSWORD: 'app-password' })).toMatchObject({
@@ -70,6 +86,26 @@ describe('loadConfig', () => {
     });
     expect(config).toMatchObject({ port: 8080, host: '0.0.0.0', publicUrl: 'https://book.example.com', databaseUrl: 'postgres://u@db/app', seedDemo: false, logLevel: 'warn' });
     expect(loadConfig({ PUBLIC_URL: 'https://a.example', FRONTEND_URL: 'https://b.example' }).publicUrl).toBe('https://a.example');
+  });
+
+  it('reads the operations settings: shutdown grace, email body retention, SMTP_INSECURE', () => {
+    expect(loadConfig({ SHUTDOWN_GRACE_SECONDS: '5', EMAIL_BODY_RETENTION_DAYS: '7', SMTP_URL: 'smtp://u:p@relay.internal:25', SMTP_INSECURE: 'true' })).toMatchObject({
+      shutdownGraceMs: 5_000,
+      emailBodyRetentionMs: 7 * 86_400_000,
+      mail: { mode: 'smtp', url: 'smtp://u:p@relay.internal:25', isInsecureAllowed: true },
+    });
+  });
+
+  it('in production, needs every real piece and seeds no demo', () => {
+    const config = loadConfig(PRODUCTION_ENV);
+    expect(config).toMatchObject({ isProduction: true, seedDemo: false, publicUrl: 'https://booking.example.com', databaseUrl: 'postgres://app@db.invalid/booking' });
+    expect(config.zoom.mode).toBe('zoom');
+    expect(config.mail.mode).toBe('smtp');
+    expect(loadConfig({ ...PRODUCTION_ENV, SMTP_URL: undefined, EMAIL_SERVICE: 'gmail', GMAIL_USER: 'me@gmail.com', GMAIL_PASSWORD: 'app' }).mail.mode).toBe('gmail');
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(
+      'Configuration error: NODE_ENV=production also needs ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET (real Zoom); SMTP_URL or EMAIL_SERVICE=gmail (a mail route); PUBLIC_URL starting with https://; TOKEN_ENCRYPTION_KEY (openssl rand -base64 32); DATABASE_URL.',
+    );
+    expect(() => loadConfig({ ...PRODUCTION_ENV, SEED_DEMO: 'true' })).toThrow('Configuration error: SEED_DEMO must not be true in production: the demo specialist is for the demo.');
   });
 
   it.each([
@@ -114,6 +150,15 @@ describe('npm start', () => {
       expect(slots.slots.length).toBeGreaterThan(50);
       expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
       expect(server.output()).toContain(`http://localhost:${port}/inbox`);
+      expect(server.output()).toContain('This is a DEMO, not for the internet');
+
+      // DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1 reads nothing.
+      const emulatorUrl = /(http:\/\/127\.0\.0\.1:\d+)\/__emulator/.exec(server.output())![1]!;
+      for (const url of [`${server.url}/inbox`, `${emulatorUrl}/__emulator`, `${emulatorUrl}/v2/users/me`]) {
+        const rebound = await rawGet(url, { host: `evil.example:${new URL(url).port}` });
+        expect([url, rebound.status, rebound.body.toString()]).toEqual([url, 403, 'This demo page answers only on localhost (the Host of this request is not a loopback name).']);
+      }
+      expect((await rawGet(`${server.url}/inbox`, { host: `localhost:${port}` })).status).toBe(200);
 
       // The demo specialist starts connected to the emulator, and the invites land in the local inbox.
       const booked = await fetch(`${server.url}/api/v1/specialists/demo/bookings`, {
@@ -154,5 +199,74 @@ describe('npm start', () => {
     expect(first.stdout).toBe('Applied: 0001_initial, 0002_zoom_connections, 0003_email, 0004_rate_limits, 0005_availability_version\n');
     expect(first.status).toBe(0);
     expect(run().stdout).toBe('The database is up to date.\n');
+  });
+});
+
+describe('npm run start:production', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-production-'));
+  beforeAll(() => {
+    // `npm test` builds first; a lone run of this file builds what it needs.
+    if (!existsSync(join(PROJECT_ROOT, 'dist/server/main.js'))) execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: PROJECT_ROOT, stdio: 'pipe' });
+  }, 120_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs the compiled server with NODE_ENV=production', () => {
+    const scripts = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    expect(scripts['start:production']).toBe(`NODE_ENV=production node ${SERVER_COMMANDS.compiled.join(' ')}`);
+  });
+
+  it('starts with everything configured: health answers, and there is no inbox, no emulator and no demo', async () => {
+    const smtp = await startTestSmtp();
+    const zoom = await startZoomEmulator();
+    const databaseUrl = `sqlite:${join(dir, 'production.sqlite')}`;
+    const server = await startChildServer(
+      {
+        NODE_ENV: 'production',
+        DATABASE_URL: databaseUrl,
+        PUBLIC_URL: 'https://booking.example.com',
+        TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
+        ZOOM_CLIENT_ID: zoom.clientId,
+        ZOOM_CLIENT_SECRET: zoom.clientSecret,
+        ZOOM_OAUTH_BASE_URL: zoom.oauthBaseUrl,
+        ZOOM_API_BASE_URL: zoom.apiBaseUrl,
+        SMTP_URL: smtp.url,
+      },
+      'compiled',
+    );
+    try {
+      expect(server.output()).toContain(`specialist-booking is running on ${server.url} (sqlite database, production) for https://booking.example.com\n`);
+      expect(server.output()).not.toMatch(/DEMO|inbox|emulator/i);
+      const health = await fetch(`${server.url}/healthz`);
+      expect([health.status, await health.json()]).toEqual([200, { success: true, status: 'ok' }]);
+      expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+      // No inbox on any Host: the route does not exist.
+      expect((await rawGet(`${server.url}/inbox`, { host: 'localhost' })).status).toBe(404);
+      expect((await fetch(`${server.url}/api/v1/specialists/demo`)).status).toBe(404);
+      expect(zoom.controls.users()).toEqual([]);
+    } finally {
+      expect(await server.stop('SIGTERM')).toBe(0);
+      await zoom.close();
+      await smtp.close();
+    }
+    const { db, close } = openDatabase(databaseUrl);
+    expect(await db.selectFrom('specialists').select('slug').execute()).toEqual([]);
+    await close();
+  }, 60_000);
+
+  const complete = { PATH: process.env.PATH ?? '', ...PRODUCTION_ENV };
+  const needs = 'Configuration error: NODE_ENV=production also needs';
+  it.each([
+    [{ ZOOM_CLIENT_ID: undefined }, `${needs} ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET (real Zoom).`],
+    [{ ZOOM_CLIENT_SECRET: undefined }, `${needs} ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET (real Zoom).`],
+    [{ SMTP_URL: undefined }, `${needs} SMTP_URL or EMAIL_SERVICE=gmail (a mail route).`],
+    [{ PUBLIC_URL: undefined }, `${needs} PUBLIC_URL starting with https://.`],
+    [{ PUBLIC_URL: 'http://booking.example.com' }, `${needs} PUBLIC_URL starting with https://.`],
+    [{ TOKEN_ENCRYPTION_KEY: undefined }, `${needs} TOKEN_ENCRYPTION_KEY (openssl rand -base64 32).`],
+    [{ DATABASE_URL: undefined }, `${needs} DATABASE_URL.`],
+    [{ DATABASE_URL: undefined, SMTP_URL: undefined }, `${needs} SMTP_URL or EMAIL_SERVICE=gmail (a mail route); DATABASE_URL.`],
+  ])('refuses to start with %o: exit code 1 and one line', (change, line) => {
+    const env = Object.fromEntries(Object.entries({ ...complete, ...change }).filter(([, v]) => v !== undefined)) as Record<string, string>;
+    const result = spawnSync(process.execPath, SERVER_COMMANDS.compiled, { cwd: PROJECT_ROOT, env, encoding: 'utf8' });
+    expect([result.status, result.stdout, result.stderr]).toEqual([1, '', `${line}\n`]);
   });
 });

@@ -32,7 +32,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
 
   const senders: MailSender[] = [];
   const newWorker = (port = smtp.port, overrides: Partial<Parameters<typeof createOutboxWorker>[0]> = {}) => {
-    const sender = createMailSender({ mode: 'smtp', url: `smtp://127.0.0.1:${port}` });
+    const sender = createMailSender({ mode: 'smtp', url: `smtp://127.0.0.1:${port}`, isInsecureAllowed: false });
     senders.push(sender);
     return createOutboxWorker({
       db: db(),

@@ -15,9 +15,15 @@ export interface ChildServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Runs `server/main.ts` in its own process, as `npm start` does, and waits for its URL. */
-export async function startChildServer(env: Record<string, string>): Promise<ChildServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+/** How `npm start` runs the server (from source, through tsx), and how `npm run start:production` does (built, from dist/). */
+export const SERVER_COMMANDS = {
+  source: ['--import', 'tsx', 'server/main.ts'],
+  compiled: ['dist/server/main.js'],
+} as const;
+
+/** Runs the server in its own process, as `npm start` does (or from dist/), and waits for its URL. */
+export async function startChildServer(env: Record<string, string>, entry: keyof typeof SERVER_COMMANDS = 'source'): Promise<ChildServer> {
+  const child = spawn(process.execPath, SERVER_COMMANDS[entry], {
     cwd: PROJECT_ROOT,
     env: {
       PATH: process.env.PATH ?? '',

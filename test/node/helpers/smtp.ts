@@ -20,7 +20,12 @@ export interface TestSmtp {
   close(): Promise<void>;
 }
 
-export async function startTestSmtp(port = 0): Promise<TestSmtp> {
+export interface TestSmtpOptions {
+  /** Accept AUTH with these credentials, also over plain text (the server offers no STARTTLS). */
+  credentials?: { user: string; pass: string };
+}
+
+export async function startTestSmtp(port = 0, options: TestSmtpOptions = {}): Promise<TestSmtp> {
   const messages: ParsedMail[] = [];
   let stall: (() => void) | undefined;
   let connections = 0;
@@ -31,6 +36,12 @@ export async function startTestSmtp(port = 0): Promise<TestSmtp> {
       callback();
     },
     disabledCommands: ['STARTTLS'],
+    allowInsecureAuth: options.credentials !== undefined,
+    onAuth(auth, _session, callback) {
+      const { credentials } = options;
+      if (credentials && auth.username === credentials.user && auth.password === credentials.pass) callback(null, { user: auth.username });
+      else callback(new Error('Invalid username or password'));
+    },
     closeTimeout: 100,
     onData(stream, _session, callback) {
       if (stall) {

@@ -24,6 +24,8 @@ export interface AppDeps extends CoreDeps {
   inbox?: LocalInbox | undefined;
   /** The client's address for limits and logs; default: the socket's peer (no proxy trusted). */
   clientAddressOf?: ClientAddressOf;
+  /** True once the server is shutting down: `/readyz` then answers 503, so load balancers stop sending. */
+  isDraining?: () => boolean;
 }
 
 /**
@@ -44,12 +46,13 @@ export interface AppDeps extends CoreDeps {
 export function createApp(deps: AppDeps): Hono<{ Variables: SessionVariables }> {
   const services = createServices(deps);
   const onError = createErrorHandler(deps.logger);
-  const site = siteApp(deps, services, onError);
+  const clientAddressOf = deps.clientAddressOf ?? createClientAddressResolver({ kind: 'none' });
+  const site = siteApp(deps, services, onError, clientAddressOf);
   const app = new Hono<{ Variables: SessionVariables }>();
   app.onError(onError);
   app.route(
     '/api/v1',
-    publicApiRoutes({ bookings: services.bookings, slots: services.slots, allowedOrigins: services.allowedOrigins, publicUrl: deps.publicUrl, onError, logger: deps.logger }),
+    publicApiRoutes({ bookings: services.bookings, slots: services.slots, allowedOrigins: services.allowedOrigins, publicUrl: deps.publicUrl, onError, logger: deps.logger, clientAddressOf }),
   );
   // Whatever the API does not answer — every page, and unknown API paths — the site does.
   app.notFound((c) => site.fetch(c.req.raw, c.env));
@@ -57,16 +60,17 @@ export function createApp(deps: AppDeps): Hono<{ Variables: SessionVariables }> 
 }
 
 /** Pages, documentation, health checks and static files, with their middleware. */
-function siteApp(deps: AppDeps, services: Services, onError: ErrorHandler): Hono<{ Variables: SessionVariables }> {
+function siteApp(deps: AppDeps, services: Services, onError: ErrorHandler, clientAddressOf: ClientAddressOf): Hono<{ Variables: SessionVariables }> {
   const app = new Hono<{ Variables: SessionVariables }>();
   app.use(requestId());
   // The level is fixed when the logger is made: with info lines off, requests pay nothing for the log.
-  if (deps.logger.isEnabled('info')) app.use(requestLog(deps.logger));
+  if (deps.logger.isEnabled('info')) app.use(requestLog(deps.logger, clientAddressOf));
   app.onError(onError);
   app.notFound(handleNotFound);
 
   app.get('/healthz', (c) => c.json({ success: true as const, status: 'ok' as const }));
   app.get('/readyz', async (c) => {
+    if (deps.isDraining?.()) return c.json({ success: false as const, status: 'draining' as const }, 503);
     try {
       await sql`select 1`.execute(deps.db);
       return c.json({ success: true as const, status: 'ok' as const });
@@ -89,7 +93,6 @@ function siteApp(deps: AppDeps, services: Services, onError: ErrorHandler): Hono
   app.use(loadSession(deps));
   app.route('/', zoomRoutes({ ...deps, connections: services.connections }));
   app.route('/', authRoutes({ ...deps, links: services.links }));
-  const clientAddressOf = deps.clientAddressOf ?? createClientAddressResolver({ kind: 'none' });
   app.route('/', specialistRoutes({ ...deps, links: services.links, outbox: services.outbox, connections: services.connections, clientAddressOf }));
   if (deps.inbox) app.route('/inbox', inboxRoutes(deps.inbox));
   app.route('/', staticRoutes());

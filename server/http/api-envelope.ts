@@ -2,6 +2,7 @@ import type { Context, ErrorHandler, Handler } from 'hono';
 import { DomainError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AllowedOrigins } from '../specialists/allowed-origins.js';
+import type { ClientAddressOf } from './client-address.js';
 import { errorResponse, handleNotFound } from './errors.js';
 import { requestHeader } from './node-headers.js';
 import { requestIdFor } from './request-id.js';
@@ -35,6 +36,8 @@ export interface ApiEnvelopeOptions {
   onError: ErrorHandler;
   /** One line per request at level info, when that level is on. */
   logger: Logger;
+  /** The client's address, for the log line. */
+  clientAddressOf: ClientAddressOf;
 }
 
 export interface ApiEnvelope {
@@ -78,7 +81,7 @@ const EXPOSED_HEADERS = 'Idempotent-Replayed, Retry-After, X-Request-Id';
  * app.options('/specialists/:slug/*', envelope.preflight);
  */
 export function createApiEnvelope(options: ApiEnvelopeOptions): ApiEnvelope {
-  const { ownOrigin, allowedOriginsFor, onError, logger } = options;
+  const { ownOrigin, allowedOriginsFor, onError, logger, clientAddressOf } = options;
   const logsRequests = logger.isEnabled('info');
 
   /** Whether `origin` may call this specialist's API: at once when the specialist's origins are cached. */
@@ -121,7 +124,7 @@ export function createApiEnvelope(options: ApiEnvelopeOptions): ApiEnvelope {
         else response.headers.set(name, value);
       }
     }
-    if (logsRequests) logRequest(logger, c, response.status, started);
+    if (logsRequests) logRequest(logger, c, response.status, started, clientAddressOf);
     return response;
   }
 

@@ -9,6 +9,7 @@ import { LruMap } from '../lru-map.js';
 import type { AllowedOriginsLookup } from '../specialists/allowed-origins.js';
 import { getPublicProfile } from '../specialists/index.js';
 import { createApiEnvelope } from './api-envelope.js';
+import type { ClientAddressOf } from './client-address.js';
 import { sendSharedJson } from './shared-json.js';
 import { parseWith, readJsonBody } from './validation.js';
 
@@ -22,6 +23,8 @@ export interface PublicApiDeps {
   /** The app's error handler: errors get the API's shape inside the envelope. */
   onError: ErrorHandler;
   logger: Logger;
+  /** The client's address, for the request log. */
+  clientAddressOf: ClientAddressOf;
 }
 
 const IdempotencyKeySchema = z
@@ -54,6 +57,7 @@ export function publicApiRoutes(deps: PublicApiDeps): Hono {
     allowedOriginsFor: (slug) => deps.allowedOrigins.originsFor(slug),
     onError: deps.onError,
     logger: deps.logger,
+    clientAddressOf: deps.clientAddressOf,
   });
   app.options('/specialists/:slug', envelope.preflight);
   app.options('/specialists/:slug/*', envelope.preflight);

@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DomainError } from '../../server/errors.js';
 import { createApiEnvelope } from '../../server/http/api-envelope.js';
+import { createClientAddressResolver } from '../../server/http/client-address.js';
 import { createErrorHandler } from '../../server/http/errors.js';
 import { requestHeader } from '../../server/http/node-headers.js';
 import { sendSharedJson } from '../../server/http/shared-json.js';
@@ -25,6 +26,7 @@ function envelopeApp(lines: Record<string, unknown>[]): Hono {
       slug === 'down' ? Promise.reject(new DomainError('database_unavailable', 'The database is not answering.')) : Promise.resolve(slug === 'anna' ? ['https://site.example'] : undefined),
     onError,
     logger,
+    clientAddressOf: createClientAddressResolver({ kind: 'none' }),
   });
   const app = new Hono();
   app.onError(onError);

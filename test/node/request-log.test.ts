@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClientAddressResolver, type TrustProxy } from '../../server/http/client-address.js';
 import { createLogger, type LogLevel } from '../../server/logger.js';
 import { createTestDatabase, type TestDatabase } from './helpers/databases.js';
 import { fixedClock, seedSpecialist } from './helpers/fixtures.js';
@@ -6,10 +7,10 @@ import { rawGet } from './helpers/raw-http.js';
 import { startTestServer } from './helpers/server.js';
 
 /** A server whose log lines land in an array, at a given level. */
-async function serverLoggingAt(database: TestDatabase, level: LogLevel) {
+async function serverLoggingAt(database: TestDatabase, level: LogLevel, trustProxy: TrustProxy = { kind: 'none' }) {
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger(level, (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
-  const server = await startTestServer({ db: database.handle.db, clock: fixedClock, logger });
+  const server = await startTestServer({ db: database.handle.db, clock: fixedClock, logger, clientAddressOf: createClientAddressResolver(trustProxy) });
   return { server, lines };
 }
 
@@ -40,6 +41,24 @@ describe('request log', () => {
       expect(requestLines).toHaveLength(1);
       expect(requestLines[0]).toMatchObject({ level: 'info', method: 'GET', path: '/api/v1/specialists/logged', status: 200, requestId: res.headers['x-request-id'] });
       expect(JSON.stringify(lines)).not.toContain('do-not-log');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it.each<[string, TrustProxy, string]>([
+    ['no proxy is trusted', { kind: 'none' }, '127.0.0.1'],
+    ['the proxy is trusted', { kind: 'addresses', addresses: ['loopback'] }, '203.0.113.7'],
+  ])('logs the client address of site and API requests; the forwarded one only when %s', async (_case, trustProxy, client) => {
+    const { server, lines } = await serverLoggingAt(database, 'info', trustProxy);
+    try {
+      const forwarded = { 'x-forwarded-for': '203.0.113.7' };
+      expect((await rawGet(`${server.url}/healthz`, forwarded)).status).toBe(200);
+      expect((await rawGet(`${server.url}/api/v1/specialists/logged`, forwarded)).status).toBe(200);
+      expect(lines.filter((l) => l.message === 'request').map((l) => [l.path, l.client])).toEqual([
+        ['/healthz', client],
+        ['/api/v1/specialists/logged', client],
+      ]);
     } finally {
       await server.close();
     }

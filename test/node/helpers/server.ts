@@ -7,6 +7,7 @@ import { createApp } from '../../../server/app.js';
 import { createSession, SESSION_COOKIE } from '../../../server/auth/sessions.js';
 import type { Clock } from '../../../server/clock.js';
 import type { Database } from '../../../server/db/schema.js';
+import type { ClientAddressOf } from '../../../server/http/client-address.js';
 import { createLogger, type Logger } from '../../../server/logger.js';
 import { createTokenCipher, type TokenCipher } from '../../../server/security/token-cipher.js';
 import { createServices, deriveSigningKey, type CoreDeps, type Services } from '../../../server/services.js';
@@ -44,6 +45,8 @@ export interface TestServerOptions {
   reauthEmailWindowMs?: number;
   /** Default: a silent logger. */
   logger?: Logger;
+  /** Default: the socket's address (no proxy trusted). */
+  clientAddressOf?: ClientAddressOf;
 }
 
 /**
@@ -86,7 +89,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
             return { notified: true };
           })),
   };
-  app = createApp({ ...core, zoomWebhookSecret: emulator.webhookSecret });
+  app = createApp({ ...core, zoomWebhookSecret: emulator.webhookSecret, clientAddressOf: options.clientAddressOf });
   return {
     url,
     emulator,

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
@@ -10,6 +11,7 @@ import type { Config } from './config.js';
 import { migrateToLatest, openDatabase, type DatabaseHandle } from './db/index.js';
 import { seedDemo } from './demo/seed.js';
 import { createLogger, type Logger } from './logger.js';
+import { createRetentionJob, retentionTasks } from './maintenance/retention.js';
 import { loadOrCreateKeyFile } from './security/key-file.js';
 import { createTokenCipher } from './security/token-cipher.js';
 import { createServices, deriveSigningKey, type CoreDeps } from './services.js';
@@ -31,6 +33,13 @@ export interface RunningServer {
   zoomEmulator: RunningZoomEmulator | undefined;
   /** The demo's local SMTP server and inbox, when no mail route is configured. */
   inbox: LocalInbox | undefined;
+  /**
+   * Shuts down gracefully: `/readyz` answers 503 at once, the listening
+   * socket closes (no new connections), idle keep-alive connections are
+   * closed, requests in flight get up to `config.shutdownGraceMs` to finish
+   * (then their connections are cut), and the background workers finish the
+   * item in hand. Then the emulator, the inbox and the database close.
+   */
   close(): Promise<void>;
 }
 
@@ -102,7 +111,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     // afresh at every start, so booking works at once.
     if (zoomEmulator) await connectDemoToEmulator(zoomEmulator, zoom, connections, demo.specialistId, redirectUri);
   }
-  app = createApp({ ...core, zoomWebhookSecret, inbox, clientAddressOf: createClientAddressResolver(config.trustProxy) });
+  let isDraining = false;
+  app = createApp({ ...core, zoomWebhookSecret, inbox, clientAddressOf: createClientAddressResolver(config.trustProxy), isDraining: () => isDraining });
 
   const sender = createMailSender(config.mail, inbox?.port);
   const worker = createOutboxWorker({
@@ -116,11 +126,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   });
   worker.start();
 
+  const stopping = new AbortController();
+  let sweeping: Promise<unknown> = Promise.resolve();
   const sweep = () =>
-    resumeStalePendingBookings(bookings).catch((error: unknown) => logger.error('stale booking sweep failed', { error: (error as Error).message }));
+    (sweeping = resumeStalePendingBookings(bookings, stopping.signal).catch((error: unknown) =>
+      logger.error('stale booking sweep failed', { error: (error as Error).message }),
+    ));
   await sweep();
   const sweeper = setInterval(sweep, STALE_BOOKING_SWEEP_MS);
   sweeper.unref();
+  const retention = createRetentionJob({ tasks: retentionTasks(database.db, { emailBodyRetentionMs: config.emailBodyRetentionMs }), clock, logger });
+  retention.start();
 
   return {
     url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
@@ -129,18 +145,36 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     zoomEmulator,
     inbox,
     close: async () => {
+      isDraining = true;
+      stopping.abort();
       clearInterval(sweeper);
-      await worker.stop();
+      await Promise.all([drainConnections(server as Server, config.shutdownGraceMs), worker.stop(), retention.stop(), sweeping]);
       sender.close?.();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      });
       await zoomEmulator?.close();
       await inbox?.close();
       await database.close();
     },
   };
+}
+
+/** How often idle connections are closed while draining: a connection turns idle when its last answer is sent. */
+const IDLE_SWEEP_MS = 100;
+
+/**
+ * Stops taking connections and waits for the open ones to finish their
+ * requests, closing each as it turns idle; after `graceMs` the rest are cut.
+ */
+function drainConnections(server: Server, graceMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const idleSweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
+    const deadline = setTimeout(() => server.closeAllConnections(), graceMs);
+    // close() also closes the connections idle now; its callback runs when the last one is gone.
+    server.close(() => {
+      clearInterval(idleSweep);
+      clearTimeout(deadline);
+      resolve();
+    });
+  });
 }
 
 /** Authorizes the demo specialist on the emulator through the real client and store. */

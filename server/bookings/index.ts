@@ -130,8 +130,10 @@ export async function createBooking(deps: BookingDeps, input: CreateBookingInput
  * Finishes pending bookings whose request died (its meeting lock expired):
  * the meeting is found or created and the booking confirmed, or the slot is
  * released. Run at start and periodically. Returns how many it handled.
+ * Once `stopping` is aborted (the server shuts down) it finishes the booking
+ * in hand and leaves the rest to another instance or the next start.
  */
-export async function resumeStalePendingBookings(deps: BookingDeps): Promise<number> {
+export async function resumeStalePendingBookings(deps: BookingDeps, stopping?: AbortSignal): Promise<number> {
   const now = deps.clock().toISOString();
   const stale = await deps.db
     .selectFrom('bookings')
@@ -142,6 +144,7 @@ export async function resumeStalePendingBookings(deps: BookingDeps): Promise<num
     .execute();
   let handled = 0;
   for (const candidate of stale) {
+    if (stopping?.aborted) break;
     if (!(await takeMeetingLock(deps, candidate.id))) continue;
     const row = await deps.db.selectFrom('bookings').selectAll().where('id', '=', candidate.id).executeTakeFirstOrThrow();
     const specialist = await deps.db.selectFrom('specialists').selectAll().where('id', '=', row.specialist_id).executeTakeFirstOrThrow();

@@ -143,7 +143,11 @@ export interface EmailOutboxTable {
   message_id: string;
   to_address: string;
   subject: string;
-  /** JSON { text, html, attachments }, encrypted: it can hold sign-in links and host links. */
+  /**
+   * JSON { text, html, attachments }, encrypted: it can hold sign-in links and
+   * host links. Empty once purged, EMAIL_BODY_RETENTION_DAYS after sending
+   * (migration 0008 indexes the rows that still have one).
+   */
   content_enc: string;
   status: OutboxStatus;
   attempts: number;

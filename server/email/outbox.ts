@@ -93,7 +93,7 @@ export interface OutboxWorkerOptions {
 
 export interface OutboxWorker {
   start(): void;
-  /** Stops polling and waits for a delivery in flight. */
+  /** Stops polling and waits for the delivery in flight; the rest of its batch waits for the next start (or another worker). */
   stop(): Promise<void>;
   /** Delivers every due message once; returns how many were sent. */
   deliverDue(): Promise<number>;
@@ -120,6 +120,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<number> | undefined;
   let isStopped = true;
+  let isStopping = false;
 
   async function claim(id: string): Promise<boolean> {
     const now = clock();
@@ -182,7 +183,10 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
       .limit(BATCH_SIZE)
       .execute();
     let sent = 0;
-    for (const { id } of due) if (await deliverOne(id)) sent++;
+    for (const { id } of due) {
+      if (isStopping) break;
+      if (await deliverOne(id)) sent++;
+    }
     return { sent, isFull: due.length === BATCH_SIZE };
   }
 
@@ -211,13 +215,16 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     start() {
       if (!isStopped) return;
       isStopped = false;
+      isStopping = false;
       // What is pending at start (mail queued while the server was down) goes at once.
       schedule(0);
     },
     async stop() {
       isStopped = true;
+      isStopping = true;
       if (timer) clearTimeout(timer);
       await running;
+      isStopping = false;
     },
     deliverDue,
   };

@@ -12,7 +12,9 @@ export type Fault =
   /** Answer with this status, headers and body, without reaching the server. */
   | { kind: 'respond'; status: number; headers?: Record<string, string>; body?: string }
   /** Forward to the server, wait for its answer, then cut the connection. */
-  | { kind: 'drop-response' };
+  | { kind: 'drop-response' }
+  /** Forward to the server after `ms`: a slow upstream. */
+  | { kind: 'delay'; ms: number };
 
 export interface RecordedRequest {
   method: string;
@@ -44,6 +46,7 @@ export async function startFlakyProxy(target: string): Promise<FlakyProxy> {
       res.end(fault.body ?? '');
       return;
     }
+    if (fault?.kind === 'delay') await new Promise((resolve) => setTimeout(resolve, fault.ms));
     const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== 'host' && k !== 'connection')) as Record<string, string>;
     const upstream = await fetch(`${target}${req.url}`, {
       method: req.method!,

@@ -1,0 +1,79 @@
+/**
+ * SIGTERM while a booking waits seconds for Zoom: the booking is answered
+ * 201, /readyz says 503 meanwhile, no new connection is taken, and the
+ * process exits 0.
+ */
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../server/clock.js';
+import { childEnv, startChildServer } from './helpers/child-server.js';
+import { createTestDatabase, type TestDatabase } from './helpers/databases.js';
+import { startFlakyProxy, type FlakyProxy } from './helpers/flaky-proxy.js';
+import { bookingBody, seedSpecialist } from './helpers/fixtures.js';
+import { connectZoom, startTestServer, type TestServer } from './helpers/server.js';
+
+const ZOOM_DELAY_MS = 3_000;
+
+describe('graceful shutdown', () => {
+  let database: TestDatabase;
+  let server: TestServer;
+  let zoomProxy: FlakyProxy;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('sqlite');
+    server = await startTestServer({ db: database.handle.db, clock: systemClock });
+    zoomProxy = await startFlakyProxy(server.emulator.url);
+  });
+  afterAll(async () => {
+    await zoomProxy?.close();
+    await server?.close();
+    await database?.destroy();
+  });
+
+  it('on SIGTERM answers the booking in flight with 201, says 503 on /readyz, takes no new connection and exits 0', async () => {
+    const everyDay = [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '00:00', end: '24:00' }));
+    const { specialistId, serviceIds } = await seedSpecialist(database.handle.db, { weeklyHours: everyDay, minNoticeMinutes: 0, timeZone: 'UTC' });
+    await connectZoom(server, specialistId);
+    // "Real" Zoom for the child: the emulator, behind a proxy that can be slow.
+    const child = await startChildServer({
+      ...childEnv(database.url, server),
+      ZOOM_OAUTH_BASE_URL: zoomProxy.url,
+      ZOOM_API_BASE_URL: `${zoomProxy.url}/v2`,
+      SHUTDOWN_GRACE_SECONDS: '20',
+    });
+    const slots = await (await fetch(`${child.url}/api/v1/specialists/anna/services/${serviceIds[0]}/slots`)).json();
+    const { port } = new URL(child.url);
+    const zoomCallsBefore = zoomProxy.requests.length;
+    zoomProxy.faults.push({ kind: 'delay', ms: ZOOM_DELAY_MS });
+
+    // One keep-alive connection: the booking, then (pipelined, after SIGTERM) a readiness check.
+    const socket = connect(Number(port), '127.0.0.1');
+    let received = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const body = JSON.stringify(bookingBody(serviceIds[0]!, slots.slots[0].start));
+    socket.write(`POST /api/v1/specialists/anna/bookings HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    while (zoomProxy.requests.length === zoomCallsBefore) await new Promise((r) => setTimeout(r, 10));
+    const meetingCall = zoomProxy.requests.at(-1)!;
+    expect([meetingCall.method, meetingCall.path]).toEqual(['POST', '/v2/users/me/meetings']);
+
+    const signalledAt = Date.now();
+    child.process.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    socket.write(`GET /readyz HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+    await expect(fetch(`${child.url}/healthz`)).rejects.toThrow('fetch failed');
+
+    // The server closes the connection once both answers are out (it is idle then).
+    await closed;
+    const answers = [...received.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+    expect(answers).toEqual([201, 503]);
+    expect(received).toContain('"status":"confirmed"');
+    expect(received).toContain('{"success":false,"status":"draining"}');
+    expect(await child.stop()).toBe(0);
+    // It waited for Zoom, and no longer than the grace period.
+    expect(Date.now() - signalledAt).toBeGreaterThan(ZOOM_DELAY_MS - 1_000);
+    expect(Date.now() - signalledAt).toBeLessThan(20_000);
+    const rows = await database.handle.db.selectFrom('bookings').select('status').execute();
+    expect(rows).toEqual([{ status: 'confirmed' }]);
+  }, 60_000);
+});

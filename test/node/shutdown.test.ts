@@ -3,14 +3,20 @@
  * 201, /readyz says 503 meanwhile, no new connection is taken, and the
  * process exits 0.
  */
+import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../server/clock.js';
+import { createOutboxWorker, enqueueEmail, type MailSender, type OutboxWorker } from '../../server/email/outbox.js';
+import { createMailSender } from '../../server/email/transport.js';
+import { createLogger } from '../../server/logger.js';
+import { createTokenCipher } from '../../server/security/token-cipher.js';
 import { childEnv, startChildServer } from './helpers/child-server.js';
-import { createTestDatabase, type TestDatabase } from './helpers/databases.js';
+import { createTestDatabase, DATABASE_KINDS, useTestDatabase, type TestDatabase } from './helpers/databases.js';
 import { startFlakyProxy, type FlakyProxy } from './helpers/flaky-proxy.js';
 import { bookingBody, seedSpecialist } from './helpers/fixtures.js';
 import { connectZoom, startTestServer, type TestServer } from './helpers/server.js';
+import { startTestSmtp } from './helpers/smtp.js';
 
 const ZOOM_DELAY_MS = 3_000;
 
@@ -76,4 +82,42 @@ describe('graceful shutdown', () => {
     const rows = await database.handle.db.selectFrom('bookings').select('status').execute();
     expect(rows).toEqual([{ status: 'confirmed' }]);
   }, 60_000);
+});
+
+describe.each(DATABASE_KINDS)('the outbox worker stopping on %s', (kind) => {
+  const database = useTestDatabase(kind);
+
+  it('finishes the message in hand and leaves the rest of its batch pending', async () => {
+    const db = database().handle.db;
+    const cipher = createTokenCipher(randomBytes(32));
+    const outbox = { clock: systemClock, cipher, messageIdDomain: 'booking.test' };
+    for (const subject of ['first', 'second', 'third']) await enqueueEmail(db, outbox, { kind: 'test', to: 'a@example.test', subject, text: 'x', html: '<p>x</p>' });
+    const smtp = await startTestSmtp();
+    const transport = createMailSender({ mode: 'smtp', url: smtp.url, isInsecureAllowed: false });
+    let worker: OutboxWorker | undefined;
+    let stopped: Promise<void> | undefined;
+    // The real transport; the shutdown comes while the first message is on its way.
+    const sender: MailSender = {
+      sendMail: (message) => {
+        stopped ??= worker!.stop();
+        return transport.sendMail(message);
+      },
+    };
+    worker = createOutboxWorker({ db, clock: systemClock, cipher, sender, from: 'b@booking.test', logger: createLogger('silent') });
+    try {
+      worker.start();
+      while (!stopped) await new Promise((r) => setTimeout(r, 5));
+      await stopped;
+      const rows = await db.selectFrom('email_outbox').select(['subject', 'status']).orderBy('subject').execute();
+      expect(rows).toEqual([
+        { subject: 'first', status: 'sent' },
+        { subject: 'second', status: 'pending' },
+        { subject: 'third', status: 'pending' },
+      ]);
+      expect(smtp.messages.map((m) => m.subject)).toEqual(['first']);
+    } finally {
+      transport.close?.();
+      await smtp.close();
+    }
+  });
 });

@@ -11,17 +11,18 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const running = await startServer(config);
   process.stdout.write((config.isProduction ? productionBanner(running) : demoBanner(running, config.seedDemo)).join('\n'));
-  // A second signal while draining stops at once.
+  let isStopping = false;
   const stop = () => {
-    process.once('SIGINT', () => process.exit(1));
-    process.once('SIGTERM', () => process.exit(1));
+    // A second signal while draining stops at once.
+    if (isStopping) process.exit(1);
+    isStopping = true;
     running.close().then(
       () => process.exit(0),
       () => process.exit(1),
     );
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 function productionBanner(running: RunningServer): string[] {

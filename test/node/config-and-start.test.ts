@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -191,6 +191,34 @@ describe('npm start', () => {
     expect((await db.selectFrom('availability_rules').select('id').execute()).length).toBe(10);
     await close();
   }, 90_000); // two server starts and a booking
+
+  it('builds only when a bundle is missing or older than a source or a build input', () => {
+    // A project in miniature whose "build" leaves a mark: the decision is what is tested here.
+    const project = join(dir, 'mini');
+    const write = (path: string, text = '') => {
+      mkdirSync(join(project, path, '..'), { recursive: true });
+      writeFileSync(join(project, path), text);
+    };
+    for (const path of ['widget/index.ts', 'sdk/index.ts', 'package.json', 'rollup.config.mjs', 'tsconfig.json']) write(path);
+    write('scripts/build.mjs', "import { appendFileSync } from 'node:fs'; appendFileSync('built', 'x');");
+    const builds = () => {
+      const result = spawnSync(process.execPath, [join(PROJECT_ROOT, 'scripts/build-if-stale.mjs')], { cwd: project, encoding: 'utf8' });
+      expect(result.status).toBe(0);
+      return existsSync(join(project, 'built')) ? readFileSync(join(project, 'built'), 'utf8').length : 0;
+    };
+    const later = (path: string, seconds: number) => utimesSync(join(project, path), new Date(), new Date(Date.now() + seconds * 1000));
+    expect(builds()).toBe(1); // no bundles yet
+    write('dist/browser/specialist-booking.js');
+    write('dist/browser/specialist-booking-sdk.js');
+    expect(builds()).toBe(1); // fresh: skipped
+    later('widget/index.ts', 10);
+    expect(builds()).toBe(2);
+    later('dist/browser/specialist-booking.js', 20);
+    later('dist/browser/specialist-booking-sdk.js', 20);
+    expect(builds()).toBe(2);
+    later('rollup.config.mjs', 30);
+    expect(builds()).toBe(3);
+  });
 
   it('npm run migrate brings an empty database to the latest schema, then reports it up to date', () => {
     const env = { PATH: process.env.PATH, DATABASE_URL: `sqlite:${join(dir, 'migrate.sqlite')}` };

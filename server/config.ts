@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { parseTrustProxy, type TrustProxy } from './http/client-address.js';
+import type { AbuseLimits } from './limits/index.js';
 
 const booleanFlag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
@@ -13,6 +14,12 @@ const booleanFlag = z
 const httpUrl = z
   .url({ protocol: /^https?$/, message: 'must be an http(s) URL such as https://booking.example.com' })
   .transform((v) => v.replace(/\/+$/, ''));
+
+/** A limit's count: a whole number from 1. */
+function limitCount(defaultValue: number) {
+  const message = 'must be a whole number from 1 to 1000000000';
+  return z.coerce.number({ message }).int(message).min(1, message).max(1_000_000_000, message).default(defaultValue);
+}
 
 const EnvSchema = z.object({
   PORT: z.coerce
@@ -59,6 +66,11 @@ const EnvSchema = z.object({
     .max(10080, 'must be a number of minutes from 1 to 10080')
     .default(60),
   TRUST_PROXY: z.string().optional(),
+  BOOKINGS_PER_ADDRESS_PER_HOUR: limitCount(20),
+  BOOKINGS_PER_CUSTOMER_PER_DAY: limitCount(5),
+  // Zoom allows 100 meeting creations and updates per user per UTC day; 20 are left for retries and the specialist's own meetings.
+  BOOKINGS_PER_SPECIALIST_PER_DAY: limitCount(80),
+  SLOT_READS_PER_ADDRESS_PER_MINUTE: limitCount(600),
   ZOOM_EMULATOR_PORT: z.coerce
     .number({ message: 'must be a whole number from 0 to 65535' })
     .int('must be a whole number from 0 to 65535')
@@ -92,6 +104,8 @@ export interface Config {
   reauthEmailWindowMs: number;
   /** Which proxies may name the client's address (limits, logs); default none: the socket's address. */
   trustProxy: TrustProxy;
+  /** Booking and slot-read limits per address, customer and specialist. */
+  limits: AbuseLimits;
 }
 
 /**
@@ -190,5 +204,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     mailFrom: e.MAIL_FROM ?? (mail.mode === 'gmail' ? mail.user : undefined),
     reauthEmailWindowMs: e.REAUTH_EMAIL_WINDOW_MINUTES * 60_000,
     trustProxy,
+    limits: {
+      bookingsPerAddressPerHour: e.BOOKINGS_PER_ADDRESS_PER_HOUR,
+      bookingsPerCustomerPerDay: e.BOOKINGS_PER_CUSTOMER_PER_DAY,
+      bookingsPerSpecialistPerDay: e.BOOKINGS_PER_SPECIALIST_PER_DAY,
+      slotReadsPerAddressPerMinute: e.SLOT_READS_PER_ADDRESS_PER_MINUTE,
+    },
   };
 }

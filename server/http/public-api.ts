@@ -3,12 +3,14 @@ import { z } from 'zod';
 import { CreateBookingRequestSchema, IdSchema, LIMITS, SlotsQuerySchema, SlugSchema, type SlotsResponse } from '../../sdk/contract.js';
 import type { ListSlotsInput, SlotList, SlotLister } from '../availability/index.js';
 import { createBooking, type BookingDeps } from '../bookings/index.js';
-import { DomainError } from '../errors.js';
+import { DomainError, rateLimited } from '../errors.js';
+import type { SlotReadLimiter } from '../limits/index.js';
 import type { Logger } from '../logger.js';
 import { LruMap } from '../lru-map.js';
 import type { AllowedOriginsLookup } from '../specialists/allowed-origins.js';
 import { getPublicProfile } from '../specialists/index.js';
 import { createApiEnvelope } from './api-envelope.js';
+import { addressLimitKey, type ClientAddressOf } from './client-address.js';
 import { sendSharedJson } from './shared-json.js';
 import { parseWith, readJsonBody } from './validation.js';
 
@@ -17,6 +19,10 @@ const SLOTS_PATH = '/specialists/:slug/services/:serviceId/slots';
 export interface PublicApiDeps {
   bookings: BookingDeps;
   slots: SlotLister;
+  /** Slot reads per client address, counted without a database round trip. */
+  slotReads: SlotReadLimiter;
+  /** The client's address, for the limits (see client-address.ts). */
+  clientAddressOf: ClientAddressOf;
   allowedOrigins: AllowedOriginsLookup;
   publicUrl: string;
   /** The app's error handler: errors get the API's shape inside the envelope. */
@@ -84,6 +90,8 @@ export function publicApiRoutes(deps: PublicApiDeps): Hono {
     SLOTS_PATH,
     envelope.route((c) => {
       const question = slotQuestionOf(c);
+      const retryAfterSeconds = deps.slotReads.hit(addressLimitKey(deps.clientAddressOf(c)));
+      if (retryAfterSeconds !== undefined) throw rateLimited('Too many requests for free times from your connection.', retryAfterSeconds);
       // A fresh answer to a repeated question is sent at once: no database read, no await.
       const fresh = deps.slots.peek(question);
       if (fresh) return sendSharedJson(c, fresh, toSlotsBody);
@@ -98,7 +106,8 @@ export function publicApiRoutes(deps: PublicApiDeps): Hono {
       const rawKey = c.req.header('idempotency-key');
       const idempotencyKey = rawKey === undefined ? undefined : parseIdempotencyKey(rawKey);
       const request = await readJsonBody(c, CreateBookingRequestSchema, LIMITS.maxBodyBytes);
-      const { booking, isReplay } = await createBooking(deps.bookings, { slug, request, idempotencyKey });
+      const clientAddressKey = addressLimitKey(deps.clientAddressOf(c));
+      const { booking, isReplay } = await createBooking(deps.bookings, { slug, request, idempotencyKey, clientAddressKey });
       if (isReplay) c.header('Idempotent-Replayed', 'true');
       return c.json({ success: true as const, booking }, 201);
     }),

@@ -7,6 +7,8 @@ import { createApp } from '../../../server/app.js';
 import { createSession, SESSION_COOKIE } from '../../../server/auth/sessions.js';
 import type { Clock } from '../../../server/clock.js';
 import type { Database } from '../../../server/db/schema.js';
+import { createClientAddressResolver, type TrustProxy } from '../../../server/http/client-address.js';
+import type { AbuseLimits } from '../../../server/limits/index.js';
 import { createLogger, type Logger } from '../../../server/logger.js';
 import { createTokenCipher, type TokenCipher } from '../../../server/security/token-cipher.js';
 import { createServices, deriveSigningKey, type CoreDeps, type Services } from '../../../server/services.js';
@@ -44,7 +46,19 @@ export interface TestServerOptions {
   reauthEmailWindowMs?: number;
   /** Default: a silent logger. */
   logger?: Logger;
+  /** Default: limits no other test reaches (limits.test.ts sets its own). */
+  limits?: AbuseLimits;
+  /** Default none: the socket's address is the client's. */
+  trustProxy?: TrustProxy;
 }
+
+/** Limits that tests not about limits never reach: they book and read slots from one address. */
+export const UNREACHED_LIMITS: AbuseLimits = {
+  bookingsPerAddressPerHour: 1_000_000,
+  bookingsPerCustomerPerDay: 1_000_000,
+  bookingsPerSpecialistPerDay: 1_000_000,
+  slotReadsPerAddressPerMinute: 1_000_000,
+};
 
 /**
  * Serves the real app over a real socket on a free port, with a real Zoom
@@ -77,6 +91,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     publicUrl,
     signingKey: deriveSigningKey(Buffer.from(encryptionKey, 'base64')),
     reauthEmailWindowMs: options.reauthEmailWindowMs,
+    limits: options.limits ?? UNREACHED_LIMITS,
     notifyReauthRequired:
       options.notifyReauthRequired === 'email'
         ? undefined
@@ -86,7 +101,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
             return { notified: true };
           })),
   };
-  app = createApp({ ...core, zoomWebhookSecret: emulator.webhookSecret });
+  app = createApp({ ...core, zoomWebhookSecret: emulator.webhookSecret, clientAddressOf: createClientAddressResolver(options.trustProxy ?? { kind: 'none' }) });
   return {
     url,
     emulator,

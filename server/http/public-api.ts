@@ -85,12 +85,24 @@ export function publicApiRoutes(deps: PublicApiDeps): Hono {
     return question;
   }
 
+  // Parsing an address costs more than a slot list's cached answer: each address's key is made once.
+  const limitKeys = new LruMap<string, string>(10_000);
+  function limitKeyOf(c: Context): string {
+    const address = deps.clientAddressOf(c);
+    let key = limitKeys.get(address);
+    if (key === undefined) {
+      key = addressLimitKey(address);
+      limitKeys.set(address, key);
+    }
+    return key;
+  }
+
   const toSlotsBody = (list: SlotList): SlotsResponse => ({ success: true, ...list });
   app.get(
     SLOTS_PATH,
     envelope.route((c) => {
       const question = slotQuestionOf(c);
-      const retryAfterSeconds = deps.slotReads.hit(addressLimitKey(deps.clientAddressOf(c)));
+      const retryAfterSeconds = deps.slotReads.hit(limitKeyOf(c));
       if (retryAfterSeconds !== undefined) throw rateLimited('Too many requests for free times from your connection.', retryAfterSeconds);
       // A fresh answer to a repeated question is sent at once: no database read, no await.
       const fresh = deps.slots.peek(question);
@@ -106,8 +118,7 @@ export function publicApiRoutes(deps: PublicApiDeps): Hono {
       const rawKey = c.req.header('idempotency-key');
       const idempotencyKey = rawKey === undefined ? undefined : parseIdempotencyKey(rawKey);
       const request = await readJsonBody(c, CreateBookingRequestSchema, LIMITS.maxBodyBytes);
-      const clientAddressKey = addressLimitKey(deps.clientAddressOf(c));
-      const { booking, isReplay } = await createBooking(deps.bookings, { slug, request, idempotencyKey, clientAddressKey });
+      const { booking, isReplay } = await createBooking(deps.bookings, { slug, request, idempotencyKey, clientAddressKey: limitKeyOf(c) });
       if (isReplay) c.header('Idempotent-Replayed', 'true');
       return c.json({ success: true as const, booking }, 201);
     }),

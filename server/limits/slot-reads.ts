@@ -2,7 +2,6 @@ import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
 import type { Logger } from '../logger.js';
-import { LruMap } from '../lru-map.js';
 import { addHits, MINUTE_MS, secondsUntil, windowOf } from './index.js';
 
 export interface SlotReadLimiterOptions {
@@ -15,7 +14,7 @@ export interface SlotReadLimiterOptions {
   windowMs?: number;
   /** How often this process adds its counts to the shared ones, at most. Default 1 s. */
   shareEveryMs?: number;
-  /** Keys counted at once; the least recently seen beyond it are forgotten. Default 10 000. */
+  /** Keys counted in one window; past it the window's counts start over. Default 10 000. */
   capacity?: number;
 }
 
@@ -31,11 +30,13 @@ export interface SlotReadLimiter {
 }
 
 interface Count {
+  key: string;
   windowStart: number;
   /** Every process's reads in this window, as the database had them at the last share. */
   shared: number;
   /** This process's reads since then. */
   pending: number;
+  isQueued: boolean;
 }
 
 /**
@@ -46,25 +47,30 @@ interface Count {
  *
  * The slack, by design: a process learns the other processes' reads only
  * when it shares, so a key may get up to (processes − 1) × its reads in one
- * share interval beyond the limit; counts of a key forgotten (beyond
- * `capacity`) or not shared when a process stops are lost.
+ * share interval beyond the limit; counts of a process that stops before it
+ * shares are lost, and so are a window's counts when more than `capacity`
+ * keys are counted in it (they start over).
  */
 export function createSlotReadLimiter(options: SlotReadLimiterOptions): SlotReadLimiter {
   const { db, clock, logger, limit } = options;
   const windowMs = options.windowMs ?? MINUTE_MS;
   const shareEveryMs = options.shareEveryMs ?? 1000;
-  const counts = new LruMap<string, Count>(options.capacity ?? 10_000);
-  let unshared = new Map<string, Count>();
+  const capacity = options.capacity ?? 10_000;
+  // Only the current window's counts matter: they are dropped when it ends, which also bounds the map.
+  let counts = new Map<string, Count>();
+  let window = { start: 0, end: 0 };
+  let unshared: Count[] = [];
   let nextShareAt = 0;
   let sharing: Promise<void> | undefined;
 
   async function shareCounts(): Promise<void> {
     const now = clock().getTime();
     nextShareAt = now + shareEveryMs;
-    const batch = [...unshared].filter(([, count]) => count.windowStart + windowMs > now).sort(([a], [b]) => (a < b ? -1 : 1));
-    unshared = new Map();
+    const batch = unshared.filter((count) => count.windowStart + windowMs > now).sort((a, b) => (a.key < b.key ? -1 : 1));
+    for (const count of unshared) count.isQueued = false;
+    unshared = [];
     if (batch.length === 0) return;
-    const added = batch.map(([, count]) => {
+    const added = batch.map((count) => {
       const pending = count.pending;
       count.shared += pending;
       count.pending = 0;
@@ -72,8 +78,8 @@ export function createSlotReadLimiter(options: SlotReadLimiterOptions): SlotRead
     });
     try {
       await db.transaction().execute(async (trx) => {
-        for (const [i, [key, count]] of batch.entries()) {
-          const total = await addHits(trx, count.windowStart, `slots:address:${key}`, windowMs, added[i]!);
+        for (const [i, count] of batch.entries()) {
+          const total = await addHits(trx, count.windowStart, `slots:address:${count.key}`, windowMs, added[i]!);
           count.shared = Math.max(count.shared, total);
         }
       });
@@ -91,15 +97,22 @@ export function createSlotReadLimiter(options: SlotReadLimiterOptions): SlotRead
   return {
     hit(key) {
       const now = clock().getTime();
-      const { start, end } = windowOf(now, windowMs);
+      if (now >= window.end || now < window.start) {
+        window = windowOf(now, windowMs);
+        counts = new Map();
+      }
       let count = counts.get(key);
-      if (!count || count.windowStart !== start) {
-        count = { windowStart: start, shared: 0, pending: 0 };
+      if (!count) {
+        if (counts.size >= capacity) counts = new Map();
+        count = { key, windowStart: window.start, shared: 0, pending: 0, isQueued: false };
         counts.set(key, count);
       }
-      if (count.shared + count.pending >= limit) return secondsUntil(end, now);
+      if (count.shared + count.pending >= limit) return secondsUntil(window.end, now);
       count.pending++;
-      unshared.set(key, count);
+      if (!count.isQueued) {
+        count.isQueued = true;
+        unshared.push(count);
+      }
       if (now >= nextShareAt && !sharing) void startSharing();
       return undefined;
     },

@@ -60,12 +60,12 @@ export interface CreatedBooking {
  *    by inserting a `pending` booking and its slot claims in one transaction:
  *    the claims' primary key makes a concurrent booking of an overlapping
  *    time fail in the database, whichever process it comes from.
- * 2. The meeting is created (see `ZoomMeetings`), and the booking confirmed.
  *    The same transaction counts the booking against the limits per client
  *    address, per customer email with this specialist, and per specialist
  *    per UTC day (below Zoom's daily meeting quota); over one, it is rolled
  *    back: nothing is written, sent or asked of Zoom, and nothing counted.
  *    A booking refused as `slot_taken` is not counted either.
+ * 2. The meeting is created (see `ZoomMeetings`), and the booking confirmed.
  * 3. If Zoom needs re-authorizing or is unavailable, the reservation is
  *    released, the specialist is notified (re-auth only), and the caller gets
  *    `requires_reauth` or `zoom_unavailable`.

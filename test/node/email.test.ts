@@ -172,7 +172,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
     });
 
     it('strips control characters and bidi overrides from service titles and specialist names, and the .ics stays valid', async () => {
-      await db().updateTable('services').set({ title: 'Intro\u0007 call\u202e\u0000' }).where('id', '=', serviceIds[0]!).execute();
+      await db().updateTable('services').set({ title: 'Intro\u0007 call\u202e\u0001' }).where('id', '=', serviceIds[0]!).execute();
       await db().updateTable('specialists').set({ name: 'Anna\u2066 Berg\r\nX-Injected: 1\u001b' }).where('id', '=', specialistId).execute();
       expect((await book('Carla Customer', FREE_SLOT, { note: 'Line one\n\tLine two' })).status).toBe(201);
       expect(await worker.deliverDue()).toBe(2);

@@ -36,12 +36,17 @@ export type SlotList = Omit<SlotsResponse, 'success'>;
  * - `invalid`: the request was refused; `fieldErrors` maps fields
  *   (`customer.email`) to messages, and `code` says why
  *   (`validation_failed`, `slot_unavailable`, …).
+ * - `rate_limited`: too many bookings from this address, by this customer
+ *   or for this specialist today; try again after `retryAfterSeconds`. A
+ *   wait up to `maxRetryDelayMs` is waited out and retried first; a longer
+ *   one is returned at once rather than slept through.
  */
 export type BookingOutcome =
   | { status: 'confirmed'; booking: Booking; isReplay: boolean }
   | { status: 'slot_taken'; message: string }
   | { status: 'requires_reauth'; message: string; specialistNotified: boolean }
-  | { status: 'invalid'; code: string; message: string; fieldErrors: Record<string, string> };
+  | { status: 'invalid'; code: string; message: string; fieldErrors: Record<string, string> }
+  | { status: 'rate_limited'; message: string; retryAfterSeconds: number };
 
 export interface CreateBookingOptions {
   /**
@@ -120,7 +125,8 @@ export function createBookingClient(options: BookingClientOptions): BookingClien
     const error = body as Partial<ErrorResponse> | undefined;
     const code = isErrorCode(error?.code) ? error.code : 'unknown_error';
     const message = typeof error?.message === 'string' ? error.message : `The booking server answered ${status}.`;
-    return new BookingApiError(status, code, message, headers.get('x-request-id') ?? undefined);
+    const retryAfterSeconds = status === 429 ? retryAfterSecondsOf(headers, error?.retryAfterSeconds) : undefined;
+    return new BookingApiError(status, code, message, headers.get('x-request-id') ?? undefined, retryAfterSeconds);
   }
 
   async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
@@ -157,6 +163,7 @@ export function createBookingClient(options: BookingClientOptions): BookingClien
       const message = typeof body?.message === 'string' ? body.message : '';
       if (code === 'slot_taken') return { status: 'slot_taken', message };
       if (code === 'requires_reauth') return { status: 'requires_reauth', message, specialistNotified: body?.specialistNotified === true };
+      if (code === 'rate_limited') return { status: 'rate_limited', message, retryAfterSeconds: retryAfterSecondsOf(headers, body?.retryAfterSeconds) };
       if (typeof code === 'string' && INVALID_BOOKING_CODES.has(code)) {
         return { status: 'invalid', code, message, fieldErrors: fieldErrorMap(body?.errors) };
       }
@@ -183,6 +190,13 @@ function isRetryableStatus(status: number): boolean {
 function backoffDelay(attempt: number, cap: number): number {
   const base = Math.min(cap, 500 * 2 ** attempt);
   return base * (0.5 + Math.random() / 2);
+}
+
+/** Whole seconds to wait after a 429: the Retry-After header, else the body's figure, else a minute. */
+function retryAfterSecondsOf(headers: Headers, fromBody: unknown): number {
+  const delay = retryAfterDelay(headers);
+  if (delay !== undefined) return Math.ceil(delay / 1000);
+  return typeof fromBody === 'number' && fromBody > 0 ? Math.ceil(fromBody) : 60;
 }
 
 /** Milliseconds a Retry-After header asks for (seconds or an HTTP date), if any. */

@@ -124,17 +124,29 @@ export const SlotsResponseSchema = z
 // ---------------------------------------------------------------------------
 // Bookings
 
+/**
+ * Characters refused in one line of text (a name): control characters (NUL
+ * among them, which PostgreSQL refuses in text) and the bidi overrides and
+ * isolates (U+202A–U+202E, U+2066–U+2069) that make text in an email or a
+ * calendar read differently from what it is.
+ */
+export const HOSTILE_IN_LINE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+/** The same for text of several lines (a note), which keeps tabs and line breaks. */
+export const HOSTILE_IN_TEXT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
 export const CustomerSchema = z.strictObject({
   name: z
     .string()
     .trim()
     .min(1, 'Enter your name')
-    .max(LIMITS.customerNameMaxLength, `A name has at most ${LIMITS.customerNameMaxLength} characters`),
+    .max(LIMITS.customerNameMaxLength, `A name has at most ${LIMITS.customerNameMaxLength} characters`)
+    .refine((v) => !HOSTILE_IN_LINE.test(v), 'A name cannot contain control characters or text-direction overrides'),
   email: z.email('Enter a valid email address').max(254, 'An email address has at most 254 characters'),
   note: z
     .string()
     .trim()
     .max(LIMITS.customerNoteMaxLength, `A note has at most ${LIMITS.customerNoteMaxLength} characters`)
+    .refine((v) => !HOSTILE_IN_TEXT.test(v), 'A note cannot contain control characters (other than line breaks and tabs) or text-direction overrides')
     .optional(),
   timeZone: TimeZoneSchema.optional().meta({ description: "The customer's time zone, used for their emails" }),
 });
@@ -191,6 +203,7 @@ export const ErrorResponseSchema = z
     errors: z.array(FieldErrorSchema).optional().meta({ description: 'Per-field problems, with validation_failed' }),
     requiresReAuth: z.boolean().optional().meta({ description: 'True with requires_reauth' }),
     specialistNotified: z.boolean().optional().meta({ description: 'With requires_reauth: whether the specialist was emailed' }),
+    retryAfterSeconds: z.number().int().positive().optional().meta({ description: 'With rate_limited: seconds until the limit frees, as in Retry-After' }),
   })
   .meta({ id: 'ErrorResponse' });
 

@@ -20,6 +20,8 @@ export class BookingApiError extends BookingError {
     message: string,
     /** The server's X-Request-Id, to quote when reporting a problem. */
     readonly requestId: string | undefined,
+    /** With 429 `rate_limited`: seconds until the limit frees (Retry-After). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }

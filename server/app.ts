@@ -7,6 +7,7 @@ import { createErrorHandler, errorResponse, handleNotFound } from './http/errors
 import { buildOpenApiDocument, renderApiReference } from './http/openapi.js';
 import { publicApiRoutes } from './http/public-api.js';
 import { requestId } from './http/request-id.js';
+import { siteBodyLimit } from './http/site-body-limit.js';
 import { requestLog } from './http/request-log.js';
 import { zoomRoutes } from './http/zoom-routes.js';
 import { loadSession, type SessionVariables } from './http/session.js';
@@ -47,12 +48,21 @@ export function createApp(deps: AppDeps): Hono<{ Variables: SessionVariables }> 
   const services = createServices(deps);
   const onError = createErrorHandler(deps.logger);
   const clientAddressOf = deps.clientAddressOf ?? createClientAddressResolver({ kind: 'none' });
-  const site = siteApp(deps, services, onError, clientAddressOf);
+  const site = siteApp({ ...deps, clientAddressOf }, services, onError);
   const app = new Hono<{ Variables: SessionVariables }>();
   app.onError(onError);
   app.route(
     '/api/v1',
-    publicApiRoutes({ bookings: services.bookings, slots: services.slots, allowedOrigins: services.allowedOrigins, publicUrl: deps.publicUrl, onError, logger: deps.logger, clientAddressOf }),
+    publicApiRoutes({
+      bookings: services.bookings,
+      slots: services.slots,
+      slotReads: services.slotReads,
+      allowedOrigins: services.allowedOrigins,
+      clientAddressOf,
+      publicUrl: deps.publicUrl,
+      onError,
+      logger: deps.logger,
+    }),
   );
   // Whatever the API does not answer — every page, and unknown API paths — the site does.
   app.notFound((c) => site.fetch(c.req.raw, c.env));
@@ -60,11 +70,12 @@ export function createApp(deps: AppDeps): Hono<{ Variables: SessionVariables }> 
 }
 
 /** Pages, documentation, health checks and static files, with their middleware. */
-function siteApp(deps: AppDeps, services: Services, onError: ErrorHandler, clientAddressOf: ClientAddressOf): Hono<{ Variables: SessionVariables }> {
+function siteApp(deps: AppDeps & { clientAddressOf: ClientAddressOf }, services: Services, onError: ErrorHandler): Hono<{ Variables: SessionVariables }> {
   const app = new Hono<{ Variables: SessionVariables }>();
   app.use(requestId());
   // The level is fixed when the logger is made: with info lines off, requests pay nothing for the log.
-  if (deps.logger.isEnabled('info')) app.use(requestLog(deps.logger, clientAddressOf));
+  if (deps.logger.isEnabled('info')) app.use(requestLog(deps.logger, deps.clientAddressOf));
+  app.use(siteBodyLimit());
   app.onError(onError);
   app.notFound(handleNotFound);
 
@@ -93,7 +104,7 @@ function siteApp(deps: AppDeps, services: Services, onError: ErrorHandler, clien
   app.use(loadSession(deps));
   app.route('/', zoomRoutes({ ...deps, connections: services.connections }));
   app.route('/', authRoutes({ ...deps, links: services.links }));
-  app.route('/', specialistRoutes({ ...deps, links: services.links, outbox: services.outbox, connections: services.connections, clientAddressOf }));
+  app.route('/', specialistRoutes({ ...deps, links: services.links, outbox: services.outbox, connections: services.connections }));
   if (deps.inbox) app.route('/inbox', inboxRoutes(deps.inbox));
   app.route('/', staticRoutes());
   return app;

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { parseTrustProxy, type TrustProxy } from './http/client-address.js';
+import type { AbuseLimits } from './limits/index.js';
 
 const booleanFlag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
@@ -20,6 +21,11 @@ const wholeNumber = (min: number, max: number, unit: string) =>
     .int(`must be a whole number of ${unit} from ${min} to ${max}`)
     .min(min, `must be a whole number of ${unit} from ${min} to ${max}`)
     .max(max, `must be a whole number of ${unit} from ${min} to ${max}`);
+/** A limit's count: a whole number from 1. */
+function limitCount(defaultValue: number) {
+  const message = 'must be a whole number from 1 to 1000000000';
+  return z.coerce.number({ message }).int(message).min(1, message).max(1_000_000_000, message).default(defaultValue);
+}
 
 const EnvSchema = z.object({
   NODE_ENV: z.string().optional(),
@@ -70,6 +76,11 @@ const EnvSchema = z.object({
   TRUST_PROXY: z.string().optional(),
   SHUTDOWN_GRACE_SECONDS: wholeNumber(0, 3600, 'seconds').default(25),
   EMAIL_BODY_RETENTION_DAYS: wholeNumber(1, 3650, 'days').default(30),
+  BOOKINGS_PER_ADDRESS_PER_HOUR: limitCount(20),
+  BOOKINGS_PER_CUSTOMER_PER_DAY: limitCount(5),
+  // Zoom allows 100 meeting creations and updates per user per UTC day; 20 are left for retries and the specialist's own meetings.
+  BOOKINGS_PER_SPECIALIST_PER_DAY: limitCount(80),
+  SLOT_READS_PER_ADDRESS_PER_MINUTE: limitCount(600),
   ZOOM_EMULATOR_PORT: z.coerce
     .number({ message: 'must be a whole number from 0 to 65535' })
     .int('must be a whole number from 0 to 65535')
@@ -111,6 +122,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** Bodies of sent emails are purged this long after they were sent; the rows stay. */
   emailBodyRetentionMs: number;
+  /** Booking and slot-read limits per address, customer and specialist. */
+  limits: AbuseLimits;
 }
 
 /**
@@ -220,6 +233,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trustProxy,
     shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
     emailBodyRetentionMs: e.EMAIL_BODY_RETENTION_DAYS * 86_400_000,
+    limits: {
+      bookingsPerAddressPerHour: e.BOOKINGS_PER_ADDRESS_PER_HOUR,
+      bookingsPerCustomerPerDay: e.BOOKINGS_PER_CUSTOMER_PER_DAY,
+      bookingsPerSpecialistPerDay: e.BOOKINGS_PER_SPECIALIST_PER_DAY,
+      slotReadsPerAddressPerMinute: e.SLOT_READS_PER_ADDRESS_PER_MINUTE,
+    },
   };
 }
 

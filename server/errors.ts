@@ -11,7 +11,7 @@ export class DomainError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly details: { errors?: FieldError[]; requiresReAuth?: boolean; specialistNotified?: boolean } = {},
+    readonly details: { errors?: FieldError[]; requiresReAuth?: boolean; specialistNotified?: boolean; retryAfterSeconds?: number } = {},
   ) {
     super(message);
   }
@@ -19,4 +19,14 @@ export class DomainError extends Error {
 
 export function notFound(message: string): DomainError {
   return new DomainError('not_found', message);
+}
+
+/**
+ * `rate_limited`, with the seconds until the limit's window ends (sent as
+ * `Retry-After` and as `retryAfterSeconds`).
+ */
+export function rateLimited(what: string, retryAfterSeconds: number): DomainError {
+  const minutes = Math.ceil(retryAfterSeconds / 60);
+  const wait = minutes < 120 ? `${minutes} minute${minutes === 1 ? '' : 's'}` : `${Math.ceil(minutes / 60)} hours`;
+  return new DomainError('rate_limited', `${what} Please try again in ${wait}.`, { retryAfterSeconds });
 }

@@ -7,6 +7,7 @@ import type { Clock } from './clock.js';
 import type { Database } from './db/schema.js';
 import { createEmailReauthNotifier, createInviteSender } from './email/notifications.js';
 import type { OutboxDeps } from './email/outbox.js';
+import { createSlotReadLimiter, type AbuseLimits, type SlotReadLimiter } from './limits/index.js';
 import type { Logger } from './logger.js';
 import type { TokenCipher } from './security/token-cipher.js';
 import { createAllowedOriginsLookup, type AllowedOriginsLookup } from './specialists/allowed-origins.js';
@@ -30,6 +31,8 @@ export interface CoreDeps {
   reauthEmailWindowMs?: number;
   /** Replaces the re-auth email (tests that only count calls). */
   notifyReauthRequired?: ReauthNotifier;
+  /** Booking and slot-read limits (`loadConfig().limits`). */
+  limits: AbuseLimits;
 }
 
 export interface Services {
@@ -38,6 +41,8 @@ export interface Services {
   slots: SlotLister;
   /** Keeps each specialist's allowed origins (CORS) for a short while. */
   allowedOrigins: AllowedOriginsLookup;
+  /** Counts slot reads per client address in memory, shared through the database in batches. */
+  slotReads: SlotReadLimiter;
   bookings: BookingDeps;
   links: SignInLinks;
   outbox: OutboxDeps;
@@ -65,6 +70,7 @@ export function createServices(deps: CoreDeps): Services {
     connections,
     slots: createSlotLister(deps),
     allowedOrigins: createAllowedOriginsLookup(deps.db),
+    slotReads: createSlotReadLimiter({ ...deps, limit: deps.limits.slotReadsPerAddressPerMinute }),
     links,
     outbox,
     bookings: {
@@ -75,6 +81,7 @@ export function createServices(deps: CoreDeps): Services {
       meetings,
       notifyReauthRequired,
       onBookingConfirmed: createInviteSender(outbox),
+      limits: deps.limits,
     },
   };
 }

@@ -103,6 +103,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     signingKey: deriveSigningKey(encryptionKey),
     reauthEmailWindowMs: config.reauthEmailWindowMs,
     notifyReauthRequired: options.notifyReauthRequired,
+    limits: config.limits,
   };
   const { bookings, connections } = createServices(core);
   if (config.seedDemo) {

@@ -15,6 +15,13 @@ function fire<T>(target: EventTarget, name: string, detail: T): void {
   target.dispatchEvent(new CustomEvent(name, { detail, bubbles: true, composed: true }));
 }
 
+/** A wait in plain words: "1 minute", "45 minutes", "3 hours". */
+function waitInWords(seconds: number): string {
+  const minutes = Math.max(1, Math.ceil(seconds / 60));
+  if (minutes < 120) return `${minutes} minute${minutes === 1 ? '' : 's'}`;
+  return `${Math.ceil(minutes / 60)} hours`;
+}
+
 function randomKey(): string {
   return typeof crypto.randomUUID === 'function'
     ? crypto.randomUUID()
@@ -185,6 +192,9 @@ export class SpecialistBooking extends LitElement {
   }
 
   private describe(error: unknown): { code: string; message: string } {
+    if (error instanceof BookingApiError && error.code === 'rate_limited') {
+      return { code: error.code, message: `Too many requests from your connection. Please try again in ${waitInWords(error.retryAfterSeconds ?? 60)}.` };
+    }
     if (error instanceof BookingApiError) return { code: error.code, message: error.message };
     return { code: 'network_error', message: 'We could not reach the booking service. Check your connection and try again.' };
   }
@@ -319,6 +329,10 @@ export class SpecialistBooking extends LitElement {
           this.fieldErrors = outcome.fieldErrors;
           this.notice = Object.keys(outcome.fieldErrors).length ? '' : outcome.message;
           this.idempotencyKey = randomKey();
+          break;
+        case 'rate_limited':
+          // Nothing was booked: the same key may be sent again once the wait is over.
+          this.fail('rate_limited', `Too many booking attempts from your connection. Please try again in ${waitInWords(outcome.retryAfterSeconds)}.`, () => void this.submit(new Event('submit')));
           break;
       }
     } catch (error) {

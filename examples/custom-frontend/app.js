@@ -55,5 +55,8 @@ $('details').addEventListener('submit', async (event) => {
     case 'invalid':
       $('message').textContent = Object.values(outcome.fieldErrors).join(' ') || outcome.message;
       break;
+    case 'rate_limited':
+      $('message').textContent = `Too many booking attempts. Please try again in ${Math.ceil(outcome.retryAfterSeconds / 60)} minutes.`;
+      break;
   }
 });

@@ -34,4 +34,8 @@ switch (outcome.status) {
     console.log('The server refused the booking:', outcome.message, outcome.fieldErrors);
     process.exitCode = 1;
     break;
+  case 'rate_limited':
+    console.log(`${outcome.message} (retry in ${outcome.retryAfterSeconds} s)`);
+    process.exitCode = 1;
+    break;
 }

@@ -4,8 +4,8 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
 import { enqueueEmail, type OutboxDeps } from '../email/outbox.js';
 import { signInEmail } from '../email/templates.js';
+import { hitRateLimits } from '../limits/index.js';
 import type { SignInLinks } from './links.js';
-import { hitRateLimit } from './rate-limit.js';
 
 export const SIGN_IN_LINK_TTL_MS = 15 * 60_000;
 const WINDOW_MS = 15 * 60_000;
@@ -31,10 +31,11 @@ export async function requestSignInLink(
   input: { email: string; clientAddress: string; next: string | undefined },
 ): Promise<{ kind: 'sent' } | { kind: 'rate_limited' }> {
   const email = input.email.trim().toLowerCase();
-  const isAllowed =
-    (await hitRateLimit(deps.db, deps.clock, `sign-in:address:${input.clientAddress}`, PER_ADDRESS, WINDOW_MS)) &&
-    (await hitRateLimit(deps.db, deps.clock, `sign-in:email:${email}`, PER_EMAIL, WINDOW_MS));
-  if (!isAllowed) return { kind: 'rate_limited' };
+  const verdict = await hitRateLimits(deps.db, deps.clock, [
+    { bucket: `sign-in:address:${input.clientAddress}`, limit: PER_ADDRESS, windowMs: WINDOW_MS },
+    { bucket: `sign-in:email:${email}`, limit: PER_EMAIL, windowMs: WINDOW_MS },
+  ]);
+  if (!verdict.isAllowed) return { kind: 'rate_limited' };
   const specialist = await deps.db.selectFrom('specialists').select(['id', 'name', 'email']).where('email', '=', email).executeTakeFirst();
   if (!specialist) return { kind: 'sent' };
   await deps.db.transaction().execute(async (trx) => {

@@ -7,7 +7,8 @@ import { markAvailabilityChanged } from '../availability/version.js';
 import type { Clock } from '../clock.js';
 import { isUniqueViolation } from '../db/connection.js';
 import type { BookingsTable, Database } from '../db/schema.js';
-import { DomainError } from '../errors.js';
+import { DomainError, rateLimited } from '../errors.js';
+import { countHits, DAY_MS, HOUR_MS, type AbuseLimits, type Limit } from '../limits/index.js';
 import type { Logger } from '../logger.js';
 import type { TokenCipher } from '../security/token-cipher.js';
 import { requireActiveService, requireSpecialist, type ServiceRow, type SpecialistRow } from '../specialists/index.js';
@@ -17,7 +18,6 @@ import type { ReauthReason } from '../zoom/connections.js';
 import type { BookingConfirmedHandler } from '../email/notifications.js';
 
 const MINUTE = 60_000;
-const DAY = 24 * 60 * MINUTE;
 
 export type BookingRow = Selectable<BookingsTable>;
 export type ValidBookingRequest = z.output<typeof CreateBookingRequestSchema>;
@@ -34,6 +34,8 @@ export interface BookingDeps {
   onBookingConfirmed: BookingConfirmedHandler;
   /** How long one request may hold a booking's meeting creation. Default 60 s. */
   meetingLockMs?: number;
+  /** Bookings per address, per customer and per specialist. */
+  limits: Pick<AbuseLimits, 'bookingsPerAddressPerHour' | 'bookingsPerCustomerPerDay' | 'bookingsPerSpecialistPerDay'>;
 }
 
 export interface CreateBookingInput {
@@ -41,6 +43,8 @@ export interface CreateBookingInput {
   request: ValidBookingRequest;
   /** From the `Idempotency-Key` header: a repeat with the same key returns the same booking. */
   idempotencyKey?: string | undefined;
+  /** The client's address as limits count it (`addressLimitKey`: IPv6 by /64). */
+  clientAddressKey: string;
 }
 
 export interface CreatedBooking {
@@ -56,6 +60,11 @@ export interface CreatedBooking {
  *    by inserting a `pending` booking and its slot claims in one transaction:
  *    the claims' primary key makes a concurrent booking of an overlapping
  *    time fail in the database, whichever process it comes from.
+ *    The same transaction counts the booking against the limits per client
+ *    address, per customer email with this specialist, and per specialist
+ *    per UTC day (below Zoom's daily meeting quota); over one, it is rolled
+ *    back: nothing is written, sent or asked of Zoom, and nothing counted.
+ *    A booking refused as `slot_taken` is not counted either.
  * 2. The meeting is created (see `ZoomMeetings`), and the booking confirmed.
  * 3. If Zoom needs re-authorizing or is unavailable, the reservation is
  *    released, the specialist is notified (re-auth only), and the caller gets
@@ -65,7 +74,7 @@ export interface CreatedBooking {
  * resumes a pending one, never making a second booking or meeting.
  *
  * @throws DomainError `not_found`, `slot_unavailable`, `slot_taken`,
- *   `idempotency_key_reused`, `requires_reauth`, `zoom_unavailable`.
+ *   `idempotency_key_reused`, `rate_limited`, `requires_reauth`, `zoom_unavailable`.
  */
 export async function createBooking(deps: BookingDeps, input: CreateBookingInput): Promise<CreatedBooking> {
   const { db } = deps;
@@ -107,6 +116,8 @@ export async function createBooking(deps: BookingDeps, input: CreateBookingInput
   };
   try {
     await db.transaction().execute(async (trx) => {
+      const verdict = await countHits(trx, deps.clock, bookingLimits(deps, specialist, input));
+      if (!verdict.isAllowed) throw rateLimited('Too many booking attempts.', verdict.retryAfterSeconds);
       await trx.insertInto('bookings').values(row).execute();
       await trx
         .insertInto('booking_slot_claims')
@@ -177,6 +188,15 @@ async function continueExisting(deps: BookingDeps, specialist: SpecialistRow, ex
     if (Date.now() > deadline) throw new DomainError('zoom_unavailable', 'This booking is still being set up. Please try again in a minute.');
     await new Promise((r) => setTimeout(r, wait));
   }
+}
+
+function bookingLimits(deps: BookingDeps, specialist: SpecialistRow, input: CreateBookingInput): Limit[] {
+  const { limits } = deps;
+  return [
+    { bucket: `booking:address:${input.clientAddressKey}`, limit: limits.bookingsPerAddressPerHour, windowMs: HOUR_MS },
+    { bucket: `booking:customer:${specialist.id}:${input.request.customer.email.toLowerCase()}`, limit: limits.bookingsPerCustomerPerDay, windowMs: DAY_MS },
+    { bucket: `booking:specialist:${specialist.id}`, limit: limits.bookingsPerSpecialistPerDay, windowMs: DAY_MS },
+  ];
 }
 
 function lockUntil(deps: BookingDeps): string {
@@ -340,7 +360,7 @@ async function assertSlotIsOffered(deps: BookingDeps, specialist: SpecialistRow,
     const hours = Math.round((specialist.min_notice_minutes / 60) * 10) / 10;
     throw new DomainError('slot_unavailable', `That time is too soon: bookings need at least ${hours} hours' notice.`);
   }
-  if (start >= now + specialist.booking_horizon_days * DAY) {
+  if (start >= now + specialist.booking_horizon_days * DAY_MS) {
     throw new DomainError('slot_unavailable', `That time is too far ahead: book at most ${specialist.booking_horizon_days} days in advance.`);
   }
   const rules = await loadSlotRules(deps.db, specialist, service);

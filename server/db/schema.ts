@@ -191,7 +191,10 @@ export interface SignInLinksTable {
 export interface RateLimitsTable {
   /** What is limited, e.g. `sign-in:email:ada@example.com`. */
   bucket: string;
+  /** Start of the fixed window being counted (a multiple of its length since the epoch, UTC). */
   window_start: string;
+  /** End of that window: after it the row counts nothing and may be deleted. */
+  expires_at: string;
   hits: number;
 }
 

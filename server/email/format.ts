@@ -1,3 +1,19 @@
+import { HOSTILE_IN_LINE, HOSTILE_IN_TEXT } from '../../sdk/contract.js';
+
+const hostileInLine = new RegExp(HOSTILE_IN_LINE.source, 'g');
+const hostileInText = new RegExp(HOSTILE_IN_TEXT.source, 'g');
+
+/**
+ * Text from elsewhere (service titles, names) made safe for an email or a
+ * calendar: control characters and bidi overrides removed; `multiline`
+ * keeps tabs and line breaks.
+ *
+ * @example withoutControlCharacters('Intro\u202e call\u0000') // 'Intro call'
+ */
+export function withoutControlCharacters(value: string, options: { multiline?: boolean } = {}): string {
+  return value.replace(options.multiline ? hostileInText : hostileInLine, '');
+}
+
 /** "Tuesday, 8 January 2030 at 10:00 (Europe/Berlin)", in the reader's own zone. */
 export function formatWhen(date: Date, timeZone: string): string {
   const text = formatterFor(timeZone).format(date);

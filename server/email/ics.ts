@@ -3,6 +3,8 @@
  * with the Zoom join link as location. Written by hand: it is one VEVENT, and
  * the rules that matter (escaping, CRLF, folding at 75 octets) are few.
  */
+import { withoutControlCharacters } from './format.js';
+
 export interface IcsInvite {
   uid: string;
   /** When the invitation was made. */
@@ -19,14 +21,20 @@ export interface IcsInvite {
 
 const utc = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
 
-/** Escapes TEXT values: backslash, semicolon, comma, newline. */
-function text(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/;/g, '\\;').replace(/,/g, '\\,').replace(/\r?\n/g, '\\n');
+/**
+ * Escapes TEXT values (backslash, semicolon, comma, newline), without
+ * control characters (RFC 5545 §3.3.11); only a `multiline` value (the
+ * description) keeps its line breaks, as escaped newlines.
+ */
+function text(value: string, options: { multiline?: boolean } = {}): string {
+  // A carriage return alone would end the content line.
+  const safe = withoutControlCharacters(value, options).replace(/\r(?!\n)/g, '');
+  return safe.replace(/\\/g, '\\\\').replace(/;/g, '\\;').replace(/,/g, '\\,').replace(/\r?\n/g, '\\n');
 }
 
-/** Quoted parameter values may not hold quotes or control characters. */
+/** Quoted parameter values may not hold quotes or control characters (RFC 5545 §3.1, QSAFE-CHAR). */
 function param(value: string): string {
-  return `"${value.replace(/["\r\n]/g, "'")}"`;
+  return `"${withoutControlCharacters(value).replace(/"/g, "'")}"`;
 }
 
 /** Folds a content line at 75 octets, never inside a UTF-8 character. */
@@ -61,7 +69,7 @@ export function buildInviteIcs(invite: IcsInvite): string {
     `DTSTART:${utc(invite.start)}`,
     `DTEND:${utc(invite.end)}`,
     `SUMMARY:${text(invite.summary)}`,
-    `DESCRIPTION:${text(invite.description)}`,
+    `DESCRIPTION:${text(invite.description, { multiline: true })}`,
     `LOCATION:${text(invite.location)}`,
     `URL:${invite.url}`,
     `ORGANIZER;CN=${param(invite.organizer.name)}:mailto:${invite.organizer.email}`,

@@ -1,8 +1,22 @@
 import { escapeHtml } from '../http/html.js';
 import type { OutgoingEmail } from './outbox.js';
-import { formatWhen } from './format.js';
+import { formatWhen, withoutControlCharacters } from './format.js';
 
 const BRAND = '#4f46e5';
+
+/**
+ * An email whose subject and bodies hold no control characters or bidi
+ * overrides: names and service titles come from settings and bookings.
+ */
+function withoutHostileText(email: OutgoingEmail): OutgoingEmail {
+  // Names and titles have their line breaks removed before they are used (see `oneLine`); here the rest goes.
+  return {
+    ...email,
+    subject: withoutControlCharacters(email.subject),
+    text: withoutControlCharacters(email.text, { multiline: true }),
+    html: withoutControlCharacters(email.html, { multiline: true }),
+  };
+}
 
 /** A simple, table-based HTML frame that common mail clients render alike. */
 function frame(title: string, inner: string): string {
@@ -35,9 +49,14 @@ export interface ReauthEmailInput {
   linkValidHours: number;
 }
 
+/** A name or a title on one line: a line break in it could forge a line of the email. */
+const oneLine = (value: string) => withoutControlCharacters(value);
+
 /** The email that asks a specialist to re-authorize Zoom, with a one-click link. */
 export function reauthRequiredEmail(input: ReauthEmailInput): OutgoingEmail {
-  const { specialist, service, customer } = input;
+  const specialist = { ...input.specialist, name: oneLine(input.specialist.name) };
+  const service = { title: oneLine(input.service.title) };
+  const customer = { name: oneLine(input.customer.name) };
   const subject = `⚠️ Action Required: Re-authorize Your Zoom Account - ${service.title}`;
   const slot = formatWhen(input.start, specialist.timeZone);
   const attempted = formatWhen(input.attemptedAt, specialist.timeZone);
@@ -76,7 +95,7 @@ ${button(input.reauthorizeUrl, 'Re-authorize Zoom')}
 <p style="margin:0 0 12px;font-size:14px;color:#4b5563">The button works once and expires in ${input.linkValidHours} hours. You can also open your <a href="${escapeHtml(input.settingsUrl)}" style="color:${BRAND}">Zoom settings</a>.</p>
 <p style="margin:0;font-size:14px;color:#4b5563">We let the customer know you have been notified.</p>`,
   );
-  return { kind: 'reauth_required', to: specialist.email, subject, text, html };
+  return withoutHostileText({ kind: 'reauth_required', to: specialist.email, subject, text, html });
 }
 
 export interface InviteInput {
@@ -94,8 +113,18 @@ export interface InviteInput {
 
 const icsAttachment = (ics: string) => ({ filename: 'invite.ics', content: ics, contentType: 'text/calendar; charset=utf-8; method=REQUEST' });
 
+function withNamesOnOneLine(input: InviteInput): InviteInput {
+  return {
+    ...input,
+    service: { ...input.service, title: oneLine(input.service.title) },
+    specialist: { ...input.specialist, name: oneLine(input.specialist.name) },
+    customer: { ...input.customer, name: oneLine(input.customer.name) },
+  };
+}
+
 /** The customer's confirmation, in the customer's time zone. */
-export function customerInviteEmail(input: InviteInput): OutgoingEmail {
+export function customerInviteEmail(invite: InviteInput): OutgoingEmail {
+  const input = withNamesOnOneLine(invite);
   const zone = input.customer.timeZone ?? input.specialist.timeZone;
   const when = formatWhen(input.start, zone);
   const subject = `Confirmed: ${input.service.title} with ${input.specialist.name}`;
@@ -117,11 +146,12 @@ ${button(input.joinUrl, 'Join on Zoom')}
 <p style="margin:0 0 12px;font-size:14px;color:#4b5563">Zoom link: <a href="${escapeHtml(input.joinUrl)}" style="color:${BRAND}">${escapeHtml(input.joinUrl)}</a></p>
 <p style="margin:0;font-size:14px;color:#4b5563">The attached invite.ics adds it to your calendar.</p>`,
   );
-  return { kind: 'booking_confirmed_customer', to: input.customer.email, subject, text, html, attachments: [icsAttachment(input.ics)] };
+  return withoutHostileText({ kind: 'booking_confirmed_customer', to: input.customer.email, subject, text, html, attachments: [icsAttachment(input.ics)] });
 }
 
 /** The specialist's copy, in the specialist's zone, with the host start link. */
-export function specialistInviteEmail(input: InviteInput): OutgoingEmail {
+export function specialistInviteEmail(invite: InviteInput): OutgoingEmail {
+  const input = withNamesOnOneLine(invite);
   const when = formatWhen(input.start, input.specialist.timeZone);
   const subject = `New booking: ${input.service.title} with ${input.customer.name}`;
   const note = input.customer.note ? `Their note: ${input.customer.note}` : 'They left no note.';
@@ -145,14 +175,15 @@ ${button(input.startUrl, 'Start the meeting as host')}
 <p style="margin:0 0 12px;font-size:14px;color:#4b5563">Join link for participants: <a href="${escapeHtml(input.joinUrl)}" style="color:${BRAND}">${escapeHtml(input.joinUrl)}</a></p>
 <p style="margin:0;font-size:14px;color:#4b5563">The attached invite.ics adds it to your calendar.</p>`,
   );
-  return { kind: 'booking_confirmed_specialist', to: input.specialist.email, subject, text, html, attachments: [icsAttachment(input.ics)] };
+  return withoutHostileText({ kind: 'booking_confirmed_specialist', to: input.specialist.email, subject, text, html, attachments: [icsAttachment(input.ics)] });
 }
 
 /** The passwordless sign-in email. */
 export function signInEmail(input: { name: string; email: string; url: string; validMinutes: number }): OutgoingEmail {
+  const name = oneLine(input.name);
   const subject = 'Your sign-in link for specialist-booking';
   const text = [
-    `Hi ${input.name},`,
+    `Hi ${name},`,
     '',
     `Sign in: ${input.url}`,
     '',
@@ -161,9 +192,9 @@ export function signInEmail(input: { name: string; email: string; url: string; v
   const html = frame(
     subject,
     `<h1 style="font-size:22px;margin:0 0 16px">Sign in</h1>
-<p style="margin:0 0 12px">Hi ${escapeHtml(input.name)},</p>
+<p style="margin:0 0 12px">Hi ${escapeHtml(name)},</p>
 ${button(input.url, 'Sign in')}
 <p style="margin:0;font-size:14px;color:#4b5563">The button works once and expires in ${input.validMinutes} minutes. If you did not ask for it, ignore this email.</p>`,
   );
-  return { kind: 'sign_in', to: input.email, subject, text, html };
+  return withoutHostileText({ kind: 'sign_in', to: input.email, subject, text, html });
 }

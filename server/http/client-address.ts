@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import ipaddr from 'ipaddr.js';
 import proxyaddr from 'proxy-addr';
+import { LruMap } from '../lru-map.js';
 
 /**
  * Which hops in front of the server may say who the client is (through
@@ -56,11 +57,19 @@ export function createClientAddressResolver(trust: TrustProxy): ClientAddressOf 
       : trust.kind === 'hops'
         ? (_address: string, hop: number) => hop < trust.hops
         : proxyaddr.compile(trust.addresses);
+  // Parsing an address costs more than answering a cached slot list: each one is parsed once.
+  const canonical = new LruMap<string, string>(10_000);
   return function clientAddressOf(c) {
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
     if (!incoming?.socket) return 'unknown';
     const address = trust.kind === 'none' ? incoming.socket.remoteAddress : proxyaddr(incoming, isTrusted);
-    return address ? canonicalAddress(address) : 'unknown';
+    if (!address) return 'unknown';
+    let normal = canonical.get(address);
+    if (normal === undefined) {
+      normal = canonicalAddress(address);
+      canonical.set(address, normal);
+    }
+    return normal;
   };
 }
 

@@ -27,6 +27,8 @@ export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
 /** Sends the API's error shape: `{ success: false, code, message, … }`. */
 export function errorResponse(c: Context, error: DomainError): Response {
   const body: ErrorResponse = { success: false, code: error.code, message: error.message, ...error.details };
+  // RFC 9110 §10.2.3: seconds to wait, which the SDK honours.
+  if (error.details.retryAfterSeconds !== undefined) c.header('Retry-After', String(error.details.retryAfterSeconds));
   return c.json(body, STATUS_BY_CODE[error.code]);
 }
 

@@ -42,6 +42,10 @@ function componentSchemas(): Record<string, JsonSchema> {
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 const json = (id: string, description: string) => ({ description, content: { 'application/json': { schema: ref(id) } } });
 const errorAnswer = (description: string) => json('ErrorResponse', description);
+const rateLimitedAnswer = (description: string) => ({
+  ...errorAnswer(`${description} (rate_limited). Retry-After and retryAfterSeconds say how many seconds until the limit frees.`),
+  headers: { 'Retry-After': { description: 'Seconds until the limit frees', schema: { type: 'integer', minimum: 1 } } },
+});
 const slugParameter = { name: 'slug', in: 'path', required: true, schema: { type: 'string' }, description: "The specialist's public slug", example: 'demo' };
 
 /**
@@ -92,6 +96,7 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
             200: json('SlotsResponse', 'The free slots'),
             400: errorAnswer('Bad range (validation_failed)'),
             404: errorAnswer('No such specialist or service (not_found)'),
+            429: rateLimitedAnswer('Too many slot reads from this client address this minute'),
           },
         },
       },
@@ -121,6 +126,7 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
             413: errorAnswer('Body too large (payload_too_large)'),
             415: errorAnswer('Body is not JSON (unsupported_media_type)'),
             422: errorAnswer('Time not offered (slot_unavailable) or key reused with another body (idempotency_key_reused)'),
+            429: rateLimitedAnswer('Too many bookings from this client address this hour, by this customer with this specialist today, or for this specialist today'),
             503: errorAnswer('Zoom is unavailable for now (zoom_unavailable)'),
           },
         },

@@ -3,13 +3,14 @@ import { z } from 'zod';
 import { CreateBookingRequestSchema, IdSchema, LIMITS, SlotsQuerySchema, SlugSchema, type SlotsResponse } from '../../sdk/contract.js';
 import type { ListSlotsInput, SlotList, SlotLister } from '../availability/index.js';
 import { createBooking, type BookingDeps } from '../bookings/index.js';
-import { DomainError } from '../errors.js';
+import { DomainError, rateLimited } from '../errors.js';
+import type { SlotReadLimiter } from '../limits/index.js';
 import type { Logger } from '../logger.js';
 import { LruMap } from '../lru-map.js';
 import type { AllowedOriginsLookup } from '../specialists/allowed-origins.js';
 import { getPublicProfile } from '../specialists/index.js';
 import { createApiEnvelope } from './api-envelope.js';
-import type { ClientAddressOf } from './client-address.js';
+import { addressLimitKey, type ClientAddressOf } from './client-address.js';
 import { sendSharedJson } from './shared-json.js';
 import { parseWith, readJsonBody } from './validation.js';
 
@@ -18,13 +19,15 @@ const SLOTS_PATH = '/specialists/:slug/services/:serviceId/slots';
 export interface PublicApiDeps {
   bookings: BookingDeps;
   slots: SlotLister;
+  /** Slot reads per client address, counted without a database round trip. */
+  slotReads: SlotReadLimiter;
+  /** The client's address, for the limits and the request log (see client-address.ts). */
+  clientAddressOf: ClientAddressOf;
   allowedOrigins: AllowedOriginsLookup;
   publicUrl: string;
   /** The app's error handler: errors get the API's shape inside the envelope. */
   onError: ErrorHandler;
   logger: Logger;
-  /** The client's address, for the request log. */
-  clientAddressOf: ClientAddressOf;
 }
 
 const IdempotencyKeySchema = z
@@ -83,11 +86,25 @@ export function publicApiRoutes(deps: PublicApiDeps): Hono {
     return question;
   }
 
+  // Parsing an address costs more than a slot list's cached answer: each address's key is made once.
+  const limitKeys = new LruMap<string, string>(10_000);
+  function limitKeyOf(c: Context): string {
+    const address = deps.clientAddressOf(c);
+    let key = limitKeys.get(address);
+    if (key === undefined) {
+      key = addressLimitKey(address);
+      limitKeys.set(address, key);
+    }
+    return key;
+  }
+
   const toSlotsBody = (list: SlotList): SlotsResponse => ({ success: true, ...list });
   app.get(
     SLOTS_PATH,
     envelope.route((c) => {
       const question = slotQuestionOf(c);
+      const retryAfterSeconds = deps.slotReads.hit(limitKeyOf(c));
+      if (retryAfterSeconds !== undefined) throw rateLimited('Too many requests for free times from your connection.', retryAfterSeconds);
       // A fresh answer to a repeated question is sent at once: no database read, no await.
       const fresh = deps.slots.peek(question);
       if (fresh) return sendSharedJson(c, fresh, toSlotsBody);
@@ -102,7 +119,7 @@ export function publicApiRoutes(deps: PublicApiDeps): Hono {
       const rawKey = c.req.header('idempotency-key');
       const idempotencyKey = rawKey === undefined ? undefined : parseIdempotencyKey(rawKey);
       const request = await readJsonBody(c, CreateBookingRequestSchema, LIMITS.maxBodyBytes);
-      const { booking, isReplay } = await createBooking(deps.bookings, { slug, request, idempotencyKey });
+      const { booking, isReplay } = await createBooking(deps.bookings, { slug, request, idempotencyKey, clientAddressKey: limitKeyOf(c) });
       if (isReplay) c.header('Idempotent-Replayed', 'true');
       return c.json({ success: true as const, booking }, 201);
     }),

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
+import { deleteExpiredLimits } from '../limits/index.js';
 import type { Logger } from '../logger.js';
 
 /**
@@ -20,14 +21,14 @@ export interface RetentionTaskOptions {
 
 /**
  * The purge tasks over the project's own tables: expired sessions, sign-in
- * and re-auth links, and OAuth states are deleted; sent emails lose their
+ * and re-auth links, OAuth states and ended rate-limit windows are deleted; sent emails lose their
  * body (text, HTML, attachments: sign-in links, host links, customers'
  * notes) and keep their row — kind, recipient, subject, dates, attempts.
  * Each is one statement whose condition no longer holds for a row once it
  * has run, so two instances running it at once touch each row at most once
  * between them.
  *
- * @example createRetentionJob({ tasks: [...retentionTasks(db, { emailBodyRetentionMs }), limiterTask], clock, logger })
+ * @example createRetentionJob({ tasks: retentionTasks(db, { emailBodyRetentionMs }), clock, logger })
  */
 export function retentionTasks(db: Kysely<Database>, options: RetentionTaskOptions): PurgeTask[] {
   const deleted = (result: { numDeletedRows: bigint }) => Number(result.numDeletedRows);
@@ -44,6 +45,7 @@ export function retentionTasks(db: Kysely<Database>, options: RetentionTaskOptio
       name: 'oauth_states',
       run: async (now) => deleted(await db.deleteFrom('oauth_states').where('expires_at', '<', now.toISOString()).executeTakeFirst()),
     },
+    { name: 'rate_limits', run: (now) => deleteExpiredLimits(db, now) },
     {
       name: 'email_bodies',
       run: async (now) => {

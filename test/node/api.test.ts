@@ -370,6 +370,11 @@ describe.each(DATABASE_KINDS)('public API on %s', (kind) => {
       expect(request.required).toEqual(['serviceId', 'start', 'customer']);
       expect(request.properties.customer.properties.email.format).toBe('email');
       expect(doc.components.schemas.ErrorResponse.properties.code.enum).toContain('slot_taken');
+      expect(doc.components.schemas.ErrorResponse.properties.retryAfterSeconds.type).toBe('integer');
+      for (const path of ['/api/v1/specialists/{slug}/services/{serviceId}/slots', '/api/v1/specialists/{slug}/bookings']) {
+        const operation = Object.values(doc.paths[path])[0] as { responses: Record<string, { headers?: Record<string, unknown> }> };
+        expect(operation.responses['429']?.headers).toHaveProperty('Retry-After');
+      }
     });
 
     it('serves a readable reference page', async () => {

@@ -39,7 +39,18 @@ describe('loadConfig', () => {
       trustProxy: { kind: 'none' },
       shutdownGraceMs: 25_000,
       emailBodyRetentionMs: 30 * 86_400_000,
+      limits: { bookingsPerAddressPerHour: 20, bookingsPerCustomerPerDay: 5, bookingsPerSpecialistPerDay: 80, slotReadsPerAddressPerMinute: 600 },
     });
+  });
+
+  it('reads the booking and slot-read limits, and names a wrong one', () => {
+    expect(
+      loadConfig({ BOOKINGS_PER_ADDRESS_PER_HOUR: '3', BOOKINGS_PER_CUSTOMER_PER_DAY: '2', BOOKINGS_PER_SPECIALIST_PER_DAY: '50', SLOT_READS_PER_ADDRESS_PER_MINUTE: '1200' }).limits,
+    ).toEqual({ bookingsPerAddressPerHour: 3, bookingsPerCustomerPerDay: 2, bookingsPerSpecialistPerDay: 50, slotReadsPerAddressPerMinute: 1200 });
+    expect(() => loadConfig({ BOOKINGS_PER_SPECIALIST_PER_DAY: '0' })).toThrow(
+      'Configuration error: BOOKINGS_PER_SPECIALIST_PER_DAY must be a whole number from 1 to 1000000000 (got "0").',
+    );
+    expect(() => loadConfig({ SLOT_READS_PER_ADDRESS_PER_MINUTE: 'lots' })).toThrow('Configuration error: SLOT_READS_PER_ADDRESS_PER_MINUTE must be a whole number from 1 to 1000000000 (got "lots").');
   });
 
   it('routes mail by SMTP_URL, or Gmail for the original set-up, else to the local inbox', () => {
@@ -224,7 +235,7 @@ describe('npm start', () => {
     const env = { PATH: process.env.PATH, DATABASE_URL: `sqlite:${join(dir, 'migrate.sqlite')}` };
     const run = () => spawnSync(process.execPath, ['--import', 'tsx', 'server/db/migrate-cli.ts'], { cwd: PROJECT_ROOT, env, encoding: 'utf8' });
     const first = run();
-    expect(first.stdout).toBe('Applied: 0001_initial, 0002_zoom_connections, 0003_email, 0004_rate_limits, 0005_availability_version, 0008_retention_indexes\n');
+    expect(first.stdout).toBe('Applied: 0001_initial, 0002_zoom_connections, 0003_email, 0004_rate_limits, 0005_availability_version, 0006_rate_limit_expiry, 0008_retention_indexes\n');
     expect(first.status).toBe(0);
     expect(run().stdout).toBe('The database is up to date.\n');
   });

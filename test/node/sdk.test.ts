@@ -10,7 +10,7 @@ import {
 import { createTestDatabase, type TestDatabase } from './helpers/databases.js';
 import { fixedClock, FREE_SLOT, seedSpecialist } from './helpers/fixtures.js';
 import { startFlakyProxy, type FlakyProxy } from './helpers/flaky-proxy.js';
-import { connectZoom, startTestServer, type TestServer } from './helpers/server.js';
+import { connectZoom, startTestServer, UNREACHED_LIMITS, type TestServer } from './helpers/server.js';
 
 const customer = { name: 'Dora Client', email: 'dora@example.test' };
 
@@ -121,6 +121,33 @@ describe('SDK against the real server', () => {
     proxy.faults.push({ kind: 'respond', status: 429, headers: { 'retry-after': '3600' } });
     await expect(client.getSpecialist('anna')).rejects.toMatchObject({ status: 429 });
     expect(proxy.requests).toHaveLength(1);
+  });
+
+  it('returns rate_limited with retryAfterSeconds as a value at once, not after sleeping through a long Retry-After', async () => {
+    const limited = await startTestServer({
+      db: database.handle.db,
+      clock: fixedClock,
+      emulator: server.emulator,
+      encryptionKey: server.encryptionKey,
+      limits: { ...UNREACHED_LIMITS, bookingsPerAddressPerHour: 1, slotReadsPerAddressPerMinute: 1 },
+    });
+    try {
+      await database.handle.db.deleteFrom('rate_limits').execute();
+      const direct = createBookingClient({ baseUrl: limited.url, maxRetryDelayMs: 2_000 });
+      const { slots } = await direct.listSlots('anna', serviceIds[0]!);
+      expect((await direct.createBooking('anna', { serviceId: serviceIds[0]!, start: slots[0]!.start, customer })).status).toBe('confirmed');
+      const started = Date.now();
+      const outcome = await direct.createBooking('anna', { serviceId: serviceIds[0]!, start: slots[2]!.start, customer: { ...customer, email: 'other@example.test' } });
+      expect(Date.now() - started).toBeLessThan(1000);
+      // NOW is 06:00 UTC: the hour's window ends in 3600 s.
+      expect(outcome).toEqual({ status: 'rate_limited', message: 'Too many booking attempts. Please try again in 60 minutes.', retryAfterSeconds: 3600 });
+      expect(await bookingCount()).toBe(1);
+      const error = await direct.listSlots('anna', serviceIds[0]!).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BookingApiError);
+      expect(error).toMatchObject({ status: 429, code: 'rate_limited', retryAfterSeconds: 60 });
+    } finally {
+      await limited.close();
+    }
   });
 
   it('throws BookingConnectionError when nothing listens, after retrying', async () => {

@@ -170,6 +170,24 @@ describe('<specialist-booking>', () => {
     expect(slots.some((slot) => slot.start === taken)).to.equal(false);
   });
 
+  it('says in plain words when there were too many booking attempts, and how long to wait', async () => {
+    const s = await createSpecialist();
+    const el = await mount(s);
+    await pickSlot(el);
+    // book-directly books as else@example.test: five bookings are the default limit per customer per day.
+    const slots = (el as unknown as { slots: { start: string }[] }).slots;
+    for (const slot of slots.slice(2, 7)) expect(await command<number>('book-directly', { slug: s.slug, serviceId: s.serviceIds[0], start: slot.start })).to.equal(201);
+    await fill(el, 'Someone Else', 'else@example.test');
+    const failed = oneEvent(el, 'booking-failed');
+    $(el, '[data-confirm]')!.click();
+    const { detail } = await failed;
+    expect(detail.code).to.equal('rate_limited');
+    expect(detail.message).to.match(/^Too many booking attempts from your connection\. Please try again in (1 minute|\d+ minutes|\d+ hours)\.$/);
+    await el.updateComplete;
+    expect($(el, '[part~="error"]')!.textContent).to.contain(detail.message);
+    expect(await command<number>('zoom-meetings', { zoomUserId: s.zoomUserId })).to.equal(5);
+  });
+
   it('validates inline and moves focus to the first problem', async () => {
     const s = await createSpecialist();
     const el = await mount(s);

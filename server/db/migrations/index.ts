@@ -4,6 +4,7 @@ import * as zoomConnections from './0002_zoom_connections.js';
 import * as email from './0003_email.js';
 import * as rateLimits from './0004_rate_limits.js';
 import * as availabilityVersion from './0005_availability_version.js';
+import * as rateLimitExpiry from './0006_rate_limit_expiry.js';
 import * as retentionIndexes from './0008_retention_indexes.js';
 
 /**
@@ -16,5 +17,6 @@ export const migrations: Record<string, Migration> = {
   '0003_email': email,
   '0004_rate_limits': rateLimits,
   '0005_availability_version': availabilityVersion,
+  '0006_rate_limit_expiry': rateLimitExpiry,
   '0008_retention_indexes': retentionIndexes,
 };

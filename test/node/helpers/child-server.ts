@@ -65,9 +65,14 @@ export async function startChildServer(env: Record<string, string>, entry: keyof
   };
 }
 
-/** Environment for a second server process sharing the database, the emulator and the encryption key. */
+/** Environment for a second server process sharing the database, the emulator, the encryption key and the limits. */
 export function childEnv(databaseUrl: string, server: TestServer): Record<string, string> {
+  const { limits } = server.core;
   return {
+    BOOKINGS_PER_ADDRESS_PER_HOUR: String(limits.bookingsPerAddressPerHour),
+    BOOKINGS_PER_CUSTOMER_PER_DAY: String(limits.bookingsPerCustomerPerDay),
+    BOOKINGS_PER_SPECIALIST_PER_DAY: String(limits.bookingsPerSpecialistPerDay),
+    SLOT_READS_PER_ADDRESS_PER_MINUTE: String(limits.slotReadsPerAddressPerMinute),
     DATABASE_URL: databaseUrl,
     SEED_DEMO: 'false',
     TOKEN_ENCRYPTION_KEY: server.encryptionKey,

@@ -7,7 +7,8 @@ import { createApp } from '../../../server/app.js';
 import { createSession, SESSION_COOKIE } from '../../../server/auth/sessions.js';
 import type { Clock } from '../../../server/clock.js';
 import type { Database } from '../../../server/db/schema.js';
-import type { ClientAddressOf } from '../../../server/http/client-address.js';
+import { createClientAddressResolver, type ClientAddressOf, type TrustProxy } from '../../../server/http/client-address.js';
+import type { AbuseLimits } from '../../../server/limits/index.js';
 import { createLogger, type Logger } from '../../../server/logger.js';
 import { createTokenCipher, type TokenCipher } from '../../../server/security/token-cipher.js';
 import { createServices, deriveSigningKey, type CoreDeps, type Services } from '../../../server/services.js';
@@ -47,7 +48,19 @@ export interface TestServerOptions {
   logger?: Logger;
   /** Default: the socket's address (no proxy trusted). */
   clientAddressOf?: ClientAddressOf;
+  /** Default: limits no other test reaches (limits.test.ts sets its own). */
+  limits?: AbuseLimits;
+  /** Default none: the socket's address is the client's. */
+  trustProxy?: TrustProxy;
 }
+
+/** Limits that tests not about limits never reach: they book and read slots from one address. */
+export const UNREACHED_LIMITS: AbuseLimits = {
+  bookingsPerAddressPerHour: 1_000_000,
+  bookingsPerCustomerPerDay: 1_000_000,
+  bookingsPerSpecialistPerDay: 1_000_000,
+  slotReadsPerAddressPerMinute: 1_000_000,
+};
 
 /**
  * Serves the real app over a real socket on a free port, with a real Zoom
@@ -80,6 +93,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     publicUrl,
     signingKey: deriveSigningKey(Buffer.from(encryptionKey, 'base64')),
     reauthEmailWindowMs: options.reauthEmailWindowMs,
+    limits: options.limits ?? UNREACHED_LIMITS,
     notifyReauthRequired:
       options.notifyReauthRequired === 'email'
         ? undefined
@@ -89,7 +103,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
             return { notified: true };
           })),
   };
-  app = createApp({ ...core, zoomWebhookSecret: emulator.webhookSecret, clientAddressOf: options.clientAddressOf });
+  app = createApp({ ...core, zoomWebhookSecret: emulator.webhookSecret, clientAddressOf: options.clientAddressOf ?? createClientAddressResolver(options.trustProxy ?? { kind: 'none' }) });
   return {
     url,
     emulator,

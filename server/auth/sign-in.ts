@@ -9,8 +9,13 @@ import { hitRateLimit } from './rate-limit.js';
 
 export const SIGN_IN_LINK_TTL_MS = 15 * 60_000;
 const WINDOW_MS = 15 * 60_000;
-const PER_EMAIL = 5;
+const DAY_MS = 24 * 3_600_000;
+/** Sign-in requests per client address (IPv6 by /64), whatever the emails, per 15 minutes. */
 const PER_ADDRESS = 20;
+/** Requests for one email from one client address per 15 minutes. */
+const PER_EMAIL_AND_ADDRESS = 5;
+/** Requests for one email from all addresses together per day: the most mail anyone can make one inbox get. */
+const PER_EMAIL_PER_DAY = 20;
 
 export const SignInEmailSchema = z.email('Enter the email address you use for your account').max(254);
 
@@ -23,18 +28,31 @@ export interface SignInDeps {
 
 /**
  * Emails a sign-in link to a specialist. Answers the same whether or not the
- * email has an account, so the form cannot be used to probe for accounts;
- * limited per email and per client address.
+ * email has an account, so the form cannot be used to probe for accounts.
+ * `clientAddressKey` is the client's address as limits count it
+ * (`addressLimitKey`).
+ *
+ * Limits, counted in this order (a refused request counts no further):
+ * 1. 20 per 15 minutes per client address (IPv6 by its /64);
+ * 2. 5 per 15 minutes per email from one client address — so requests from
+ *    elsewhere cannot lock the specialist out (issue #14: five requests by
+ *    anyone used to block an email for 15 minutes);
+ * 3. 20 per day per email from all addresses together, so many addresses
+ *    cannot flood one inbox.
  */
 export async function requestSignInLink(
   deps: SignInDeps,
-  input: { email: string; clientAddress: string; next: string | undefined },
-): Promise<{ kind: 'sent' } | { kind: 'rate_limited' }> {
+  input: { email: string; clientAddressKey: string; next: string | undefined },
+): Promise<{ kind: 'sent' } | { kind: 'rate_limited'; retryAfterSeconds: number }> {
   const email = input.email.trim().toLowerCase();
-  const isAllowed =
-    (await hitRateLimit(deps.db, deps.clock, `sign-in:address:${input.clientAddress}`, PER_ADDRESS, WINDOW_MS)) &&
-    (await hitRateLimit(deps.db, deps.clock, `sign-in:email:${email}`, PER_EMAIL, WINDOW_MS));
-  if (!isAllowed) return { kind: 'rate_limited' };
+  const address = input.clientAddressKey;
+  const isAllowedNow =
+    (await hitRateLimit(deps.db, deps.clock, `sign-in:address:${address}`, PER_ADDRESS, WINDOW_MS)) &&
+    (await hitRateLimit(deps.db, deps.clock, `sign-in:email:${email}:address:${address}`, PER_EMAIL_AND_ADDRESS, WINDOW_MS));
+  if (!isAllowedNow) return { kind: 'rate_limited', retryAfterSeconds: WINDOW_MS / 1000 };
+  if (!(await hitRateLimit(deps.db, deps.clock, `sign-in:email-day:${email}`, PER_EMAIL_PER_DAY, DAY_MS))) {
+    return { kind: 'rate_limited', retryAfterSeconds: DAY_MS / 1000 };
+  }
   const specialist = await deps.db.selectFrom('specialists').select(['id', 'name', 'email']).where('email', '=', email).executeTakeFirst();
   if (!specialist) return { kind: 'sent' };
   await deps.db.transaction().execute(async (trx) => {

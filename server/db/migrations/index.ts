@@ -4,6 +4,7 @@ import * as zoomConnections from './0002_zoom_connections.js';
 import * as email from './0003_email.js';
 import * as rateLimits from './0004_rate_limits.js';
 import * as availabilityVersion from './0005_availability_version.js';
+import * as linkBoundOauth from './0007_link_bound_oauth.js';
 
 /**
  * Every migration, in order. Listed here rather than read from a folder so
@@ -15,4 +16,5 @@ export const migrations: Record<string, Migration> = {
   '0003_email': email,
   '0004_rate_limits': rateLimits,
   '0005_availability_version': availabilityVersion,
+  '0007_link_bound_oauth': linkBoundOauth,
 };

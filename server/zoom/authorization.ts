@@ -10,7 +10,7 @@ import type { ZoomClient, ZoomUser } from './client.js';
 import type { ZoomConnectionRow, ZoomConnectionStore } from './connections.js';
 import { ZoomApiError, ZoomNetworkError, ZoomOAuthError } from './errors.js';
 
-export const OAUTH_STATE_LIFETIME_MS = 10 * 60_000;
+const OAUTH_STATE_LIFETIME_MS = 10 * 60_000;
 
 /** A specialist's connected Zoom account changed from one Zoom user to another. */
 export interface ZoomAccountChange {

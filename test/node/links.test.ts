@@ -209,6 +209,17 @@ describe.each(DATABASE_KINDS)('links, sessions and headers on %s', (kind) => {
       expect(await sessionCount()).toBe(0);
     });
 
+    it('"Deny" on Zoom’s page leaves the link usable and says so', async () => {
+      const toZoom = await fetch(link, { redirect: 'manual' });
+      const back = await allowOnConsentPage(toZoom.headers.get('location')!, zoomUserId, 'deny');
+      const denied = await fetch(back, { redirect: 'manual' });
+      expect(denied.status).toBe(400);
+      expect(denied.headers.get('set-cookie')).toBeNull();
+      expect(await denied.text()).toContain('The authorization was declined on Zoom’s page. Open the link in the email again to retry.');
+      expect(await linkRows()).toEqual([{ purpose: 'reauth', used_at: null }]);
+      expect((await connection()).status).toBe('invalid');
+    });
+
     it('with no Zoom account connected there is nothing to restore: the GET says so and starts nothing', async () => {
       await db().deleteFrom('zoom_connections').execute();
       const states = (await db().selectFrom('oauth_states').select('state_hash').execute()).length;

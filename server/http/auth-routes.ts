@@ -7,7 +7,7 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
 import { startReauthorizationFromLink, type AuthorizationDeps } from '../zoom/authorization.js';
 import type { SiteCookies } from './cookies.js';
-import { confirmSignInPage, maskEmail, reauthRefusedPage } from './pages/link-pages.js';
+import { confirmSignInPage, maskEmail, nothingToRestorePage } from './pages/link-pages.js';
 import { expiredFormPage } from './pages/specialist-pages.js';
 
 export interface AuthRoutesDeps extends AuthorizationDeps {
@@ -41,7 +41,7 @@ export function authRoutes(deps: AuthRoutesDeps): Hono {
     if (link.purpose === 'reauth') {
       const started = await startReauthorizationFromLink(deps, link);
       if (started.kind === 'redirect') return c.redirect(started.url, 302);
-      return c.html(reauthRefusedPage('No Zoom account is connected, so there is nothing to restore. Sign in and use Settings → Connect Zoom.'), 409);
+      return c.html(nothingToRestorePage(), 409);
     }
     const specialist = await deps.db.selectFrom('specialists').select('email').where('id', '=', link.specialistId).executeTakeFirstOrThrow();
     return c.html(confirmSignInPage({ maskedEmail: maskEmail(specialist.email), token, csrfToken: deps.cookies.preSessionCsrf(c) }));

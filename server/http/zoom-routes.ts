@@ -4,7 +4,7 @@ import { completeZoomAuthorization, startZoomAuthorization, type AuthorizationDe
 import { isValidZoomSignature, urlValidationAnswer } from '../zoom/webhook.js';
 import { errorResponse } from './errors.js';
 import { html, layout } from './pages/layout.js';
-import { reauthorizedPage, reauthRefusedPage } from './pages/link-pages.js';
+import { nothingToRestorePage, reauthorizedPage, reauthRefusedPage } from './pages/link-pages.js';
 import { expiredFormPage } from './pages/specialist-pages.js';
 import { hasValidCsrf, type SessionVariables } from './session.js';
 
@@ -65,7 +65,7 @@ export function zoomRoutes(deps: ZoomRoutesDeps): Hono<{ Variables: SessionVaria
           409,
         );
       case 'nothing_to_restore':
-        return c.html(reauthRefusedPage('No Zoom account is connected, so there is nothing to restore. Sign in and use Settings → Connect Zoom.'), 409);
+        return c.html(nothingToRestorePage(), 409);
       case 'invalid_state':
       case 'failed':
         return c.html(

@@ -53,3 +53,8 @@ export function reauthRefusedPage(message: string): string {
 <div class="actions"><a class="button" href="/sign-in?next=%2Fsettings%23zoom">Sign in</a></div></section>`,
   });
 }
+
+/** A re-auth link for a specialist with no Zoom connection: a link only restores one, connecting needs a sign-in. */
+export function nothingToRestorePage(): string {
+  return reauthRefusedPage('No Zoom account is connected, so there is nothing to restore. Sign in and use Settings → Connect Zoom.');
+}

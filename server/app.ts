@@ -3,12 +3,15 @@ import { compress } from 'hono/compress';
 import { sql } from 'kysely';
 import { DomainError } from './errors.js';
 import { createClientAddressResolver, type ClientAddressOf } from './http/client-address.js';
+import { createSiteCookies } from './http/cookies.js';
+import { refuseCrossSiteForms } from './http/csrf.js';
 import { createErrorHandler, errorResponse, handleNotFound } from './http/errors.js';
 import { buildOpenApiDocument, renderApiReference } from './http/openapi.js';
 import { publicApiRoutes } from './http/public-api.js';
 import { requestId } from './http/request-id.js';
 import { siteBodyLimit } from './http/site-body-limit.js';
 import { requestLog } from './http/request-log.js';
+import { pageSecurityHeaders } from './http/security-headers.js';
 import { zoomRoutes } from './http/zoom-routes.js';
 import { loadSession, type SessionVariables } from './http/session.js';
 import { authRoutes } from './http/auth-routes.js';
@@ -94,17 +97,22 @@ function siteApp(deps: AppDeps & { clientAddressOf: ClientAddressOf }, services:
   // API compresses its one large answer, slot lists, itself, once per list:
   // see sendSharedJson. Its other answers are a few hundred bytes.)
   app.use(compress());
+  app.use(pageSecurityHeaders(deps.publicUrl));
   const openApiDocument = buildOpenApiDocument(deps.publicUrl);
   const apiReference = renderApiReference(openApiDocument);
   app.get('/openapi.json', (c) => c.json(openApiDocument));
   app.get('/docs', (c) => c.html(apiReference));
 
   // Pages read the session cookie; API calls (which carry no cookie) answer
-  // before this and pay nothing for it.
-  app.use(loadSession(deps));
-  app.route('/', zoomRoutes({ ...deps, connections: services.connections }));
-  app.route('/', authRoutes({ ...deps, links: services.links }));
-  app.route('/', specialistRoutes({ ...deps, links: services.links, outbox: services.outbox, connections: services.connections }));
+  // before this and pay nothing for it. Forms posted from another site are
+  // refused before any route reads them.
+  const cookies = createSiteCookies(deps.publicUrl);
+  app.use(refuseCrossSiteForms(deps.publicUrl));
+  app.use(loadSession({ ...deps, cookies }));
+  const authorization = { ...deps, connections: services.connections, links: services.links, notifyZoomAccountChanged: services.notifyZoomAccountChanged };
+  app.route('/', zoomRoutes(authorization));
+  app.route('/', authRoutes({ ...authorization, cookies }));
+  app.route('/', specialistRoutes({ ...deps, links: services.links, outbox: services.outbox, connections: services.connections, cookies }));
   if (deps.inbox) app.route('/inbox', inboxRoutes(deps.inbox));
   app.route('/', staticRoutes());
   return app;

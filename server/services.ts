@@ -5,12 +5,13 @@ import { createSlotLister, type SlotLister } from './availability/index.js';
 import type { BookingDeps } from './bookings/index.js';
 import type { Clock } from './clock.js';
 import type { Database } from './db/schema.js';
-import { createEmailReauthNotifier, createInviteSender } from './email/notifications.js';
+import { createEmailReauthNotifier, createInviteSender, createZoomAccountChangeNotifier } from './email/notifications.js';
 import type { OutboxDeps } from './email/outbox.js';
 import { createSlotReadLimiter, type AbuseLimits, type SlotReadLimiter } from './limits/index.js';
 import type { Logger } from './logger.js';
 import type { TokenCipher } from './security/token-cipher.js';
 import { createAllowedOriginsLookup, type AllowedOriginsLookup } from './specialists/allowed-origins.js';
+import type { ZoomAccountChangeNotifier } from './zoom/authorization.js';
 import type { ZoomClient } from './zoom/client.js';
 import { createZoomConnectionStore, type ZoomConnectionStore } from './zoom/connections.js';
 import { createZoomMeetings } from './zoom/meetings.js';
@@ -46,6 +47,8 @@ export interface Services {
   bookings: BookingDeps;
   links: SignInLinks;
   outbox: OutboxDeps;
+  /** Emails the specialist when the connected Zoom account changes. */
+  notifyZoomAccountChanged: ZoomAccountChangeNotifier;
 }
 
 /** Derives the link-signing key from the token encryption key, so one secret is configured. */
@@ -73,6 +76,7 @@ export function createServices(deps: CoreDeps): Services {
     slotReads: createSlotReadLimiter({ ...deps, limit: deps.limits.slotReadsPerAddressPerMinute }),
     links,
     outbox,
+    notifyZoomAccountChanged: createZoomAccountChangeNotifier({ ...outbox, publicUrl: deps.publicUrl }),
     bookings: {
       db: deps.db,
       clock: deps.clock,

@@ -3,10 +3,24 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database, SignInLinkPurpose } from '../db/schema.js';
 
+/** A live link, as `inspect` finds it. */
+export interface LiveLink {
+  id: string;
+  specialistId: string;
+  purpose: SignInLinkPurpose;
+  next: string | undefined;
+}
+
+export type LinkProblem = { kind: 'expired' | 'used' | 'invalid' };
+
 /**
- * One-click sign-in links, as sent by email: signed (HMAC-SHA256 over the
+ * Links sent by email (sign-in and re-auth): signed (HMAC-SHA256 over the
  * link id, so a guessed or altered token is refused before any lookup),
  * single-use and expiring (both kept in `sign_in_links`).
+ *
+ * Opening a link (a GET, which mail scanners also do) only inspects it; it is
+ * used up by the POST that signs in, or by the Zoom callback that a re-auth
+ * link's flow ends at.
  */
 export interface SignInLinks {
   /** Stores a link and returns its URL. Call inside the transaction that queues the email. */
@@ -14,15 +28,46 @@ export interface SignInLinks {
     trx: Kysely<Database> | Transaction<Database>,
     input: { specialistId: string; purpose: SignInLinkPurpose; ttlMs: number; next?: string | undefined },
   ): Promise<string>;
+  /** The link a token names, if it is live; changes nothing. */
+  inspect(token: string): Promise<({ kind: 'ok' } & LiveLink) | LinkProblem>;
   /** Uses a link up: the specialist and purpose, or why not. */
-  redeem(
-    token: string,
-  ): Promise<{ kind: 'ok'; specialistId: string; purpose: SignInLinkPurpose; next: string | undefined } | { kind: 'expired' | 'used' | 'invalid' }>;
+  redeem(token: string): Promise<({ kind: 'ok' } & LiveLink) | LinkProblem>;
+  /** Uses up a link by id inside a transaction; false when it was used meanwhile or has expired. */
+  useUp(trx: Kysely<Database> | Transaction<Database>, id: string): Promise<boolean>;
 }
 
 export function createSignInLinks(deps: { db: Kysely<Database>; clock: Clock; publicUrl: string; signingKey: Buffer }): SignInLinks {
   const sign = (id: string) => createHmac('sha256', deps.signingKey).update(`sign-in-link:${id}`).digest('base64url');
+
+  async function inspect(token: string): Promise<({ kind: 'ok' } & LiveLink) | LinkProblem> {
+    const [id, signature] = token.split('.');
+    if (!id || !signature) return { kind: 'invalid' };
+    const expected = Buffer.from(sign(id));
+    const given = Buffer.from(signature);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { kind: 'invalid' };
+    const row = await deps.db.selectFrom('sign_in_links').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) return { kind: 'invalid' };
+    if (row.used_at !== null) return { kind: 'used' };
+    if (row.expires_at <= deps.clock().toISOString()) return { kind: 'expired' };
+    return { kind: 'ok', id, specialistId: row.specialist_id, purpose: row.purpose, next: row.next_path ?? undefined };
+  }
+
+  async function useUp(trx: Kysely<Database> | Transaction<Database>, id: string): Promise<boolean> {
+    const now = deps.clock().toISOString();
+    const claimed = await trx
+      .updateTable('sign_in_links')
+      .set({ used_at: now })
+      .where('id', '=', id)
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return Number(claimed.numUpdatedRows) === 1;
+  }
+
   return {
+    inspect,
+    useUp,
+
     async create(trx, { specialistId, purpose, ttlMs, next }) {
       const id = randomUUID();
       const now = deps.clock();
@@ -34,19 +79,9 @@ export function createSignInLinks(deps: { db: Kysely<Database>; clock: Clock; pu
     },
 
     async redeem(token) {
-      const [id, signature] = token.split('.');
-      if (!id || !signature) return { kind: 'invalid' };
-      const expected = Buffer.from(sign(id));
-      const given = Buffer.from(signature);
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { kind: 'invalid' };
-      const row = await deps.db.selectFrom('sign_in_links').selectAll().where('id', '=', id).executeTakeFirst();
-      if (!row) return { kind: 'invalid' };
-      const now = deps.clock().toISOString();
-      if (row.used_at !== null) return { kind: 'used' };
-      if (row.expires_at <= now) return { kind: 'expired' };
-      const claimed = await deps.db.updateTable('sign_in_links').set({ used_at: now }).where('id', '=', id).where('used_at', 'is', null).executeTakeFirst();
-      if (Number(claimed.numUpdatedRows) !== 1) return { kind: 'used' };
-      return { kind: 'ok', specialistId: row.specialist_id, purpose: row.purpose, next: row.next_path ?? undefined };
+      const link = await inspect(token);
+      if (link.kind !== 'ok') return link;
+      return (await useUp(deps.db, link.id)) ? link : { kind: 'used' };
     },
   };
 }

@@ -4,11 +4,12 @@ import type { Database } from '../db/schema.js';
 import { hashToken, randomToken } from '../security/random.js';
 
 export const SESSION_COOKIE = 'sb_session';
+/** A session lasts 30 days from sign-in, however much it is used (README: "Pages for specialists"). */
 export const SESSION_LIFETIME_MS = 30 * 24 * 60 * 60_000;
 
 export interface Session {
   specialistId: string;
-  /** Sent back in every state-changing form; see server/http/csrf. */
+  /** Sent back in every state-changing form; see hasValidCsrf in server/http/session.ts. */
   csrfToken: string;
 }
 
@@ -42,4 +43,9 @@ export async function findSession(db: Kysely<Database>, clock: Clock, token: str
 
 export async function deleteSession(db: Kysely<Database>, token: string): Promise<void> {
   await db.deleteFrom('sessions').where('token_hash', '=', hashToken(token)).execute();
+}
+
+/** "Sign out everywhere": ends every session of a specialist, on every device. */
+export async function deleteSessionsOf(db: Kysely<Database>, specialistId: string): Promise<void> {
+  await db.deleteFrom('sessions').where('specialist_id', '=', specialistId).execute();
 }

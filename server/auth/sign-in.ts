@@ -4,13 +4,17 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
 import { enqueueEmail, type OutboxDeps } from '../email/outbox.js';
 import { signInEmail } from '../email/templates.js';
-import { hitRateLimits } from '../limits/index.js';
+import { DAY_MS, hitRateLimits } from '../limits/index.js';
 import type { SignInLinks } from './links.js';
 
 export const SIGN_IN_LINK_TTL_MS = 15 * 60_000;
 const WINDOW_MS = 15 * 60_000;
-const PER_EMAIL = 5;
+/** Sign-in requests per client address (IPv6 by /64), whatever the emails, per 15 minutes. */
 const PER_ADDRESS = 20;
+/** Requests for one email from one client address per 15 minutes. */
+const PER_EMAIL_AND_ADDRESS = 5;
+/** Requests for one email from all addresses together per day: the most mail anyone can make one inbox get. */
+const PER_EMAIL_PER_DAY = 20;
 
 export const SignInEmailSchema = z.email('Enter the email address you use for your account').max(254);
 
@@ -23,19 +27,31 @@ export interface SignInDeps {
 
 /**
  * Emails a sign-in link to a specialist. Answers the same whether or not the
- * email has an account, so the form cannot be used to probe for accounts;
- * limited per email and per client address.
+ * email has an account, so the form cannot be used to probe for accounts.
+ * `clientAddressKey` is the client's address as limits count it
+ * (`addressLimitKey`).
+ *
+ * Limits, counted in this order (a refused request counts no further):
+ * 1. 20 per 15 minutes per client address (IPv6 by its /64);
+ * 2. 5 per 15 minutes per email from one client address — so requests from
+ *    elsewhere cannot lock the specialist out (issue #14: five requests by
+ *    anyone used to block an email for 15 minutes);
+ * 3. 20 per day per email from all addresses together, so many addresses
+ *    cannot flood one inbox.
  */
 export async function requestSignInLink(
   deps: SignInDeps,
-  input: { email: string; clientAddress: string; next: string | undefined },
-): Promise<{ kind: 'sent' } | { kind: 'rate_limited' }> {
+  input: { email: string; clientAddressKey: string; next: string | undefined },
+): Promise<{ kind: 'sent' } | { kind: 'rate_limited'; retryAfterSeconds: number }> {
   const email = input.email.trim().toLowerCase();
-  const verdict = await hitRateLimits(deps.db, deps.clock, [
-    { bucket: `sign-in:address:${input.clientAddress}`, limit: PER_ADDRESS, windowMs: WINDOW_MS },
-    { bucket: `sign-in:email:${email}`, limit: PER_EMAIL, windowMs: WINDOW_MS },
+  const address = input.clientAddressKey;
+  const nowVerdict = await hitRateLimits(deps.db, deps.clock, [
+    { bucket: `sign-in:address:${address}`, limit: PER_ADDRESS, windowMs: WINDOW_MS },
+    { bucket: `sign-in:email:${email}:address:${address}`, limit: PER_EMAIL_AND_ADDRESS, windowMs: WINDOW_MS },
   ]);
-  if (!verdict.isAllowed) return { kind: 'rate_limited' };
+  if (!nowVerdict.isAllowed) return { kind: 'rate_limited', retryAfterSeconds: nowVerdict.retryAfterSeconds };
+  const dayVerdict = await hitRateLimits(deps.db, deps.clock, [{ bucket: `sign-in:email-day:${email}`, limit: PER_EMAIL_PER_DAY, windowMs: DAY_MS }]);
+  if (!dayVerdict.isAllowed) return { kind: 'rate_limited', retryAfterSeconds: dayVerdict.retryAfterSeconds };
   const specialist = await deps.db.selectFrom('specialists').select(['id', 'name', 'email']).where('email', '=', email).executeTakeFirst();
   if (!specialist) return { kind: 'sent' };
   await deps.db.transaction().execute(async (trx) => {

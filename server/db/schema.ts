@@ -123,6 +123,8 @@ export interface OauthStatesTable {
   created_at: string;
   expires_at: string;
   used_at: string | null;
+  /** Set when an emailed re-auth link started the flow (no session): that link, used up at the callback. */
+  sign_in_link_id: string | null;
 }
 
 export interface SessionsTable {

@@ -1,10 +1,11 @@
 import type { Transaction } from 'kysely';
 import type { SignInLinks } from '../auth/links.js';
 import type { Database } from '../db/schema.js';
+import type { ZoomAccountChangeNotifier } from '../zoom/authorization.js';
 import type { ReauthNotifier } from '../zoom/reauth.js';
 import { buildInviteIcs } from './ics.js';
 import { enqueueEmail, type OutboxDeps } from './outbox.js';
-import { customerInviteEmail, reauthRequiredEmail, specialistInviteEmail } from './templates.js';
+import { customerInviteEmail, reauthRequiredEmail, specialistInviteEmail, zoomAccountChangedEmail } from './templates.js';
 
 export const REAUTH_LINK_TTL_MS = 24 * 3_600_000;
 
@@ -104,5 +105,13 @@ export function createInviteSender(deps: OutboxDeps): BookingConfirmedHandler {
     const input = { ...event, ics };
     await enqueueEmail(trx, deps, customerInviteEmail(input));
     await enqueueEmail(trx, deps, specialistInviteEmail(input));
+  };
+}
+
+/** Emails the specialist when their connected Zoom account changes, in the transaction of the change. */
+export function createZoomAccountChangeNotifier(deps: OutboxDeps & { publicUrl: string }): ZoomAccountChangeNotifier {
+  return async function emailAccountChange(trx, change) {
+    const specialist = await trx.selectFrom('specialists').select(['name', 'email']).where('id', '=', change.specialistId).executeTakeFirstOrThrow();
+    await enqueueEmail(trx, deps, zoomAccountChangedEmail({ specialist, previous: change.previous, current: change.current, settingsUrl: `${deps.publicUrl}/settings/zoom` }));
   };
 }

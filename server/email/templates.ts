@@ -71,12 +71,12 @@ export function reauthRequiredEmail(input: ReauthEmailInput): OutgoingEmail {
     'Why this matters: every session booked through your booking page gets its own Zoom meeting. Until Zoom is reconnected, customers cannot book you.',
     '',
     'It takes under a minute:',
-    '1. Open the link below (it signs you in).',
+    '1. Open the link below: it takes you to Zoom.',
     '2. On Zoom’s page, click "Allow".',
     '3. Done: customers can book again.',
     '',
     `Re-authorize Zoom: ${input.reauthorizeUrl}`,
-    `(This link works once and expires in ${input.linkValidHours} hours.)`,
+    `(This link restores the Zoom account connected before. It works once and expires in ${input.linkValidHours} hours.)`,
     '',
     `Or open your Zoom settings: ${input.settingsUrl}`,
     '',
@@ -90,9 +90,9 @@ export function reauthRequiredEmail(input: ReauthEmailInput): OutgoingEmail {
 ${more ? `<p style="margin:0 0 12px;padding:10px 14px;background:#fef3c7;border-radius:8px">${escapeHtml(more)}</p>` : ''}
 <p style="margin:0 0 12px"><strong>Why this matters:</strong> every session booked through your booking page gets its own Zoom meeting. Until Zoom is reconnected, customers cannot book you.</p>
 <p style="margin:0 0 4px">It takes under a minute:</p>
-<ol style="margin:0 0 8px;padding-left:22px"><li>Click the button below (it signs you in).</li><li>On Zoom’s page, click <strong>Allow</strong>.</li><li>Done: customers can book again.</li></ol>
+<ol style="margin:0 0 8px;padding-left:22px"><li>Click the button below: it takes you to Zoom.</li><li>On Zoom’s page, click <strong>Allow</strong>.</li><li>Done: customers can book again.</li></ol>
 ${button(input.reauthorizeUrl, 'Re-authorize Zoom')}
-<p style="margin:0 0 12px;font-size:14px;color:#4b5563">The button works once and expires in ${input.linkValidHours} hours. You can also open your <a href="${escapeHtml(input.settingsUrl)}" style="color:${BRAND}">Zoom settings</a>.</p>
+<p style="margin:0 0 12px;font-size:14px;color:#4b5563">The button restores the Zoom account connected before. It works once and expires in ${input.linkValidHours} hours. You can also open your <a href="${escapeHtml(input.settingsUrl)}" style="color:${BRAND}">Zoom settings</a>.</p>
 <p style="margin:0;font-size:14px;color:#4b5563">We let the customer know you have been notified.</p>`,
   );
   return withoutHostileText({ kind: 'reauth_required', to: specialist.email, subject, text, html });
@@ -197,4 +197,37 @@ ${button(input.url, 'Sign in')}
 <p style="margin:0;font-size:14px;color:#4b5563">The button works once and expires in ${input.validMinutes} minutes. If you did not ask for it, ignore this email.</p>`,
   );
   return withoutHostileText({ kind: 'sign_in', to: input.email, subject, text, html });
+}
+
+export interface ZoomAccountChangedInput {
+  specialist: { name: string; email: string };
+  previous: { email: string; displayName: string };
+  current: { email: string; displayName: string };
+  settingsUrl: string;
+}
+
+/** Tells a specialist that the Zoom account their bookings go to has changed, so a change they did not make is noticed. */
+export function zoomAccountChangedEmail(input: ZoomAccountChangedInput): OutgoingEmail {
+  const subject = 'Your connected Zoom account has changed';
+  const from = `${input.previous.displayName} (${input.previous.email})`;
+  const to = `${input.current.displayName} (${input.current.email})`;
+  const warning = 'If you did not make this change, sign in, use "Sign out everywhere" in Settings, and switch back to your Zoom account.';
+  const text = [
+    `Hi ${input.specialist.name},`,
+    '',
+    `New bookings now get their Zoom meetings on ${to}, instead of ${from}.`,
+    '',
+    warning,
+    '',
+    `Your Zoom settings: ${input.settingsUrl}`,
+  ].join('\n');
+  const html = frame(
+    subject,
+    `<h1 style="font-size:22px;margin:0 0 16px">Your Zoom account has changed</h1>
+<p style="margin:0 0 12px">Hi ${escapeHtml(input.specialist.name)},</p>
+<p style="margin:0 0 12px">New bookings now get their Zoom meetings on <strong>${escapeHtml(to)}</strong>, instead of ${escapeHtml(from)}.</p>
+<p style="margin:0 0 12px;padding:10px 14px;background:#fef3c7;border-radius:8px">${escapeHtml(warning)}</p>
+${button(input.settingsUrl, 'Open Zoom settings')}`,
+  );
+  return { kind: 'zoom_account_changed', to: input.specialist.email, subject, text, html };
 }

@@ -5,30 +5,59 @@ import { createSession } from '../auth/sessions.js';
 import { safeNextPath } from '../auth/sign-in.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
-import { setSessionCookie } from './cookies.js';
+import { startReauthorizationFromLink, type AuthorizationDeps } from '../zoom/authorization.js';
+import type { SiteCookies } from './cookies.js';
+import { confirmSignInPage, maskEmail, nothingToRestorePage } from './pages/link-pages.js';
+import { expiredFormPage } from './pages/specialist-pages.js';
 
-export interface AuthRoutesDeps {
+export interface AuthRoutesDeps extends AuthorizationDeps {
   db: Kysely<Database>;
   clock: Clock;
-  publicUrl: string;
   links: SignInLinks;
+  cookies: SiteCookies;
 }
 
-/** Emailed one-click links: sign the specialist in, then go where the link was for. */
+/** Where a dead link leads: sign in, then the Zoom section. */
+const deadLinkTarget = (reason: string) => `/sign-in?reason=${reason}&next=${encodeURIComponent('/settings#zoom')}`;
+
+/**
+ * Emailed links. Opening one (a GET, which mail scanners also do) changes
+ * nothing that matters:
+ *
+ * - a sign-in link shows "Sign in as m…@example.com?" with a button; the
+ *   button's POST, bound to this browser by the CSRF cookie the GET set,
+ *   uses the link and starts the session;
+ * - a re-auth link goes straight on to Zoom's consent page, with an OAuth
+ *   state bound to the link; it signs nobody in, and is used up at Zoom's
+ *   callback (zoom-routes).
+ */
 export function authRoutes(deps: AuthRoutesDeps): Hono {
   const app = new Hono();
 
   app.get('/auth/link', async (c) => {
-    const result = await deps.links.redeem(c.req.query('token') ?? '');
-    if (result.kind !== 'ok') {
-      // A dead link still leads somewhere useful: sign in, then the Zoom section.
-      return c.redirect(`/sign-in?reason=${result.kind}&next=${encodeURIComponent('/settings#zoom')}`, 302);
+    const token = c.req.query('token') ?? '';
+    const link = await deps.links.inspect(token);
+    if (link.kind !== 'ok') return c.redirect(deadLinkTarget(link.kind), 302);
+    if (link.purpose === 'reauth') {
+      const started = await startReauthorizationFromLink(deps, link);
+      if (started.kind === 'redirect') return c.redirect(started.url, 302);
+      return c.html(nothingToRestorePage(), 409);
     }
-    const { token } = await createSession(deps.db, deps.clock, result.specialistId);
-    setSessionCookie(c, token, deps.publicUrl);
-    // A re-auth link goes straight on to Zoom's consent page: one click in the email, one on "Allow".
-    const target = result.purpose === 'reauth' ? '/settings/zoom/connect' : (safeNextPath(result.next) ?? '/dashboard');
-    return c.redirect(target, 302);
+    const specialist = await deps.db.selectFrom('specialists').select('email').where('id', '=', link.specialistId).executeTakeFirstOrThrow();
+    return c.html(confirmSignInPage({ maskedEmail: maskEmail(specialist.email), token, csrfToken: deps.cookies.preSessionCsrf(c) }));
+  });
+
+  app.post('/auth/link', async (c) => {
+    const form = await c.req.parseBody();
+    const csrfCookie = deps.cookies.readPreSessionCsrf(c);
+    if (!csrfCookie || form._csrf !== csrfCookie) return c.html(expiredFormPage('/sign-in'), 403);
+    const link = await deps.links.inspect(typeof form.token === 'string' ? form.token : '');
+    // A re-auth link never signs anyone in.
+    if (link.kind !== 'ok' || link.purpose !== 'sign_in') return c.redirect(deadLinkTarget(link.kind === 'ok' ? 'invalid' : link.kind), 303);
+    if (!(await deps.links.useUp(deps.db, link.id))) return c.redirect(deadLinkTarget('used'), 303);
+    const { token } = await createSession(deps.db, deps.clock, link.specialistId);
+    deps.cookies.setSession(c, token);
+    return c.redirect(safeNextPath(link.next) ?? '/dashboard', 303);
   });
 
   return app;

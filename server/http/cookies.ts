@@ -1,14 +1,48 @@
 import type { Context } from 'hono';
-import { setCookie } from 'hono/cookie';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { SESSION_COOKIE, SESSION_LIFETIME_MS } from '../auth/sessions.js';
+import { randomToken } from '../security/random.js';
 
-/** Sets the session cookie: HttpOnly, SameSite=Lax, Secure when the public URL is https. */
-export function setSessionCookie(c: Context, token: string, publicUrl: string): void {
-  setCookie(c, SESSION_COOKIE, token, {
-    httpOnly: true,
-    sameSite: 'Lax',
-    secure: publicUrl.startsWith('https://'),
-    path: '/',
-    maxAge: Math.floor(SESSION_LIFETIME_MS / 1000),
-  });
+const PRE_SESSION_CSRF_COOKIE = 'sb_csrf';
+
+/** The cookies of the specialist pages, named and flagged for the server's public URL. */
+export interface SiteCookies {
+  readSession(c: Context): string | undefined;
+  setSession(c: Context, token: string): void;
+  clearSession(c: Context): void;
+  /**
+   * The CSRF token of a signed-out browser (sign-in forms, the sign-in link's
+   * button): the cookie's value, set now if the browser has none. A form is
+   * accepted only with the same value in its `_csrf` field (double submit),
+   * which a page on another site can neither read nor set.
+   */
+  preSessionCsrf(c: Context): string;
+  readPreSessionCsrf(c: Context): string | undefined;
+}
+
+/**
+ * HttpOnly, SameSite=Lax, Path=/ cookies. When the public URL is https they
+ * are Secure and carry the `__Host-` prefix, so the browser keeps them only
+ * if they were set by this host over https with no Domain: a sibling
+ * subdomain cannot plant or overwrite them.
+ */
+export function createSiteCookies(publicUrl: string): SiteCookies {
+  const isHttps = publicUrl.startsWith('https://');
+  const prefix = isHttps ? ('host' as const) : undefined;
+  const options = { httpOnly: true, sameSite: 'Lax' as const, secure: isHttps, path: '/', prefix };
+  return {
+    readSession: (c) => getCookie(c, SESSION_COOKIE, prefix),
+    setSession: (c, token) => setCookie(c, SESSION_COOKIE, token, { ...options, maxAge: Math.floor(SESSION_LIFETIME_MS / 1000) }),
+    clearSession: (c) => {
+      deleteCookie(c, SESSION_COOKIE, options);
+    },
+    readPreSessionCsrf: (c) => getCookie(c, PRE_SESSION_CSRF_COOKIE, prefix),
+    preSessionCsrf(c) {
+      const existing = getCookie(c, PRE_SESSION_CSRF_COOKIE, prefix);
+      if (existing) return existing;
+      const token = randomToken(24);
+      setCookie(c, PRE_SESSION_CSRF_COOKIE, token, options);
+      return token;
+    },
+  };
 }

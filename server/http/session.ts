@@ -1,16 +1,16 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import { getCookie } from 'hono/cookie';
 import type { Kysely } from 'kysely';
-import { findSession, SESSION_COOKIE, type Session } from '../auth/sessions.js';
+import { findSession, type Session } from '../auth/sessions.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
+import type { SiteCookies } from './cookies.js';
 
 export type SessionVariables = { session: Session | undefined };
 
 /** Reads the session cookie into `c.var.session` (undefined when signed out). */
-export function loadSession(deps: { db: Kysely<Database>; clock: Clock }): MiddlewareHandler<{ Variables: SessionVariables }> {
+export function loadSession(deps: { db: Kysely<Database>; clock: Clock; cookies: SiteCookies }): MiddlewareHandler<{ Variables: SessionVariables }> {
   return async function loadSessionMiddleware(c, next) {
-    c.set('session', await findSession(deps.db, deps.clock, getCookie(c, SESSION_COOKIE)));
+    c.set('session', await findSession(deps.db, deps.clock, deps.cookies.readSession(c)));
     await next();
   };
 }

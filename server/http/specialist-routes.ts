@@ -1,11 +1,9 @@
 import { Hono, type Context } from 'hono';
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Kysely } from 'kysely';
-import { SESSION_COOKIE, deleteSession } from '../auth/sessions.js';
+import { deleteSession, deleteSessionsOf } from '../auth/sessions.js';
 import { requestSignInLink, safeNextPath, SignInEmailSchema, type SignInDeps } from '../auth/sign-in.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
-import { randomToken } from '../security/random.js';
 import { allowedOriginsOf } from '../specialists/index.js';
 import {
   addService,
@@ -19,9 +17,10 @@ import {
   weeklyHoursText,
 } from '../specialists/settings.js';
 import type { ZoomConnectionStore } from '../zoom/connections.js';
-import type { ClientAddressOf } from './client-address.js';
-import { checkEmailPage, dashboardPage, settingsPage, signInPage } from './pages/specialist-pages.js';
-import { html, layout, type Flash } from './pages/layout.js';
+import { addressLimitKey, type ClientAddressOf } from './client-address.js';
+import type { SiteCookies } from './cookies.js';
+import { checkEmailPage, dashboardPage, expiredFormPage, settingsPage, signInPage } from './pages/specialist-pages.js';
+import type { Flash } from './pages/layout.js';
 import { hasValidCsrf, type SessionVariables } from './session.js';
 
 export interface SpecialistRoutesDeps extends SignInDeps {
@@ -29,9 +28,8 @@ export interface SpecialistRoutesDeps extends SignInDeps {
   publicUrl: string;
   connections: ZoomConnectionStore;
   clientAddressOf: ClientAddressOf;
+  cookies: SiteCookies;
 }
-
-const PRE_SESSION_CSRF = 'sb_csrf';
 
 const FLASHES: Record<string, Flash> = {
   connected: { kind: 'success', message: 'Zoom connected — customers can book you.' },
@@ -46,6 +44,7 @@ const SIGN_IN_REASONS: Record<string, Flash> = {
   used: { kind: 'error', message: 'That link was already used. Sign in again to continue.' },
   invalid: { kind: 'error', message: 'That link is not valid. Sign in again to continue.' },
   signed_out: { kind: 'success', message: 'You are signed out.' },
+  signed_out_everywhere: { kind: 'success', message: 'You are signed out on every device.' },
 };
 
 const TIME_ZONES = Intl.supportedValuesOf('timeZone');
@@ -63,34 +62,43 @@ export function specialistRoutes(deps: SpecialistRoutesDeps): Hono<Env> {
   app.get('/sign-in', (c) => {
     const next = safeNextPath(c.req.query('next'));
     if (c.get('session')) return c.redirect(next ?? '/dashboard', 302);
-    const csrfToken = getCookie(c, PRE_SESSION_CSRF) ?? randomToken(24);
-    setCookie(c, PRE_SESSION_CSRF, csrfToken, { httpOnly: true, sameSite: 'Lax', path: '/', secure: deps.publicUrl.startsWith('https://') });
+    const csrfToken = deps.cookies.preSessionCsrf(c);
     return c.html(signInPage({ csrfToken, next, flash: SIGN_IN_REASONS[c.req.query('reason') ?? ''] }));
   });
 
   app.post('/sign-in', async (c) => {
     const form = await c.req.parseBody();
-    const cookieToken = getCookie(c, PRE_SESSION_CSRF);
-    if (!cookieToken || form._csrf !== cookieToken) return c.html(expiredFormPage(), 403);
+    const cookieToken = deps.cookies.readPreSessionCsrf(c);
+    if (!cookieToken || form._csrf !== cookieToken) return c.html(expiredFormPage('/sign-in'), 403);
     const next = safeNextPath(typeof form.next === 'string' ? form.next : undefined);
     const email = SignInEmailSchema.safeParse(typeof form.email === 'string' ? form.email.trim() : '');
     if (!email.success) {
       return c.html(signInPage({ csrfToken: cookieToken, next, email: String(form.email ?? ''), flash: { kind: 'error', message: email.error.issues[0]!.message } }), 400);
     }
-    const clientAddress = deps.clientAddressOf(c);
-    const result = await requestSignInLink(deps, { email: email.data, clientAddress, next });
+    const result = await requestSignInLink(deps, { email: email.data, clientAddressKey: addressLimitKey(deps.clientAddressOf(c)), next });
     if (result.kind === 'rate_limited') {
-      return c.html(signInPage({ csrfToken: cookieToken, next, flash: { kind: 'error', message: 'Too many sign-in requests. Please wait 15 minutes and try again.' } }), 429);
+      c.header('Retry-After', String(result.retryAfterSeconds));
+      const wait = result.retryAfterSeconds > 3600 ? 'Please use a link already sent, or try again tomorrow.' : 'Please wait 15 minutes and try again.';
+      return c.html(signInPage({ csrfToken: cookieToken, next, flash: { kind: 'error', message: `Too many sign-in requests. ${wait}` } }), 429);
     }
     return c.html(checkEmailPage(email.data));
   });
 
   app.post('/sign-out', async (c) => {
     if (!(await hasValidCsrf(c))) return c.html(expiredFormPage(), 403);
-    const token = getCookie(c, SESSION_COOKIE);
+    const token = deps.cookies.readSession(c);
     if (token) await deleteSession(deps.db, token);
-    deleteCookie(c, SESSION_COOKIE, { path: '/' });
+    deps.cookies.clearSession(c);
     return c.redirect('/sign-in?reason=signed_out', 303);
+  });
+
+  app.post('/sign-out/everywhere', async (c) => {
+    const session = c.get('session');
+    if (!session) return c.redirect('/sign-in', 303);
+    if (!(await hasValidCsrf(c))) return c.html(expiredFormPage(), 403);
+    await deleteSessionsOf(deps.db, session.specialistId);
+    deps.cookies.clearSession(c);
+    return c.redirect('/sign-in?reason=signed_out_everywhere', 303);
   });
 
   app.get('/dashboard', async (c) => {
@@ -163,8 +171,4 @@ export function specialistRoutes(deps: SpecialistRoutesDeps): Hono<Env> {
   app.post('/settings/origins', settingsForm('embed', (id, form) => setAllowedOrigins(deps.db, deps.clock, id, form.origins ?? '')));
 
   return app;
-}
-
-function expiredFormPage(): string {
-  return layout({ title: 'Form expired', body: html`<h1>This form has expired</h1><p><a href="/settings">Reload the page</a> and try again.</p>` });
 }

@@ -3,6 +3,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
+import { PAGE_SCRIPTS } from './pages/scripts.js';
 
 /** The package's root folder, found from this file whether it runs from source or from dist/. */
 export function packageRoot(): string {
@@ -17,7 +18,8 @@ export function packageRoot(): string {
 
 /**
  * Static files: the widget bundle (what specialists embed, loadable from any
- * site: module scripts need CORS), the browser SDK bundle, and the examples.
+ * site: module scripts need CORS), the browser SDK bundle, the examples, and
+ * the pages' own scripts.
  */
 export function staticRoutes(root = packageRoot()): Hono {
   const app = new Hono();
@@ -44,6 +46,11 @@ export function staticRoutes(root = packageRoot()): Hono {
   app.get('/sdk/specialist-booking-sdk.js', bundle('specialist-booking-sdk.js'));
   app.get('/sdk/specialist-booking-sdk.js.map', bundle('specialist-booking-sdk.js.map'));
   app.get('/widget/*', (c) => c.text('The widget is not built yet: run `npm run build`.', 404));
+  app.get('/assets/:file', (c) => {
+    const script = Object.hasOwn(PAGE_SCRIPTS, c.req.param('file')) ? PAGE_SCRIPTS[c.req.param('file')] : undefined;
+    if (script === undefined) return c.notFound();
+    return c.body(script, 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-cache' });
+  });
   app.get('/examples/*', serveStatic({ root: examplesDir, rewriteRequestPath: (p) => p.replace(/^\/examples/, '') }));
   return app;
 }

@@ -1,32 +1,22 @@
 import { Hono } from 'hono';
-import type { Kysely } from 'kysely';
-import type { Clock } from '../clock.js';
-import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import type { TokenCipher } from '../security/token-cipher.js';
-import { completeZoomAuthorization, startZoomAuthorization } from '../zoom/authorization.js';
-import type { ZoomClient } from '../zoom/client.js';
-import type { ZoomConnectionStore } from '../zoom/connections.js';
+import { completeZoomAuthorization, startZoomAuthorization, type AuthorizationDeps } from '../zoom/authorization.js';
 import { isValidZoomSignature, urlValidationAnswer } from '../zoom/webhook.js';
 import { errorResponse } from './errors.js';
 import { html, layout } from './pages/layout.js';
+import { nothingToRestorePage, reauthorizedPage, reauthRefusedPage } from './pages/link-pages.js';
+import { expiredFormPage } from './pages/specialist-pages.js';
 import { hasValidCsrf, type SessionVariables } from './session.js';
 
-export interface ZoomRoutesDeps {
-  db: Kysely<Database>;
-  clock: Clock;
-  logger: Logger;
-  cipher: TokenCipher;
-  zoom: ZoomClient;
-  connections: ZoomConnectionStore;
+export interface ZoomRoutesDeps extends AuthorizationDeps {
   /** Secret for `x-zm-signature`; without one the webhook endpoint answers 404. */
   zoomWebhookSecret: string | undefined;
 }
 
 /**
  * The specialist's Zoom connection over HTTP: the settings section, the OAuth
- * start and callback, disconnect, and Zoom's deauthorization webhook.
+ * start (a POST with CSRF: it changes state) and callback, disconnect, and
+ * Zoom's deauthorization webhook.
  */
 export function zoomRoutes(deps: ZoomRoutesDeps): Hono<{ Variables: SessionVariables }> {
   const app = new Hono<{ Variables: SessionVariables }>();
@@ -34,18 +24,18 @@ export function zoomRoutes(deps: ZoomRoutesDeps): Hono<{ Variables: SessionVaria
   // The Zoom section lives on the settings page.
   app.get('/settings/zoom', (c) => c.redirect('/settings#zoom', 302));
 
-  app.get('/settings/zoom/connect', async (c) => {
+  /** Connect, re-authorize or switch accounts: all start Zoom's consent flow, bound to this session. */
+  app.post('/settings/zoom/connect', async (c) => {
     const session = c.get('session');
-    if (!session) return c.redirect('/sign-in?next=%2Fsettings%2Fzoom%2Fconnect', 302);
-    return c.redirect(await startZoomAuthorization(deps, session.specialistId), 302);
+    if (!session) return c.redirect('/sign-in?next=%2Fsettings%23zoom', 303);
+    if (!(await hasValidCsrf(c))) return c.html(expiredFormPage('/settings#zoom'), 403);
+    return c.redirect(await startZoomAuthorization(deps, session.specialistId), 303);
   });
 
   app.post('/settings/zoom/disconnect', async (c) => {
     const session = c.get('session');
     if (!session) return c.redirect('/sign-in', 303);
-    if (!(await hasValidCsrf(c))) {
-      return c.html(layout({ title: 'Form expired', body: html`<h1>This form has expired</h1><p><a href="/settings#zoom">Reload the page</a> and try again.</p>` }), 403);
-    }
+    if (!(await hasValidCsrf(c))) return c.html(expiredFormPage('/settings#zoom'), 403);
     await deps.connections.disconnect(session.specialistId);
     return c.redirect('/settings?zoom=disconnected#zoom', 303);
   });
@@ -57,16 +47,36 @@ export function zoomRoutes(deps: ZoomRoutesDeps): Hono<{ Variables: SessionVaria
       code: c.req.query('code'),
       error: c.req.query('error'),
     });
-    if (outcome.kind === 'connected') return c.redirect(`/dashboard?zoom=${outcome.wasReauthorization ? 'reauthorized' : 'connected'}`, 303);
-    if (outcome.kind === 'denied') return c.redirect('/settings?zoom=denied#zoom', 303);
-    return c.html(
-      layout({
-        title: 'Zoom not connected',
-        flash: { kind: 'error', message: outcome.message },
-        body: html`<h1>Zoom was not connected</h1><p><a class="button" href="/settings#zoom">Back to Zoom settings</a></p>`,
-      }),
-      400,
-    );
+    switch (outcome.kind) {
+      case 'connected':
+        return c.redirect(`/dashboard?zoom=${outcome.wasReauthorization ? 'reauthorized' : 'connected'}`, 303);
+      // From an emailed link: a page that says so, and no session (the dashboard needs a sign-in).
+      case 'reauthorized_by_link':
+        return c.html(reauthorizedPage(outcome.user.email));
+      case 'denied':
+        return outcome.byLink
+          ? c.html(reauthRefusedPage('The authorization was declined on Zoom’s page. Open the link in the email again to retry.'), 400)
+          : c.redirect('/settings?zoom=denied#zoom', 303);
+      case 'other_zoom_account':
+        return c.html(
+          reauthRefusedPage(
+            `You allowed the Zoom account ${outcome.offeredEmail}, but this link only restores ${outcome.connectedEmail}, the account connected before. To use another Zoom account, sign in and use Settings → Switch Zoom account.`,
+          ),
+          409,
+        );
+      case 'nothing_to_restore':
+        return c.html(nothingToRestorePage(), 409);
+      case 'invalid_state':
+      case 'failed':
+        return c.html(
+          layout({
+            title: 'Zoom not connected',
+            flash: { kind: 'error', message: outcome.message },
+            body: html`<h1>Zoom was not connected</h1><p><a class="button" href="/settings#zoom">Back to Zoom settings</a></p>`,
+          }),
+          400,
+        );
+    }
   });
 
   app.post('/webhooks/zoom', async (c) => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database, ZoomConnectionsTable } from '../db/schema.js';
 import type { Logger } from '../logger.js';
@@ -39,8 +39,18 @@ export interface ZoomConnectionStore {
    * answered 401 to it), refreshes unless another request already did.
    */
   getAccessToken(specialistId: string, options?: { rejectedToken?: string }): Promise<AccessTokenResult>;
-  /** Stores a fresh authorization: a valid connection, counters reset. */
-  saveAuthorization(specialistId: string, tokens: ZoomTokens, user: ZoomUser): Promise<void>;
+  /**
+   * Stores a fresh authorization: a valid connection, counters reset.
+   * `inTransaction` runs first, in the same transaction, with the connection
+   * as it was: it may write alongside the change (an email) or throw to
+   * refuse it, which leaves everything as it was.
+   */
+  saveAuthorization(
+    specialistId: string,
+    tokens: ZoomTokens,
+    user: ZoomUser,
+    inTransaction?: (trx: Transaction<Database>, previous: ZoomConnectionRow | undefined) => Promise<void>,
+  ): Promise<void>;
   /** Marks a connection unusable, with the reason and time. */
   markInvalid(specialistId: string, reason: ReauthReason): Promise<void>;
   /** `app_deauthorized` from Zoom: every connection of that Zoom user is revoked. Returns how many changed. */
@@ -177,7 +187,7 @@ export function createZoomConnectionStore(deps: ZoomConnectionStoreDeps): ZoomCo
       }
     },
 
-    async saveAuthorization(specialistId, tokens, user) {
+    async saveAuthorization(specialistId, tokens, user, inTransaction) {
       const now = clock();
       const values = {
         zoom_user_id: user.id,
@@ -198,7 +208,8 @@ export function createZoomConnectionStore(deps: ZoomConnectionStoreDeps): ZoomCo
         updated_at: now.toISOString(),
       };
       await db.transaction().execute(async (trx) => {
-        const existing = await trx.selectFrom('zoom_connections').select('version').where('specialist_id', '=', specialistId).executeTakeFirst();
+        const existing = await trx.selectFrom('zoom_connections').selectAll().where('specialist_id', '=', specialistId).executeTakeFirst();
+        await inTransaction?.(trx, existing);
         if (existing) {
           await trx.updateTable('zoom_connections').set({ ...values, version: existing.version + 1 }).where('specialist_id', '=', specialistId).execute();
         } else {

@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSession, SESSION_COOKIE } from '../../server/auth/sessions.js';
+import { systemClock } from '../../server/clock.js';
 import { loadConfig } from '../../server/config.js';
 import { insertSpecialist } from '../../server/demo/seed.js';
 import { startServer, type RunningServer } from '../../server/start.js';
@@ -19,6 +21,7 @@ describe('specialist pages in Chromium', () => {
   let context: BrowserContext;
   let page: Page;
   let base: string;
+  let noorId: string;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sb-browser-'));
@@ -28,7 +31,7 @@ describe('specialist pages in Chromium', () => {
     );
     // Links in emails use the public URL: browse there, so cookies and URLs agree.
     base = server.publicUrl;
-    await insertSpecialist(server.database.db, {
+    ({ specialistId: noorId } = await insertSpecialist(server.database.db, {
       slug: 'noor',
       name: 'Noor Haddad',
       email: 'noor@example.test',
@@ -36,9 +39,11 @@ describe('specialist pages in Chromium', () => {
       services: [{ title: 'Strategy session', durationMinutes: 60 }],
       weeklyHours: [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '00:00', end: '24:00' })),
       minNoticeMinutes: 0,
-    });
+    }));
     browser = await launchChromium();
-    context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+    // axe goes in as an inline script (seriousAxeViolations), which the pages' CSP refuses; the
+    // CSP itself is checked in a context of its own (the last test).
+    context = await browser.newContext({ viewport: { width: 1100, height: 900 }, bypassCSP: true });
     page = await context.newPage();
     page.setDefaultTimeout(10_000);
   }, 60_000);
@@ -68,6 +73,11 @@ describe('specialist pages in Chromium', () => {
     await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
     await expect.poll(() => page.getByRole('heading', { name: 'Check your email' }).count()).toBe(1);
     await clickInEmail('Your sign-in link for specialist-booking', 'Sign in');
+    // Opening the link asks first; only the button uses it (a mail scanner's visit would not).
+    await page.waitForURL(/\/auth\/link\?token=/);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Sign in as n…@example.test?');
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(`${base}/dashboard`);
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Hello, Noor Haddad');
     expect(await page.locator('#zoom-status-title').textContent()).toContain('Not connected');
@@ -77,7 +87,7 @@ describe('specialist pages in Chromium', () => {
     const zoomUser = server.zoomEmulator!.controls.addUser({ display_name: 'Noor on Zoom', email: 'noor@zoom.test' });
     await page.goto(`${base}/settings`);
     expect(await seriousAxeViolations(page)).toEqual([]);
-    await page.getByRole('link', { name: 'Connect Zoom' }).click();
+    await page.getByRole('button', { name: 'Connect Zoom' }).click();
     await page.waitForURL(/\/oauth\/authorize/);
     await page.getByLabel('Zoom account').selectOption(zoomUser.id);
     await page.getByRole('button', { name: 'Allow' }).click();
@@ -92,7 +102,7 @@ describe('specialist pages in Chromium', () => {
     await page.screenshot({ path: screenshotPath('dashboard.png'), fullPage: true });
   });
 
-  it('turns the card to "needs re-authorization" when Zoom revoked the tokens and a booking failed, and the email re-authorizes in two clicks', async () => {
+  it('turns the card to "needs re-authorization" when Zoom revoked the tokens and a booking failed, and the email re-authorizes in two clicks, without signing in', async () => {
     const zoomUser = server.zoomEmulator!.controls.users().find((u) => u.email === 'noor@zoom.test')!;
     server.zoomEmulator!.controls.revokeAllTokens(zoomUser.id);
     const failed = await bookAsCustomer('noor');
@@ -109,10 +119,12 @@ describe('specialist pages in Chromium', () => {
     await page.waitForURL(/\/oauth\/authorize/);
     await page.getByLabel('Zoom account').selectOption(zoomUser.id);
     await page.getByRole('button', { name: 'Allow' }).click();
-    await page.waitForURL(`${base}/dashboard?zoom=reauthorized`);
+    await page.waitForURL(/\/oauth\/zoom\/callback\?/);
     expect(await page.getByRole('status').textContent()).toBe('Zoom re-authorized — customers can book again.');
-    expect(await page.locator('#zoom-status-title').textContent()).toContain('Healthy');
+    expect(await seriousAxeViolations(page)).toEqual([]);
     expect((await bookAsCustomer('noor')).status).toBe(201);
+    await page.getByRole('link', { name: 'Sign in to your dashboard' }).click();
+    await page.waitForURL(`${base}/sign-in?next=%2Fdashboard`);
   });
 
   it('lands on sign-in with a clear message when the emailed link was already used', async () => {
@@ -128,6 +140,7 @@ describe('specialist pages in Chromium', () => {
     await page.getByLabel('Email address').fill('noor@example.test');
     await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
     await clickInEmail('Your sign-in link for specialist-booking', 'Sign in', seen);
+    await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(`${base}/dashboard`);
     await page.goto(`${base}/settings`);
     await page.setViewportSize({ width: 1100, height: 900 });
@@ -138,11 +151,58 @@ describe('specialist pages in Chromium', () => {
     expect(await page.locator('#zoom-status-title').textContent()).toContain('Not connected');
   });
 
+  it('switches the Zoom account from settings, and the specialist gets an email about it', async () => {
+    const other = server.zoomEmulator!.controls.addUser({ display_name: 'Noor Second', email: 'noor2@zoom.test' });
+    const first = server.zoomEmulator!.controls.addUser({ display_name: 'Noor First', email: 'noor1@zoom.test' });
+    const seen = await countEmails('Your connected Zoom account has changed');
+    for (const user of [first, other]) {
+      await page.goto(`${base}/settings`);
+      await page.getByRole('button', { name: /^(Connect Zoom|Switch Zoom account)$/ }).first().click();
+      await page.waitForURL(/\/oauth\/authorize/);
+      await page.getByLabel('Zoom account').selectOption(user.id);
+      await page.getByRole('button', { name: 'Allow' }).click();
+      await page.waitForURL(/\/dashboard\?zoom=/);
+    }
+    expect(await page.getByText('Connected as Noor Second (noor2@zoom.test)').count()).toBe(1);
+    await expect.poll(() => countEmails('Your connected Zoom account has changed'), { timeout: 10_000 }).toBe(seen + 1);
+  });
+
   it('works on a phone-sized screen', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${base}/settings`);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     expect(overflow).toBeLessThanOrEqual(0);
     expect(await seriousAxeViolations(page)).toEqual([]);
+  });
+  it('signs out everywhere from settings', async () => {
+    await page.goto(`${base}/settings`);
+    await page.getByRole('button', { name: 'Sign out everywhere' }).click();
+    await page.waitForURL(`${base}/sign-in?reason=signed_out_everywhere`);
+    expect(await page.getByRole('status').textContent()).toBe('You are signed out on every device.');
+    await page.goto(`${base}/settings`);
+    await page.waitForURL(`${base}/sign-in?next=%2Fsettings`);
+  });
+
+  it('runs the settings page’s script under the pages’ CSP, which refuses inline script', async () => {
+    const strict = await browser.newContext();
+    const { token } = await createSession(server.database.db, systemClock, noorId);
+    await strict.addCookies([{ name: SESSION_COOKIE, value: token, url: base }]);
+    const settings = await strict.newPage();
+    const violations: string[] = [];
+    settings.on('console', (message) => {
+      if (message.text().includes('Content Security Policy')) violations.push(message.text());
+    });
+    await settings.goto(`${base}/settings`);
+    await settings.getByRole('button', { name: 'Copy snippet' }).click();
+    await expect.poll(() => settings.locator('#copy-status').textContent()).toMatch(/^(Copied\.|Select the snippet and copy it\.)$/);
+    // An inline script, as an injected one would be, does not run.
+    await settings.evaluate(() => {
+      const script = document.createElement('script');
+      script.textContent = 'document.body.dataset.inline = "ran"';
+      document.body.append(script);
+    });
+    expect(await settings.evaluate(() => document.body.dataset.inline)).toBeUndefined();
+    await expect.poll(() => violations.length).toBe(1);
+    await strict.close();
   });
 });

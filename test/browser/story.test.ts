@@ -106,10 +106,15 @@ describe('the whole story in Chromium', () => {
     await clickInEmail(specialist, base, REAUTH_SUBJECT, 'Re-authorize Zoom', seenReauth);
     await specialist.waitForURL(/\/oauth\/authorize/);
     await specialist.getByRole('button', { name: 'Allow' }).click();
-    await specialist.waitForURL(`${base}/dashboard?zoom=reauthorized`);
+    // The page after "Allow" says it is done; it signs nobody in (the dashboard needs a normal sign-in).
+    await specialist.waitForURL(new RegExp(`^${base}/oauth/zoom/callback\\?`));
     expect(await specialist.getByRole('status').textContent()).toBe('Zoom re-authorized — customers can book again.');
-    expect(await specialist.locator('#zoom-status-title').textContent()).toContain('Healthy');
-    await specialist.screenshot({ path: screenshotPath('dashboard-after-reauth.png'), fullPage: true });
+    expect(await specialist.getByRole('heading', { level: 1 }).textContent()).toBe('Zoom is re-authorized');
+    await specialist.screenshot({ path: screenshotPath('reauthorized.png'), fullPage: true });
+    expect((await db().selectFrom('zoom_connections').select(['status', 'zoom_user_id']).executeTakeFirstOrThrow())).toEqual({ status: 'active', zoom_user_id: maya().id });
+    expect((await specialist.context().cookies()).map((c) => c.name)).not.toContain('sb_session');
+    await specialist.goto(`${base}/dashboard`);
+    await specialist.waitForURL(`${base}/sign-in?next=%2Fdashboard`);
 
     // The customer closes the modal, focus returns to Confirm, and booking again works.
     await customer.keyboard.press('Escape');

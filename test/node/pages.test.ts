@@ -62,9 +62,14 @@ describe('hosted pages for specialists', () => {
       expect(rows.map((r) => [r.kind, r.to_address, r.subject])).toEqual([['sign_in', 'anna@example.test', 'Your sign-in link for specialist-booking']]);
       const content = JSON.parse(server.cipher.decrypt(rows[0]!.content_enc, `outbox:${rows[0]!.id}`));
       const link = /Sign in: (\S+)/.exec(content.text)![1]!;
-      const landed = await fetch(link, { redirect: 'manual' });
-      expect(landed.headers.get('location')).toBe('/settings');
-      const session = landed.headers.get('set-cookie')!.split(';')[0]!;
+      const landed = await fetch(link, { headers: { cookie }, redirect: 'manual' });
+      expect(landed.status).toBe(200);
+      const question = await landed.text();
+      expect(question).toContain('<h1>Sign in as a…@example.test?</h1>');
+      const signedIn = await postForm('/auth/link', cookie, { _csrf: csrfOf(question), token: new URL(link).searchParams.get('token')! });
+      expect(signedIn.status).toBe(303);
+      expect(signedIn.headers.get('location')).toBe('/settings');
+      const session = signedIn.headers.get('set-cookie')!.split(';')[0]!;
       expect((await page('/settings', session)).res.status).toBe(200);
       expect((await fetch(link, { redirect: 'manual' })).headers.get('location')).toBe('/sign-in?reason=used&next=%2Fsettings%23zoom');
     });
@@ -84,6 +89,9 @@ describe('hosted pages for specialists', () => {
       const statuses = [];
       for (let i = 0; i < 6; i++) statuses.push((await postForm('/sign-in', cookie, { _csrf: csrf, email: 'anna@example.test' })).status);
       expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+      const refused = await postForm('/sign-in', cookie, { _csrf: csrf, email: 'anna@example.test' });
+      expect(refused.headers.get('retry-after')).toBe('900');
+      expect(await refused.text()).toContain('Too many sign-in requests. Please wait 15 minutes and try again.');
       expect((await db().selectFrom('email_outbox').selectAll().execute()).length).toBe(5);
       time.advance(16 * 60_000);
       expect((await postForm('/sign-in', cookie, { _csrf: csrf, email: 'anna@example.test' })).status).toBe(200);
@@ -129,7 +137,7 @@ describe('hosted pages for specialists', () => {
       expect(text).toContain('<span class="badge bad">Needs re-authorization</span>');
       expect(text).toContain('Since Monday, 7 January 2030 at 07:00 (Europe/Berlin): Zoom no longer accepts this app’s authorization (it expired or was revoked).');
       expect(text).toContain('<strong>2 booking attempts failed</strong>');
-      expect(text).toContain('<a class="button" href="/settings/zoom/connect">Re-authorize Zoom</a>');
+      expect(text).toMatch(/<form class="inline" method="post" action="\/settings\/zoom\/connect">\s*<input type="hidden" name="_csrf" value="[^"]+">\s*<button class="button" type="submit">Re-authorize Zoom<\/button>/);
     });
 
     it('sends signed-out visitors to sign in, then back', async () => {

@@ -4,7 +4,7 @@ import { resumeStalePendingBookings } from '../../server/bookings/index.js';
 import { bookingMarker } from '../../server/zoom/meetings.js';
 import { DATABASE_KINDS, useTestDatabase } from './helpers/databases.js';
 import { bookingBody, createTestClock, FREE_SLOT, NOW, seedSpecialist } from './helpers/fixtures.js';
-import { allowOnConsentPage, connectZoom, signInCookie, startTestServer, type TestServer } from './helpers/server.js';
+import { allowOnConsentPage, connectZoom, signInCookie, startConnectingZoom, startTestServer, type TestServer } from './helpers/server.js';
 
 const HOUR = 3_600_000;
 
@@ -306,8 +306,7 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
 
     it('a denied consent lands on the settings page with a clear message', async () => {
       const cookie = await signInCookie(server, specialistId);
-      const start = await fetch(`${server.url}/settings/zoom/connect`, { headers: { cookie }, redirect: 'manual' });
-      const back = await allowOnConsentPage(start.headers.get('location')!, zoomUserId, 'deny');
+      const back = await allowOnConsentPage(await startConnectingZoom(server.url, cookie), zoomUserId, 'deny');
       expect(back).toMatch(/error=access_denied/);
       const callback = await fetch(back, { headers: { cookie }, redirect: 'manual' });
       expect(callback.status).toBe(303);
@@ -325,8 +324,7 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
       expect(badPage).toContain('This Zoom authorization is not one we started. Please start connecting again.');
       expect(badPage).not.toMatch(/at .*\.ts:\d+/);
 
-      const start = await fetch(`${server.url}/settings/zoom/connect`, { headers: { cookie }, redirect: 'manual' });
-      const back = await allowOnConsentPage(start.headers.get('location')!, zoomUserId);
+      const back = await allowOnConsentPage(await startConnectingZoom(server.url, cookie), zoomUserId);
       const other = await seedSpecialist(db(), { slug: 'olga', email: 'olga@example.test' });
       const foreign = await fetch(back, { headers: { cookie: await signInCookie(server, other.specialistId) } });
       expect(foreign.status).toBe(400);
@@ -336,8 +334,7 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
       expect(reused.status).toBe(400);
       expect(await reused.text()).toContain('has expired or was already used');
 
-      const later = await fetch(`${server.url}/settings/zoom/connect`, { headers: { cookie }, redirect: 'manual' });
-      const lateBack = await allowOnConsentPage(later.headers.get('location')!, zoomUserId);
+      const lateBack = await allowOnConsentPage(await startConnectingZoom(server.url, cookie), zoomUserId);
       time.advance(11 * 60_000);
       const expired = await fetch(lateBack, { headers: { cookie } });
       expect(expired.status).toBe(400);
@@ -346,10 +343,23 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
       expect(await db().selectFrom('zoom_connections').select('specialist_id').where('specialist_id', '=', other.specialistId).execute()).toEqual([]);
     });
 
-    it('asks a signed-out visitor to sign in instead of starting the flow', async () => {
-      const res = await fetch(`${server.url}/settings/zoom/connect`, { redirect: 'manual' });
-      expect(res.status).toBe(302);
-      expect(res.headers.get('location')).toBe('/sign-in?next=%2Fsettings%2Fzoom%2Fconnect');
+    it('starts the flow only on a POST with the session’s CSRF token; a signed-out visitor is asked to sign in', async () => {
+      const cookie = await signInCookie(server, specialistId);
+      const states = () => db().selectFrom('oauth_states').select('state_hash').execute();
+      const before = (await states()).length;
+      const post = (headers: Record<string, string>, body: string) =>
+        fetch(`${server.url}/settings/zoom/connect`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body, redirect: 'manual' });
+      // A GET changes nothing any more (it used to start the flow).
+      expect((await fetch(`${server.url}/settings/zoom/connect`, { headers: { cookie }, redirect: 'manual' })).status).toBe(404);
+      const forged = await post({ cookie }, '_csrf=wrong');
+      expect(forged.status).toBe(403);
+      expect(await forged.text()).toContain('This form has expired');
+      const signedOut = await post({}, '_csrf=wrong');
+      expect(signedOut.status).toBe(303);
+      expect(signedOut.headers.get('location')).toBe('/sign-in?next=%2Fsettings%23zoom');
+      expect((await states()).length).toBe(before);
+      expect(await startConnectingZoom(server.url, cookie)).toMatch(new RegExp(`^${server.emulator.oauthBaseUrl}/oauth/authorize\\?`));
+      expect((await states()).length).toBe(before + 1);
     });
 
     it('disconnect revokes the token at Zoom and forgets the connection; it needs the CSRF token', async () => {

@@ -8,7 +8,7 @@ import { systemClock } from '../../server/clock.js';
 import { loadConfig } from '../../server/config.js';
 import { insertSpecialist } from '../../server/demo/seed.js';
 import { startServer, type RunningServer } from '../../server/start.js';
-import { allowOnConsentPage } from '../node/helpers/server.js';
+import { allowOnConsentPage, startConnectingZoom } from '../node/helpers/server.js';
 
 export async function startStack(dir: string, testOrigin: string): Promise<RunningServer & { testOrigin: string }> {
   const server = await startServer(loadConfig({ PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`, DATA_DIR: dir, LOG_LEVEL: 'silent' }), {
@@ -44,8 +44,7 @@ export function stackCommands(stack: RunningServer & { testOrigin: string }): Re
         const user = zoom.controls.addUser({ display_name: `Rosa ${slug}` });
         const { token } = await createSession(db, systemClock, specialistId);
         const cookie = `${SESSION_COOKIE}=${token}`;
-        const start = await fetch(`${stack.url}/settings/zoom/connect`, { headers: { cookie }, redirect: 'manual' });
-        const back = await allowOnConsentPage(start.headers.get('location')!, user.id);
+        const back = await allowOnConsentPage(await startConnectingZoom(stack.url, cookie), user.id);
         await fetch(back, { headers: { cookie }, redirect: 'manual' });
         zoomUserId = user.id;
       }

@@ -5,6 +5,7 @@ import * as email from './0003_email.js';
 import * as rateLimits from './0004_rate_limits.js';
 import * as availabilityVersion from './0005_availability_version.js';
 import * as rateLimitExpiry from './0006_rate_limit_expiry.js';
+import * as linkBoundOauth from './0007_link_bound_oauth.js';
 import * as retentionIndexes from './0008_retention_indexes.js';
 
 /**
@@ -18,5 +19,6 @@ export const migrations: Record<string, Migration> = {
   '0004_rate_limits': rateLimits,
   '0005_availability_version': availabilityVersion,
   '0006_rate_limit_expiry': rateLimitExpiry,
+  '0007_link_bound_oauth': linkBoundOauth,
   '0008_retention_indexes': retentionIndexes,
 };

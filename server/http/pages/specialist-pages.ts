@@ -24,6 +24,11 @@ export function signInPage(options: { csrfToken: string; next: string | undefine
   });
 }
 
+/** A form whose CSRF token did not match: nothing was done. */
+export function expiredFormPage(reloadPath = '/settings'): string {
+  return layout({ title: 'Form expired', body: html`<h1>This form has expired</h1><p><a href="${reloadPath}">Reload the page</a> and try again.</p>` });
+}
+
 export function checkEmailPage(email: string): string {
   return layout({
     title: 'Check your email',
@@ -151,13 +156,15 @@ export function settingsPage(options: {
   <p>Paste this where the booking widget should appear:</p>
   <pre class="snippet" id="embed-snippet" tabindex="0" aria-label="Embed snippet">${snippet}</pre>
   <div class="actions"><button class="button secondary" type="button" id="copy-snippet">Copy snippet</button><span id="copy-status" role="status"></span></div>
-  <script>
-    document.getElementById('copy-snippet').addEventListener('click', async () => {
-      const status = document.getElementById('copy-status');
-      try { await navigator.clipboard.writeText(document.getElementById('embed-snippet').textContent); status.textContent = 'Copied.'; }
-      catch { status.textContent = 'Select the snippet and copy it.'; }
-    });
-  </script>
+  <script src="/assets/settings.js" defer></script>
+</section>
+
+<section class="card" id="sessions" aria-labelledby="sessions-title">
+  <h2 id="sessions-title">Sessions</h2>
+  <p>A sign-in lasts 30 days on its device. Lost a device, or see a change you did not make? Sign out on every device, this one included.</p>
+  <form method="post" action="/sign-out/everywhere">${csrf}
+    <div class="actions"><button class="button secondary" type="submit">Sign out everywhere</button></div>
+  </form>
 </section>`,
   });
 }

@@ -10,13 +10,21 @@ const REASONS_FOR_SPECIALISTS: Record<ReauthReason, string> = {
   deauthorized_in_zoom: 'the app was removed from your Zoom account',
 };
 
+/** A button that starts Zoom's consent flow: a POST with the session's CSRF token, since it changes state. */
+function connectButton(csrfToken: string, label: string, kind: 'button' | 'button secondary' = 'button'): SafeHtml {
+  return html`<form class="inline" method="post" action="/settings/zoom/connect">
+    <input type="hidden" name="_csrf" value="${csrfToken}">
+    <button class="${kind}" type="submit">${label}</button>
+  </form>`;
+}
+
 /** The Zoom status card: who is connected, whether it works, and the one action that helps. */
 export function zoomStatusCard(connection: ZoomConnectionRow | undefined, csrfToken: string, timeZone: string, heading = 'Zoom'): SafeHtml {
   if (!connection) {
     return html`<section class="card" aria-labelledby="zoom-status-title">
   <h2 id="zoom-status-title">${heading} <span class="badge none">Not connected</span></h2>
   <p>Every booking needs a Zoom meeting. Connect your Zoom account so customers can book you.</p>
-  <div class="actions"><a class="button" href="/settings/zoom/connect">Connect Zoom</a></div>
+  <div class="actions">${connectButton(csrfToken, 'Connect Zoom')}</div>
 </section>`;
   }
   const disconnect = html`<form class="inline" method="post" action="/settings/zoom/disconnect">
@@ -27,7 +35,7 @@ export function zoomStatusCard(connection: ZoomConnectionRow | undefined, csrfTo
     return html`<section class="card" aria-labelledby="zoom-status-title">
   <h2 id="zoom-status-title">${heading} <span class="badge ok">Healthy</span></h2>
   <p>Connected as <strong>${connection.zoom_display_name}</strong> (${connection.zoom_email}). New bookings get a Zoom meeting automatically.</p>
-  <div class="actions">${disconnect}</div>
+  <div class="actions">${connectButton(csrfToken, 'Switch Zoom account', 'button secondary')} ${disconnect}</div>
 </section>`;
   }
   const reason = REASONS_FOR_SPECIALISTS[(connection.invalid_reason ?? 'refresh_token_rejected') as ReauthReason];
@@ -37,6 +45,6 @@ export function zoomStatusCard(connection: ZoomConnectionRow | undefined, csrfTo
   <p>Since ${formatWhen(new Date(connection.invalid_since ?? connection.updated_at), timeZone)}: ${reason}.
   ${attempts > 0 ? html`<strong>${attempts} booking attempt${attempts === 1 ? '' : 's'} failed</strong> since then.` : ''}</p>
   <p>Customers cannot book you until you re-authorize. It takes under a minute.</p>
-  <div class="actions"><a class="button" href="/settings/zoom/connect">Re-authorize Zoom</a> ${disconnect}</div>
+  <div class="actions">${connectButton(csrfToken, 'Re-authorize Zoom')} ${disconnect}</div>
 </section>`;
 }

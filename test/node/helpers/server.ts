@@ -135,14 +135,31 @@ export async function signInCookie(server: TestServer, specialistId: string): Pr
  */
 export async function connectZoom(server: TestServer, specialistId: string, zoomUser = server.emulator.controls.addUser()): Promise<string> {
   const cookie = await signInCookie(server, specialistId);
-  const start = await fetch(`${server.url}/settings/zoom/connect`, { headers: { cookie }, redirect: 'manual' });
-  if (start.status !== 302) throw new Error(`connect answered ${start.status}`);
-  const location = await allowOnConsentPage(start.headers.get('location')!, zoomUser.id);
+  const location = await allowOnConsentPage(await startConnectingZoom(server.url, cookie), zoomUser.id);
   const callback = await fetch(location, { headers: { cookie }, redirect: 'manual' });
   if (!/^\/dashboard\?zoom=(connected|reauthorized)$/.test(callback.headers.get('location') ?? '')) {
     throw new Error(`callback answered ${callback.status} ${callback.headers.get('location')}: ${await callback.text()}`);
   }
   return zoomUser.id;
+}
+
+/**
+ * Presses "Connect Zoom" (or "Re-authorize" / "Switch Zoom account") on the
+ * settings page as a signed-in browser would: a POST with the page's CSRF
+ * token. Returns Zoom's consent URL it redirects to.
+ */
+export async function startConnectingZoom(baseUrl: string, cookie: string): Promise<string> {
+  const settings = await (await fetch(`${baseUrl}/settings`, { headers: { cookie } })).text();
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(settings)?.[1];
+  if (!csrf) throw new Error('the settings page has no CSRF token (not signed in?)');
+  const start = await fetch(`${baseUrl}/settings/zoom/connect`, {
+    method: 'POST',
+    headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ _csrf: csrf }),
+    redirect: 'manual',
+  });
+  if (start.status !== 303) throw new Error(`connect answered ${start.status}`);
+  return start.headers.get('location')!;
 }
 
 /** Opens the consent page at `authorizeUrl`, submits it with a decision, returns the redirect Location. */

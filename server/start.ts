@@ -71,7 +71,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const publicUrl = config.publicUrl ?? `http://localhost:${port}`;
   const redirectUri = `${publicUrl}/oauth/zoom/callback`;
 
-  const zoomEmulator = config.zoom.mode === 'emulator' ? await startZoomEmulator({ port: config.zoom.emulatorPort, hostname: config.host }) : undefined;
+  const zoomEmulator = config.zoom.mode === 'emulator' ? await startZoomEmulator({ port: config.zoom.emulatorPort, hostname: config.host, redirectUri }) : undefined;
   const zoom = zoomEmulator
     ? createZoomClient({
         clientId: zoomEmulator.clientId,
@@ -100,7 +100,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const demo = await seedDemo(database.db, publicUrl);
     // The emulator forgets everything when it stops: connect the demo specialist
     // afresh at every start, so booking works at once.
-    if (zoomEmulator) await connectDemoToEmulator(zoomEmulator, zoom, connections, demo.specialistId, redirectUri);
+    if (zoomEmulator) await connectDemoToEmulator(zoomEmulator, zoom, connections, demo.specialistId);
   }
   app = createApp({ ...core, zoomWebhookSecret, inbox, clientAddressOf: createClientAddressResolver(config.trustProxy) });
 
@@ -149,10 +149,9 @@ async function connectDemoToEmulator(
   zoom: ZoomClient,
   connections: ZoomConnectionStore,
   specialistId: string,
-  redirectUri: string,
 ): Promise<void> {
   const user = emulator.controls.addUser({ first_name: 'Maya', last_name: 'Lindqvist', display_name: 'Maya Lindqvist', email: 'maya@demo.specialist-booking.test' });
-  const code = emulator.controls.issueAuthorizationCode({ userId: user.id, redirectUri });
-  const tokens = await zoom.exchangeCode(code, '');
+  const { code, codeVerifier } = emulator.controls.issueAuthorizationCode({ userId: user.id });
+  const tokens = await zoom.exchangeCode(code, codeVerifier);
   await connections.saveAuthorization(specialistId, tokens, await zoom.getMe(tokens.accessToken));
 }

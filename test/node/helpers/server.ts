@@ -33,7 +33,7 @@ export interface TestServerOptions {
   db: Kysely<Database>;
   clock: Clock;
   publicUrl?: string;
-  /** Reuse an emulator (e.g. shared with another server); default: a new one on the same clock. */
+  /** Reuse an emulator configured with this server's redirect URI; default: a new one on the same clock. */
   emulator?: RunningEmulator;
   encryptionKey?: string;
   /**
@@ -57,7 +57,8 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
   const publicUrl = options.publicUrl ?? url;
-  const emulator = options.emulator ?? (await startZoomEmulator({ clock: options.clock }));
+  const redirectUri = `${publicUrl}/oauth/zoom/callback`;
+  const emulator = options.emulator ?? (await startZoomEmulator({ clock: options.clock, redirectUri }));
   const encryptionKey = options.encryptionKey ?? randomBytes(32).toString('base64');
   const cipher = createTokenCipher(Buffer.from(encryptionKey, 'base64'));
   const reauthEvents: ReauthRequiredEvent[] = [];
@@ -71,7 +72,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
       clientSecret: emulator.clientSecret,
       oauthBaseUrl: emulator.oauthBaseUrl,
       apiBaseUrl: emulator.apiBaseUrl,
-      redirectUri: `${publicUrl}/oauth/zoom/callback`,
+      redirectUri,
       maxRetryDelayMs: 50,
     }),
     publicUrl,

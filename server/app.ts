@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import { DomainError } from './errors.js';
 import { createClientAddressResolver, type ClientAddressOf } from './http/client-address.js';
 import { createErrorHandler, errorResponse, handleNotFound } from './http/errors.js';
+import { apiAnswerCounter, metricsEndpoint, siteRequestCounter } from './http/metrics.js';
 import { buildOpenApiDocument, renderApiReference } from './http/openapi.js';
 import { publicApiRoutes } from './http/public-api.js';
 import { requestId } from './http/request-id.js';
@@ -15,6 +16,7 @@ import { specialistRoutes } from './http/specialist-routes.js';
 import { inboxRoutes } from './http/inbox-routes.js';
 import { staticRoutes } from './http/static-routes.js';
 import type { LocalInbox } from './email/local-inbox.js';
+import type { Metrics } from './metrics/index.js';
 import { createServices, type CoreDeps, type Services } from './services.js';
 
 export interface AppDeps extends CoreDeps {
@@ -24,6 +26,10 @@ export interface AppDeps extends CoreDeps {
   inbox?: LocalInbox | undefined;
   /** The client's address for limits and logs; default: the socket's peer (no proxy trusted). */
   clientAddressOf?: ClientAddressOf;
+  /** When present, every request is counted and `/metrics` serves the counts. */
+  metrics?: Metrics;
+  /** Opens `/metrics` to callers off loopback that send it as a bearer token. */
+  metricsToken?: string | undefined;
 }
 
 /**
@@ -49,7 +55,15 @@ export function createApp(deps: AppDeps): Hono<{ Variables: SessionVariables }> 
   app.onError(onError);
   app.route(
     '/api/v1',
-    publicApiRoutes({ bookings: services.bookings, slots: services.slots, allowedOrigins: services.allowedOrigins, publicUrl: deps.publicUrl, onError, logger: deps.logger }),
+    publicApiRoutes({
+      bookings: services.bookings,
+      slots: services.slots,
+      allowedOrigins: services.allowedOrigins,
+      publicUrl: deps.publicUrl,
+      onError,
+      logger: deps.logger,
+      onAnswered: deps.metrics && apiAnswerCounter(deps.metrics),
+    }),
   );
   // Whatever the API does not answer — every page, and unknown API paths — the site does.
   app.notFound((c) => site.fetch(c.req.raw, c.env));
@@ -59,6 +73,7 @@ export function createApp(deps: AppDeps): Hono<{ Variables: SessionVariables }> 
 /** Pages, documentation, health checks and static files, with their middleware. */
 function siteApp(deps: AppDeps, services: Services, onError: ErrorHandler): Hono<{ Variables: SessionVariables }> {
   const app = new Hono<{ Variables: SessionVariables }>();
+  if (deps.metrics) app.use(siteRequestCounter(deps.metrics));
   app.use(requestId());
   // The level is fixed when the logger is made: with info lines off, requests pay nothing for the log.
   if (deps.logger.isEnabled('info')) app.use(requestLog(deps.logger));
@@ -74,6 +89,7 @@ function siteApp(deps: AppDeps, services: Services, onError: ErrorHandler): Hono
       return errorResponse(c, new DomainError('database_unavailable', 'The database is not answering.'));
     }
   });
+  if (deps.metrics) app.get('/metrics', metricsEndpoint(deps.metrics, deps.metricsToken));
 
   // The widget bundle, the API reference and pages shrink several-fold. (The
   // API compresses its one large answer, slot lists, itself, once per list:

@@ -59,6 +59,7 @@ const EnvSchema = z.object({
     .max(10080, 'must be a number of minutes from 1 to 10080')
     .default(60),
   TRUST_PROXY: z.string().optional(),
+  METRICS_TOKEN: z.string().min(32, 'must be at least 32 characters (openssl rand -hex 32)').optional(),
   ZOOM_EMULATOR_PORT: z.coerce
     .number({ message: 'must be a whole number from 0 to 65535' })
     .int('must be a whole number from 0 to 65535')
@@ -67,7 +68,7 @@ const EnvSchema = z.object({
     .optional(),
 });
 
-const SECRET_VARIABLES = new Set(['TOKEN_ENCRYPTION_KEY', 'ZOOM_CLIENT_SECRET', 'ZOOM_WEBHOOK_SECRET', 'DATABASE_URL', 'SMTP_URL', 'GMAIL_PASSWORD']);
+const SECRET_VARIABLES = new Set(['TOKEN_ENCRYPTION_KEY', 'ZOOM_CLIENT_SECRET', 'ZOOM_WEBHOOK_SECRET', 'DATABASE_URL', 'SMTP_URL', 'GMAIL_PASSWORD', 'METRICS_TOKEN']);
 
 export interface Config {
   port: number;
@@ -92,6 +93,8 @@ export interface Config {
   reauthEmailWindowMs: number;
   /** Which proxies may name the client's address (limits, logs); default none: the socket's address. */
   trustProxy: TrustProxy;
+  /** Bearer token that opens `/metrics` to callers off loopback; unset: loopback only. */
+  metricsToken: string | undefined;
 }
 
 /**
@@ -190,5 +193,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     mailFrom: e.MAIL_FROM ?? (mail.mode === 'gmail' ? mail.user : undefined),
     reauthEmailWindowMs: e.REAUTH_EMAIL_WINDOW_MINUTES * 60_000,
     trustProxy,
+    metricsToken: e.METRICS_TOKEN,
   };
 }

@@ -9,6 +9,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { migrateToLatest, openDatabase, type DatabaseHandle } from './db/index.js';
 import { seedDemo } from './demo/seed.js';
+import { createMetrics } from './metrics/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { loadOrCreateKeyFile } from './security/key-file.js';
 import { createTokenCipher } from './security/token-cipher.js';
@@ -71,6 +72,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const publicUrl = config.publicUrl ?? `http://localhost:${port}`;
   const redirectUri = `${publicUrl}/oauth/zoom/callback`;
 
+  const metrics = createMetrics({ db: database.db, clock });
   const zoomEmulator = config.zoom.mode === 'emulator' ? await startZoomEmulator({ port: config.zoom.emulatorPort, hostname: config.host, redirectUri }) : undefined;
   const zoom = zoomEmulator
     ? createZoomClient({
@@ -79,8 +81,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         oauthBaseUrl: zoomEmulator.oauthBaseUrl,
         apiBaseUrl: zoomEmulator.apiBaseUrl,
         redirectUri,
+        observer: metrics.zoom,
       })
-    : createZoomClient({ ...(config.zoom as Extract<Config['zoom'], { mode: 'zoom' }>), redirectUri });
+    : createZoomClient({ ...(config.zoom as Extract<Config['zoom'], { mode: 'zoom' }>), redirectUri, observer: metrics.zoom });
   const zoomWebhookSecret = zoomEmulator ? zoomEmulator.webhookSecret : config.zoom.mode === 'zoom' ? config.zoom.webhookSecret : undefined;
 
   const inbox = config.mail.mode === 'local' ? await startLocalInbox({ port: config.mail.port }) : undefined;
@@ -102,7 +105,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     // afresh at every start, so booking works at once.
     if (zoomEmulator) await connectDemoToEmulator(zoomEmulator, zoom, connections, demo.specialistId);
   }
-  app = createApp({ ...core, zoomWebhookSecret, inbox, clientAddressOf: createClientAddressResolver(config.trustProxy) });
+  app = createApp({ ...core, zoomWebhookSecret, inbox, clientAddressOf: createClientAddressResolver(config.trustProxy), metrics, metricsToken: config.metricsToken });
 
   const sender = createMailSender(config.mail, inbox?.port);
   const worker = createOutboxWorker({

@@ -35,6 +35,8 @@ export interface ApiEnvelopeOptions {
   onError: ErrorHandler;
   /** One line per request at level info, when that level is on. */
   logger: Logger;
+  /** Told of every answer as it goes out (metrics). */
+  onAnswered?: (c: Context, response: Response) => void;
 }
 
 export interface ApiEnvelope {
@@ -78,7 +80,7 @@ const EXPOSED_HEADERS = 'Idempotent-Replayed, Retry-After, X-Request-Id';
  * app.options('/specialists/:slug/*', envelope.preflight);
  */
 export function createApiEnvelope(options: ApiEnvelopeOptions): ApiEnvelope {
-  const { ownOrigin, allowedOriginsFor, onError, logger } = options;
+  const { ownOrigin, allowedOriginsFor, onError, logger, onAnswered } = options;
   const logsRequests = logger.isEnabled('info');
 
   /** Whether `origin` may call this specialist's API: at once when the specialist's origins are cached. */
@@ -122,6 +124,7 @@ export function createApiEnvelope(options: ApiEnvelopeOptions): ApiEnvelope {
       }
     }
     if (logsRequests) logRequest(logger, c, response.status, started);
+    if (onAnswered) onAnswered(c, response);
     return response;
   }
 

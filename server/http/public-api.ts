@@ -22,6 +22,8 @@ export interface PublicApiDeps {
   /** The app's error handler: errors get the API's shape inside the envelope. */
   onError: ErrorHandler;
   logger: Logger;
+  /** Told of every answer as it goes out (metrics). */
+  onAnswered?: (c: Context, response: Response) => void;
 }
 
 const IdempotencyKeySchema = z
@@ -54,6 +56,7 @@ export function publicApiRoutes(deps: PublicApiDeps): Hono {
     allowedOriginsFor: (slug) => deps.allowedOrigins.originsFor(slug),
     onError: deps.onError,
     logger: deps.logger,
+    onAnswered: deps.onAnswered,
   });
   app.options('/specialists/:slug', envelope.preflight);
   app.options('/specialists/:slug/*', envelope.preflight);

@@ -23,7 +23,16 @@ describe('loadConfig', () => {
       mailFrom: undefined,
       reauthEmailWindowMs: 3_600_000,
       trustProxy: { kind: 'none' },
+      metricsToken: undefined,
     });
+  });
+
+  it('reads METRICS_TOKEN, refuses a short one and never echoes it', () => {
+    const token = 'm'.repeat(32);
+    expect(loadConfig({ METRICS_TOKEN: token }).metricsToken).toBe(token);
+    expect(() => loadConfig({ METRICS_TOKEN: 'short-secret' })).toThrow(
+      /^Configuration error: METRICS_TOKEN must be at least 32 characters \(openssl rand -hex 32\)\.$/,
+    );
   });
 
   it('routes mail by SMTP_URL, or Gmail for the original set-up, else to the local inbox', () => {

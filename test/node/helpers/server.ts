@@ -8,6 +8,7 @@ import { createSession, SESSION_COOKIE } from '../../../server/auth/sessions.js'
 import type { Clock } from '../../../server/clock.js';
 import type { Database } from '../../../server/db/schema.js';
 import { createLogger, type Logger } from '../../../server/logger.js';
+import { createMetrics, type Metrics } from '../../../server/metrics/index.js';
 import { createTokenCipher, type TokenCipher } from '../../../server/security/token-cipher.js';
 import { createServices, deriveSigningKey, type CoreDeps, type Services } from '../../../server/services.js';
 import { createZoomClient } from '../../../server/zoom/client.js';
@@ -26,6 +27,7 @@ export interface TestServer {
   encryptionKey: string;
   core: CoreDeps;
   services: Services;
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -44,6 +46,10 @@ export interface TestServerOptions {
   reauthEmailWindowMs?: number;
   /** Default: a silent logger. */
   logger?: Logger;
+  /** Where to listen; default 127.0.0.1. (`url` names 127.0.0.1 either way.) */
+  hostname?: string;
+  /** Opens `/metrics` to callers off loopback. */
+  metricsToken?: string;
 }
 
 /**
@@ -52,7 +58,7 @@ export interface TestServerOptions {
  */
 export async function startTestServer(options: TestServerOptions): Promise<TestServer> {
   let app: ReturnType<typeof createApp> | undefined;
-  const server = serve({ fetch: (req, env) => app!.fetch(req, env), port: 0, hostname: '127.0.0.1' });
+  const server = serve({ fetch: (req, env) => app!.fetch(req, env), port: 0, hostname: options.hostname ?? '127.0.0.1' });
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
@@ -62,6 +68,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
   const encryptionKey = options.encryptionKey ?? randomBytes(32).toString('base64');
   const cipher = createTokenCipher(Buffer.from(encryptionKey, 'base64'));
   const reauthEvents: ReauthRequiredEvent[] = [];
+  const metrics = createMetrics({ db: options.db, clock: options.clock });
   const core: CoreDeps = {
     db: options.db,
     clock: options.clock,
@@ -74,6 +81,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
       apiBaseUrl: emulator.apiBaseUrl,
       redirectUri,
       maxRetryDelayMs: 50,
+      observer: metrics.zoom,
     }),
     publicUrl,
     signingKey: deriveSigningKey(Buffer.from(encryptionKey, 'base64')),
@@ -87,7 +95,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
             return { notified: true };
           })),
   };
-  app = createApp({ ...core, zoomWebhookSecret: emulator.webhookSecret });
+  app = createApp({ ...core, zoomWebhookSecret: emulator.webhookSecret, metrics, metricsToken: options.metricsToken });
   return {
     url,
     emulator,
@@ -96,6 +104,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     encryptionKey,
     core,
     services: createServices(core),
+    metrics,
     close: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

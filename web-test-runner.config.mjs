@@ -1,4 +1,4 @@
-// web-test-runner: the widget's tests in Debian's Chromium, against the real
+// web-test-runner: the widget's tests in Chromium (whichever findBrowser finds), against the real
 // server (SQLite, Zoom emulator, local SMTP) started here. Tests reach the
 // server side through commands (`executeServerCommand`), never a mocked fetch.
 // Run under tsx (see scripts/run-tests.mjs) so this file can import the server.
@@ -9,7 +9,11 @@ import { join } from 'node:path';
 import { esbuildPlugin } from '@web/dev-server-esbuild';
 import { defaultReporter } from '@web/test-runner';
 import { playwrightLauncher } from '@web/test-runner-playwright';
+import { CHROMIUM_ARGS, findBrowser, noBrowserMessage } from './scripts/find-browser.mjs';
 import { stackCommands, startStack } from './test/web/stack.ts';
+
+const executablePath = findBrowser();
+if (!executablePath) throw new Error(noBrowserMessage());
 
 async function freePort() {
   const server = createServer().listen(0, '127.0.0.1');
@@ -73,10 +77,7 @@ export default {
   browsers: [
     playwrightLauncher({
       product: 'chromium',
-      launchOptions: {
-        executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-        args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
-      },
+      launchOptions: { executablePath, args: CHROMIUM_ARGS },
     }),
   ],
   reporters: [defaultReporter(), countsReporter()],

@@ -51,7 +51,7 @@ export async function startBenchStack(options: { smtpUrl: string; databaseUrl?: 
     allowedOrigins: [BENCH_SITE_ORIGIN],
   });
   const zoom = createZoomClient({ clientId: e.clientId!, clientSecret: e.clientSecret!, oauthBaseUrl: e.url, apiBaseUrl: `${e.url}/v2`, redirectUri: 'http://localhost/oauth/zoom/callback' });
-  const tokens = await zoom.exchangeCode(e.code!, '');
+  const tokens = await zoom.exchangeCode(e.code!, e.codeVerifier!);
   const connections = createZoomConnectionStore({ db, clock: () => new Date(), cipher: createTokenCipher(key), zoom, logger: createLogger('silent') });
   await connections.saveAuthorization(specialistId, tokens, await zoom.getMe(tokens.accessToken));
   await close();

@@ -3,13 +3,26 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { findBrowser, noBrowserMessage } from './find-browser.mjs';
+
+const bin = (name) => join('node_modules', '.bin', name);
+const hasFiles = (dir, pattern) => existsSync(dir) && readdirSync(dir, { recursive: true }).some((f) => pattern.test(String(f)));
+
+// Both runners drive a browser. Without one, say so once, at once, instead of
+// failing every browser test after the build.
+if (hasFiles('test/browser', /\.test\.ts$/) || hasFiles('test/web', /\.test\.(ts|js)$/)) {
+  const browser = findBrowser();
+  if (!browser) {
+    process.stdout.write(`${noBrowserMessage()}\n0 passed, 1 failed\n`);
+    process.exit(1);
+  }
+  // The runners look for it again; this way they agree on one.
+  process.env.CHROMIUM_PATH = browser;
+}
 
 const resultsDir = '.test-results';
 rmSync(resultsDir, { recursive: true, force: true });
 mkdirSync(resultsDir, { recursive: true });
-
-const bin = (name) => join('node_modules', '.bin', name);
-const hasFiles = (dir, pattern) => existsSync(dir) && readdirSync(dir, { recursive: true }).some((f) => pattern.test(String(f)));
 
 const runners = [
   {

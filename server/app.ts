@@ -6,6 +6,7 @@ import { createClientAddressResolver, type ClientAddressOf } from './http/client
 import { createSiteCookies } from './http/cookies.js';
 import { refuseCrossSiteForms } from './http/csrf.js';
 import { createErrorHandler, errorResponse, handleNotFound } from './http/errors.js';
+import { apiAnswerCounter, metricsEndpoint, siteRequestCounter } from './http/metrics.js';
 import { buildOpenApiDocument, renderApiReference } from './http/openapi.js';
 import { publicApiRoutes } from './http/public-api.js';
 import { requestId } from './http/request-id.js';
@@ -19,6 +20,7 @@ import { specialistRoutes } from './http/specialist-routes.js';
 import { inboxRoutes } from './http/inbox-routes.js';
 import { staticRoutes } from './http/static-routes.js';
 import type { LocalInbox } from './email/local-inbox.js';
+import type { Metrics } from './metrics/index.js';
 import { createServices, type CoreDeps, type Services } from './services.js';
 
 export interface AppDeps extends CoreDeps {
@@ -30,6 +32,10 @@ export interface AppDeps extends CoreDeps {
   clientAddressOf?: ClientAddressOf;
   /** True once the server is shutting down: `/readyz` then answers 503, so load balancers stop sending. */
   isDraining?: () => boolean;
+  /** When present, every request is counted and `/metrics` serves the counts. */
+  metrics?: Metrics;
+  /** Opens `/metrics` to callers off loopback that send it as a bearer token. */
+  metricsToken?: string | undefined;
 }
 
 /**
@@ -65,6 +71,7 @@ export function createApp(deps: AppDeps): Hono<{ Variables: SessionVariables }> 
       publicUrl: deps.publicUrl,
       onError,
       logger: deps.logger,
+      onAnswered: deps.metrics && apiAnswerCounter(deps.metrics),
     }),
   );
   // Whatever the API does not answer — every page, and unknown API paths — the site does.
@@ -75,6 +82,7 @@ export function createApp(deps: AppDeps): Hono<{ Variables: SessionVariables }> 
 /** Pages, documentation, health checks and static files, with their middleware. */
 function siteApp(deps: AppDeps & { clientAddressOf: ClientAddressOf }, services: Services, onError: ErrorHandler): Hono<{ Variables: SessionVariables }> {
   const app = new Hono<{ Variables: SessionVariables }>();
+  if (deps.metrics) app.use(siteRequestCounter(deps.metrics));
   app.use(requestId());
   // The level is fixed when the logger is made: with info lines off, requests pay nothing for the log.
   if (deps.logger.isEnabled('info')) app.use(requestLog(deps.logger, deps.clientAddressOf));
@@ -92,6 +100,7 @@ function siteApp(deps: AppDeps & { clientAddressOf: ClientAddressOf }, services:
       return errorResponse(c, new DomainError('database_unavailable', 'The database is not answering.'));
     }
   });
+  if (deps.metrics) app.get('/metrics', metricsEndpoint(deps.metrics, deps.metricsToken));
 
   // The widget bundle, the API reference and pages shrink several-fold. (The
   // API compresses its one large answer, slot lists, itself, once per list:

@@ -81,6 +81,7 @@ const EnvSchema = z.object({
   // Zoom allows 100 meeting creations and updates per user per UTC day; 20 are left for retries and the specialist's own meetings.
   BOOKINGS_PER_SPECIALIST_PER_DAY: limitCount(80),
   SLOT_READS_PER_ADDRESS_PER_MINUTE: limitCount(600),
+  METRICS_TOKEN: z.string().min(32, 'must be at least 32 characters (openssl rand -hex 32)').optional(),
   ZOOM_EMULATOR_PORT: z.coerce
     .number({ message: 'must be a whole number from 0 to 65535' })
     .int('must be a whole number from 0 to 65535')
@@ -91,7 +92,7 @@ const EnvSchema = z.object({
 
 const DEMO_DATABASE_URL = 'sqlite:./data/specialist-booking.sqlite';
 
-const SECRET_VARIABLES = new Set(['TOKEN_ENCRYPTION_KEY', 'ZOOM_CLIENT_SECRET', 'ZOOM_WEBHOOK_SECRET', 'DATABASE_URL', 'SMTP_URL', 'GMAIL_PASSWORD']);
+const SECRET_VARIABLES = new Set(['TOKEN_ENCRYPTION_KEY', 'ZOOM_CLIENT_SECRET', 'ZOOM_WEBHOOK_SECRET', 'DATABASE_URL', 'SMTP_URL', 'GMAIL_PASSWORD', 'METRICS_TOKEN']);
 
 export interface Config {
   /** NODE_ENV=production: every real piece configured (see `missingForProduction`); no emulator, local inbox or demo. */
@@ -124,6 +125,8 @@ export interface Config {
   emailBodyRetentionMs: number;
   /** Booking and slot-read limits per address, customer and specialist. */
   limits: AbuseLimits;
+  /** Bearer token that opens `/metrics` to callers off loopback; unset: loopback only. */
+  metricsToken: string | undefined;
 }
 
 /**
@@ -239,6 +242,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       bookingsPerSpecialistPerDay: e.BOOKINGS_PER_SPECIALIST_PER_DAY,
       slotReadsPerAddressPerMinute: e.SLOT_READS_PER_ADDRESS_PER_MINUTE,
     },
+    metricsToken: e.METRICS_TOKEN,
   };
 }
 

@@ -10,6 +10,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { migrateToLatest, openDatabase, type DatabaseHandle } from './db/index.js';
 import { seedDemo } from './demo/seed.js';
+import { createMetrics } from './metrics/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { createRetentionJob, retentionTasks } from './maintenance/retention.js';
 import { loadOrCreateKeyFile } from './security/key-file.js';
@@ -80,7 +81,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const publicUrl = config.publicUrl ?? `http://localhost:${port}`;
   const redirectUri = `${publicUrl}/oauth/zoom/callback`;
 
-  const zoomEmulator = config.zoom.mode === 'emulator' ? await startZoomEmulator({ port: config.zoom.emulatorPort, hostname: config.host }) : undefined;
+  const metrics = createMetrics({ db: database.db, clock });
+  const zoomEmulator = config.zoom.mode === 'emulator' ? await startZoomEmulator({ port: config.zoom.emulatorPort, hostname: config.host, redirectUri }) : undefined;
   const zoom = zoomEmulator
     ? createZoomClient({
         clientId: zoomEmulator.clientId,
@@ -88,8 +90,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         oauthBaseUrl: zoomEmulator.oauthBaseUrl,
         apiBaseUrl: zoomEmulator.apiBaseUrl,
         redirectUri,
+        observer: metrics.zoom,
       })
-    : createZoomClient({ ...(config.zoom as Extract<Config['zoom'], { mode: 'zoom' }>), redirectUri });
+    : createZoomClient({ ...(config.zoom as Extract<Config['zoom'], { mode: 'zoom' }>), redirectUri, observer: metrics.zoom });
   const zoomWebhookSecret = zoomEmulator ? zoomEmulator.webhookSecret : config.zoom.mode === 'zoom' ? config.zoom.webhookSecret : undefined;
 
   const inbox = config.mail.mode === 'local' ? await startLocalInbox({ port: config.mail.port }) : undefined;
@@ -110,10 +113,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const demo = await seedDemo(database.db, publicUrl);
     // The emulator forgets everything when it stops: connect the demo specialist
     // afresh at every start, so booking works at once.
-    if (zoomEmulator) await connectDemoToEmulator(zoomEmulator, zoom, connections, demo.specialistId, redirectUri);
+    if (zoomEmulator) await connectDemoToEmulator(zoomEmulator, zoom, connections, demo.specialistId);
   }
   let isDraining = false;
-  app = createApp({ ...core, zoomWebhookSecret, inbox, clientAddressOf: createClientAddressResolver(config.trustProxy), isDraining: () => isDraining });
+  app = createApp({ ...core, zoomWebhookSecret, inbox, clientAddressOf: createClientAddressResolver(config.trustProxy), isDraining: () => isDraining, metrics, metricsToken: config.metricsToken });
 
   const sender = createMailSender(config.mail, inbox?.port);
   const worker = createOutboxWorker({
@@ -184,10 +187,9 @@ async function connectDemoToEmulator(
   zoom: ZoomClient,
   connections: ZoomConnectionStore,
   specialistId: string,
-  redirectUri: string,
 ): Promise<void> {
   const user = emulator.controls.addUser({ first_name: 'Maya', last_name: 'Lindqvist', display_name: 'Maya Lindqvist', email: 'maya@demo.specialist-booking.test' });
-  const code = emulator.controls.issueAuthorizationCode({ userId: user.id, redirectUri });
-  const tokens = await zoom.exchangeCode(code, '');
+  const { code, codeVerifier } = emulator.controls.issueAuthorizationCode({ userId: user.id });
+  const tokens = await zoom.exchangeCode(code, codeVerifier);
   await connections.saveAuthorization(specialistId, tokens, await zoom.getMe(tokens.accessToken));
 }

@@ -38,6 +38,8 @@ export interface ApiEnvelopeOptions {
   logger: Logger;
   /** The client's address, for the log line. */
   clientAddressOf: ClientAddressOf;
+  /** Told of every answer as it goes out (metrics). */
+  onAnswered?: (c: Context, response: Response) => void;
 }
 
 export interface ApiEnvelope {
@@ -81,7 +83,7 @@ const EXPOSED_HEADERS = 'Idempotent-Replayed, Retry-After, X-Request-Id';
  * app.options('/specialists/:slug/*', envelope.preflight);
  */
 export function createApiEnvelope(options: ApiEnvelopeOptions): ApiEnvelope {
-  const { ownOrigin, allowedOriginsFor, onError, logger, clientAddressOf } = options;
+  const { ownOrigin, allowedOriginsFor, onError, logger, clientAddressOf, onAnswered } = options;
   const logsRequests = logger.isEnabled('info');
 
   /** Whether `origin` may call this specialist's API: at once when the specialist's origins are cached. */
@@ -125,6 +127,7 @@ export function createApiEnvelope(options: ApiEnvelopeOptions): ApiEnvelope {
       }
     }
     if (logsRequests) logRequest(logger, c, response.status, started, clientAddressOf);
+    if (onAnswered) onAnswered(c, response);
     return response;
   }
 

@@ -6,6 +6,13 @@ import type { ErrorCode } from '../../sdk/error-codes.js';
 import { DomainError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** The code of the error answer sent, for metrics that count answers by code. */
+    errorCode: ErrorCode;
+  }
+}
+
 /** The one place where an error code becomes an HTTP status. */
 export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
   validation_failed: 400,
@@ -29,6 +36,7 @@ export function errorResponse(c: Context, error: DomainError): Response {
   const body: ErrorResponse = { success: false, code: error.code, message: error.message, ...error.details };
   // RFC 9110 §10.2.3: seconds to wait, which the SDK honours.
   if (error.details.retryAfterSeconds !== undefined) c.header('Retry-After', String(error.details.retryAfterSeconds));
+  c.set('errorCode', error.code);
   return c.json(body, STATUS_BY_CODE[error.code]);
 }
 

@@ -28,6 +28,8 @@ export interface PublicApiDeps {
   /** The app's error handler: errors get the API's shape inside the envelope. */
   onError: ErrorHandler;
   logger: Logger;
+  /** Told of every answer as it goes out (metrics). */
+  onAnswered?: (c: Context, response: Response) => void;
 }
 
 const IdempotencyKeySchema = z
@@ -61,6 +63,7 @@ export function publicApiRoutes(deps: PublicApiDeps): Hono {
     onError: deps.onError,
     logger: deps.logger,
     clientAddressOf: deps.clientAddressOf,
+    onAnswered: deps.onAnswered,
   });
   app.options('/specialists/:slug', envelope.preflight);
   app.options('/specialists/:slug/*', envelope.preflight);

@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { escapeHtml } from '../http/html.js';
 import type { EmulatorControls } from './index.js';
-import type { EmulatorUser, Failure } from './state.js';
+import { MAX_QUEUED_FAILURES, type EmulatorUser, type Failure } from './state.js';
 
 const TARGETS = new Set(['api', 'token', 'any']);
 const RATE_LIMIT_TYPES = new Set(['QPS', 'Daily-limit']);
@@ -30,7 +30,7 @@ button{font:inherit}button:focus-visible{outline:3px solid #1d4ed8;outline-offse
 function parseFailNext(input: unknown): { count: number; failure: Failure } | undefined {
   if (typeof input !== 'object' || input === null) return undefined;
   const { count, status, retryAfter, rateLimitType, body, target } = input as Record<string, unknown>;
-  if (!Number.isInteger(count) || (count as number) < 0) return undefined;
+  if (!Number.isInteger(count) || (count as number) < 0 || (count as number) > MAX_QUEUED_FAILURES) return undefined;
   if (!Number.isInteger(status) || (status as number) < 400 || (status as number) > 599) return undefined;
   if (retryAfter !== undefined && typeof retryAfter !== 'string') return undefined;
   if (body !== undefined && typeof body !== 'string') return undefined;
@@ -40,12 +40,31 @@ function parseFailNext(input: unknown): { count: number; failure: Failure } | un
 }
 
 /**
+ * Whether a request comes from a page of another site (or another origin on
+ * this one): a browser says so in `Sec-Fetch-Site`, or in an `Origin` other
+ * than the emulator's own. Callers that are not browsers (tests, scripts,
+ * curl) send neither and pass.
+ */
+function isCrossSite(c: Context): boolean {
+  const fetchSite = c.req.header('sec-fetch-site');
+  if (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') return true;
+  const origin = c.req.header('origin');
+  return origin !== undefined && origin !== new URL(c.req.url).origin;
+}
+
+/**
  * Controls for demos, over HTTP: a page listing the emulator's users with
  * buttons to expire or revoke their tokens, and the same as JSON endpoints.
- * Mounted at `/__emulator`.
+ * Mounted at `/__emulator`. Its POSTs refuse cross-site requests with 403,
+ * so a page on another site cannot revoke tokens or queue failures.
  */
 export function controlRoutes(controls: EmulatorControls): Hono {
   const app = new Hono();
+
+  app.on('POST', '*', async function refuseCrossSite(c, next) {
+    if (isCrossSite(c)) return c.json({ code: 403, message: 'Cross-site requests to the emulator controls are refused.' }, 403);
+    await next();
+  });
 
   app.get('/', (c) => c.html(controlPage(controls.users(), controls.meetings().length)));
 
@@ -71,9 +90,17 @@ export function controlRoutes(controls: EmulatorControls): Hono {
   app.post('/fail-next', async (c) => {
     const parsed = parseFailNext(await c.req.json().catch(() => undefined));
     if (!parsed) {
-      return c.json({ message: 'Send {"count": n, "status": 4xx|5xx, "retryAfter"?, "rateLimitType"?: "QPS"|"Daily-limit", "body"?, "target"?: "api"|"token"|"any"}' }, 400);
+      return c.json(
+        { message: `Send {"count": 0-${MAX_QUEUED_FAILURES}, "status": 4xx|5xx, "retryAfter"?, "rateLimitType"?: "QPS"|"Daily-limit", "body"?, "target"?: "api"|"token"|"any"}` },
+        400,
+      );
     }
-    controls.failNext(parsed.count, parsed.failure);
+    try {
+      controls.failNext(parsed.count, parsed.failure);
+    } catch (error) {
+      if (error instanceof RangeError) return c.json({ message: error.message }, 400);
+      throw error;
+    }
     return c.json({ ok: true });
   });
 

@@ -10,16 +10,23 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { loopbackHostOnly } from '../http/loopback-host.js';
+import { bodyLimit } from 'hono/body-limit';
 import { apiRoutes } from './api-routes.js';
 import { controlRoutes } from './control-routes.js';
 import { ConnectionDropped } from './faults.js';
 import { oauthRoutes } from './oauth-routes.js';
-import { EmulatorState, type EmulatorMeeting, type EmulatorUser, type Failure, type TokenRequest } from './state.js';
+import { EmulatorState, s256Challenge, type EmulatorMeeting, type EmulatorUser, type Failure, type TokenRequest } from './state.js';
 import { deauthorizationEvent, deliverWebhook, signWebhook, type WebhookSignatureHeaders } from './webhooks.js';
 
 export type { EmulatorMeeting, EmulatorUser, Failure as EmulatorFailure, TokenRequest as EmulatorTokenRequest } from './state.js';
 
 export interface EmulatorOptions {
+  /**
+   * The app's redirect URL, as configured in Zoom's Marketplace: authorize
+   * and the code exchange accept this one only (e.g.
+   * `http://localhost:3000/oauth/zoom/callback`).
+   */
+  redirectUri: string;
   /** Default: random. */
   clientId?: string;
   /** Default: random. */
@@ -48,7 +55,10 @@ export interface EmulatorControls {
    * The next `count` matching requests fail with this status, in the order
    * queued: 429s with Zoom's bodies and headers, 5xx with
    * `{"code":500,"message":"Internal server error"}`, unless `body` is given
-   * (it may be non-JSON). `target` defaults to `api`.
+   * (it may be non-JSON). `target` defaults to `api`. At most
+   * 100 wait at once.
+   *
+   * @throws RangeError past that cap.
    */
   failNext(count: number, failure: Failure): void;
   /** The next `count` (default 1) successful refreshes rotate the tokens, then cut the connection instead of answering. */
@@ -61,8 +71,12 @@ export interface EmulatorControls {
   tokenRequests(): TokenRequest[];
   /** Revokes the user's tokens, then POSTs a signed `app_deauthorized` event to `webhookUrl`. */
   sendDeauthorization(userId: string, webhookUrl: string): Promise<Response>;
-  /** A code as if the user had clicked "Allow" (for seeding demos without a browser); `codeChallenge` is S256. */
-  issueAuthorizationCode(input: { userId: string; redirectUri: string; codeChallenge?: string }): string;
+  /**
+   * A code for the configured redirect URI as if the user had clicked
+   * "Allow" (for seeding demos without a browser), with the PKCE verifier to
+   * exchange it with.
+   */
+  issueAuthorizationCode(input: { userId: string }): { code: string; codeVerifier: string };
   /** Zoom's webhook signature headers for a body; the timestamp defaults to the clock's. */
   signWebhook(body: string, timestampSeconds?: number): WebhookSignatureHeaders;
 }
@@ -85,21 +99,26 @@ export interface RunningZoomEmulator extends ZoomEmulator {
 }
 
 const FIFTEEN_YEARS_SECONDS = 15 * 365 * 24 * 3600;
+/** Zoom's largest request body here is a meeting (agenda ≤ 2000 characters); nothing honest comes near this. */
+const MAX_BODY_BYTES = 64 * 1024;
 
 /**
  * Builds the emulator as a Hono app, without a socket; `startZoomEmulator`
  * serves it. Join and start links use the origin of the request.
  *
+ * Request bodies are limited to 64 KiB (413 in Zoom's error shape).
+ *
  * @example
- * const zoom = createZoomEmulator({ clientId: 'id', clientSecret: 'secret' });
+ * const zoom = createZoomEmulator({ redirectUri: 'http://localhost:3000/oauth/zoom/callback', clientId: 'id', clientSecret: 'secret' });
  * const user = zoom.controls.addUser({ email: 'ada@zoom.test' });
  * await zoom.app.request('/v2/users/me', { headers: { authorization: `Bearer ${token}` } });
  */
-export function createZoomEmulator(options: EmulatorOptions = {}): ZoomEmulator {
+export function createZoomEmulator(options: EmulatorOptions): ZoomEmulator {
   const state = new EmulatorState({
     clientId: options.clientId ?? `emu_${randomBytes(8).toString('hex')}`,
     clientSecret: options.clientSecret ?? randomBytes(24).toString('base64url'),
     webhookSecret: options.webhookSecret ?? randomBytes(24).toString('base64url'),
+    redirectUri: options.redirectUri,
     clock: options.clock ?? (() => new Date()),
     accessTokenSeconds: options.accessTokenSeconds ?? 3599,
     refreshTokenSeconds: options.refreshTokenSeconds ?? FIFTEEN_YEARS_SECONDS,
@@ -113,9 +132,7 @@ export function createZoomEmulator(options: EmulatorOptions = {}): ZoomEmulator 
     users: () => [...state.users.values()].map((u) => ({ ...u })),
     expireAccessTokens: (userId) => state.expireAccessTokens(userId),
     revokeAllTokens: (userId) => state.revokeAllTokens(userId),
-    failNext: (count, failure) => {
-      for (let i = 0; i < count; i++) state.failures.push({ ...failure });
-    },
+    failNext: (count, failure) => state.queueFailures(count, failure),
     dropNextRefreshResponses: (count = 1) => {
       state.droppedRefreshResponses += count;
     },
@@ -133,8 +150,11 @@ export function createZoomEmulator(options: EmulatorOptions = {}): ZoomEmulator 
       const body = deauthorizationEvent({ user, clientId: settings.clientId, secret: settings.webhookSecret, now: state.now() });
       return deliverWebhook(webhookUrl, body, sign(body));
     },
-    issueAuthorizationCode: ({ userId, redirectUri, codeChallenge }) =>
-      state.issueCode({ clientId: settings.clientId, userId, redirectUri, challenge: codeChallenge, challengeMethod: 'S256' }),
+    issueAuthorizationCode: ({ userId }) => {
+      const codeVerifier = randomBytes(32).toString('base64url');
+      const code = state.issueCode({ clientId: settings.clientId, userId, redirectUri: settings.redirectUri, challenge: s256Challenge(codeVerifier) });
+      return { code, codeVerifier };
+    },
     signWebhook: sign,
   };
 
@@ -145,6 +165,7 @@ export function createZoomEmulator(options: EmulatorOptions = {}): ZoomEmulator 
     return c.json({ code: 500, message: 'Internal server error' }, 500);
   });
   app.use(loopbackHostOnly());
+  app.use(bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.json({ code: 413, message: `Request body is larger than ${MAX_BODY_BYTES} bytes.` }, 413) }));
   app.route('/', oauthRoutes(state));
   app.route('/v2', apiRoutes(state));
   app.route('/__emulator', controlRoutes(controls));
@@ -156,11 +177,11 @@ export function createZoomEmulator(options: EmulatorOptions = {}): ZoomEmulator 
  * 127.0.0.1. `oauthBaseUrl` is its URL, `apiBaseUrl` that URL + `/v2`.
  *
  * @example
- * const zoom = await startZoomEmulator({ clock });
+ * const zoom = await startZoomEmulator({ redirectUri: `${publicUrl}/oauth/zoom/callback`, clock });
  * // … point the Zoom client at zoom.oauthBaseUrl and zoom.apiBaseUrl …
  * await zoom.close();
  */
-export async function startZoomEmulator(options: EmulatorOptions & { port?: number; hostname?: string } = {}): Promise<RunningZoomEmulator> {
+export async function startZoomEmulator(options: EmulatorOptions & { port?: number; hostname?: string }): Promise<RunningZoomEmulator> {
   const emulator = createZoomEmulator(options);
   const hostname = options.hostname ?? '127.0.0.1';
   const server = serve({ fetch: emulator.app.fetch, port: options.port ?? 0, hostname });

@@ -9,15 +9,6 @@ const OAUTH_PARAMS = ['response_type', 'client_id', 'redirect_uri', 'state', 'co
 
 type Params = Record<string, string | undefined>;
 
-function isHttpUrl(value: string | undefined): value is string {
-  if (!value) return false;
-  try {
-    return ['http:', 'https:'].includes(new URL(value).protocol);
-  } catch {
-    return false;
-  }
-}
-
 /** Zoom's OAuth endpoints: authorize (a consent page and its form), token, revoke. */
 export function oauthRoutes(state: EmulatorState): Hono {
   const app = new Hono();
@@ -26,16 +17,33 @@ export function oauthRoutes(state: EmulatorState): Hono {
   // Problems that must not redirect: the redirect target itself is not trusted yet (RFC 6749 §4.1.2.1).
   const authorizeProblem = (p: Params): string | undefined => {
     if (p.client_id !== settings.clientId) return 'Invalid client_id.';
-    if (!isHttpUrl(p.redirect_uri)) return 'Invalid redirect_uri.';
+    if (p.redirect_uri !== settings.redirectUri) return 'Invalid redirect_uri: it is not the redirect URL configured for this app.';
     if (p.response_type !== 'code') return 'Unsupported response_type: only "code" is supported.';
-    if (p.code_challenge_method && !['S256', 'plain'].includes(p.code_challenge_method)) return 'Invalid code_challenge_method.';
     return undefined;
+  };
+
+  // PKCE is required, S256 only. The redirect URI is trusted by now, so these
+  // go back to the app as `invalid_request` (RFC 7636 §4.4.1); without a
+  // method Zoom assumes "plain", which is refused too.
+  const pkceProblem = (p: Params): string | undefined => {
+    if (!p.code_challenge) return 'code_challenge is required (PKCE).';
+    if (p.code_challenge_method !== 'S256') return 'code_challenge_method must be S256.';
+    return undefined;
+  };
+
+  const redirectBack = (p: Params, outcome: Record<string, string>) => {
+    const back = new URL(p.redirect_uri!);
+    for (const [name, value] of Object.entries(outcome)) back.searchParams.set(name, value);
+    if (p.state !== undefined) back.searchParams.set('state', p.state);
+    return back.toString();
   };
 
   app.get('/oauth/authorize', (c) => {
     const params = c.req.query();
     const problem = authorizeProblem(params);
     if (problem) return c.html(errorPage(problem), 400);
+    const pkce = pkceProblem(params);
+    if (pkce) return c.redirect(redirectBack(params, { error: 'invalid_request', error_description: pkce }), 302);
     // The page must always offer an account, even before a test or demo added one.
     if (state.users.size === 0) state.addUser();
     const carried = Object.fromEntries(OAUTH_PARAMS.filter((k) => params[k] !== undefined).map((k) => [k, params[k]!]));
@@ -46,25 +54,15 @@ export function oauthRoutes(state: EmulatorState): Hono {
     const form: Params = Object.fromEntries(Object.entries(await c.req.parseBody()).map(([k, v]) => [k, typeof v === 'string' ? v : undefined]));
     const problem = authorizeProblem(form);
     if (problem) return c.html(errorPage(problem), 400);
-    const back = new URL(form.redirect_uri!);
-    if (form.decision === 'allow') {
-      const user = state.users.get(form.user_id ?? '');
-      if (!user) return c.html(errorPage('Choose a Zoom account.'), 400);
-      const code = state.issueCode({
-        clientId: settings.clientId,
-        userId: user.id,
-        redirectUri: form.redirect_uri!,
-        challenge: form.code_challenge || undefined,
-        // Without a method, Zoom (like RFC 7636 §4.3) assumes "plain".
-        challengeMethod: form.code_challenge_method === 'S256' ? 'S256' : 'plain',
-      });
-      back.searchParams.set('code', code);
-    } else {
-      back.searchParams.set('error', 'access_denied');
-      back.searchParams.set('error_description', 'The user denied the authorization request.');
+    const pkce = pkceProblem(form);
+    if (pkce) return c.redirect(redirectBack(form, { error: 'invalid_request', error_description: pkce }), 302);
+    if (form.decision !== 'allow') {
+      return c.redirect(redirectBack(form, { error: 'access_denied', error_description: 'The user denied the authorization request.' }), 302);
     }
-    if (form.state !== undefined) back.searchParams.set('state', form.state);
-    return c.redirect(back.toString(), 302);
+    const user = state.users.get(form.user_id ?? '');
+    if (!user) return c.html(errorPage('Choose a Zoom account.'), 400);
+    const code = state.issueCode({ clientId: settings.clientId, userId: user.id, redirectUri: settings.redirectUri, challenge: form.code_challenge! });
+    return c.redirect(redirectBack(form, { code }), 302);
   });
 
   app.post('/oauth/token', async (c) => {

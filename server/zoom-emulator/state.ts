@@ -57,8 +57,8 @@ interface AuthCode {
   clientId: string;
   userId: string;
   redirectUri: string;
-  challenge: string | undefined;
-  challengeMethod: 'S256' | 'plain';
+  /** The S256 `code_challenge`: PKCE is required. */
+  challenge: string;
   expiresAt: number;
   isUsed: boolean;
 }
@@ -81,11 +81,19 @@ export interface EmulatorSettings {
   clientId: string;
   clientSecret: string;
   webhookSecret: string;
+  /** The app's one redirect URL: authorize and the code exchange accept no other. */
+  redirectUri: string;
   clock: () => Date;
   accessTokenSeconds: number;
   refreshTokenSeconds: number;
   dailyMeetingLimit: number;
 }
+
+/** PKCE S256: base64url SHA-256 of the verifier (RFC 7636 §4.2). */
+export const s256Challenge = (verifier: string) => createHash('sha256').update(verifier).digest('base64url');
+
+/** How many injected failures may wait at once: a test needs a handful, a runaway loop must not fill memory. */
+export const MAX_QUEUED_FAILURES = 100;
 
 /** Zoom's codes live 5 minutes. */
 const CODE_LIFETIME_MS = 5 * 60_000;
@@ -145,20 +153,17 @@ export class EmulatorState {
   }
 
   /**
-   * Redeems a code: single use, 5 minutes, same client and redirect URI,
-   * matching PKCE verifier. Returns the user, or undefined for any failure.
-   * A failed attempt burns the code too (RFC 6749 §10.5: codes are one-shot).
+   * Redeems a code: single use, 5 minutes, same client, the configured
+   * redirect URI, matching PKCE verifier. Returns the user, or undefined for
+   * any failure. A failed attempt burns the code too (RFC 6749 §10.5: codes
+   * are one-shot).
    */
   redeemCode(code: string, clientId: string, redirectUri: string | undefined, verifier: string | undefined): string | undefined {
     const entry = this.codes.get(code);
     if (!entry || entry.isUsed || entry.expiresAt < this.now()) return undefined;
     entry.isUsed = true;
-    if (entry.clientId !== clientId || entry.redirectUri !== redirectUri) return undefined;
-    if (entry.challenge !== undefined) {
-      if (!verifier) return undefined;
-      const computed = entry.challengeMethod === 'S256' ? createHash('sha256').update(verifier).digest('base64url') : verifier;
-      if (computed !== entry.challenge) return undefined;
-    }
+    if (entry.clientId !== clientId || entry.redirectUri !== redirectUri || redirectUri !== this.settings.redirectUri) return undefined;
+    if (!verifier || s256Challenge(verifier) !== entry.challenge) return undefined;
     return entry.userId;
   }
 
@@ -228,6 +233,14 @@ export class EmulatorState {
     do id = randomInt(10_000_000_000, 99_999_999_999);
     while (this.meetings.has(id));
     return id;
+  }
+
+  /** Queues failures; at most `MAX_QUEUED_FAILURES` wait at once. @throws RangeError over that. */
+  queueFailures(count: number, failure: Failure): void {
+    if (!Number.isInteger(count) || count < 0 || this.failures.length + count > MAX_QUEUED_FAILURES) {
+      throw new RangeError(`At most ${MAX_QUEUED_FAILURES} failures may be queued at once (${this.failures.length} are).`);
+    }
+    for (let i = 0; i < count; i++) this.failures.push({ ...failure });
   }
 
   /** Takes the first queued failure that applies to `target`, keeping the order of the others. */

@@ -18,6 +18,27 @@ export interface ZoomClientOptions {
   timeoutMs?: number;
   fetch?: typeof fetch;
   sleep?: (ms: number) => Promise<void>;
+  /** Told of every request to Zoom and every token refresh (metrics). */
+  observer?: ZoomCallObserver;
+}
+
+/** Which of Zoom's endpoints a request went to. */
+export type ZoomOperation = 'token_exchange' | 'token_refresh' | 'token_revoke' | 'get_me' | 'create_meeting' | 'list_meetings' | 'get_meeting' | 'delete_meeting';
+
+/** What went wrong with one request: its status class, or no answer at all. */
+export type ZoomErrorKind = '401' | '429' | '4xx' | '5xx' | 'network' | 'timeout';
+
+export interface ZoomCallObserver {
+  /** One HTTP request (each retry is one): seconds until Zoom's response headers, and the error kind when it failed. */
+  call(operation: ZoomOperation, seconds: number, errorKind: ZoomErrorKind | undefined): void;
+  /** A token refresh ended: with new tokens, or without. */
+  tokenRefresh(isSuccess: boolean): void;
+}
+
+function errorKindOf(status: number): ZoomErrorKind | undefined {
+  if (status < 400) return undefined;
+  if (status === 401 || status === 429) return String(status) as '401' | '429';
+  return status >= 500 ? '5xx' : '4xx';
 }
 
 export interface ZoomTokens {
@@ -84,17 +105,23 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const basicAuth = `Basic ${Buffer.from(`${options.clientId}:${options.clientSecret}`).toString('base64')}`;
+  const { observer } = options;
 
-  async function send(url: string, init: RequestInit): Promise<Response> {
+  async function send(operation: ZoomOperation, url: string, init: RequestInit): Promise<Response> {
+    const started = performance.now();
     try {
-      return await fetchImpl(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+      const response = await fetchImpl(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+      observer?.call(operation, (performance.now() - started) / 1000, errorKindOf(response.status));
+      return response;
     } catch (error) {
-      throw new ZoomNetworkError(`Zoom did not answer (${(error as Error).name})`, { cause: error });
+      const name = (error as Error).name;
+      observer?.call(operation, (performance.now() - started) / 1000, name === 'TimeoutError' ? 'timeout' : 'network');
+      throw new ZoomNetworkError(`Zoom did not answer (${name})`, { cause: error });
     }
   }
 
-  async function tokenRequest(params: Record<string, string>): Promise<ZoomTokens> {
-    const response = await send(`${oauthBase}/oauth/token`, {
+  async function tokenRequest(operation: 'token_exchange' | 'token_refresh', params: Record<string, string>): Promise<ZoomTokens> {
+    const response = await send(operation, `${oauthBase}/oauth/token`, {
       method: 'POST',
       headers: { Authorization: basicAuth, 'Content-Type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams(params),
@@ -113,9 +140,9 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
     };
   }
 
-  async function api<T>(accessToken: string, method: string, path: string, json?: unknown): Promise<T | undefined> {
+  async function api<T>(operation: ZoomOperation, accessToken: string, method: string, path: string, json?: unknown): Promise<T | undefined> {
     for (let attempt = 1; ; attempt++) {
-      const response = await send(`${apiBase}${path}`, {
+      const response = await send(operation, `${apiBase}${path}`, {
         method,
         headers: {
           Authorization: `Bearer ${accessToken}`,
@@ -163,15 +190,22 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
     },
 
     exchangeCode(code, codeVerifier) {
-      return tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: options.redirectUri, code_verifier: codeVerifier });
+      return tokenRequest('token_exchange', { grant_type: 'authorization_code', code, redirect_uri: options.redirectUri, code_verifier: codeVerifier });
     },
 
-    refreshTokens(refreshToken) {
-      return tokenRequest({ grant_type: 'refresh_token', refresh_token: refreshToken });
+    async refreshTokens(refreshToken) {
+      try {
+        const tokens = await tokenRequest('token_refresh', { grant_type: 'refresh_token', refresh_token: refreshToken });
+        observer?.tokenRefresh(true);
+        return tokens;
+      } catch (error) {
+        observer?.tokenRefresh(false);
+        throw error;
+      }
     },
 
     async revokeToken(accessToken) {
-      const response = await send(`${oauthBase}/oauth/revoke`, {
+      const response = await send('token_revoke', `${oauthBase}/oauth/revoke`, {
         method: 'POST',
         headers: { Authorization: basicAuth, 'Content-Type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ token: accessToken }),
@@ -181,7 +215,7 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
     },
 
     async getMe(accessToken) {
-      const me = (await api<Record<string, unknown>>(accessToken, 'GET', '/users/me')) ?? {};
+      const me = (await api<Record<string, unknown>>('get_me', accessToken, 'GET', '/users/me')) ?? {};
       const name = [me.first_name, me.last_name].filter((p) => typeof p === 'string' && p).join(' ');
       return {
         id: String(me.id),
@@ -192,7 +226,7 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
     },
 
     async createMeeting(accessToken, input) {
-      const meeting = await api<Record<string, unknown>>(accessToken, 'POST', '/users/me/meetings', {
+      const meeting = await api<Record<string, unknown>>('create_meeting', accessToken, 'POST', '/users/me/meetings', {
         topic: input.topic.slice(0, 200),
         type: 2,
         start_time: input.startTime.toISOString().replace(/\.\d{3}Z$/, 'Z'),
@@ -205,16 +239,16 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
     },
 
     async findMeetingsByAgendaMarker(accessToken, marker) {
-      const list = await api<{ meetings?: Record<string, unknown>[] }>(accessToken, 'GET', '/users/me/meetings?type=scheduled&page_size=300');
+      const list = await api<{ meetings?: Record<string, unknown>[] }>('list_meetings', accessToken, 'GET', '/users/me/meetings?type=scheduled&page_size=300');
       const matches = (list?.meetings ?? []).filter((m) => typeof m.agenda === 'string' && m.agenda.includes(marker));
       // The list omits start_url: read each match in full.
       return Promise.all(
-        matches.map(async (m) => toMeeting((await api<Record<string, unknown>>(accessToken, 'GET', `/meetings/${encodeURIComponent(String(m.id))}`)) ?? m)),
+        matches.map(async (m) => toMeeting((await api<Record<string, unknown>>('get_meeting', accessToken, 'GET', `/meetings/${encodeURIComponent(String(m.id))}`)) ?? m)),
       );
     },
 
     async deleteMeeting(accessToken, meetingId) {
-      await api(accessToken, 'DELETE', `/meetings/${encodeURIComponent(meetingId)}`);
+      await api('delete_meeting', accessToken, 'DELETE', `/meetings/${encodeURIComponent(meetingId)}`);
     },
   };
 }

@@ -1,12 +1,17 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-/** How old a webhook may be before it is refused as a replay. */
+/**
+ * How far a webhook's timestamp may be from now, either way: older is a
+ * replay; newer is a captured-in-advance or forged clock, which would stay
+ * replayable for as long as it lies ahead.
+ */
 export const WEBHOOK_TOLERANCE_SECONDS = 300;
 
 /**
  * Checks Zoom's `x-zm-signature` (`v0=` hex HMAC-SHA256 of
  * `v0:{timestamp}:{raw body}`) in constant time, and that the timestamp is
- * within the replay window.
+ * within the window: at most `toleranceSeconds` (default 300) before or
+ * after `now`.
  */
 export function isValidZoomSignature(input: {
   secret: string;
@@ -18,8 +23,8 @@ export function isValidZoomSignature(input: {
 }): boolean {
   const { secret, rawBody, timestamp, signature } = input;
   if (!timestamp || !signature || !/^\d{1,12}$/.test(timestamp)) return false;
-  const age = Math.abs(input.now.getTime() / 1000 - Number(timestamp));
-  if (age > (input.toleranceSeconds ?? WEBHOOK_TOLERANCE_SECONDS)) return false;
+  const distance = Math.abs(input.now.getTime() / 1000 - Number(timestamp));
+  if (distance > (input.toleranceSeconds ?? WEBHOOK_TOLERANCE_SECONDS)) return false;
   const expected = Buffer.from(`v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${rawBody}`).digest('hex')}`);
   const given = Buffer.from(signature);
   return given.length === expected.length && timingSafeEqual(given, expected);

@@ -40,6 +40,7 @@ describe('loadConfig', () => {
       shutdownGraceMs: 25_000,
       emailBodyRetentionMs: 30 * 86_400_000,
       limits: { bookingsPerAddressPerHour: 20, bookingsPerCustomerPerDay: 5, bookingsPerSpecialistPerDay: 80, slotReadsPerAddressPerMinute: 600 },
+      metricsToken: undefined,
     });
   });
 
@@ -51,6 +52,14 @@ describe('loadConfig', () => {
       'Configuration error: BOOKINGS_PER_SPECIALIST_PER_DAY must be a whole number from 1 to 1000000000 (got "0").',
     );
     expect(() => loadConfig({ SLOT_READS_PER_ADDRESS_PER_MINUTE: 'lots' })).toThrow('Configuration error: SLOT_READS_PER_ADDRESS_PER_MINUTE must be a whole number from 1 to 1000000000 (got "lots").');
+  });
+
+  it('reads METRICS_TOKEN, refuses a short one and never echoes it', () => {
+    const token = 'm'.repeat(32);
+    expect(loadConfig({ METRICS_TOKEN: token }).metricsToken).toBe(token);
+    expect(() => loadConfig({ METRICS_TOKEN: 'short-secret' })).toThrow(
+      /^Configuration error: METRICS_TOKEN must be at least 32 characters \(openssl rand -hex 32\)\.$/,
+    );
   });
 
   it('routes mail by SMTP_URL, or Gmail for the original set-up, else to the local inbox', () => {
@@ -256,7 +265,7 @@ describe('npm run start:production', () => {
 
   it('starts with everything configured: health answers, and there is no inbox, no emulator and no demo', async () => {
     const smtp = await startTestSmtp();
-    const zoom = await startZoomEmulator();
+    const zoom = await startZoomEmulator({ redirectUri: 'https://booking.example.com/oauth/zoom/callback' });
     const databaseUrl = `sqlite:${join(dir, 'production.sqlite')}`;
     const server = await startChildServer(
       {

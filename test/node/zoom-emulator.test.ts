@@ -41,7 +41,7 @@ describe('Zoom emulator over HTTP', () => {
 
   beforeEach(async () => {
     time = createTestClock(NOW);
-    zoom = await startZoomEmulator({ clock: time.clock, dailyMeetingLimit: 5, clientId: 'client-1', clientSecret: 'secret-1', webhookSecret: 'whsec-1' });
+    zoom = await startZoomEmulator({ redirectUri: REDIRECT, clock: time.clock, dailyMeetingLimit: 5, clientId: 'client-1', clientSecret: 'secret-1', webhookSecret: 'whsec-1' });
     ada = zoom.controls.addUser({ first_name: 'Ada', last_name: 'Host', display_name: 'Ada Host', email: 'ada@zoom.test', timezone: 'Europe/Berlin' });
   });
   afterEach(() => zoom.close());
@@ -52,8 +52,9 @@ describe('Zoom emulator over HTTP', () => {
   const token = (params: Record<string, string>, auth?: string) => form('/oauth/token', params, auth);
   const api = (path: string, accessToken: string, init: RequestInit = {}) =>
     fetch(`${zoom.apiBaseUrl}${path}`, { ...init, headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json', ...init.headers } });
+  const pkce = { code_challenge: S256(VERIFIER), code_challenge_method: 'S256' };
   const authorizeUrl = (params: Record<string, string> = {}) =>
-    `${zoom.url}/oauth/authorize?${new URLSearchParams({ response_type: 'code', client_id: zoom.clientId, redirect_uri: REDIRECT, state: 'st-1', ...params })}`;
+    `${zoom.url}/oauth/authorize?${new URLSearchParams({ response_type: 'code', client_id: zoom.clientId, redirect_uri: REDIRECT, state: 'st-1', ...pkce, ...params })}`;
 
   /** Opens the consent page, submits its form like a browser, returns the redirect's URL (not followed). */
   async function consent(params: Record<string, string> = {}, decision: 'allow' | 'deny' = 'allow', userId = ada.id): Promise<URL> {
@@ -126,9 +127,9 @@ describe('Zoom emulator over HTTP', () => {
     });
 
     it('adds an account when the emulator has none, so the page always works', async () => {
-      const empty = await startZoomEmulator();
+      const empty = await startZoomEmulator({ redirectUri: REDIRECT });
       try {
-        const url = `${empty.url}/oauth/authorize?${new URLSearchParams({ response_type: 'code', client_id: empty.clientId, redirect_uri: REDIRECT })}`;
+        const url = `${empty.url}/oauth/authorize?${new URLSearchParams({ response_type: 'code', client_id: empty.clientId, redirect_uri: REDIRECT, ...pkce })}`;
         const html = await (await fetch(url)).text();
         const [user] = empty.controls.users();
         expect(user).toMatchObject({ id: expect.stringMatching(/^zu_/), status: 'active' });
@@ -142,6 +143,9 @@ describe('Zoom emulator over HTTP', () => {
       const badRequests: Record<string, string>[] = [
         { client_id: 'someone-else' },
         { redirect_uri: '' },
+        { redirect_uri: 'https://attacker.example/oauth/zoom/callback' },
+        { redirect_uri: `${REDIRECT}/` },
+        { redirect_uri: `${REDIRECT}?next=https://attacker.example` },
         { redirect_uri: 'javascript:alert(1)' },
         { redirect_uri: 'not a url' },
         { response_type: 'token' },
@@ -152,6 +156,31 @@ describe('Zoom emulator over HTTP', () => {
         expect(res.headers.get('location')).toBeNull();
         expect(await res.text()).toContain('<h1>Something is wrong with this request</h1>');
       }
+      const foreign = await (await fetch(authorizeUrl({ redirect_uri: 'https://attacker.example/cb' }))).text();
+      expect(foreign).toContain('<p>Invalid redirect_uri: it is not the redirect URL configured for this app.</p>');
+    });
+
+    it('refuses to authorize the configured redirect URI without PKCE S256, as invalid_request', async () => {
+      const withoutPkce: Record<string, string>[] = [{ code_challenge: '', code_challenge_method: '' }, { code_challenge_method: '' }, { code_challenge_method: 'plain' }];
+      const expected = ['code_challenge is required (PKCE).', 'code_challenge_method must be S256.', 'code_challenge_method must be S256.'];
+      for (const [i, params] of withoutPkce.entries()) {
+        const res = await fetch(authorizeUrl(params), { redirect: 'manual' });
+        expect(res.status).toBe(302);
+        const back = new URL(res.headers.get('location')!);
+        expect(back.origin + back.pathname).toBe(REDIRECT);
+        expect(Object.fromEntries(back.searchParams)).toEqual({ error: 'invalid_request', error_description: expected[i], state: 'st-1' });
+      }
+      // A consent form posted without its challenge gets no code either.
+      const html = await (await fetch(authorizeUrl())).text();
+      const { code_challenge: _dropped, ...fields } = hiddenInputs(html);
+      const posted = await fetch(`${zoom.url}/oauth/authorize`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ ...fields, user_id: ada.id, decision: 'allow' }),
+        redirect: 'manual',
+      });
+      expect(new URL(posted.headers.get('location')!).searchParams.get('error')).toBe('invalid_request');
+      expect(zoom.controls.tokenRequests()).toEqual([]);
     });
 
     it('redirects with error=access_denied and the state on Deny', async () => {
@@ -176,12 +205,6 @@ describe('Zoom emulator over HTTP', () => {
       expect((await api('/users/me', body.access_token)).status).toBe(200);
     });
 
-    it('assumes plain PKCE when the method is missing', async () => {
-      const code = (await consent({ code_challenge: 'plain-challenge-value' })).searchParams.get('code')!;
-      const res = await token({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: 'plain-challenge-value' });
-      expect(res.status).toBe(200);
-    });
-
     it('refuses a wrong or missing verifier, a reused code, another redirect URI and an expired code', async () => {
       const wrong = await authorizeCode();
       const wrongRes = await token({ grant_type: 'authorization_code', code: wrong, redirect_uri: REDIRECT, code_verifier: `${VERIFIER}x` });
@@ -201,6 +224,11 @@ describe('Zoom emulator over HTTP', () => {
       const elsewhere = await authorizeCode();
       const elsewhereRes = await token({ grant_type: 'authorization_code', code: elsewhere, redirect_uri: 'http://127.0.0.1:9/other', code_verifier: VERIFIER });
       expect(await elsewhereRes.json()).toEqual(invalidCode(elsewhere));
+
+      const noRedirect = await authorizeCode();
+      const noRedirectRes = await token({ grant_type: 'authorization_code', code: noRedirect, code_verifier: VERIFIER });
+      expect(noRedirectRes.status).toBe(400);
+      expect(await noRedirectRes.json()).toEqual(invalidCode(noRedirect));
 
       const late = await authorizeCode();
       time.advance(5 * 60_000 + 1_000);
@@ -578,11 +606,16 @@ describe('Zoom emulator over HTTP', () => {
     });
 
     it('rejects in-process too, where there is no socket to cut', async () => {
-      const local = createZoomEmulator({ clientId: 'c', clientSecret: 's' });
+      const local = createZoomEmulator({ redirectUri: REDIRECT, clientId: 'c', clientSecret: 's' });
       const user = local.controls.addUser();
-      const code = local.controls.issueAuthorizationCode({ userId: user.id, redirectUri: REDIRECT });
+      const { code, codeVerifier } = local.controls.issueAuthorizationCode({ userId: user.id });
       const auth = { authorization: `Basic ${Buffer.from('c:s').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' };
-      const exchanged = await local.app.request('/oauth/token', { method: 'POST', headers: auth, body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT }) });
+      const exchanged = await local.app.request('/oauth/token', {
+        method: 'POST',
+        headers: auth,
+        body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: codeVerifier }),
+      });
+      expect(exchanged.status).toBe(200);
       const { refresh_token } = (await exchanged.json()) as Tokens;
       local.controls.dropNextRefreshResponses(1);
       await expect(local.app.request('/oauth/token', { method: 'POST', headers: auth, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token }) })).rejects.toThrow(
@@ -685,6 +718,87 @@ describe('Zoom emulator over HTTP', () => {
       const res = await api('/users/me', access_token);
       expect(res.status).toBe(503);
       expect(await res.text()).toBe('down');
+    });
+
+    it('caps fail-next: at most 100 queued failures, then a clear 400', async () => {
+      const failNext = (body: unknown) => fetch(`${zoom.url}/__emulator/fail-next`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const tooMany = await failNext({ count: 101, status: 500 });
+      expect(tooMany.status).toBe(400);
+      expect((await tooMany.json()).message).toMatch(/^Send \{"count": 0-100, /);
+      expect(await (await failNext({ count: 99, status: 500 })).json()).toEqual({ ok: true });
+      expect(await (await failNext({ count: 1, status: 502 })).json()).toEqual({ ok: true });
+      const full = await failNext({ count: 1, status: 503 });
+      expect(full.status).toBe(400);
+      expect(await full.json()).toEqual({ message: 'At most 100 failures may be queued at once (100 are).' });
+      expect(() => zoom.controls.failNext(1, { status: 500 })).toThrow(RangeError);
+      expect(() => zoom.controls.failNext(1e9, { status: 500 })).toThrow(RangeError);
+    });
+
+    it('refuses cross-site control requests, so a page on another site cannot revoke tokens', async () => {
+      const pair = await connect();
+      const revoke = (headers: Record<string, string>) => fetch(`${zoom.url}/__emulator/users/${ada.id}/revoke`, { method: 'POST', headers, redirect: 'manual' });
+      const crossSite: Record<string, string>[] = [
+        { origin: 'https://attacker.example', 'sec-fetch-site': 'cross-site' },
+        { origin: 'https://attacker.example' },
+        { 'sec-fetch-site': 'cross-site' },
+        // Another origin on the same site (the app on localhost:3000, the emulator on :3001) is not the control page either.
+        { origin: 'http://127.0.0.1:9', 'sec-fetch-site': 'same-site' },
+        { origin: 'null' },
+      ];
+      for (const headers of crossSite) {
+        const res = await revoke(headers);
+        expect(res.status).toBe(403);
+        expect(await res.json()).toEqual({ code: 403, message: 'Cross-site requests to the emulator controls are refused.' });
+      }
+      const queued = await fetch(`${zoom.url}/__emulator/fail-next`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain', origin: 'https://attacker.example' },
+        body: JSON.stringify({ count: 5, status: 500 }),
+      });
+      expect(queued.status).toBe(403);
+      expect((await api('/users/me', pair.access_token)).status).toBe(200);
+      // The control page's own forms (same origin) and callers that are not browsers still work.
+      expect((await revoke({ origin: zoom.url, 'sec-fetch-site': 'same-origin' })).status).toBe(303);
+      expect((await api('/users/me', pair.access_token)).status).toBe(401);
+      expect((await fetch(`${zoom.url}/__emulator/users/${ada.id}/expire`, { method: 'POST', headers: { accept: 'application/json' } })).status).toBe(200);
+    });
+  });
+
+  describe('body limits', () => {
+    const big = 'x'.repeat(64 * 1024 + 1);
+    const TOO_LARGE = { code: 413, message: 'Request body is larger than 65536 bytes.' };
+
+    it('refuses bodies over 64 KiB on every route that reads one, before reading them whole', async () => {
+      const pair = await connect();
+      const requests: [string, RequestInit][] = [
+        ['/oauth/token', { method: 'POST', headers: { authorization: basic(), 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=refresh_token&pad=${big}` }],
+        ['/oauth/authorize', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `pad=${big}` }],
+        ['/oauth/revoke', { method: 'POST', headers: { authorization: basic(), 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${big}` }],
+        ['/v2/users/me/meetings', { method: 'POST', headers: { authorization: `Bearer ${pair.access_token}`, 'content-type': 'application/json' }, body: JSON.stringify({ agenda: big }) }],
+        ['/__emulator/users', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ display_name: big }) }],
+        ['/__emulator/fail-next', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ body: big }) }],
+      ];
+      for (const [path, init] of requests) {
+        const res = await fetch(`${zoom.url}${path}`, init);
+        expect([path, res.status]).toEqual([path, 413]);
+        expect(await res.json()).toEqual(TOO_LARGE);
+      }
+      // Without a Content-Length (chunked), the limit holds while reading.
+      const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request(`${zoom.url}/__emulator/users`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (body += chunk));
+          res.on('end', () => resolve({ status: res.statusCode!, body }));
+        });
+        req.on('error', reject);
+        for (let i = 0; i < 20; i++) req.write(big.slice(0, 8192));
+        req.end();
+      });
+      expect(chunked.status).toBe(413);
+      expect(JSON.parse(chunked.body)).toEqual(TOO_LARGE);
+      expect(zoom.controls.users().map((u) => u.display_name)).toEqual(['Ada Host']);
+      expect(zoom.controls.meetings()).toEqual([]);
     });
   });
 });

@@ -422,6 +422,19 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
       expect((await connection()).status).toBe('active');
     });
 
+    it('refuses timestamps more than 5 minutes from now in either direction, past or future', async () => {
+      const body = JSON.stringify({ event: 'endpoint.url_validation', payload: { plainToken: 'abc123' }, event_ts: NOW.getTime() });
+      const now = Math.floor(NOW.getTime() / 1000);
+      const statusAt = async (offsetSeconds: number) => (await post(body, server.emulator.controls.signWebhook(body, now + offsetSeconds))).status;
+      expect(await statusAt(301)).toBe(401);
+      expect(await statusAt(3600)).toBe(401);
+      expect(await statusAt(-301)).toBe(401);
+      expect(await statusAt(300)).toBe(200);
+      expect(await statusAt(-300)).toBe(200);
+      const future = await post(body, server.emulator.controls.signWebhook(body, now + 301));
+      expect(await future.json()).toEqual({ success: false, code: 'invalid_signature', message: 'The webhook signature is missing, wrong or too old.' });
+    });
+
     it("answers Zoom's URL validation challenge", async () => {
       const body = JSON.stringify({ event: 'endpoint.url_validation', payload: { plainToken: 'abc123' }, event_ts: NOW.getTime() });
       const res = await post(body, server.emulator.controls.signWebhook(body, Math.floor(NOW.getTime() / 1000)));

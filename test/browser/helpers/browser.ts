@@ -3,23 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { CHROMIUM_ARGS, findBrowser, noBrowserMessage } from '../../../scripts/find-browser.mjs';
 
-/** Debian's Chromium, headless, with the flags that keep it off the closed network. */
+/** The browser `findBrowser` finds (CHROMIUM_PATH, Playwright's, Chrome, Chromium, Edge), headless, kept off the network. */
 export async function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--headless=new',
-      '--disable-gpu',
-      '--disable-dev-shm-usage',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-quic',
-      '--no-first-run',
-    ],
-  });
+  const executablePath = findBrowser();
+  if (!executablePath) throw new Error(noBrowserMessage());
+  return chromium.launch({ executablePath, args: CHROMIUM_ARGS });
 }
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');

@@ -10,6 +10,7 @@ import type { Database } from '../../../server/db/schema.js';
 import { createClientAddressResolver, type ClientAddressOf, type TrustProxy } from '../../../server/http/client-address.js';
 import type { AbuseLimits } from '../../../server/limits/index.js';
 import { createLogger, type Logger } from '../../../server/logger.js';
+import { createMetrics, type Metrics } from '../../../server/metrics/index.js';
 import { createTokenCipher, type TokenCipher } from '../../../server/security/token-cipher.js';
 import { createServices, deriveSigningKey, type CoreDeps, type Services } from '../../../server/services.js';
 import { createZoomClient } from '../../../server/zoom/client.js';
@@ -28,6 +29,7 @@ export interface TestServer {
   encryptionKey: string;
   core: CoreDeps;
   services: Services;
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -35,7 +37,7 @@ export interface TestServerOptions {
   db: Kysely<Database>;
   clock: Clock;
   publicUrl?: string;
-  /** Reuse an emulator (e.g. shared with another server); default: a new one on the same clock. */
+  /** Reuse an emulator configured with this server's redirect URI; default: a new one on the same clock. */
   emulator?: RunningEmulator;
   encryptionKey?: string;
   /**
@@ -52,6 +54,10 @@ export interface TestServerOptions {
   limits?: AbuseLimits;
   /** Default none: the socket's address is the client's. */
   trustProxy?: TrustProxy;
+  /** Where to listen; default 127.0.0.1. (`url` names 127.0.0.1 either way.) */
+  hostname?: string;
+  /** Opens `/metrics` to callers off loopback. */
+  metricsToken?: string;
 }
 
 /** Limits that tests not about limits never reach: they book and read slots from one address. */
@@ -68,15 +74,17 @@ export const UNREACHED_LIMITS: AbuseLimits = {
  */
 export async function startTestServer(options: TestServerOptions): Promise<TestServer> {
   let app: ReturnType<typeof createApp> | undefined;
-  const server = serve({ fetch: (req, env) => app!.fetch(req, env), port: 0, hostname: '127.0.0.1' });
+  const server = serve({ fetch: (req, env) => app!.fetch(req, env), port: 0, hostname: options.hostname ?? '127.0.0.1' });
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
   const publicUrl = options.publicUrl ?? url;
-  const emulator = options.emulator ?? (await startZoomEmulator({ clock: options.clock }));
+  const redirectUri = `${publicUrl}/oauth/zoom/callback`;
+  const emulator = options.emulator ?? (await startZoomEmulator({ clock: options.clock, redirectUri }));
   const encryptionKey = options.encryptionKey ?? randomBytes(32).toString('base64');
   const cipher = createTokenCipher(Buffer.from(encryptionKey, 'base64'));
   const reauthEvents: ReauthRequiredEvent[] = [];
+  const metrics = createMetrics({ db: options.db, clock: options.clock });
   const core: CoreDeps = {
     db: options.db,
     clock: options.clock,
@@ -87,8 +95,9 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
       clientSecret: emulator.clientSecret,
       oauthBaseUrl: emulator.oauthBaseUrl,
       apiBaseUrl: emulator.apiBaseUrl,
-      redirectUri: `${publicUrl}/oauth/zoom/callback`,
+      redirectUri,
       maxRetryDelayMs: 50,
+      observer: metrics.zoom,
     }),
     publicUrl,
     signingKey: deriveSigningKey(Buffer.from(encryptionKey, 'base64')),
@@ -103,7 +112,13 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
             return { notified: true };
           })),
   };
-  app = createApp({ ...core, zoomWebhookSecret: emulator.webhookSecret, clientAddressOf: options.clientAddressOf ?? createClientAddressResolver(options.trustProxy ?? { kind: 'none' }) });
+  app = createApp({
+    ...core,
+    zoomWebhookSecret: emulator.webhookSecret,
+    clientAddressOf: options.clientAddressOf ?? createClientAddressResolver(options.trustProxy ?? { kind: 'none' }),
+    metrics,
+    metricsToken: options.metricsToken,
+  });
   return {
     url,
     emulator,
@@ -112,6 +127,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     encryptionKey,
     core,
     services: createServices(core),
+    metrics,
     close: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -29,7 +29,8 @@ describe.each(DATABASE_KINDS)('booking limits on %s', (kind) => {
     await database?.destroy();
   });
   beforeEach(async () => {
-    for (const table of ['booking_slot_claims', 'bookings', 'email_outbox', 'rate_limits'] as const) await db().deleteFrom(table).execute();
+    // Each test connects Zoom afresh on a new emulator: a connection left from the last test would make that an account change, with its email.
+    for (const table of ['booking_slot_claims', 'bookings', 'email_outbox', 'rate_limits', 'zoom_connections'] as const) await db().deleteFrom(table).execute();
   });
   afterEach(async () => {
     await server?.close();

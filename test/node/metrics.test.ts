@@ -118,7 +118,7 @@ describe.each(DATABASE_KINDS)('/metrics on %s', (kind) => {
     expect(get('http_requests_total', { route: BOOKINGS, status: '400' })).toBe(1);
     expect(get('http_requests_total', { route: '/api/v1/specialists/:slug/services/:serviceId/slots', status: '200' })).toBe(1);
     expect(get('http_requests_total', { route: '/healthz', status: '200' })).toBe(1);
-    expect(get('http_requests_total', { route: '/settings/zoom/connect', status: '302' })).toBe(1);
+    expect(get('http_requests_total', { route: '/settings/zoom/connect', status: '303' })).toBe(1);
     expect(get('http_requests_total', { route: '/oauth/zoom/callback', status: '303' })).toBe(1);
     expect(get('http_requests_total', { route: 'unmatched', status: '404' })).toBe(1);
     // No raw path becomes a label.

@@ -246,6 +246,30 @@ describe.each(DATABASE_KINDS)('links, sessions and headers on %s', (kind) => {
       expect(text).toContain('If you did not make this change, sign in, use "Sign out everywhere" in Settings, and switch back to your Zoom account.');
       expect((await db().selectFrom('zoom_connections').select('zoom_user_id').executeTakeFirstOrThrow()).zoom_user_id).toBe(b.id);
     });
+
+    it('emails when another Zoom user is connected after a disconnect, and not when the same user reconnects after one', async () => {
+      const a = server.emulator.controls.addUser({ display_name: 'Anna A', email: 'a@zoom.test' });
+      const b = server.emulator.controls.addUser({ display_name: 'Anna B', email: 'b@zoom.test' });
+      const disconnect = async () => {
+        const cookie = await signInCookie(server, specialistId);
+        const settings = await (await fetch(`${server.url}/settings`, { headers: { cookie } })).text();
+        expect((await postForm('/settings/zoom/disconnect', { _csrf: csrfOf(settings) }, { cookie })).status).toBe(303);
+        expect(await db().selectFrom('zoom_connections').select('specialist_id').execute()).toEqual([]);
+      };
+      await connectZoom(server, specialistId, a);
+      await disconnect();
+      await connectZoom(server, specialistId, a);
+      expect(await outboxKinds()).toEqual([]);
+      await disconnect();
+      await connectZoom(server, specialistId, b);
+      const rows = await db().selectFrom('email_outbox').selectAll().execute();
+      expect(rows.map((r) => [r.kind, r.to_address, r.subject])).toEqual([['zoom_account_changed', 'anna@example.test', 'Your connected Zoom account has changed']]);
+      const { text } = JSON.parse(server.cipher.decrypt(rows[0]!.content_enc, `outbox:${rows[0]!.id}`));
+      expect(text).toContain('New bookings now get their Zoom meetings on Anna B (b@zoom.test), instead of Anna A (a@zoom.test).');
+      expect(await db().selectFrom('specialists').select(['last_zoom_user_id', 'last_zoom_email', 'last_zoom_display_name']).execute()).toEqual([
+        { last_zoom_user_id: b.id, last_zoom_email: 'b@zoom.test', last_zoom_display_name: 'Anna B' },
+      ]);
+    });
   });
 
   describe('sessions', () => {

@@ -314,22 +314,28 @@ describe.each(DATABASE_KINDS)('links, sessions and headers on %s', (kind) => {
   });
 
   describe('sign-in limits', () => {
-    /** A sign-in request over a socket bound to `localAddress` (127.0.0.0/8 is all loopback): another client address. */
-    function signInFrom(localAddress: string, cookie: string, csrf: string, email: string): Promise<{ status: number; retryAfter: string | undefined }> {
-      const body = new URLSearchParams({ _csrf: csrf, email }).toString();
+    /** A form POST over a socket bound to `localAddress` (127.0.0.0/8 is all loopback): another client address. */
+    function postFrom(path: string, localAddress: string, cookie: string, form: Record<string, string>): Promise<{ status: number; retryAfter: string | undefined; body: string }> {
+      const body = new URLSearchParams(form).toString();
       return new Promise((resolve, reject) => {
         const req = request(
-          `${server.url}/sign-in`,
+          `${server.url}${path}`,
           { method: 'POST', localAddress, headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } },
           (res) => {
-            res.resume();
-            res.on('end', () => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'] }));
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => (text += chunk));
+            res.on('end', () => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'], body: text }));
           },
         );
         req.on('error', reject);
         req.end(body);
       });
     }
+    const signInFrom = async (localAddress: string, cookie: string, csrf: string, email: string) => {
+      const { status, retryAfter } = await postFrom('/sign-in', localAddress, cookie, { _csrf: csrf, email });
+      return { status, retryAfter };
+    };
 
     it('five requests from one address do not lock the specialist out elsewhere; one email gets at most 20 links a day', async () => {
       const form = await fetch(`${server.url}/sign-in`);
@@ -352,6 +358,32 @@ describe.each(DATABASE_KINDS)('links, sessions and headers on %s', (kind) => {
       expect((await signInFrom('127.0.0.6', cookie, csrf, 'olga@example.test')).status).toBe(200);
       time.advance(24 * 3_600_000);
       expect((await from('127.0.0.6')).status).toBe(200);
+    });
+
+    it('using sign-in links: 30 tries per client address per 15 minutes, then 429 with Retry-After and a page; the link stays usable', async () => {
+      const link = await signInLink();
+      const opened = await openLink(link);
+      const cookie = cookieOf(opened);
+      const form = { _csrf: csrfOf(await opened.text()), token: tokenOf(link) };
+      // Guessed tokens and forged forms count too: the limit comes before anything is looked at.
+      for (let i = 0; i < 15; i++) expect((await postFrom('/auth/link', '127.0.0.1', cookie, { ...form, token: `guess${i}` })).status).toBe(303);
+      for (let i = 0; i < 15; i++) expect((await postFrom('/auth/link', '127.0.0.1', cookie, { ...form, _csrf: 'forged' })).status).toBe(403);
+      const refused = await postFrom('/auth/link', '127.0.0.1', cookie, form);
+      expect(refused.status).toBe(429);
+      expect(refused.retryAfter).toBe('900');
+      expect(refused.body).toContain('<title>Too many attempts');
+      expect(refused.body).toContain('Too many sign-in attempts from your network. Please wait 15 minutes and try again.');
+      expect(refused.body).toContain('Your sign-in link was not used: it still works until it expires.');
+      expect(await linkRows()).toEqual([{ purpose: 'sign_in', used_at: null }]);
+      expect(await sessionCount()).toBe(0);
+      // Another address is not affected (the link signs in there), and after the window this one may try again.
+      expect((await postFrom('/auth/link', '127.0.0.2', cookie, form)).status).toBe(303);
+      expect(await sessionCount()).toBe(1);
+      expect((await postFrom('/auth/link', '127.0.0.1', cookie, form)).status).toBe(429);
+      time.advance(15 * 60_000);
+      const again = await postFrom('/auth/link', '127.0.0.1', cookie, form);
+      expect(again.status).toBe(303);
+      expect(again.retryAfter).toBeUndefined();
     });
   });
 

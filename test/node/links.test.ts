@@ -7,6 +7,7 @@
  */
 import { request } from 'node:http';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { migrations } from '../../server/db/migrations/index.js';
 import { DATABASE_KINDS, useTestDatabase } from './helpers/databases.js';
 import { bookingBody, createTestClock, FREE_SLOT, NOW, seedSpecialist } from './helpers/fixtures.js';
 import { allowOnConsentPage, connectZoom, signInCookie, startTestServer, type TestServer } from './helpers/server.js';
@@ -269,6 +270,23 @@ describe.each(DATABASE_KINDS)('links, sessions and headers on %s', (kind) => {
       expect(await db().selectFrom('specialists').select(['last_zoom_user_id', 'last_zoom_email', 'last_zoom_display_name']).execute()).toEqual([
         { last_zoom_user_id: b.id, last_zoom_email: 'b@zoom.test', last_zoom_display_name: 'Anna B' },
       ]);
+    });
+
+    it('migration 0009 remembers the Zoom user of each existing connection, so a switch after upgrading is emailed too', async () => {
+      const a = server.emulator.controls.addUser({ display_name: 'Anna A', email: 'a@zoom.test' });
+      const other = await seedSpecialist(db(), { slug: 'olga', email: 'olga@example.test' });
+      await connectZoom(server, specialistId, a);
+      const migration = migrations['0009_last_zoom_user']!;
+      await migration.down!(db());
+      await migration.up(db());
+      const remembered = await db().selectFrom('specialists').select(['id', 'last_zoom_user_id', 'last_zoom_email', 'last_zoom_display_name']).execute();
+      expect(remembered.sort((x, y) => Number(x.id === other.specialistId) - Number(y.id === other.specialistId))).toEqual([
+        { id: specialistId, last_zoom_user_id: a.id, last_zoom_email: 'a@zoom.test', last_zoom_display_name: 'Anna A' },
+        { id: other.specialistId, last_zoom_user_id: null, last_zoom_email: null, last_zoom_display_name: null },
+      ]);
+      await db().deleteFrom('zoom_connections').execute();
+      await connectZoom(server, specialistId);
+      expect(await outboxKinds()).toEqual(['zoom_account_changed']);
     });
   });
 

@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
-import { isCrossSite } from './cross-site.js';
 import { escapeHtml } from '../http/html.js';
+import { isCrossSite } from './cross-site.js';
 import type { EmulatorControls } from './index.js';
 import { MAX_QUEUED_FAILURES, type EmulatorUser, type Failure } from './state.js';
 

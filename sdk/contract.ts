@@ -134,20 +134,29 @@ export const HOSTILE_IN_LINE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\
 /** The same for text of several lines (a note), which keeps tabs and line breaks. */
 export const HOSTILE_IN_TEXT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
+/**
+ * Refuses `HOSTILE_IN_LINE` in one line of text; `what` names the field in
+ * the message. The one check for names and titles, customers' and
+ * specialists' alike.
+ *
+ * @example refuseHostileInLine(z.string().trim(), 'A name')
+ */
+export function refuseHostileInLine<S extends z.ZodString>(schema: S, what: string): S {
+  return schema.refine((v) => !HOSTILE_IN_LINE.test(v), `${what} cannot contain control characters or text-direction overrides`);
+}
+
+/** Refuses `HOSTILE_IN_TEXT` in text of several lines (line breaks and tabs stay); `what` names the field. */
+export function refuseHostileInText<S extends z.ZodString>(schema: S, what: string): S {
+  return schema.refine((v) => !HOSTILE_IN_TEXT.test(v), `${what} cannot contain control characters (other than line breaks and tabs) or text-direction overrides`);
+}
+
 export const CustomerSchema = z.strictObject({
-  name: z
-    .string()
-    .trim()
-    .min(1, 'Enter your name')
-    .max(LIMITS.customerNameMaxLength, `A name has at most ${LIMITS.customerNameMaxLength} characters`)
-    .refine((v) => !HOSTILE_IN_LINE.test(v), 'A name cannot contain control characters or text-direction overrides'),
+  name: refuseHostileInLine(
+    z.string().trim().min(1, 'Enter your name').max(LIMITS.customerNameMaxLength, `A name has at most ${LIMITS.customerNameMaxLength} characters`),
+    'A name',
+  ),
   email: z.email('Enter a valid email address').max(254, 'An email address has at most 254 characters'),
-  note: z
-    .string()
-    .trim()
-    .max(LIMITS.customerNoteMaxLength, `A note has at most ${LIMITS.customerNoteMaxLength} characters`)
-    .refine((v) => !HOSTILE_IN_TEXT.test(v), 'A note cannot contain control characters (other than line breaks and tabs) or text-direction overrides')
-    .optional(),
+  note: refuseHostileInText(z.string().trim().max(LIMITS.customerNoteMaxLength, `A note has at most ${LIMITS.customerNoteMaxLength} characters`), 'A note').optional(),
   timeZone: TimeZoneSchema.optional().meta({ description: "The customer's time zone, used for their emails" }),
 });
 

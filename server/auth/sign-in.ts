@@ -4,7 +4,7 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
 import { enqueueEmail, type OutboxDeps } from '../email/outbox.js';
 import { signInEmail } from '../email/templates.js';
-import { DAY_MS, hitRateLimits } from '../limits/index.js';
+import { DAY_MS, hitRateLimits, type LimitVerdict } from '../limits/index.js';
 import type { SignInLinks } from './links.js';
 
 export const SIGN_IN_LINK_TTL_MS = 15 * 60_000;
@@ -15,6 +15,9 @@ const PER_ADDRESS = 20;
 const PER_EMAIL_AND_ADDRESS = 5;
 /** Requests for one email from all addresses together per day: the most mail anyone can make one inbox get. */
 const PER_EMAIL_PER_DAY = 20;
+
+/** Uses of emailed sign-in links (`POST /auth/link`) per client address (IPv6 by /64) per 15 minutes. */
+const LINK_USES_PER_ADDRESS = 30;
 
 export const SignInEmailSchema = z.email('Enter the email address you use for your account').max(254);
 
@@ -59,6 +62,16 @@ export async function requestSignInLink(
     await enqueueEmail(trx, deps.outbox, signInEmail({ name: specialist.name, email: specialist.email, url, validMinutes: SIGN_IN_LINK_TTL_MS / 60_000 }));
   });
   return { kind: 'sent' };
+}
+
+/**
+ * Counts one use of an emailed sign-in link (`POST /auth/link`) from a client
+ * address (`addressLimitKey`): at most 30 per 15 minutes, counted before the
+ * link is looked at, so a script cannot try tokens or churn sessions without
+ * bound (issue #14: every public write has a rate limit).
+ */
+export function hitLinkUseLimit(deps: Pick<SignInDeps, 'db' | 'clock'>, clientAddressKey: string): Promise<LimitVerdict> {
+  return hitRateLimits(deps.db, deps.clock, [{ bucket: `link-use:address:${clientAddressKey}`, limit: LINK_USES_PER_ADDRESS, windowMs: WINDOW_MS }]);
 }
 
 /** Only same-site paths may be a redirect target after sign-in. */

@@ -4,13 +4,13 @@
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { SlugSchema, TimeZoneSchema } from '../../sdk/contract.js';
+import { refuseHostileInLine, SlugSchema, TimeZoneSchema } from '../../sdk/contract.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { isUniqueViolation, migrateToLatest, openDatabase } from '../db/index.js';
 import { insertSpecialist } from '../demo/seed.js';
 
 const AddSchema = z.object({
-  name: z.string().trim().min(1, '--name is required'),
+  name: refuseHostileInLine(z.string().trim().min(1, '--name is required'), '--name'),
   email: z.email('--email must be an email address').transform((e) => e.toLowerCase()),
   slug: SlugSchema,
   timeZone: TimeZoneSchema,

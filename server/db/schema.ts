@@ -22,6 +22,10 @@ export interface SpecialistsTable {
   booking_horizon_days: number;
   /** Raised with every change to claims, weekly hours or services: cached slot lists compare it. */
   availability_version: Generated<number>;
+  /** The Zoom user last connected, kept across a disconnect so a later switch to another user is noticed. */
+  last_zoom_user_id: string | null;
+  last_zoom_email: string | null;
+  last_zoom_display_name: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -2,12 +2,13 @@ import { Hono } from 'hono';
 import type { Kysely } from 'kysely';
 import type { SignInLinks } from '../auth/links.js';
 import { createSession } from '../auth/sessions.js';
-import { safeNextPath } from '../auth/sign-in.js';
+import { hitLinkUseLimit, safeNextPath } from '../auth/sign-in.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
 import { startReauthorizationFromLink, type AuthorizationDeps } from '../zoom/authorization.js';
+import { addressLimitKey, type ClientAddressOf } from './client-address.js';
 import type { SiteCookies } from './cookies.js';
-import { confirmSignInPage, maskEmail, nothingToRestorePage } from './pages/link-pages.js';
+import { confirmSignInPage, maskEmail, nothingToRestorePage, tooManyLinkUsesPage } from './pages/link-pages.js';
 import { expiredFormPage } from './pages/specialist-pages.js';
 
 export interface AuthRoutesDeps extends AuthorizationDeps {
@@ -15,6 +16,7 @@ export interface AuthRoutesDeps extends AuthorizationDeps {
   clock: Clock;
   links: SignInLinks;
   cookies: SiteCookies;
+  clientAddressOf: ClientAddressOf;
 }
 
 /** Where a dead link leads: sign in, then the Zoom section. */
@@ -30,6 +32,8 @@ const deadLinkTarget = (reason: string) => `/sign-in?reason=${reason}&next=${enc
  * - a re-auth link goes straight on to Zoom's consent page, with an OAuth
  *   state bound to the link; it signs nobody in, and is used up at Zoom's
  *   callback (zoom-routes).
+ *
+ * Using a sign-in link is limited per client address (`hitLinkUseLimit`).
  */
 export function authRoutes(deps: AuthRoutesDeps): Hono {
   const app = new Hono();
@@ -48,6 +52,11 @@ export function authRoutes(deps: AuthRoutesDeps): Hono {
   });
 
   app.post('/auth/link', async (c) => {
+    const verdict = await hitLinkUseLimit(deps, addressLimitKey(deps.clientAddressOf(c)));
+    if (!verdict.isAllowed) {
+      c.header('Retry-After', String(verdict.retryAfterSeconds));
+      return c.html(tooManyLinkUsesPage(), 429);
+    }
     const form = await c.req.parseBody();
     const csrfCookie = deps.cookies.readPreSessionCsrf(c);
     if (!csrfCookie || form._csrf !== csrfCookie) return c.html(expiredFormPage('/sign-in'), 403);

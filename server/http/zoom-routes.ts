@@ -90,7 +90,7 @@ export function zoomRoutes(deps: ZoomRoutesDeps): Hono<{ Variables: SessionVaria
       signature: c.req.header('x-zm-signature'),
       now: deps.clock(),
     });
-    if (!isValid) return c.json({ success: false, code: 'invalid_signature', message: 'The webhook signature is missing, wrong or too old.' }, 401);
+    if (!isValid) return c.json({ success: false, code: 'invalid_signature', message: 'The webhook signature is missing, wrong, or outside the 5-minute window.' }, 401);
     let event: { event?: unknown; payload?: { plainToken?: unknown; user_id?: unknown } };
     try {
       event = JSON.parse(rawBody);

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import { TimeZoneSchema } from '../../sdk/contract.js';
+import { refuseHostileInLine, refuseHostileInText, TimeZoneSchema } from '../../sdk/contract.js';
 import type { Clock } from '../clock.js';
 import { markAvailabilityChanged } from '../availability/version.js';
 import type { Database } from '../db/schema.js';
@@ -15,15 +15,15 @@ import type { ServiceRow, SpecialistRow } from './index.js';
 import { noteLocalChange } from './local-changes.js';
 
 export const ProfileSchema = z.object({
-  name: z.string().trim().min(1, 'Enter your name').max(120, 'At most 120 characters'),
+  name: refuseHostileInLine(z.string().trim().min(1, 'Enter your name').max(120, 'At most 120 characters'), 'Your name'),
   timeZone: TimeZoneSchema,
 });
 
 const DURATIONS = [15, 20, 30, 45, 50, 60, 75, 90, 120] as const;
 
 export const ServiceFormSchema = z.object({
-  title: z.string().trim().min(1, 'Give the service a title').max(120, 'At most 120 characters'),
-  description: z.string().trim().max(1000, 'At most 1000 characters').default(''),
+  title: refuseHostileInLine(z.string().trim().min(1, 'Give the service a title').max(120, 'At most 120 characters'), 'A service title'),
+  description: refuseHostileInText(z.string().trim().max(1000, 'At most 1000 characters'), 'A service description').default(''),
   durationMinutes: z.coerce.number().refine((n) => (DURATIONS as readonly number[]).includes(n), 'Pick a duration from the list'),
   price: z
     .string()

@@ -1,5 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { escapeHtml } from '../http/html.js';
+import { isCrossSite } from './cross-site.js';
 import type { EmulatorControls } from './index.js';
 import { MAX_QUEUED_FAILURES, type EmulatorUser, type Failure } from './state.js';
 
@@ -37,19 +38,6 @@ function parseFailNext(input: unknown): { count: number; failure: Failure } | un
   if (rateLimitType !== undefined && !RATE_LIMIT_TYPES.has(rateLimitType as string)) return undefined;
   if (target !== undefined && !TARGETS.has(target as string)) return undefined;
   return { count: count as number, failure: { status: status as number, retryAfter, body, rateLimitType, target } as Failure };
-}
-
-/**
- * Whether a request comes from a page of another site (or another origin on
- * this one): a browser says so in `Sec-Fetch-Site`, or in an `Origin` other
- * than the emulator's own. Callers that are not browsers (tests, scripts,
- * curl) send neither and pass.
- */
-function isCrossSite(c: Context): boolean {
-  const fetchSite = c.req.header('sec-fetch-site');
-  if (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') return true;
-  const origin = c.req.header('origin');
-  return origin !== undefined && origin !== new URL(c.req.url).origin;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { consentPage, errorPage } from './consent-page.js';
+import { isCrossSite } from './cross-site.js';
 import { dropConnection, failureResponse } from './faults.js';
 import type { EmulatorState, TokenPair } from './state.js';
 
@@ -9,7 +10,10 @@ const OAUTH_PARAMS = ['response_type', 'client_id', 'redirect_uri', 'state', 'co
 
 type Params = Record<string, string | undefined>;
 
-/** Zoom's OAuth endpoints: authorize (a consent page and its form), token, revoke. */
+/**
+ * Zoom's OAuth endpoints: authorize (a consent page and its form, whose POST
+ * refuses cross-site requests with 403), token, revoke.
+ */
 export function oauthRoutes(state: EmulatorState): Hono {
   const app = new Hono();
   const { settings } = state;
@@ -51,6 +55,8 @@ export function oauthRoutes(state: EmulatorState): Hono {
   });
 
   app.post('/oauth/authorize', async (c) => {
+    // Like the controls: a page on another site must not press "Allow" for whoever is looking at it.
+    if (isCrossSite(c)) return c.html(errorPage('Cross-site authorization requests are refused.'), 403);
     const form: Params = Object.fromEntries(Object.entries(await c.req.parseBody()).map(([k, v]) => [k, typeof v === 'string' ? v : undefined]));
     const problem = authorizeProblem(form);
     if (problem) return c.html(errorPage(problem), 400);

@@ -103,8 +103,9 @@ class Refusal extends Error {
  *    - from a link: only the Zoom user connected before may be restored, and
  *      the link is used up there (a forwarded email must not let someone
  *      else's Zoom account in; switching accounts needs a sign-in);
- *    - from a session: when the Zoom account changes (A to B), the specialist
- *      is told by email.
+ *    - from a session: when the Zoom user differs from the one connected
+ *      last (connected now, or before a disconnect), the specialist is told
+ *      by email.
  *    A refusal leaves the connection and the link as they were.
  */
 export async function completeZoomAuthorization(
@@ -139,13 +140,14 @@ export async function completeZoomAuthorization(
     const tokens = await deps.zoom.exchangeCode(input.code, codeVerifier);
     user = await deps.zoom.getMe(tokens.accessToken);
     let wasReauthorization = false;
-    await deps.connections.saveAuthorization(row.specialist_id, tokens, user, async (trx, previous) => {
+    await deps.connections.saveAuthorization(row.specialist_id, tokens, user, async (trx, previous, lastConnected) => {
       wasReauthorization = previous !== undefined;
       if (linkId !== null) await checkRestoreByLink(deps, trx, linkId, previous, user);
-      else if (previous && previous.zoom_user_id !== user.id) {
+      else if (lastConnected && lastConnected.id !== user.id) {
+        // Compared with the last user connected, not the current row: a disconnect first must not hide the switch.
         await deps.notifyZoomAccountChanged(trx, {
           specialistId: row.specialist_id,
-          previous: { email: previous.zoom_email, displayName: previous.zoom_display_name },
+          previous: { email: lastConnected.email, displayName: lastConnected.displayName },
           current: { email: user.email, displayName: user.displayName },
         });
       }

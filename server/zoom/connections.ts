@@ -12,6 +12,13 @@ export type ZoomConnectionRow = Selectable<ZoomConnectionsTable>;
 /** Why a connection cannot be used; shown to specialists and stored. */
 export type ReauthReason = 'not_connected' | 'refresh_token_rejected' | 'access_token_rejected' | 'deauthorized_in_zoom';
 
+/** The Zoom user a specialist connected last, connected now or before a disconnect. */
+export interface LastConnectedZoomUser {
+  id: string;
+  email: string;
+  displayName: string;
+}
+
 /** What asking for an access token came to. */
 export type AccessTokenResult =
   | { kind: 'token'; accessToken: string }
@@ -40,16 +47,18 @@ export interface ZoomConnectionStore {
    */
   getAccessToken(specialistId: string, options?: { rejectedToken?: string }): Promise<AccessTokenResult>;
   /**
-   * Stores a fresh authorization: a valid connection, counters reset.
+   * Stores a fresh authorization: a valid connection, counters reset, and
+   * the Zoom user remembered on the specialist as the last one connected.
    * `inTransaction` runs first, in the same transaction, with the connection
-   * as it was: it may write alongside the change (an email) or throw to
-   * refuse it, which leaves everything as it was.
+   * as it was and the Zoom user last connected (kept across a disconnect):
+   * it may write alongside the change (an email) or throw to refuse it,
+   * which leaves everything as it was.
    */
   saveAuthorization(
     specialistId: string,
     tokens: ZoomTokens,
     user: ZoomUser,
-    inTransaction?: (trx: Transaction<Database>, previous: ZoomConnectionRow | undefined) => Promise<void>,
+    inTransaction?: (trx: Transaction<Database>, previous: ZoomConnectionRow | undefined, lastConnected: LastConnectedZoomUser | undefined) => Promise<void>,
   ): Promise<void>;
   /** Marks a connection unusable, with the reason and time. */
   markInvalid(specialistId: string, reason: ReauthReason): Promise<void>;
@@ -209,7 +218,19 @@ export function createZoomConnectionStore(deps: ZoomConnectionStoreDeps): ZoomCo
       };
       await db.transaction().execute(async (trx) => {
         const existing = await trx.selectFrom('zoom_connections').selectAll().where('specialist_id', '=', specialistId).executeTakeFirst();
-        await inTransaction?.(trx, existing);
+        const last = await trx
+          .selectFrom('specialists')
+          .select(['last_zoom_user_id', 'last_zoom_email', 'last_zoom_display_name'])
+          .where('id', '=', specialistId)
+          .executeTakeFirst();
+        const lastConnected =
+          last?.last_zoom_user_id != null ? { id: last.last_zoom_user_id, email: last.last_zoom_email ?? '', displayName: last.last_zoom_display_name ?? '' } : undefined;
+        await inTransaction?.(trx, existing, lastConnected);
+        await trx
+          .updateTable('specialists')
+          .set({ last_zoom_user_id: user.id, last_zoom_email: user.email, last_zoom_display_name: user.displayName })
+          .where('id', '=', specialistId)
+          .execute();
         if (existing) {
           await trx.updateTable('zoom_connections').set({ ...values, version: existing.version + 1 }).where('specialist_id', '=', specialistId).execute();
         } else {

@@ -29,8 +29,9 @@ describe.each(DATABASE_KINDS)('booking limits on %s', (kind) => {
     await database?.destroy();
   });
   beforeEach(async () => {
-    // Each test connects Zoom afresh on a new emulator: a connection left from the last test would make that an account change, with its email.
+    // Each test connects Zoom afresh on a new emulator: a Zoom user left from the last test would make that an account change, with its email.
     for (const table of ['booking_slot_claims', 'bookings', 'email_outbox', 'rate_limits', 'zoom_connections'] as const) await db().deleteFrom(table).execute();
+    await db().updateTable('specialists').set({ last_zoom_user_id: null, last_zoom_email: null, last_zoom_display_name: null }).execute();
   });
   afterEach(async () => {
     await server?.close();

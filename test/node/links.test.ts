@@ -7,6 +7,7 @@
  */
 import { request } from 'node:http';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { migrations } from '../../server/db/migrations/index.js';
 import { DATABASE_KINDS, useTestDatabase } from './helpers/databases.js';
 import { bookingBody, createTestClock, FREE_SLOT, NOW, seedSpecialist } from './helpers/fixtures.js';
 import { allowOnConsentPage, connectZoom, signInCookie, startTestServer, type TestServer } from './helpers/server.js';
@@ -246,6 +247,47 @@ describe.each(DATABASE_KINDS)('links, sessions and headers on %s', (kind) => {
       expect(text).toContain('If you did not make this change, sign in, use "Sign out everywhere" in Settings, and switch back to your Zoom account.');
       expect((await db().selectFrom('zoom_connections').select('zoom_user_id').executeTakeFirstOrThrow()).zoom_user_id).toBe(b.id);
     });
+
+    it('emails when another Zoom user is connected after a disconnect, and not when the same user reconnects after one', async () => {
+      const a = server.emulator.controls.addUser({ display_name: 'Anna A', email: 'a@zoom.test' });
+      const b = server.emulator.controls.addUser({ display_name: 'Anna B', email: 'b@zoom.test' });
+      const disconnect = async () => {
+        const cookie = await signInCookie(server, specialistId);
+        const settings = await (await fetch(`${server.url}/settings`, { headers: { cookie } })).text();
+        expect((await postForm('/settings/zoom/disconnect', { _csrf: csrfOf(settings) }, { cookie })).status).toBe(303);
+        expect(await db().selectFrom('zoom_connections').select('specialist_id').execute()).toEqual([]);
+      };
+      await connectZoom(server, specialistId, a);
+      await disconnect();
+      await connectZoom(server, specialistId, a);
+      expect(await outboxKinds()).toEqual([]);
+      await disconnect();
+      await connectZoom(server, specialistId, b);
+      const rows = await db().selectFrom('email_outbox').selectAll().execute();
+      expect(rows.map((r) => [r.kind, r.to_address, r.subject])).toEqual([['zoom_account_changed', 'anna@example.test', 'Your connected Zoom account has changed']]);
+      const { text } = JSON.parse(server.cipher.decrypt(rows[0]!.content_enc, `outbox:${rows[0]!.id}`));
+      expect(text).toContain('New bookings now get their Zoom meetings on Anna B (b@zoom.test), instead of Anna A (a@zoom.test).');
+      expect(await db().selectFrom('specialists').select(['last_zoom_user_id', 'last_zoom_email', 'last_zoom_display_name']).execute()).toEqual([
+        { last_zoom_user_id: b.id, last_zoom_email: 'b@zoom.test', last_zoom_display_name: 'Anna B' },
+      ]);
+    });
+
+    it('migration 0009 remembers the Zoom user of each existing connection, so a switch after upgrading is emailed too', async () => {
+      const a = server.emulator.controls.addUser({ display_name: 'Anna A', email: 'a@zoom.test' });
+      const other = await seedSpecialist(db(), { slug: 'olga', email: 'olga@example.test' });
+      await connectZoom(server, specialistId, a);
+      const migration = migrations['0009_last_zoom_user']!;
+      await migration.down!(db());
+      await migration.up(db());
+      const remembered = await db().selectFrom('specialists').select(['id', 'last_zoom_user_id', 'last_zoom_email', 'last_zoom_display_name']).execute();
+      expect(remembered.sort((x, y) => Number(x.id === other.specialistId) - Number(y.id === other.specialistId))).toEqual([
+        { id: specialistId, last_zoom_user_id: a.id, last_zoom_email: 'a@zoom.test', last_zoom_display_name: 'Anna A' },
+        { id: other.specialistId, last_zoom_user_id: null, last_zoom_email: null, last_zoom_display_name: null },
+      ]);
+      await db().deleteFrom('zoom_connections').execute();
+      await connectZoom(server, specialistId);
+      expect(await outboxKinds()).toEqual(['zoom_account_changed']);
+    });
   });
 
   describe('sessions', () => {
@@ -290,22 +332,28 @@ describe.each(DATABASE_KINDS)('links, sessions and headers on %s', (kind) => {
   });
 
   describe('sign-in limits', () => {
-    /** A sign-in request over a socket bound to `localAddress` (127.0.0.0/8 is all loopback): another client address. */
-    function signInFrom(localAddress: string, cookie: string, csrf: string, email: string): Promise<{ status: number; retryAfter: string | undefined }> {
-      const body = new URLSearchParams({ _csrf: csrf, email }).toString();
+    /** A form POST over a socket bound to `localAddress` (127.0.0.0/8 is all loopback): another client address. */
+    function postFrom(path: string, localAddress: string, cookie: string, form: Record<string, string>): Promise<{ status: number; retryAfter: string | undefined; body: string }> {
+      const body = new URLSearchParams(form).toString();
       return new Promise((resolve, reject) => {
         const req = request(
-          `${server.url}/sign-in`,
+          `${server.url}${path}`,
           { method: 'POST', localAddress, headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } },
           (res) => {
-            res.resume();
-            res.on('end', () => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'] }));
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => (text += chunk));
+            res.on('end', () => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'], body: text }));
           },
         );
         req.on('error', reject);
         req.end(body);
       });
     }
+    const signInFrom = async (localAddress: string, cookie: string, csrf: string, email: string) => {
+      const { status, retryAfter } = await postFrom('/sign-in', localAddress, cookie, { _csrf: csrf, email });
+      return { status, retryAfter };
+    };
 
     it('five requests from one address do not lock the specialist out elsewhere; one email gets at most 20 links a day', async () => {
       const form = await fetch(`${server.url}/sign-in`);
@@ -328,6 +376,32 @@ describe.each(DATABASE_KINDS)('links, sessions and headers on %s', (kind) => {
       expect((await signInFrom('127.0.0.6', cookie, csrf, 'olga@example.test')).status).toBe(200);
       time.advance(24 * 3_600_000);
       expect((await from('127.0.0.6')).status).toBe(200);
+    });
+
+    it('using sign-in links: 30 tries per client address per 15 minutes, then 429 with Retry-After and a page; the link stays usable', async () => {
+      const link = await signInLink();
+      const opened = await openLink(link);
+      const cookie = cookieOf(opened);
+      const form = { _csrf: csrfOf(await opened.text()), token: tokenOf(link) };
+      // Guessed tokens and forged forms count too: the limit comes before anything is looked at.
+      for (let i = 0; i < 15; i++) expect((await postFrom('/auth/link', '127.0.0.1', cookie, { ...form, token: `guess${i}` })).status).toBe(303);
+      for (let i = 0; i < 15; i++) expect((await postFrom('/auth/link', '127.0.0.1', cookie, { ...form, _csrf: 'forged' })).status).toBe(403);
+      const refused = await postFrom('/auth/link', '127.0.0.1', cookie, form);
+      expect(refused.status).toBe(429);
+      expect(refused.retryAfter).toBe('900');
+      expect(refused.body).toContain('<title>Too many attempts');
+      expect(refused.body).toContain('Too many sign-in attempts from your network. Please wait 15 minutes and try again.');
+      expect(refused.body).toContain('Your sign-in link was not used: it still works until it expires.');
+      expect(await linkRows()).toEqual([{ purpose: 'sign_in', used_at: null }]);
+      expect(await sessionCount()).toBe(0);
+      // Another address is not affected (the link signs in there), and after the window this one may try again.
+      expect((await postFrom('/auth/link', '127.0.0.2', cookie, form)).status).toBe(303);
+      expect(await sessionCount()).toBe(1);
+      expect((await postFrom('/auth/link', '127.0.0.1', cookie, form)).status).toBe(429);
+      time.advance(15 * 60_000);
+      const again = await postFrom('/auth/link', '127.0.0.1', cookie, form);
+      expect(again.status).toBe(303);
+      expect(again.retryAfter).toBeUndefined();
     });
   });
 

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from './helpers/child-server.js';
-import { createTestDatabase, type TestDatabase } from './helpers/databases.js';
+import { createTestDatabase, DATABASE_KINDS, type TestDatabase, useTestDatabase } from './helpers/databases.js';
 import { bookingBody, createTestClock, FREE_SLOT, NOW, seedSpecialist } from './helpers/fixtures.js';
 import { connectZoom, signInCookie, startTestServer, type TestServer } from './helpers/server.js';
 
@@ -235,6 +235,77 @@ describe('hosted pages for specialists', () => {
       const bad = run('add', '--name', 'X', '--email', 'x@example.test', '--slug', 'Not Valid');
       expect(bad.status).toBe(2);
       expect(bad.stderr).toBe('--slug: A slug is 1 to 64 lowercase letters, digits and dashes\n');
+      for (const hostile of ['\u0007', '\u202e']) {
+        const refused = run('add', '--name', `Eve${hostile}Mallory`, '--email', 'eve@example.test', '--slug', 'eve');
+        expect(refused.stderr).toBe('--name cannot contain control characters or text-direction overrides\n');
+        expect(refused.status).toBe(2);
+      }
     });
+  });
+});
+
+describe.each(DATABASE_KINDS)('settings refuse hostile characters on %s', (kind) => {
+  const database = useTestDatabase(kind);
+  const db = () => database().handle.db;
+  let server: TestServer;
+  let specialistId: string;
+  let serviceIds: string[];
+  let cookie: string;
+  let csrf: string;
+
+  beforeEach(async () => {
+    await db().deleteFrom('specialists').execute();
+    ({ specialistId, serviceIds } = await seedSpecialist(db()));
+    await server?.close();
+    server = await startTestServer({ db: db(), clock: createTestClock(NOW).clock });
+    cookie = await signInCookie(server, specialistId);
+    const settings = await (await fetch(`${server.url}/settings`, { headers: { cookie } })).text();
+    csrf = /name="_csrf" value="([^"]+)"/.exec(settings)![1]!;
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const postForm = (path: string, form: Record<string, string>) =>
+    fetch(`${server.url}${path}`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf, ...form }),
+      redirect: 'manual',
+    });
+  const service = { title: 'Intro call', description: 'First line\n\tsecond line', durationMinutes: '30', price: '', currency: 'EUR' };
+  const rows = async () => ({
+    specialist: await db().selectFrom('specialists').select(['name', 'time_zone']).where('id', '=', specialistId).executeTakeFirstOrThrow(),
+    services: await db().selectFrom('services').select(['id', 'title', 'description']).orderBy('position').execute(),
+  });
+  const LINE = 'cannot contain control characters or text-direction overrides.';
+  const TEXT = 'cannot contain control characters (other than line breaks and tabs) or text-direction overrides.';
+
+  it.each([
+    ['NUL', '\u0000'],
+    ['a control character', '\u0007'],
+    ['a bidi override', '\u202e'],
+  ])('the profile name, service titles and descriptions refuse %s with a 400 naming the field; nothing is written', async (_label, hostile) => {
+    const before = await rows();
+    const cases: [string, Record<string, string>, string][] = [
+      ['/settings/profile', { name: `Anna${hostile}`, timeZone: 'UTC' }, `Your name ${LINE}`],
+      ['/settings/services', { ...service, title: `Intro${hostile}call` }, `A service title ${LINE}`],
+      ['/settings/services', { ...service, description: `Hello${hostile}` }, `A service description ${TEXT}`],
+      [`/settings/services/${serviceIds[0]}`, { ...service, title: `${hostile}Intro` }, `A service title ${LINE}`],
+      [`/settings/services/${serviceIds[0]}`, { ...service, description: `Bye${hostile}` }, `A service description ${TEXT}`],
+    ];
+    for (const [path, form, message] of cases) {
+      const res = await postForm(path, form);
+      expect(res.status, path).toBe(400);
+      const page = await res.text();
+      expect(page).toContain('<title>Settings');
+      expect(page).toContain(message);
+    }
+    expect(await rows()).toEqual(before);
+  });
+
+  it('a service description keeps its line breaks and tabs', async () => {
+    expect((await postForm('/settings/services', service)).status).toBe(303);
+    expect((await rows()).services.at(-1)).toMatchObject({ title: 'Intro call', description: 'First line\n\tsecond line' });
   });
 });

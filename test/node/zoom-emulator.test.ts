@@ -34,6 +34,16 @@ function hiddenInputs(html: string): Record<string, string> {
   return fields;
 }
 
+/** What a browser sends with a request from a page of another site, or another origin on this one. */
+const CROSS_SITE: Record<string, string>[] = [
+  { origin: 'https://attacker.example', 'sec-fetch-site': 'cross-site' },
+  { origin: 'https://attacker.example' },
+  { 'sec-fetch-site': 'cross-site' },
+  // Another origin on the same site (the app on localhost:3000, the emulator on :3001) is not the emulator's own page either.
+  { origin: 'http://127.0.0.1:9', 'sec-fetch-site': 'same-site' },
+  { origin: 'null' },
+];
+
 describe('Zoom emulator over HTTP', () => {
   let zoom: RunningZoomEmulator;
   let time: ReturnType<typeof createTestClock>;
@@ -181,6 +191,28 @@ describe('Zoom emulator over HTTP', () => {
       });
       expect(new URL(posted.headers.get('location')!).searchParams.get('error')).toBe('invalid_request');
       expect(zoom.controls.tokenRequests()).toEqual([]);
+    });
+
+    it('refuses a consent form posted from another site with 403 and issues no code; its own page’s POST works', async () => {
+      const html = await (await fetch(authorizeUrl())).text();
+      const post = (headers: Record<string, string>) =>
+        fetch(`${zoom.url}/oauth/authorize`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+          body: new URLSearchParams({ ...hiddenInputs(html), user_id: ada.id, decision: 'allow' }),
+          redirect: 'manual',
+        });
+      for (const headers of CROSS_SITE) {
+        const res = await post(headers);
+        expect(res.status).toBe(403);
+        expect(res.headers.get('location')).toBeNull();
+        expect(await res.text()).toContain('<p>Cross-site authorization requests are refused.</p>');
+      }
+      const own = await post({ origin: zoom.url, 'sec-fetch-site': 'same-origin' });
+      expect(own.status).toBe(302);
+      const code = new URL(own.headers.get('location')!).searchParams.get('code')!;
+      const res = await token({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: VERIFIER });
+      expect(res.status).toBe(200);
     });
 
     it('redirects with error=access_denied and the state on Deny', async () => {
@@ -737,15 +769,7 @@ describe('Zoom emulator over HTTP', () => {
     it('refuses cross-site control requests, so a page on another site cannot revoke tokens', async () => {
       const pair = await connect();
       const revoke = (headers: Record<string, string>) => fetch(`${zoom.url}/__emulator/users/${ada.id}/revoke`, { method: 'POST', headers, redirect: 'manual' });
-      const crossSite: Record<string, string>[] = [
-        { origin: 'https://attacker.example', 'sec-fetch-site': 'cross-site' },
-        { origin: 'https://attacker.example' },
-        { 'sec-fetch-site': 'cross-site' },
-        // Another origin on the same site (the app on localhost:3000, the emulator on :3001) is not the control page either.
-        { origin: 'http://127.0.0.1:9', 'sec-fetch-site': 'same-site' },
-        { origin: 'null' },
-      ];
-      for (const headers of crossSite) {
+      for (const headers of CROSS_SITE) {
         const res = await revoke(headers);
         expect(res.status).toBe(403);
         expect(await res.json()).toEqual({ code: 403, message: 'Cross-site requests to the emulator controls are refused.' });

@@ -413,7 +413,7 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
       const forged = `v0=${createHmac('sha256', 'not-the-secret').update(`v0:${ts}:${body}`).digest('hex')}`;
       const res = await post(body, { 'x-zm-request-timestamp': ts, 'x-zm-signature': forged });
       expect(res.status).toBe(401);
-      expect(await res.json()).toEqual({ success: false, code: 'invalid_signature', message: 'The webhook signature is missing, wrong or too old.' });
+      expect(await res.json()).toEqual({ success: false, code: 'invalid_signature', message: 'The webhook signature is missing, wrong, or outside the 5-minute window.' });
       const stale = server.emulator.controls.signWebhook(body, Math.floor(NOW.getTime() / 1000) - 600);
       expect((await post(body, stale)).status).toBe(401);
       const tampered = server.emulator.controls.signWebhook(body, Number(ts));
@@ -432,7 +432,7 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
       expect(await statusAt(300)).toBe(200);
       expect(await statusAt(-300)).toBe(200);
       const future = await post(body, server.emulator.controls.signWebhook(body, now + 301));
-      expect(await future.json()).toEqual({ success: false, code: 'invalid_signature', message: 'The webhook signature is missing, wrong or too old.' });
+      expect(await future.json()).toEqual({ success: false, code: 'invalid_signature', message: 'The webhook signature is missing, wrong, or outside the 5-minute window.' });
     });
 
     it("answers Zoom's URL validation challenge", async () => {

@@ -58,3 +58,14 @@ export function reauthRefusedPage(message: string): string {
 export function nothingToRestorePage(): string {
   return reauthRefusedPage('No Zoom account is connected, so there is nothing to restore. Sign in and use Settings → Connect Zoom.');
 }
+
+/** Too many uses of sign-in links from one client address: when to try again, and the link stays usable meanwhile. */
+export function tooManyLinkUsesPage(): string {
+  return layout({
+    title: 'Too many attempts',
+    flash: { kind: 'error', message: 'Too many sign-in attempts from your network. Please wait 15 minutes and try again.' },
+    body: html`<h1>Please wait a moment</h1>
+<section class="card"><p>Your sign-in link was not used: it still works until it expires.</p>
+<div class="actions"><a class="button secondary" href="/sign-in">Back to sign-in</a></div></section>`,
+  });
+}

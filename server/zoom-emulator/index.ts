@@ -51,6 +51,8 @@ export interface EmulatorControls {
   expireAccessTokens(userId: string): void;
   /** Access tokens answer "Invalid access token."; refresh tokens `invalid_grant`. */
   revokeAllTokens(userId: string): void;
+  /** Whether the user still has a grant the app could use (an unrevoked, unexpired refresh token). */
+  hasLiveGrant(userId: string): boolean;
   /**
    * The next `count` matching requests fail with this status, in the order
    * queued: 429s with Zoom's bodies and headers, 5xx with
@@ -132,6 +134,7 @@ export function createZoomEmulator(options: EmulatorOptions): ZoomEmulator {
     users: () => [...state.users.values()].map((u) => ({ ...u })),
     expireAccessTokens: (userId) => state.expireAccessTokens(userId),
     revokeAllTokens: (userId) => state.revokeAllTokens(userId),
+    hasLiveGrant: (userId) => state.hasLiveGrant(userId),
     failNext: (count, failure) => state.queueFailures(count, failure),
     dropNextRefreshResponses: (count = 1) => {
       state.droppedRefreshResponses += count;

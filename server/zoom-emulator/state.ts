@@ -199,6 +199,13 @@ export class EmulatorState {
     return true;
   }
 
+  /** Whether the user still has a grant this app could use (a valid refresh token): Zoom then lists the app as installed. */
+  hasLiveGrant(userId: string): boolean {
+    const now = this.now();
+    for (const t of this.refreshTokens.values()) if (t.userId === userId && t.isValid && t.expiresAt > now) return true;
+    return false;
+  }
+
   revokeAllTokens(userId: string): void {
     for (const t of this.accessTokens.values()) if (t.userId === userId) t.isRevoked = true;
     for (const t of this.refreshTokens.values()) if (t.userId === userId) t.isValid = false;

@@ -6,7 +6,7 @@ import type { Database } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import { hashToken, randomToken } from '../security/random.js';
 import type { TokenCipher } from '../security/token-cipher.js';
-import type { ZoomClient, ZoomUser } from './client.js';
+import type { ZoomClient, ZoomTokens, ZoomUser } from './client.js';
 import type { ZoomConnectionRow, ZoomConnectionStore } from './connections.js';
 import { ZoomApiError, ZoomNetworkError, ZoomOAuthError } from './errors.js';
 
@@ -135,9 +135,10 @@ export async function completeZoomAuthorization(
   if (input.error) return { kind: 'denied', byLink: linkId !== null };
   if (!input.code) return { kind: 'failed', message: 'Zoom did not send an authorization code.' };
   let user: ZoomUser;
+  let tokens: ZoomTokens | undefined;
   try {
     const codeVerifier = deps.cipher.decrypt(row.code_verifier_enc, `oauth:${stateHash}`);
-    const tokens = await deps.zoom.exchangeCode(input.code, codeVerifier);
+    tokens = await deps.zoom.exchangeCode(input.code, codeVerifier);
     user = await deps.zoom.getMe(tokens.accessToken);
     let wasReauthorization = false;
     await deps.connections.saveAuthorization(row.specialist_id, tokens, user, async (trx, previous, lastConnected) => {
@@ -156,6 +157,8 @@ export async function completeZoomAuthorization(
   } catch (error) {
     if (error instanceof Refusal) {
       deps.logger.warn('zoom re-authorization by link refused', { specialistId: row.specialist_id, outcome: error.outcome.kind });
+      // The tokens are not kept, so the grant is given back: otherwise Zoom would go on listing the app as installed on that account.
+      if (tokens) await revokeQuietly(deps, tokens.accessToken, row.specialist_id);
       return error.outcome;
     }
     if (error instanceof ZoomOAuthError || error instanceof ZoomApiError || error instanceof ZoomNetworkError) {
@@ -178,5 +181,14 @@ async function checkRestoreByLink(
   if (previous.zoom_user_id !== user.id) throw new Refusal({ kind: 'other_zoom_account', connectedEmail: previous.zoom_email, offeredEmail: user.email });
   if (!(await deps.links.useUp(trx, linkId))) {
     throw new Refusal({ kind: 'invalid_state', message: 'This re-authorization link has expired or was already used. Sign in to re-authorize Zoom from Settings.' });
+  }
+}
+
+/** Revokes a grant at Zoom, best effort: failing to give back tokens we are not keeping is logged, not shown. */
+async function revokeQuietly(deps: AuthorizationDeps, accessToken: string, specialistId: string): Promise<void> {
+  try {
+    await deps.zoom.revokeToken(accessToken);
+  } catch (error) {
+    deps.logger.warn('zoom revoke of a refused authorization failed', { specialistId, error: (error as Error).message });
   }
 }

@@ -208,6 +208,8 @@ describe.each(DATABASE_KINDS)('links, sessions and headers on %s', (kind) => {
       expect(await linkRows()).toEqual([{ purpose: 'reauth', used_at: null }]);
       expect(await outboxKinds()).toEqual(['reauth_required']);
       expect(await sessionCount()).toBe(0);
+      // The stranger's tokens were given back: Zoom does not list the app as installed on that account.
+      expect(server.emulator.controls.hasLiveGrant(stranger.id)).toBe(false);
     });
 
     it('"Deny" on Zoom’s page leaves the link usable and says so', async () => {

@@ -5,6 +5,7 @@ import type { Database } from '../db/schema.js';
 import { enqueueEmail, type OutboxDeps } from '../email/outbox.js';
 import { signInEmail } from '../email/templates.js';
 import { DAY_MS, hitRateLimits, type LimitVerdict } from '../limits/index.js';
+import { isKnownBrowserOf } from './known-browser.js';
 import type { SignInLinks } from './links.js';
 
 export const SIGN_IN_LINK_TTL_MS = 15 * 60_000;
@@ -26,6 +27,8 @@ export interface SignInDeps {
   clock: Clock;
   links: SignInLinks;
   outbox: OutboxDeps;
+  /** Keys the known-browser mark (see known-browser.ts). */
+  signingKey: Buffer;
 }
 
 /**
@@ -39,12 +42,15 @@ export interface SignInDeps {
  * 2. 5 per 15 minutes per email from one client address — so requests from
  *    elsewhere cannot lock the specialist out (issue #14: five requests by
  *    anyone used to block an email for 15 minutes);
- * 3. 20 per day per email from all addresses together, so many addresses
- *    cannot flood one inbox.
+ * 3. 20 per UTC day per email from all addresses together, so many
+ *    addresses cannot flood one inbox. A browser the specialist signed in
+ *    with before (`knownBrowserMark`, from its cookie) counts in a day
+ *    allowance of its own, so strangers who use up the shared one cannot
+ *    lock the specialist out until midnight.
  */
 export async function requestSignInLink(
   deps: SignInDeps,
-  input: { email: string; clientAddressKey: string; next: string | undefined },
+  input: { email: string; clientAddressKey: string; knownBrowserMark: string | undefined; next: string | undefined },
 ): Promise<{ kind: 'sent' } | { kind: 'rate_limited'; retryAfterSeconds: number }> {
   const email = input.email.trim().toLowerCase();
   const address = input.clientAddressKey;
@@ -53,9 +59,11 @@ export async function requestSignInLink(
     { bucket: `sign-in:email:${email}:address:${address}`, limit: PER_EMAIL_AND_ADDRESS, windowMs: WINDOW_MS },
   ]);
   if (!nowVerdict.isAllowed) return { kind: 'rate_limited', retryAfterSeconds: nowVerdict.retryAfterSeconds };
-  const dayVerdict = await hitRateLimits(deps.db, deps.clock, [{ bucket: `sign-in:email-day:${email}`, limit: PER_EMAIL_PER_DAY, windowMs: DAY_MS }]);
-  if (!dayVerdict.isAllowed) return { kind: 'rate_limited', retryAfterSeconds: dayVerdict.retryAfterSeconds };
   const specialist = await deps.db.selectFrom('specialists').select(['id', 'name', 'email']).where('email', '=', email).executeTakeFirst();
+  const isKnownBrowser = specialist !== undefined && isKnownBrowserOf(deps.signingKey, specialist.id, input.knownBrowserMark);
+  const dayBucket = isKnownBrowser ? `sign-in:email-day:${email}:known-browser` : `sign-in:email-day:${email}`;
+  const dayVerdict = await hitRateLimits(deps.db, deps.clock, [{ bucket: dayBucket, limit: PER_EMAIL_PER_DAY, windowMs: DAY_MS }]);
+  if (!dayVerdict.isAllowed) return { kind: 'rate_limited', retryAfterSeconds: dayVerdict.retryAfterSeconds };
   if (!specialist) return { kind: 'sent' };
   await deps.db.transaction().execute(async (trx) => {
     const url = await deps.links.create(trx, { specialistId: specialist.id, purpose: 'sign_in', ttlMs: SIGN_IN_LINK_TTL_MS, next: input.next });

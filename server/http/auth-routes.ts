@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import type { Kysely } from 'kysely';
 import type { SignInLinks } from '../auth/links.js';
+import { knownBrowserMark } from '../auth/known-browser.js';
 import { createSession } from '../auth/sessions.js';
 import { hitLinkUseLimit, safeNextPath } from '../auth/sign-in.js';
 import type { Clock } from '../clock.js';
@@ -17,6 +18,8 @@ export interface AuthRoutesDeps extends AuthorizationDeps {
   links: SignInLinks;
   cookies: SiteCookies;
   clientAddressOf: ClientAddressOf;
+  /** Keys the known-browser mark set at sign-in. */
+  signingKey: Buffer;
 }
 
 /** Where a dead link leads: sign in, then the Zoom section. */
@@ -66,6 +69,7 @@ export function authRoutes(deps: AuthRoutesDeps): Hono {
     if (!(await deps.links.useUp(deps.db, link.id))) return c.redirect(deadLinkTarget('used'), 303);
     const { token } = await createSession(deps.db, deps.clock, link.specialistId);
     deps.cookies.setSession(c, token);
+    deps.cookies.setKnownBrowser(c, knownBrowserMark(deps.signingKey, link.specialistId));
     return c.redirect(safeNextPath(link.next) ?? '/dashboard', 303);
   });
 

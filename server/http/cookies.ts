@@ -1,9 +1,11 @@
 import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { KNOWN_BROWSER_LIFETIME_MS } from '../auth/known-browser.js';
 import { SESSION_COOKIE, SESSION_LIFETIME_MS } from '../auth/sessions.js';
 import { randomToken } from '../security/random.js';
 
 const PRE_SESSION_CSRF_COOKIE = 'sb_csrf';
+const KNOWN_BROWSER_COOKIE = 'sb_known';
 
 /** The cookies of the specialist pages, named and flagged for the server's public URL. */
 export interface SiteCookies {
@@ -18,6 +20,9 @@ export interface SiteCookies {
    */
   preSessionCsrf(c: Context): string;
   readPreSessionCsrf(c: Context): string | undefined;
+  /** The mark of a browser a specialist signed in with (see auth/known-browser.ts); kept across sign-outs. */
+  readKnownBrowser(c: Context): string | undefined;
+  setKnownBrowser(c: Context, mark: string): void;
 }
 
 /**
@@ -37,6 +42,8 @@ export function createSiteCookies(publicUrl: string): SiteCookies {
       deleteCookie(c, SESSION_COOKIE, options);
     },
     readPreSessionCsrf: (c) => getCookie(c, PRE_SESSION_CSRF_COOKIE, prefix),
+    readKnownBrowser: (c) => getCookie(c, KNOWN_BROWSER_COOKIE, prefix),
+    setKnownBrowser: (c, mark) => setCookie(c, KNOWN_BROWSER_COOKIE, mark, { ...options, maxAge: Math.floor(KNOWN_BROWSER_LIFETIME_MS / 1000) }),
     preSessionCsrf(c) {
       const existing = getCookie(c, PRE_SESSION_CSRF_COOKIE, prefix);
       if (existing) return existing;

@@ -75,10 +75,17 @@ export function specialistRoutes(deps: SpecialistRoutesDeps): Hono<Env> {
     if (!email.success) {
       return c.html(signInPage({ csrfToken: cookieToken, next, email: String(form.email ?? ''), flash: { kind: 'error', message: email.error.issues[0]!.message } }), 400);
     }
-    const result = await requestSignInLink(deps, { email: email.data, clientAddressKey: addressLimitKey(deps.clientAddressOf(c)), next });
+    const result = await requestSignInLink(deps, {
+      email: email.data,
+      clientAddressKey: addressLimitKey(deps.clientAddressOf(c)),
+      knownBrowserMark: deps.cookies.readKnownBrowser(c),
+      next,
+    });
     if (result.kind === 'rate_limited') {
       c.header('Retry-After', String(result.retryAfterSeconds));
-      const wait = result.retryAfterSeconds > 3600 ? 'Please use a link already sent, or try again tomorrow.' : 'Please wait 15 minutes and try again.';
+      const minutes = Math.ceil(result.retryAfterSeconds / 60);
+      const wait =
+        result.retryAfterSeconds > 3600 ? 'Please use a link already sent, or try again tomorrow.' : `Please wait ${minutes} minute${minutes === 1 ? '' : 's'} and try again.`;
       return c.html(signInPage({ csrfToken: cookieToken, next, flash: { kind: 'error', message: `Too many sign-in requests. ${wait}` } }), 429);
     }
     return c.html(checkEmailPage(email.data));

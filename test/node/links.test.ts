@@ -71,7 +71,11 @@ describe.each(DATABASE_KINDS)('links, sessions and headers on %s', (kind) => {
       const signedIn = await postForm('/auth/link', form, browser);
       expect(signedIn.status).toBe(303);
       expect(signedIn.headers.get('location')).toBe('/settings');
-      expect(signedIn.headers.get('set-cookie')).toMatch(/^sb_session=[^;]+; Max-Age=2592000; Path=\/; HttpOnly; SameSite=Lax$/);
+      expect(signedIn.headers.getSetCookie()).toEqual([
+        expect.stringMatching(/^sb_session=[^;]+; Max-Age=2592000; Path=\/; HttpOnly; SameSite=Lax$/),
+        // The browser is known from now on: its sign-in requests count apart (see "a browser that signed in before…").
+        expect.stringMatching(/^sb_known=[\w-]{43}; Max-Age=31536000; Path=\/; HttpOnly; SameSite=Lax$/),
+      ]);
       expect(await sessionCount()).toBe(1);
       expect(await linkRows()).toEqual([{ purpose: 'sign_in', used_at: NOW.toISOString() }]);
 
@@ -323,7 +327,10 @@ describe.each(DATABASE_KINDS)('links, sessions and headers on %s', (kind) => {
       const headers = { cookie: cookieOf(opened), origin: 'https://booking.example', 'sec-fetch-site': 'same-origin' };
       const signedIn = await postForm('/auth/link', { _csrf: csrfOf(await opened.text()), token: tokenOf(link) }, headers);
       expect(signedIn.status).toBe(303);
-      expect(signedIn.headers.get('set-cookie')).toMatch(/^__Host-sb_session=[^;]+; Max-Age=2592000; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+      expect(signedIn.headers.getSetCookie()).toEqual([
+        expect.stringMatching(/^__Host-sb_session=[^;]+; Max-Age=2592000; Path=\/; HttpOnly; Secure; SameSite=Lax$/),
+        expect.stringMatching(/^__Host-sb_known=[\w-]{43}; Max-Age=31536000; Path=\/; HttpOnly; Secure; SameSite=Lax$/),
+      ]);
       const session = cookieOf(signedIn);
       expect((await fetch(`${server.url}/dashboard`, { headers: { cookie: session }, redirect: 'manual' })).status).toBe(200);
       // The unprefixed name is not a session on https: a subdomain could have planted it.
@@ -450,6 +457,43 @@ describe.each(DATABASE_KINDS)('links, sessions and headers on %s', (kind) => {
           expect(res.headers.get(header)).toBeNull();
         }
       }
+    });
+  });
+
+  describe('a browser that signed in before', () => {
+    beforeEach(async () => {
+      await server.close();
+      // One trusted proxy: X-Forwarded-For names the client, so a test can be many clients.
+      server = await startTestServer({ db: db(), clock: time.clock, trustProxy: { kind: 'hops', hops: 1 } });
+    });
+
+    const requestLinkFor = async (email: string, cookie: string, csrf: string, clientAddress: string) =>
+      (await postForm('/sign-in', { _csrf: csrf, email }, { cookie, origin: server.url, 'x-forwarded-for': clientAddress })).status;
+
+    it('still gets a sign-in link when strangers used up the email’s day, and only with its own mark', async () => {
+      // The specialist signs in once with this browser, which keeps its mark (sb_known) from then on.
+      const link = await signInLink();
+      const opened = await openLink(link);
+      const csrfCookie = cookieOf(opened);
+      const csrf = csrfOf(await opened.text());
+      const signedIn = await postForm('/auth/link', { _csrf: csrf, token: tokenOf(link) }, { cookie: csrfCookie, origin: server.url });
+      expect(signedIn.status).toBe(303);
+      const known = signedIn.headers.getSetCookie().find((c) => c.startsWith('sb_known='))!.split(';')[0]!;
+
+      // Strangers on four networks ask for Anna's links until her shared day allowance (20) is gone.
+      const stranger = await fetch(`${server.url}/sign-in`);
+      const strangerCookie = cookieOf(stranger);
+      const strangerCsrf = csrfOf(await stranger.text());
+      for (const network of [1, 2, 3, 4]) for (let i = 0; i < 5; i++) expect(await requestLinkFor('anna@example.test', strangerCookie, strangerCsrf, `203.0.113.${network}`)).toBe(200);
+      expect(await requestLinkFor('anna@example.test', strangerCookie, strangerCsrf, '203.0.113.5')).toBe(429);
+      const queued = (await outboxKinds()).length;
+
+      // Anna, from her own browser on yet another network, still gets one.
+      expect(await requestLinkFor('anna@example.test', `${csrfCookie}; ${known}`, csrf, '198.51.100.7')).toBe(200);
+      expect((await outboxKinds()).length).toBe(queued + 1);
+      // A forged mark counts with the strangers.
+      expect(await requestLinkFor('anna@example.test', `${csrfCookie}; sb_known=${'A'.repeat(43)}`, csrf, '198.51.100.8')).toBe(429);
+      expect((await outboxKinds()).length).toBe(queued + 1);
     });
   });
 });

@@ -34,7 +34,7 @@ export interface AppDeps extends CoreDeps {
   isDraining?: () => boolean;
   /** When present, every request is counted and `/metrics` serves the counts. */
   metrics?: Metrics;
-  /** Opens `/metrics` to callers off loopback that send it as a bearer token. */
+  /** Opens `/metrics` to callers off loopback or through a proxy that send it as a bearer token. */
   metricsToken?: string | undefined;
 }
 

@@ -197,6 +197,18 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       }
     });
 
+    it('cleans the "Zoom account has changed" email of the new account owner\'s hostile display name', async () => {
+      // Whoever owns the new Zoom account chose its display name.
+      const hostile = server.emulator.controls.addUser({ display_name: 'Mallory\r\nX-Injected: 1\u0007 \u202egnp.exe', email: 'mallory@zoom.test' });
+      await connectZoom(server, specialistId, hostile);
+      expect(await worker.deliverDue()).toBe(1);
+      const [mail] = await smtp.waitForMessages(1);
+      expect(mail!.subject).toBe('Your connected Zoom account has changed');
+      expect(mail!.text).toContain('New bookings now get their Zoom meetings on MalloryX-Injected: 1 gnp.exe (mallory@zoom.test), instead of ');
+      expect(mail!.html).toContain('<strong>MalloryX-Injected: 1 gnp.exe (mallory@zoom.test)</strong>');
+      expect(String(mail!.subject) + mail!.text + String(mail!.html)).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]/);
+    });
+
     it('sends both sides a confirmation in their own time zone with the join link and an .ics', async () => {
       const res = await book('Carla Customer', FREE_SLOT, { timeZone: 'America/New_York', note: 'Looking <forward>' });
       expect(res.status).toBe(201);

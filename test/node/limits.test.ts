@@ -117,7 +117,7 @@ describe.each(DATABASE_KINDS)('booking limits on %s', (kind) => {
     expect(row).toEqual({ bucket: 'booking:address:127.0.0.1', window_start: '2030-01-07T06:00:00.000Z', expires_at: '2030-01-07T07:00:00.000Z', hits: 2 });
   });
 
-  it('refuses a NUL byte or a control character in a name, and a bidi override in a note, with 400 naming the field', async () => {
+  it('refuses a NUL byte or a control character in a name, a bidi override in a note, and invisible separators and direction marks in both, with 400 naming the field', async () => {
     const { url } = await serve({});
     for (const [customer, path] of [
       [{ name: 'Ada\u0000 Lovelace' }, 'customer.name'],
@@ -126,6 +126,11 @@ describe.each(DATABASE_KINDS)('booking limits on %s', (kind) => {
       [{ name: 'Ada \u202eecalevoL' }, 'customer.name'],
       [{ note: 'Hello\u2066 there' }, 'customer.note'],
       [{ note: 'Hello\u0000' }, 'customer.note'],
+      // Invisible: line and paragraph separators, direction marks, the Arabic letter mark.
+      ...['\u2028', '\u2029', '\u200e', '\u200f', '\u061c'].flatMap((c) => [
+        [{ name: `Ada${c} Lovelace` }, 'customer.name'] as const,
+        [{ note: `Hello${c} there` }, 'customer.note'] as const,
+      ]),
     ] as const) {
       const res = await book(url, slots[0]!, customer);
       expect(res.status).toBe(400);

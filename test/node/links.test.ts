@@ -5,8 +5,7 @@
  * and grants no session, account switches are emailed, "Sign out
  * everywhere", the sign-in limits, `__Host-` cookies, security headers.
  */
-import { request } from 'node:http';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { DATABASE_KINDS, useTestDatabase } from './helpers/databases.js';
 import { bookingBody, createTestClock, FREE_SLOT, NOW, seedSpecialist } from './helpers/fixtures.js';
 import { allowOnConsentPage, connectZoom, signInCookie, startTestServer, type TestServer } from './helpers/server.js';
@@ -290,44 +289,39 @@ describe.each(DATABASE_KINDS)('links, sessions and headers on %s', (kind) => {
   });
 
   describe('sign-in limits', () => {
-    /** A sign-in request over a socket bound to `localAddress` (127.0.0.0/8 is all loopback): another client address. */
-    function signInFrom(localAddress: string, cookie: string, csrf: string, email: string): Promise<{ status: number; retryAfter: string | undefined }> {
-      const body = new URLSearchParams({ _csrf: csrf, email }).toString();
-      return new Promise((resolve, reject) => {
-        const req = request(
-          `${server.url}/sign-in`,
-          { method: 'POST', localAddress, headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } },
-          (res) => {
-            res.resume();
-            res.on('end', () => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'] }));
-          },
-        );
-        req.on('error', reject);
-        req.end(body);
-      });
-    }
-
     it('five requests from one address do not lock the specialist out elsewhere; one email gets at most 20 links a day', async () => {
-      const form = await fetch(`${server.url}/sign-in`);
+      // Behind one proxy (TRUST_PROXY=1), the client address is the one X-Forwarded-For names.
+      const proxied = await startTestServer({ db: db(), clock: time.clock, trustProxy: { kind: 'hops', hops: 1 } });
+      onTestFinished(() => proxied.close());
+      const form = await fetch(`${proxied.url}/sign-in`);
       const cookie = cookieOf(form);
       const csrf = csrfOf(await form.text());
-      const from = (address: string) => signInFrom(address, cookie, csrf, 'anna@example.test');
+      const signInFrom = async (address: string, email: string) => {
+        const res = await fetch(`${proxied.url}/sign-in`, {
+          method: 'POST',
+          headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': address },
+          body: new URLSearchParams({ _csrf: csrf, email }),
+        });
+        await res.arrayBuffer();
+        return { status: res.status, retryAfter: res.headers.get('retry-after') ?? undefined };
+      };
+      const from = (address: string) => signInFrom(address, 'anna@example.test');
       const statuses: number[] = [];
-      for (let i = 0; i < 6; i++) statuses.push((await from('127.0.0.1')).status);
+      for (let i = 0; i < 6; i++) statuses.push((await from('198.51.100.1')).status);
       expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
       // The specialist, elsewhere, still gets a link.
-      expect(await from('127.0.0.2')).toEqual({ status: 200, retryAfter: undefined });
+      expect(await from('198.51.100.2')).toEqual({ status: 200, retryAfter: undefined });
       // Many addresses together: 20 links a UTC day for one email, then "tomorrow" (NOW is 06:00 UTC: 18 hours to go).
-      for (const address of ['127.0.0.3', '127.0.0.4']) for (let i = 0; i < 5; i++) expect((await from(address)).status).toBe(200);
-      for (let i = 0; i < 4; i++) expect((await from('127.0.0.5')).status).toBe(200);
-      expect(await from('127.0.0.5')).toEqual({ status: 429, retryAfter: String(18 * 3600) });
+      for (const address of ['198.51.100.3', '198.51.100.4']) for (let i = 0; i < 5; i++) expect((await from(address)).status).toBe(200);
+      for (let i = 0; i < 4; i++) expect((await from('198.51.100.5')).status).toBe(200);
+      expect(await from('198.51.100.5')).toEqual({ status: 429, retryAfter: String(18 * 3600) });
       expect(await outboxKinds()).toEqual(Array(20).fill('sign_in'));
       time.advance(16 * 60_000);
-      expect((await from('127.0.0.6')).status).toBe(429);
+      expect((await from('198.51.100.6')).status).toBe(429);
       // Another email from the same addresses is not affected.
-      expect((await signInFrom('127.0.0.6', cookie, csrf, 'olga@example.test')).status).toBe(200);
+      expect((await signInFrom('198.51.100.6', 'olga@example.test')).status).toBe(200);
       time.advance(24 * 3_600_000);
-      expect((await from('127.0.0.6')).status).toBe(200);
+      expect((await from('198.51.100.6')).status).toBe(200);
     });
   });
 

@@ -228,6 +228,20 @@ describe.each(DATABASE_KINDS)('limits in the database on %s', (kind) => {
     time.advance(60_000);
     expect(one.hit('203.0.113.9')).toBeUndefined();
   });
+
+  it('a reader over the slot-read limit stays limited while 20,000 other addresses read', async () => {
+    const time = createTestClock(NOW);
+    const limiter = createSlotReadLimiter({ db: db(), clock: time.clock, logger: createLogger('silent'), limit: 5 });
+    for (let i = 0; i < 5; i++) expect(limiter.hit('2001:db8:1:1::/64')).toBeUndefined();
+    expect(limiter.hit('2001:db8:1:1::/64')).toBe(60);
+    // An attacker with a /48 rotates through its /64s, more of them than the limiter keeps (10,000).
+    const refusals: (number | undefined)[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      expect(limiter.hit(`2001:db8:2:${i.toString(16)}::/64`)).toBeUndefined();
+      if (i % 100 === 99) refusals.push(limiter.hit('2001:db8:1:1::/64'));
+    }
+    expect(refusals).toEqual(Array(200).fill(60));
+  });
 });
 
 // Two server processes on one database count into the same buckets.

@@ -126,13 +126,15 @@ export const SlotsResponseSchema = z
 
 /**
  * Characters refused in one line of text (a name): control characters (NUL
- * among them, which PostgreSQL refuses in text) and the bidi overrides and
- * isolates (U+202A–U+202E, U+2066–U+2069) that make text in an email or a
- * calendar read differently from what it is.
+ * among them, which PostgreSQL refuses in text), the bidi overrides and
+ * isolates (U+202A–U+202E, U+2066–U+2069) and invisible direction marks
+ * (U+200E, U+200F, U+061C) that make text in an email or a calendar read
+ * differently from what it is, and the line and paragraph separators
+ * (U+2028, U+2029) that break a line where none shows.
  */
-export const HOSTILE_IN_LINE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
-/** The same for text of several lines (a note), which keeps tabs and line breaks. */
-export const HOSTILE_IN_TEXT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+export const HOSTILE_IN_LINE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+/** The same for text of several lines (a note), which keeps only tabs and CR/LF line breaks. */
+export const HOSTILE_IN_TEXT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 /**
  * Refuses `HOSTILE_IN_LINE` in one line of text; `what` names the field in

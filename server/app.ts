@@ -34,7 +34,7 @@ export interface AppDeps extends CoreDeps {
   isDraining?: () => boolean;
   /** When present, every request is counted and `/metrics` serves the counts. */
   metrics?: Metrics;
-  /** Opens `/metrics` to callers off loopback that send it as a bearer token. */
+  /** Opens `/metrics` to callers off loopback or through a proxy that send it as a bearer token. */
   metricsToken?: string | undefined;
 }
 
@@ -86,6 +86,8 @@ function siteApp(deps: AppDeps & { clientAddressOf: ClientAddressOf }, services:
   app.use(requestId());
   // The level is fixed when the logger is made: with info lines off, requests pay nothing for the log.
   if (deps.logger.isEnabled('info')) app.use(requestLog(deps.logger, deps.clientAddressOf));
+  // Before the body limit and the cross-site check: their 413 and 403 pages are pages too.
+  app.use(pageSecurityHeaders(deps.publicUrl));
   app.use(siteBodyLimit());
   app.onError(onError);
   app.notFound(handleNotFound);
@@ -106,7 +108,6 @@ function siteApp(deps: AppDeps & { clientAddressOf: ClientAddressOf }, services:
   // API compresses its one large answer, slot lists, itself, once per list:
   // see sendSharedJson. Its other answers are a few hundred bytes.)
   app.use(compress());
-  app.use(pageSecurityHeaders(deps.publicUrl));
   const openApiDocument = buildOpenApiDocument(deps.publicUrl);
   const apiReference = renderApiReference(openApiDocument);
   app.get('/openapi.json', (c) => c.json(openApiDocument));

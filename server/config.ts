@@ -125,7 +125,7 @@ export interface Config {
   emailBodyRetentionMs: number;
   /** Booking and slot-read limits per address, customer and specialist. */
   limits: AbuseLimits;
-  /** Bearer token that opens `/metrics` to callers off loopback; unset: loopback only. */
+  /** Bearer token that opens `/metrics` to callers off loopback or through a proxy; unset: direct loopback only. */
   metricsToken: string | undefined;
 }
 

@@ -30,8 +30,6 @@ export interface SignInLinks {
   ): Promise<string>;
   /** The link a token names, if it is live; changes nothing. */
   inspect(token: string): Promise<({ kind: 'ok' } & LiveLink) | LinkProblem>;
-  /** Uses a link up: the specialist and purpose, or why not. */
-  redeem(token: string): Promise<({ kind: 'ok' } & LiveLink) | LinkProblem>;
   /** Uses up a link by id inside a transaction; false when it was used meanwhile or has expired. */
   useUp(trx: Kysely<Database> | Transaction<Database>, id: string): Promise<boolean>;
 }
@@ -76,12 +74,6 @@ export function createSignInLinks(deps: { db: Kysely<Database>; clock: Clock; pu
         .values({ id, specialist_id: specialistId, purpose, created_at: now.toISOString(), expires_at: new Date(now.getTime() + ttlMs).toISOString(), used_at: null, next_path: next ?? null })
         .execute();
       return `${deps.publicUrl}/auth/link?token=${encodeURIComponent(`${id}.${sign(id)}`)}`;
-    },
-
-    async redeem(token) {
-      const link = await inspect(token);
-      if (link.kind !== 'ok') return link;
-      return (await useUp(deps.db, link.id)) ? link : { kind: 'used' };
     },
   };
 }

@@ -152,7 +152,8 @@ export interface EmailOutboxTable {
   /**
    * JSON { text, html, attachments }, encrypted: it can hold sign-in links and
    * host links. Empty once purged, EMAIL_BODY_RETENTION_DAYS after sending
-   * (migration 0008 indexes the rows that still have one).
+   * (or after queueing, for a failed email; migration 0008 indexes the rows
+   * that still have one).
    */
   content_enc: string;
   status: OutboxStatus;

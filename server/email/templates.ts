@@ -209,11 +209,13 @@ export interface ZoomAccountChangedInput {
 /** Tells a specialist that the Zoom account their bookings go to has changed, so a change they did not make is noticed. */
 export function zoomAccountChangedEmail(input: ZoomAccountChangedInput): OutgoingEmail {
   const subject = 'Your connected Zoom account has changed';
-  const from = `${input.previous.displayName} (${input.previous.email})`;
-  const to = `${input.current.displayName} (${input.current.email})`;
+  // The new account's display name is chosen by whoever owns that account.
+  const from = oneLine(`${input.previous.displayName} (${input.previous.email})`);
+  const to = oneLine(`${input.current.displayName} (${input.current.email})`);
+  const name = oneLine(input.specialist.name);
   const warning = 'If you did not make this change, sign in, use "Sign out everywhere" in Settings, and switch back to your Zoom account.';
   const text = [
-    `Hi ${input.specialist.name},`,
+    `Hi ${name},`,
     '',
     `New bookings now get their Zoom meetings on ${to}, instead of ${from}.`,
     '',
@@ -224,10 +226,10 @@ export function zoomAccountChangedEmail(input: ZoomAccountChangedInput): Outgoin
   const html = frame(
     subject,
     `<h1 style="font-size:22px;margin:0 0 16px">Your Zoom account has changed</h1>
-<p style="margin:0 0 12px">Hi ${escapeHtml(input.specialist.name)},</p>
+<p style="margin:0 0 12px">Hi ${escapeHtml(name)},</p>
 <p style="margin:0 0 12px">New bookings now get their Zoom meetings on <strong>${escapeHtml(to)}</strong>, instead of ${escapeHtml(from)}.</p>
 <p style="margin:0 0 12px;padding:10px 14px;background:#fef3c7;border-radius:8px">${escapeHtml(warning)}</p>
 ${button(input.settingsUrl, 'Open Zoom settings')}`,
   );
-  return { kind: 'zoom_account_changed', to: input.specialist.email, subject, text, html };
+  return withoutHostileText({ kind: 'zoom_account_changed', to: input.specialist.email, subject, text, html });
 }

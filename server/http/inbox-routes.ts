@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { LocalInbox } from '../email/local-inbox.js';
 import { escapeHtml } from './html.js';
-import { loopbackHostOnly } from './loopback-host.js';
+import { loopbackOnly } from './loopback-host.js';
 import { html, layout, SafeHtml } from './pages/layout.js';
 
 /**
@@ -12,7 +12,7 @@ import { html, layout, SafeHtml } from './pages/layout.js';
 export function inboxRoutes(inbox: LocalInbox): Hono {
   const app = new Hono();
   // It shows every sign-in link: never to another machine, nor to a rebound DNS name.
-  app.use(loopbackHostOnly());
+  app.use(loopbackOnly());
 
   app.get('/', (c) => {
     const messages = inbox.messages().slice().reverse();

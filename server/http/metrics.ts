@@ -1,10 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, Handler, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
-import ipaddr from 'ipaddr.js';
 import type { Metrics } from '../metrics/index.js';
-import { createClientAddressResolver } from './client-address.js';
 import { handleNotFound } from './errors.js';
+import { isDirectLoopbackRequest } from './loopback-host.js';
 
 /** The booking endpoint's pattern, as the API is mounted in app.ts. */
 const BOOKINGS_ROUTE = '/api/v1/specialists/:slug/bookings';
@@ -47,19 +46,19 @@ export function siteRequestCounter(metrics: Metrics): MiddlewareHandler {
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
 /**
- * `GET /metrics` in Prometheus' text format, for a caller on a loopback
- * socket address (the socket's peer: a forwarded header does not count) or
- * one sending `Authorization: Bearer <METRICS_TOKEN>`, compared in constant
- * time. Anyone else gets the same 404 as a path that does not exist.
+ * `GET /metrics` in Prometheus' text format, for a caller straight on this
+ * machine (see `isDirectLoopbackRequest`: loopback Host and socket peer, no
+ * forwarding header — a reverse proxy on the same machine is a loopback peer
+ * for every client it forwards) or one sending
+ * `Authorization: Bearer <METRICS_TOKEN>`, compared in constant time. Anyone
+ * else gets the same 404 as a path that does not exist.
  */
 export function metricsEndpoint(metrics: Metrics, token: string | undefined): Handler {
-  const socketAddressOf = createClientAddressResolver({ kind: 'none' });
   const expected = token === undefined ? undefined : digest(`Bearer ${token}`);
-  const isLoopback = (address: string) => ipaddr.isValid(address) && ipaddr.parse(address).range() === 'loopback';
   // Digests of equal length, so timingSafeEqual compares whatever length was sent.
   const hasToken = (c: Context) => expected !== undefined && timingSafeEqual(digest(c.req.header('authorization') ?? ''), expected);
   return async function serveMetrics(c) {
-    if (!isLoopback(socketAddressOf(c)) && !hasToken(c)) return handleNotFound(c);
+    if (!isDirectLoopbackRequest(c) && !hasToken(c)) return handleNotFound(c);
     return c.body(await metrics.scrape(), 200, { 'Content-Type': metrics.contentType, 'Cache-Control': 'no-store' });
   };
 }

@@ -6,6 +6,8 @@ import { secureHeaders } from 'hono/secure-headers';
  * the widget and SDK bundles and the public API (issue #14, "Operations").
  */
 const EMBEDDED_PATH = /^\/(widget|sdk|api)(\/|$)/;
+/** Answers for machines (health checks, Prometheus), not pages: they keep their own headers. */
+const PROBE_PATH = /^\/(healthz|readyz|metrics)$/;
 
 /**
  * Security headers for the site's pages: a Content-Security-Policy with no
@@ -15,7 +17,9 @@ const EMBEDDED_PATH = /^\/(widget|sdk|api)(\/|$)/;
  * POSTs), and `Cache-Control: no-store` on every answer that does not set
  * its own caching (signed-in pages, link pages, forms with CSRF tokens).
  * HSTS only when the public URL is https. Nothing is added under
- * /widget, /sdk and /api.
+ * /widget, /sdk and /api, nor to /healthz, /readyz and /metrics. It runs
+ * before the body limit and the cross-site check, so their pages (413, 403)
+ * carry the headers too.
  *
  * Styles may be inline (the pages' `<style>`, style attributes in the local
  * inbox's emails); scripts only come from this origin (/assets/*.js).
@@ -36,7 +40,7 @@ export function pageSecurityHeaders(publicUrl: string): MiddlewareHandler {
     strictTransportSecurity: publicUrl.startsWith('https://') ? 'max-age=15552000' : false,
   });
   return async function pageSecurityHeadersMiddleware(c, next) {
-    if (EMBEDDED_PATH.test(c.req.path)) return next();
+    if (EMBEDDED_PATH.test(c.req.path) || PROBE_PATH.test(c.req.path)) return next();
     await headers(c, async () => {
       await next();
       if (!c.res.headers.has('Cache-Control')) c.header('Cache-Control', 'no-store');

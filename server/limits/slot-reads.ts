@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
 import type { Logger } from '../logger.js';
+import { LruMap } from '../lru-map.js';
 import { addHits, MINUTE_MS, secondsUntil, windowOf } from './index.js';
 
 export interface SlotReadLimiterOptions {
@@ -14,7 +15,7 @@ export interface SlotReadLimiterOptions {
   windowMs?: number;
   /** How often this process adds its counts to the shared ones, at most. Default 1 s. */
   shareEveryMs?: number;
-  /** Keys counted in one window; past it the window's counts start over. Default 10 000. */
+  /** Keys counted in one window; past it the least recently read key is forgotten. Default 10 000. */
   capacity?: number;
 }
 
@@ -48,16 +49,19 @@ interface Count {
  * The slack, by design: a process learns the other processes' reads only
  * when it shares, so a key may get up to (processes − 1) × its reads in one
  * share interval beyond the limit; counts of a process that stops before it
- * shares are lost, and so are a window's counts when more than `capacity`
- * keys are counted in it (they start over).
+ * shares are lost; and when more than `capacity` keys read in one window,
+ * the least recently read key's count is forgotten by this process (what it
+ * shared stays in the database, and it learns the total again at its next
+ * share). A reader that keeps reading stays counted however many other
+ * addresses read: rotating through addresses cannot clear its count.
  */
 export function createSlotReadLimiter(options: SlotReadLimiterOptions): SlotReadLimiter {
   const { db, clock, logger, limit } = options;
   const windowMs = options.windowMs ?? MINUTE_MS;
   const shareEveryMs = options.shareEveryMs ?? 1000;
   const capacity = options.capacity ?? 10_000;
-  // Only the current window's counts matter: they are dropped when it ends, which also bounds the map.
-  let counts = new Map<string, Count>();
+  // Only the current window's counts matter: they are dropped when it ends.
+  const counts = new LruMap<string, Count>(capacity);
   let window = { start: 0, end: 0 };
   let unshared: Count[] = [];
   let nextShareAt = 0;
@@ -99,11 +103,10 @@ export function createSlotReadLimiter(options: SlotReadLimiterOptions): SlotRead
       const now = clock().getTime();
       if (now >= window.end || now < window.start) {
         window = windowOf(now, windowMs);
-        counts = new Map();
+        counts.clear();
       }
       let count = counts.get(key);
       if (!count) {
-        if (counts.size >= capacity) counts = new Map();
         count = { key, windowStart: window.start, shared: 0, pending: 0, isQueued: false };
         counts.set(key, count);
       }

@@ -15,15 +15,16 @@ export interface PurgeTask {
 }
 
 export interface RetentionTaskOptions {
-  /** Sent emails keep their body this long after sending. */
+  /** Sent emails keep their body this long after sending; emails given up as failed, this long after they were queued. */
   emailBodyRetentionMs: number;
 }
 
 /**
  * The purge tasks over the project's own tables: expired sessions, sign-in
- * and re-auth links, OAuth states and ended rate-limit windows are deleted; sent emails lose their
- * body (text, HTML, attachments: sign-in links, host links, customers'
- * notes) and keep their row — kind, recipient, subject, dates, attempts.
+ * and re-auth links, OAuth states and ended rate-limit windows are deleted; sent emails, and
+ * emails given up as failed, lose their body (text, HTML, attachments:
+ * sign-in links, host links, customers' notes) and keep their row — kind,
+ * recipient, subject, dates, attempts.
  * Each is one statement whose condition no longer holds for a row once it
  * has run, so two instances running it at once touch each row at most once
  * between them.
@@ -49,11 +50,12 @@ export function retentionTasks(db: Kysely<Database>, options: RetentionTaskOptio
     {
       name: 'email_bodies',
       run: async (now) => {
+        const cutoff = new Date(now.getTime() - options.emailBodyRetentionMs).toISOString();
         const result = await db
           .updateTable('email_outbox')
           .set({ content_enc: '' })
-          .where('status', '=', 'sent')
-          .where('sent_at', '<', new Date(now.getTime() - options.emailBodyRetentionMs).toISOString())
+          // A failed email counts from its creation: its last attempt came at most about 17 hours later (12 attempts).
+          .where((eb) => eb.or([eb.and([eb('status', '=', 'sent'), eb('sent_at', '<', cutoff)]), eb.and([eb('status', '=', 'failed'), eb('created_at', '<', cutoff)])]))
           .where('content_enc', '<>', '')
           .executeTakeFirst();
         return Number(result.numUpdatedRows);

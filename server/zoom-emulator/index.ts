@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import { loopbackHostOnly } from '../http/loopback-host.js';
+import { loopbackOnly } from '../http/loopback-host.js';
 import { bodyLimit } from 'hono/body-limit';
 import { apiRoutes } from './api-routes.js';
 import { controlRoutes } from './control-routes.js';
@@ -167,7 +167,7 @@ export function createZoomEmulator(options: EmulatorOptions): ZoomEmulator {
     if (err instanceof ConnectionDropped) throw err;
     return c.json({ code: 500, message: 'Internal server error' }, 500);
   });
-  app.use(loopbackHostOnly());
+  app.use(loopbackOnly());
   app.use(bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.json({ code: 413, message: `Request body is larger than ${MAX_BODY_BYTES} bytes.` }, 413) }));
   app.route('/', oauthRoutes(state));
   app.route('/v2', apiRoutes(state));

@@ -176,7 +176,7 @@ describe('npm start', () => {
       const emulatorUrl = /(http:\/\/127\.0\.0\.1:\d+)\/__emulator/.exec(server.output())![1]!;
       for (const url of [`${server.url}/inbox`, `${emulatorUrl}/__emulator`, `${emulatorUrl}/v2/users/me`]) {
         const rebound = await rawGet(url, { host: `evil.example:${new URL(url).port}` });
-        expect([url, rebound.status, rebound.body.toString()]).toEqual([url, 403, 'This demo page answers only on localhost (the Host of this request is not a loopback name).']);
+        expect([url, rebound.status, rebound.body.toString()]).toEqual([url, 403, 'This demo page answers only on localhost, to a browser on this machine (not through a proxy).']);
       }
       expect((await rawGet(`${server.url}/inbox`, { host: `localhost:${port}` })).status).toBe(200);
 

@@ -170,9 +170,9 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       await connectZoom(server, specialistId);
     });
 
-    it('strips control characters and bidi overrides from service titles and specialist names, and the .ics stays valid', async () => {
+    it('strips control characters, bidi overrides, invisible separators and direction marks from service titles and specialist names, and the .ics stays valid', async () => {
       await db().updateTable('services').set({ title: 'Intro\u0007 call\u202e\u0001' }).where('id', '=', serviceIds[0]!).execute();
-      await db().updateTable('specialists').set({ name: 'Anna\u2066 Berg\r\nX-Injected: 1\u001b' }).where('id', '=', specialistId).execute();
+      await db().updateTable('specialists').set({ name: 'Anna\u2066 Berg\r\nX-Injected: 1\u001b\u2028\u2029\u200e\u200f\u061c' }).where('id', '=', specialistId).execute();
       expect((await book('Carla Customer', FREE_SLOT, { note: 'Line one\n\tLine two' })).status).toBe(201);
       expect(await worker.deliverDue()).toBe(2);
       const mails = await smtp.waitForMessages(2);
@@ -183,18 +183,30 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       expect(specialist.text).toContain('Hi Anna BergX-Injected: 1,');
       expect(specialist.text).toContain('Their note: Line one\n\tLine two');
       for (const mail of [customer, specialist]) {
-        expect(String(mail.subject) + mail.text + String(mail.html)).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]/);
+        expect(String(mail.subject) + mail.text + String(mail.html)).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
         const ics = mail.attachments[0]!.content.toString('utf8');
         // RFC 5545: content lines end in CRLF, fold at 75 octets, and hold no other control character than a fold's tab.
         expect(ics.endsWith('\r\n')).toBe(true);
         for (const line of ics.slice(0, -2).split('\r\n')) {
           expect(Buffer.byteLength(line)).toBeLessThanOrEqual(75);
-          expect(line).not.toMatch(/[\u0000-\u0008\u000a-\u001f\u007f\u202a-\u202e\u2066-\u2069]/);
+          expect(line).not.toMatch(/[\u0000-\u0008\u000a-\u001f\u007f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
         }
         const lines = icsLines(ics);
         expect(lines).toContain('SUMMARY:Intro call: Anna BergX-Injected: 1 and Carla Customer');
         expect(lines).toContain('ORGANIZER;CN="Anna BergX-Injected: 1":mailto:anna@example.test');
       }
+    });
+
+    it('cleans the "Zoom account has changed" email of the new account owner\'s hostile display name', async () => {
+      // Whoever owns the new Zoom account chose its display name.
+      const hostile = server.emulator.controls.addUser({ display_name: 'Mallory\r\nX-Injected: 1\u0007 \u202egnp.exe', email: 'mallory@zoom.test' });
+      await connectZoom(server, specialistId, hostile);
+      expect(await worker.deliverDue()).toBe(1);
+      const [mail] = await smtp.waitForMessages(1);
+      expect(mail!.subject).toBe('Your connected Zoom account has changed');
+      expect(mail!.text).toContain('New bookings now get their Zoom meetings on MalloryX-Injected: 1 gnp.exe (mallory@zoom.test), instead of ');
+      expect(mail!.html).toContain('<strong>MalloryX-Injected: 1 gnp.exe (mallory@zoom.test)</strong>');
+      expect(String(mail!.subject) + mail!.text + String(mail!.html)).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]/);
     });
 
     it('sends both sides a confirmation in their own time zone with the join link and an .ics', async () => {

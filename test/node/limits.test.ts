@@ -3,7 +3,7 @@ import { createLogger } from '../../server/logger.js';
 import { createSlotReadLimiter, deleteExpiredLimits, hitRateLimits, type AbuseLimits } from '../../server/limits/index.js';
 import { childEnv, startChildServer, type ChildServer } from './helpers/child-server.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './helpers/databases.js';
-import { bookingBody, createTestClock, fixedClock, NOW, seedSpecialist } from './helpers/fixtures.js';
+import { bookingBody, createTestClock, fixedClock, NOW, seedSpecialist, waitForRoomInWindow } from './helpers/fixtures.js';
 import { connectZoom, startTestServer, UNREACHED_LIMITS, type TestServer } from './helpers/server.js';
 
 // NOW is Monday 06:00 UTC: the clock hour ends in 3600 s, the UTC day in 18 hours.
@@ -118,7 +118,7 @@ describe.each(DATABASE_KINDS)('booking limits on %s', (kind) => {
     expect(row).toEqual({ bucket: 'booking:address:127.0.0.1', window_start: '2030-01-07T06:00:00.000Z', expires_at: '2030-01-07T07:00:00.000Z', hits: 2 });
   });
 
-  it('refuses a NUL byte or a control character in a name, and a bidi override in a note, with 400 naming the field', async () => {
+  it('refuses a NUL byte or a control character in a name, a bidi override in a note, and invisible separators and direction marks in both, with 400 naming the field', async () => {
     const { url } = await serve({});
     for (const [customer, path] of [
       [{ name: 'Ada\u0000 Lovelace' }, 'customer.name'],
@@ -127,6 +127,11 @@ describe.each(DATABASE_KINDS)('booking limits on %s', (kind) => {
       [{ name: 'Ada \u202eecalevoL' }, 'customer.name'],
       [{ note: 'Hello\u2066 there' }, 'customer.note'],
       [{ note: 'Hello\u0000' }, 'customer.note'],
+      // Invisible: line and paragraph separators, direction marks, the Arabic letter mark.
+      ...['\u2028', '\u2029', '\u200e', '\u200f', '\u061c'].flatMap((c) => [
+        [{ name: `Ada${c} Lovelace` }, 'customer.name'] as const,
+        [{ note: `Hello${c} there` }, 'customer.note'] as const,
+      ]),
     ] as const) {
       const res = await book(url, slots[0]!, customer);
       expect(res.status).toBe(400);
@@ -224,6 +229,20 @@ describe.each(DATABASE_KINDS)('limits in the database on %s', (kind) => {
     time.advance(60_000);
     expect(one.hit('203.0.113.9')).toBeUndefined();
   });
+
+  it('a reader over the slot-read limit stays limited while 20,000 other addresses read', async () => {
+    const time = createTestClock(NOW);
+    const limiter = createSlotReadLimiter({ db: db(), clock: time.clock, logger: createLogger('silent'), limit: 5 });
+    for (let i = 0; i < 5; i++) expect(limiter.hit('2001:db8:1:1::/64')).toBeUndefined();
+    expect(limiter.hit('2001:db8:1:1::/64')).toBe(60);
+    // An attacker with a /48 rotates through its /64s, more of them than the limiter keeps (10,000).
+    const refusals: (number | undefined)[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      expect(limiter.hit(`2001:db8:2:${i.toString(16)}::/64`)).toBeUndefined();
+      if (i % 100 === 99) refusals.push(limiter.hit('2001:db8:1:1::/64'));
+    }
+    expect(refusals).toEqual(Array(200).fill(60));
+  });
 });
 
 // Two server processes on one database count into the same buckets.
@@ -250,6 +269,8 @@ describe.each(DATABASE_KINDS.filter((k) => k === 'postgres'))('booking limits ac
     const list = await (await fetch(`${server.url}/api/v1/specialists/anna/services/${serviceIds[0]}/slots`)).json();
     const starts: string[] = list.slots.map((s: { start: string }) => s.start);
     const urls = [server.url, child.url, server.url, child.url, server.url];
+    // The limit counts per clock hour, and both processes run on the real clock.
+    await waitForRoomInWindow(3_600_000);
     const statuses: number[] = [];
     for (const [i, url] of urls.entries()) {
       const res = await fetch(`${url}/api/v1/specialists/anna/bookings`, {
@@ -264,5 +285,5 @@ describe.each(DATABASE_KINDS.filter((k) => k === 'postgres'))('booking limits ac
     expect((await db().selectFrom('bookings').select('id').execute()).length).toBe(3);
     expect((await db().selectFrom('email_outbox').select('id').execute()).length).toBe(6);
     expect(server.emulator.controls.meetings()).toHaveLength(3);
-  }, 60_000);
+  }, 90_000); // may first wait up to 20 s for the next hour
 });

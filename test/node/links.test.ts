@@ -5,7 +5,6 @@
  * and grants no session, account switches are emailed, "Sign out
  * everywhere", the sign-in limits, `__Host-` cookies, security headers.
  */
-import { request } from 'node:http';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { migrations } from '../../server/db/migrations/index.js';
 import { DATABASE_KINDS, useTestDatabase } from './helpers/databases.js';
@@ -341,50 +340,47 @@ describe.each(DATABASE_KINDS)('links, sessions and headers on %s', (kind) => {
   });
 
   describe('sign-in limits', () => {
-    /** A form POST over a socket bound to `localAddress` (127.0.0.0/8 is all loopback): another client address. */
-    function postFrom(path: string, localAddress: string, cookie: string, form: Record<string, string>): Promise<{ status: number; retryAfter: string | undefined; body: string }> {
-      const body = new URLSearchParams(form).toString();
-      return new Promise((resolve, reject) => {
-        const req = request(
-          `${server.url}${path}`,
-          { method: 'POST', localAddress, headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } },
-          (res) => {
-            let text = '';
-            res.setEncoding('utf8');
-            res.on('data', (chunk: string) => (text += chunk));
-            res.on('end', () => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'], body: text }));
-          },
-        );
-        req.on('error', reject);
-        req.end(body);
+    beforeEach(async () => {
+      await server.close();
+      // Behind one proxy (TRUST_PROXY=1), the client address is the one X-Forwarded-For names: a test can be many clients.
+      server = await startTestServer({ db: db(), clock: time.clock, trustProxy: { kind: 'hops', hops: 1 } });
+    });
+    /** A form POST from the client at `address`. */
+    async function postFrom(path: string, address: string, cookie: string, form: Record<string, string>): Promise<{ status: number; retryAfter: string | undefined; body: string }> {
+      const res = await fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': address },
+        body: new URLSearchParams(form),
+        redirect: 'manual',
       });
+      return { status: res.status, retryAfter: res.headers.get('retry-after') ?? undefined, body: await res.text() };
     }
-    const signInFrom = async (localAddress: string, cookie: string, csrf: string, email: string) => {
-      const { status, retryAfter } = await postFrom('/sign-in', localAddress, cookie, { _csrf: csrf, email });
-      return { status, retryAfter };
-    };
 
     it('five requests from one address do not lock the specialist out elsewhere; one email gets at most 20 links a day', async () => {
       const form = await fetch(`${server.url}/sign-in`);
       const cookie = cookieOf(form);
       const csrf = csrfOf(await form.text());
-      const from = (address: string) => signInFrom(address, cookie, csrf, 'anna@example.test');
+      const signInFrom = async (address: string, email: string) => {
+        const { status, retryAfter } = await postFrom('/sign-in', address, cookie, { _csrf: csrf, email });
+        return { status, retryAfter };
+      };
+      const from = (address: string) => signInFrom(address, 'anna@example.test');
       const statuses: number[] = [];
-      for (let i = 0; i < 6; i++) statuses.push((await from('127.0.0.1')).status);
+      for (let i = 0; i < 6; i++) statuses.push((await from('198.51.100.1')).status);
       expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
       // The specialist, elsewhere, still gets a link.
-      expect(await from('127.0.0.2')).toEqual({ status: 200, retryAfter: undefined });
+      expect(await from('198.51.100.2')).toEqual({ status: 200, retryAfter: undefined });
       // Many addresses together: 20 links a UTC day for one email, then "tomorrow" (NOW is 06:00 UTC: 18 hours to go).
-      for (const address of ['127.0.0.3', '127.0.0.4']) for (let i = 0; i < 5; i++) expect((await from(address)).status).toBe(200);
-      for (let i = 0; i < 4; i++) expect((await from('127.0.0.5')).status).toBe(200);
-      expect(await from('127.0.0.5')).toEqual({ status: 429, retryAfter: String(18 * 3600) });
+      for (const address of ['198.51.100.3', '198.51.100.4']) for (let i = 0; i < 5; i++) expect((await from(address)).status).toBe(200);
+      for (let i = 0; i < 4; i++) expect((await from('198.51.100.5')).status).toBe(200);
+      expect(await from('198.51.100.5')).toEqual({ status: 429, retryAfter: String(18 * 3600) });
       expect(await outboxKinds()).toEqual(Array(20).fill('sign_in'));
       time.advance(16 * 60_000);
-      expect((await from('127.0.0.6')).status).toBe(429);
+      expect((await from('198.51.100.6')).status).toBe(429);
       // Another email from the same addresses is not affected.
-      expect((await signInFrom('127.0.0.6', cookie, csrf, 'olga@example.test')).status).toBe(200);
+      expect((await signInFrom('198.51.100.6', 'olga@example.test')).status).toBe(200);
       time.advance(24 * 3_600_000);
-      expect((await from('127.0.0.6')).status).toBe(200);
+      expect((await from('198.51.100.6')).status).toBe(200);
     });
 
     it('using sign-in links: 30 tries per client address per 15 minutes, then 429 with Retry-After and a page; the link stays usable', async () => {
@@ -393,9 +389,9 @@ describe.each(DATABASE_KINDS)('links, sessions and headers on %s', (kind) => {
       const cookie = cookieOf(opened);
       const form = { _csrf: csrfOf(await opened.text()), token: tokenOf(link) };
       // Guessed tokens and forged forms count too: the limit comes before anything is looked at.
-      for (let i = 0; i < 15; i++) expect((await postFrom('/auth/link', '127.0.0.1', cookie, { ...form, token: `guess${i}` })).status).toBe(303);
-      for (let i = 0; i < 15; i++) expect((await postFrom('/auth/link', '127.0.0.1', cookie, { ...form, _csrf: 'forged' })).status).toBe(403);
-      const refused = await postFrom('/auth/link', '127.0.0.1', cookie, form);
+      for (let i = 0; i < 15; i++) expect((await postFrom('/auth/link', '198.51.100.1', cookie, { ...form, token: `guess${i}` })).status).toBe(303);
+      for (let i = 0; i < 15; i++) expect((await postFrom('/auth/link', '198.51.100.1', cookie, { ...form, _csrf: 'forged' })).status).toBe(403);
+      const refused = await postFrom('/auth/link', '198.51.100.1', cookie, form);
       expect(refused.status).toBe(429);
       expect(refused.retryAfter).toBe('900');
       expect(refused.body).toContain('<title>Too many attempts');
@@ -404,13 +400,41 @@ describe.each(DATABASE_KINDS)('links, sessions and headers on %s', (kind) => {
       expect(await linkRows()).toEqual([{ purpose: 'sign_in', used_at: null }]);
       expect(await sessionCount()).toBe(0);
       // Another address is not affected (the link signs in there), and after the window this one may try again.
-      expect((await postFrom('/auth/link', '127.0.0.2', cookie, form)).status).toBe(303);
+      expect((await postFrom('/auth/link', '198.51.100.2', cookie, form)).status).toBe(303);
       expect(await sessionCount()).toBe(1);
-      expect((await postFrom('/auth/link', '127.0.0.1', cookie, form)).status).toBe(429);
+      expect((await postFrom('/auth/link', '198.51.100.1', cookie, form)).status).toBe(429);
       time.advance(15 * 60_000);
-      const again = await postFrom('/auth/link', '127.0.0.1', cookie, form);
+      const again = await postFrom('/auth/link', '198.51.100.1', cookie, form);
       expect(again.status).toBe(303);
       expect(again.retryAfter).toBeUndefined();
+    });
+
+    const requestLinkFor = async (email: string, cookie: string, csrf: string, clientAddress: string) => (await postFrom('/sign-in', clientAddress, cookie, { _csrf: csrf, email })).status;
+
+    it('still gets a sign-in link when strangers used up the email’s day, and only with its own mark', async () => {
+      // The specialist signs in once with this browser, which keeps its mark (sb_known) from then on.
+      const link = await signInLink();
+      const opened = await openLink(link);
+      const csrfCookie = cookieOf(opened);
+      const csrf = csrfOf(await opened.text());
+      const signedIn = await postForm('/auth/link', { _csrf: csrf, token: tokenOf(link) }, { cookie: csrfCookie, origin: server.url });
+      expect(signedIn.status).toBe(303);
+      const known = signedIn.headers.getSetCookie().find((c) => c.startsWith('sb_known='))!.split(';')[0]!;
+
+      // Strangers on four networks ask for Anna's links until her shared day allowance (20) is gone.
+      const stranger = await fetch(`${server.url}/sign-in`);
+      const strangerCookie = cookieOf(stranger);
+      const strangerCsrf = csrfOf(await stranger.text());
+      for (const network of [1, 2, 3, 4]) for (let i = 0; i < 5; i++) expect(await requestLinkFor('anna@example.test', strangerCookie, strangerCsrf, `203.0.113.${network}`)).toBe(200);
+      expect(await requestLinkFor('anna@example.test', strangerCookie, strangerCsrf, '203.0.113.5')).toBe(429);
+      const queued = (await outboxKinds()).length;
+
+      // Anna, from her own browser on yet another network, still gets one.
+      expect(await requestLinkFor('anna@example.test', `${csrfCookie}; ${known}`, csrf, '198.51.100.7')).toBe(200);
+      expect((await outboxKinds()).length).toBe(queued + 1);
+      // A forged mark counts with the strangers.
+      expect(await requestLinkFor('anna@example.test', `${csrfCookie}; sb_known=${'A'.repeat(43)}`, csrf, '198.51.100.8')).toBe(429);
+      expect((await outboxKinds()).length).toBe(queued + 1);
     });
   });
 
@@ -457,43 +481,6 @@ describe.each(DATABASE_KINDS)('links, sessions and headers on %s', (kind) => {
           expect(res.headers.get(header)).toBeNull();
         }
       }
-    });
-  });
-
-  describe('a browser that signed in before', () => {
-    beforeEach(async () => {
-      await server.close();
-      // One trusted proxy: X-Forwarded-For names the client, so a test can be many clients.
-      server = await startTestServer({ db: db(), clock: time.clock, trustProxy: { kind: 'hops', hops: 1 } });
-    });
-
-    const requestLinkFor = async (email: string, cookie: string, csrf: string, clientAddress: string) =>
-      (await postForm('/sign-in', { _csrf: csrf, email }, { cookie, origin: server.url, 'x-forwarded-for': clientAddress })).status;
-
-    it('still gets a sign-in link when strangers used up the email’s day, and only with its own mark', async () => {
-      // The specialist signs in once with this browser, which keeps its mark (sb_known) from then on.
-      const link = await signInLink();
-      const opened = await openLink(link);
-      const csrfCookie = cookieOf(opened);
-      const csrf = csrfOf(await opened.text());
-      const signedIn = await postForm('/auth/link', { _csrf: csrf, token: tokenOf(link) }, { cookie: csrfCookie, origin: server.url });
-      expect(signedIn.status).toBe(303);
-      const known = signedIn.headers.getSetCookie().find((c) => c.startsWith('sb_known='))!.split(';')[0]!;
-
-      // Strangers on four networks ask for Anna's links until her shared day allowance (20) is gone.
-      const stranger = await fetch(`${server.url}/sign-in`);
-      const strangerCookie = cookieOf(stranger);
-      const strangerCsrf = csrfOf(await stranger.text());
-      for (const network of [1, 2, 3, 4]) for (let i = 0; i < 5; i++) expect(await requestLinkFor('anna@example.test', strangerCookie, strangerCsrf, `203.0.113.${network}`)).toBe(200);
-      expect(await requestLinkFor('anna@example.test', strangerCookie, strangerCsrf, '203.0.113.5')).toBe(429);
-      const queued = (await outboxKinds()).length;
-
-      // Anna, from her own browser on yet another network, still gets one.
-      expect(await requestLinkFor('anna@example.test', `${csrfCookie}; ${known}`, csrf, '198.51.100.7')).toBe(200);
-      expect((await outboxKinds()).length).toBe(queued + 1);
-      // A forged mark counts with the strangers.
-      expect(await requestLinkFor('anna@example.test', `${csrfCookie}; sb_known=${'A'.repeat(43)}`, csrf, '198.51.100.8')).toBe(429);
-      expect((await outboxKinds()).length).toBe(queued + 1);
     });
   });
 });

@@ -7,6 +7,7 @@ import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASE_KINDS, useTestDatabase } from './helpers/databases.js';
 import { bookingBody, createTestClock, NOW, seedSpecialist } from './helpers/fixtures.js';
+import { rawGet } from './helpers/raw-http.js';
 import { connectZoom, startTestServer, type TestServer } from './helpers/server.js';
 
 const TOKEN = 'metrics-token-0123456789abcdefghijklmnopqrstuvwxyz';
@@ -148,18 +149,32 @@ describe.each(DATABASE_KINDS)('/metrics on %s', (kind) => {
     expect(get('outbox_oldest_pending_age_seconds')).toBe(90);
   });
 
+  /** Asserts who gets /metrics at `url`, with `headers` on every request: 404 without the right token, 200 with it. */
+  async function expectTokenNeeded(url: string, headers: Record<string, string> = {}) {
+    const refused = await fetch(url, { headers });
+    expect(refused.status).toBe(404);
+    expect(await refused.json()).toEqual({ success: false, code: 'not_found', message: 'There is no GET /metrics endpoint.' });
+    expect((await fetch(url, { headers: { ...headers, authorization: `Bearer ${TOKEN}x` } })).status).toBe(404);
+    expect((await fetch(url, { headers: { ...headers, authorization: TOKEN } })).status).toBe(404);
+    const allowed = await fetch(url, { headers: { ...headers, authorization: `Bearer ${TOKEN}` } });
+    expect(allowed.status).toBe(200);
+    expect(await allowed.text()).toContain('# TYPE specialist_booking_bookings_total counter');
+  }
+
+  // A reverse proxy on this machine connects from loopback; its headers say the client is elsewhere.
+  it('refuses a forwarded request from loopback without the token with 404; the bearer token opens it', async () => {
+    for (const headers of [{ 'x-forwarded-for': '203.0.113.9' }, { 'x-real-ip': '203.0.113.9' }, { forwarded: 'for=203.0.113.9' }, { 'x-forwarded-host': 'booking.example.com' }] as Record<string, string>[]) {
+      await expectTokenNeeded(`${server.url}/metrics`, headers);
+    }
+  });
+
   // The scrape above came from loopback; this needs an address of the machine that is not.
   it.skipIf(outsideAddress === undefined)('refuses a caller off loopback without the token with 404; the bearer token opens it', async () => {
     const outside = `http://${outsideAddress}:${new URL(server.url).port}/metrics`;
-    const refused = await fetch(outside);
-    expect(refused.status).toBe(404);
-    expect(await refused.json()).toEqual({ success: false, code: 'not_found', message: 'There is no GET /metrics endpoint.' });
+    await expectTokenNeeded(outside);
     // A forwarded header does not make a caller loopback: the socket's peer decides.
     expect((await fetch(outside, { headers: { 'x-forwarded-for': '127.0.0.1' } })).status).toBe(404);
-    expect((await fetch(outside, { headers: { authorization: `Bearer ${TOKEN}x` } })).status).toBe(404);
-    expect((await fetch(outside, { headers: { authorization: TOKEN } })).status).toBe(404);
-    const allowed = await fetch(outside, { headers: { authorization: `Bearer ${TOKEN}` } });
-    expect(allowed.status).toBe(200);
-    expect(await allowed.text()).toContain('# TYPE specialist_booking_bookings_total counter');
+    // Nor does a loopback Host.
+    expect((await rawGet(outside, { host: 'localhost' })).status).toBe(404);
   });
 });

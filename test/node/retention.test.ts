@@ -16,7 +16,7 @@ describe.each(DATABASE_KINDS)('retention on %s', (kind) => {
   const db = () => database().handle.db;
   const cipher = createTokenCipher(randomBytes(32));
 
-  it('removes expired sessions, links and OAuth states, empties the bodies of emails sent long ago, and keeps the rest', async () => {
+  it('removes expired sessions, links and OAuth states, empties the bodies of emails sent or failed long ago, and keeps the rest', async () => {
     const specialist = await seedSpecialist(db());
     // Sessions (30 days) made 31 and 29 days before NOW: the first expired a day ago.
     await createSession(db(), () => at(-31 * DAY), specialist.specialistId);
@@ -25,19 +25,23 @@ describe.each(DATABASE_KINDS)('retention on %s', (kind) => {
     await db().insertInto('sign_in_links').values([link('expired-link', at(-1)), link('live-link', at(60_000))]).execute();
     const state = (hash: string, expiresAt: Date) => ({ state_hash: hash, specialist_id: specialist.specialistId, code_verifier_enc: 'x', created_at: at(-DAY).toISOString(), expires_at: expiresAt.toISOString(), used_at: null });
     await db().insertInto('oauth_states').values([state('expired-state', at(-1)), state('live-state', at(1))]).execute();
-    const email = (subject: string) => enqueueEmail(db(), { clock: () => at(-40 * DAY), cipher, messageIdDomain: 'booking.test' }, { kind: 'sign_in', to: 'a@example.test', subject, text: 'secret link', html: '<p>secret link</p>' });
+    const email = (subject: string, queuedDaysAgo = 40) => enqueueEmail(db(), { clock: () => at(-queuedDaysAgo * DAY), cipher, messageIdDomain: 'booking.test' }, { kind: 'sign_in', to: 'a@example.test', subject, text: 'secret link', html: '<p>secret link</p>' });
     const old = await email('sent 31 days ago');
     const recent = await email('sent 29 days ago');
     const pending = await email('still pending');
     await db().updateTable('email_outbox').set({ status: 'sent', sent_at: at(-31 * DAY).toISOString() }).where('id', '=', old).execute();
     await db().updateTable('email_outbox').set({ status: 'sent', sent_at: at(-29 * DAY).toISOString() }).where('id', '=', recent).execute();
+    // Given up as failed: one queued 40 days ago, one 29 days ago (the retention counts from when it was queued).
+    const oldFailed = await email('failed, queued 40 days ago');
+    const recentFailed = await email('failed, queued 29 days ago', 29);
+    await db().updateTable('email_outbox').set({ status: 'failed', attempts: 12 }).where('id', 'in', [oldFailed, recentFailed]).execute();
 
     // Rate-limit windows: one ended at NOW exactly (it counts nothing any more), one still open.
     const window = (bucket: string, expiresAt: Date) => ({ bucket, window_start: at(-3_600_000).toISOString(), expires_at: expiresAt.toISOString(), hits: 3 });
     await db().insertInto('rate_limits').values([window('ended', at(0)), window('open', at(1))]).execute();
 
     const job = createRetentionJob({ tasks: retentionTasks(db(), { emailBodyRetentionMs: 30 * DAY }), clock: () => NOW, logger: createLogger('silent') });
-    expect(await job.runOnce()).toEqual({ sessions: 1, sign_in_links: 1, oauth_states: 1, rate_limits: 1, email_bodies: 1 });
+    expect(await job.runOnce()).toEqual({ sessions: 1, sign_in_links: 1, oauth_states: 1, rate_limits: 1, email_bodies: 2 });
     expect(await db().selectFrom('rate_limits').select('bucket').execute()).toEqual([{ bucket: 'open' }]);
 
     expect(await db().selectFrom('sessions').select('expires_at').execute()).toEqual([{ expires_at: kept.expiresAt.toISOString() }]);
@@ -45,6 +49,8 @@ describe.each(DATABASE_KINDS)('retention on %s', (kind) => {
     expect(await db().selectFrom('oauth_states').select('state_hash').execute()).toEqual([{ state_hash: 'live-state' }]);
     const outbox = await db().selectFrom('email_outbox').select(['id', 'subject', 'status', 'to_address', 'sent_at', 'content_enc']).orderBy('subject').execute();
     expect(outbox.map((row) => [row.subject, row.status, row.to_address, row.content_enc === '' ? 'purged' : 'kept'])).toEqual([
+      ['failed, queued 29 days ago', 'failed', 'a@example.test', 'kept'],
+      ['failed, queued 40 days ago', 'failed', 'a@example.test', 'purged'],
       ['sent 29 days ago', 'sent', 'a@example.test', 'kept'],
       ['sent 31 days ago', 'sent', 'a@example.test', 'purged'],
       ['still pending', 'pending', 'a@example.test', 'kept'],

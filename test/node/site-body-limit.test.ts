@@ -5,11 +5,15 @@ import { createTestDatabase, type TestDatabase } from './helpers/databases.js';
 import { fixedClock } from './helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'";
+
 // Every POST of the site app, and a path it does not know: the limit is on the whole site.
 const SITE_POSTS = [
   '/webhooks/zoom',
   '/sign-in',
+  '/auth/link',
   '/sign-out',
+  '/sign-out/everywhere',
   '/settings/profile',
   '/settings/services',
   '/settings/services/some-service',
@@ -17,12 +21,14 @@ const SITE_POSTS = [
   '/settings/services/some-service/show',
   '/settings/availability',
   '/settings/origins',
+  '/settings/zoom/connect',
   '/settings/zoom/disconnect',
   '/no-such-page',
 ];
 
 interface Answer {
   status: number;
+  headers: IncomingMessage['headers'];
   contentType: string | undefined;
   connection: string | undefined;
   body: string;
@@ -51,7 +57,7 @@ function postWithoutFinishing(url: string, options: { chunked: boolean; sendFirs
       res.on('data', (chunk: string) => (body += chunk));
       res.on('end', () => {
         clearTimeout(timer);
-        resolve({ status: res.statusCode!, contentType: res.headers['content-type'], connection: res.headers.connection, body, bytesSent });
+        resolve({ status: res.statusCode!, headers: res.headers, contentType: res.headers['content-type'], connection: res.headers.connection, body, bytesSent });
         req.destroy();
       });
     });
@@ -93,6 +99,16 @@ describe('body size limit on every site route', () => {
     });
   }
 
+  it('the cross-site 403 page carries the page headers too', async () => {
+    const res = await fetch(`${server.url}/sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+      body: 'email=anna%40example.test',
+    });
+    expect(res.status).toBe(403);
+    expect([res.headers.get('content-security-policy'), res.headers.get('cache-control'), res.headers.get('x-content-type-options')]).toEqual([CSP, 'no-store', 'nosniff']);
+  });
+
   it('takes a body at the limit', async () => {
     const res = await fetch(`${server.url}/webhooks/zoom`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(SITE_MAX_BODY_BYTES) });
     // Past the limit check: the webhook's own signature check answers.
@@ -109,5 +125,9 @@ function expectTooLarge(path: string, answer: Answer): void {
   } else {
     expect(answer.contentType).toMatch(/^text\/html/);
     expect(answer.body).toContain('The request body is larger than 64 KB.');
+    // A page like any other: the same headers.
+    expect(answer.headers['content-security-policy']).toBe(CSP);
+    expect(answer.headers['cache-control']).toBe('no-store');
+    expect(answer.headers['x-content-type-options']).toBe('nosniff');
   }
 }

@@ -8,10 +8,23 @@ import { systemClock } from '../../server/clock.js';
 import { loadConfig } from '../../server/config.js';
 import { insertSpecialist } from '../../server/demo/seed.js';
 import { startServer, type RunningServer } from '../../server/start.js';
+import { waitForRoomInWindow } from '../node/helpers/fixtures.js';
 import { allowOnConsentPage, startConnectingZoom } from '../node/helpers/server.js';
 
+/**
+ * Limits the suite cannot reach from its one address, but for the one the
+ * widget's rate_limited test fills: 5 bookings per customer per specialist
+ * per UTC day (the default, named here so the test's count stays true).
+ */
+const SUITE_LIMITS = {
+  BOOKINGS_PER_ADDRESS_PER_HOUR: '1000000',
+  BOOKINGS_PER_CUSTOMER_PER_DAY: '5',
+  BOOKINGS_PER_SPECIALIST_PER_DAY: '1000000',
+  SLOT_READS_PER_ADDRESS_PER_MINUTE: '1000000',
+};
+
 export async function startStack(dir: string, testOrigin: string): Promise<RunningServer & { testOrigin: string }> {
-  const server = await startServer(loadConfig({ PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`, DATA_DIR: dir, LOG_LEVEL: 'silent' }), {
+  const server = await startServer(loadConfig({ PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`, DATA_DIR: dir, LOG_LEVEL: 'silent', ...SUITE_LIMITS }), {
     outboxPollMs: 20,
   });
   return Object.assign(server, { testOrigin });
@@ -49,6 +62,11 @@ export function stackCommands(stack: RunningServer & { testOrigin: string }): Re
         zoomUserId = user.id;
       }
       return { slug, specialistId, serviceIds, zoomUserId, apiBase: stack.url, email: `${slug}@example.test` };
+    },
+    /** Waits until the current window of `windowMs` on the real clock has `marginMs` left (see waitForRoomInWindow). */
+    async 'wait-for-room-in-window'(payload) {
+      await waitForRoomInWindow(Number(payload.windowMs), Number(payload.marginMs));
+      return true;
     },
     async 'revoke-zoom'(payload) {
       zoom.controls.revokeAllTokens(String(payload.zoomUserId));

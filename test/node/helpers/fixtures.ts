@@ -66,3 +66,17 @@ export function createTestMonotonicClock() {
     },
   };
 }
+
+/**
+ * On the real clock, waits until the current window of `windowMs` (limits
+ * count in windows aligned on the epoch: whole hours, UTC days) has at least
+ * `marginMs` left. A test that fills such a window on the real clock would
+ * otherwise see the counts start over mid-test, and a 201 where it expects
+ * a 429.
+ *
+ * @example await waitForRoomInWindow(3_600_000); // then make the hour's bookings
+ */
+export async function waitForRoomInWindow(windowMs: number, marginMs = 20_000): Promise<void> {
+  const left = windowMs - (Date.now() % windowMs);
+  if (left < marginMs) await new Promise((resolve) => setTimeout(resolve, left + 100));
+}

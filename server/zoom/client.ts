@@ -67,8 +67,9 @@ const MeetingAnswerSchema = z.object({
   start_time: z.string().default(''),
 });
 
-/** `GET /users/me/meetings`, one page. */
+/** `GET /users/me/meetings`, one page; an empty (or absent) `next_page_token` means the last page. */
 const MeetingListAnswerSchema = z.object({
+  next_page_token: z.string().default(''),
   meetings: z.array(z.object({ id: MeetingIdSchema, agenda: z.string().default('') })),
 });
 
@@ -123,7 +124,7 @@ export interface ZoomClient {
   revokeToken(accessToken: string): Promise<void>;
   getMe(accessToken: string): Promise<ZoomUser>;
   createMeeting(accessToken: string, input: ZoomMeetingInput): Promise<ZoomMeeting>;
-  /** Scheduled meetings of the token's user whose agenda contains `marker`. */
+  /** Scheduled meetings of the token's user whose agenda contains `marker`, from every page of Zoom's list. */
   findMeetingsByAgendaMarker(accessToken: string, marker: string): Promise<ZoomMeeting[]>;
   deleteMeeting(accessToken: string, meetingId: string): Promise<void>;
 }
@@ -279,11 +280,18 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
     },
 
     async findMeetingsByAgendaMarker(accessToken, marker) {
-      const path = `/users/me/meetings?type=scheduled&page_size=${MAX_PAGE_SIZE}`;
-      const list = parseAnswer('list_meetings', MeetingListAnswerSchema, await api<unknown>('list_meetings', accessToken, 'GET', path));
-      const matches = list.meetings.filter((m) => m.agenda.includes(marker));
+      const matches: number[] = [];
+      let pageToken = '';
+      // Every page: on a busy account the meeting may be on any of them.
+      do {
+        const query = new URLSearchParams({ type: 'scheduled', page_size: String(MAX_PAGE_SIZE) });
+        if (pageToken) query.set('next_page_token', pageToken);
+        const page = parseAnswer('list_meetings', MeetingListAnswerSchema, await api<unknown>('list_meetings', accessToken, 'GET', `/users/me/meetings?${query}`));
+        matches.push(...page.meetings.filter((m) => m.agenda.includes(marker)).map((m) => m.id));
+        pageToken = page.next_page_token;
+      } while (pageToken);
       // The list omits start_url: read each match in full.
-      return Promise.all(matches.map(async (m) => toMeeting('get_meeting', await api<unknown>('get_meeting', accessToken, 'GET', `/meetings/${m.id}`))));
+      return Promise.all(matches.map(async (id) => toMeeting('get_meeting', await api<unknown>('get_meeting', accessToken, 'GET', `/meetings/${id}`))));
     },
 
     async deleteMeeting(accessToken, meetingId) {

@@ -331,6 +331,39 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
       expect(await resumeStalePendingBookings(server.services.bookings)).toBe(0);
     });
 
+    it("recovery finds the earlier attempt's meeting on the third page of Zoom's list, and creates none", async () => {
+      server.emulator.controls.setDailyMeetingLimit(1000);
+      const accessToken = await currentAccessToken();
+      // 600 meetings of other bookings fill the first two pages of 300.
+      for (let batch = 0; batch < 30; batch++) {
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            server.core.zoom.createMeeting(accessToken, {
+              topic: `Meeting ${batch * 20 + i}`,
+              startTime: new Date('2030-01-08T09:00:00Z'),
+              durationMinutes: 30,
+              timeZone: 'Europe/Berlin',
+              agenda: bookingMarker(`other-${batch * 20 + i}`),
+            }),
+          ),
+        );
+      }
+      const orphan = await leaveInterruptedBooking();
+      const callsBefore = server.zoomProxy!.requests.length;
+
+      expect(await resumeStalePendingBookings(server.services.bookings)).toBe(1);
+      const calls = server.zoomProxy!.requests.slice(callsBefore).map((r) => `${r.method} ${r.path.replace(/next_page_token=[\w-]+/, 'next_page_token=…')}`);
+      expect(calls).toEqual([
+        'GET /v2/users/me/meetings?type=scheduled&page_size=300',
+        'GET /v2/users/me/meetings?type=scheduled&page_size=300&next_page_token=…',
+        'GET /v2/users/me/meetings?type=scheduled&page_size=300&next_page_token=…',
+        `GET /v2/meetings/${orphan.id}`,
+      ]);
+      const row = await db().selectFrom('bookings').selectAll().where('id', '=', interruptedBookingId).executeTakeFirstOrThrow();
+      expect(row).toMatchObject({ status: 'confirmed', zoom_meeting_id: orphan.id, zoom_join_url: orphan.joinUrl });
+      expect(server.emulator.controls.meetings()).toHaveLength(601);
+    });
+
     it('a stale pending booking whose meeting was never created gets one on recovery', async () => {
       const res = await book();
       const { booking } = await res.json();

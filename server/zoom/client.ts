@@ -53,6 +53,16 @@ const TokenAnswerSchema = z.object({
   scope: z.string().default(''),
 });
 
+/** `GET /users/me`, 200: the connected Zoom user. */
+const UserAnswerSchema = z.object({
+  id: z.string().min(1),
+  email: z.string().min(1),
+  first_name: z.string().default(''),
+  last_name: z.string().default(''),
+  display_name: z.string().default(''),
+  account_id: z.string().min(1),
+});
+
 /** Meeting ids are numbers. */
 const MeetingIdSchema = z.number().int().positive();
 /** Join and start links go into emails and pages: web links only. */
@@ -139,9 +149,10 @@ export interface ZoomClient {
  * Token calls are never retried: a refresh token is single-use, and a
  * retried refresh could burn a rotated one.
  *
- * Token and meeting answers are checked with zod: a 2xx without what the
+ * Every answer that is read is checked with zod: a 2xx without what the
  * contract promises (a meeting id, web join and start links, both tokens
- * and their lifetime) throws `ZoomMalformedAnswerError` and is never used.
+ * and their lifetime, the user's id) throws `ZoomMalformedAnswerError` and
+ * is never used.
  */
 export function createZoomClient(options: ZoomClientOptions): ZoomClient {
   const oauthBase = (options.oauthBaseUrl ?? 'https://zoom.us').replace(/\/+$/, '');
@@ -256,14 +267,9 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
     },
 
     async getMe(accessToken) {
-      const me = (await api<Record<string, unknown>>('get_me', accessToken, 'GET', '/users/me')) ?? {};
-      const name = [me.first_name, me.last_name].filter((p) => typeof p === 'string' && p).join(' ');
-      return {
-        id: String(me.id),
-        email: String(me.email ?? ''),
-        displayName: typeof me.display_name === 'string' && me.display_name ? me.display_name : name,
-        accountId: String(me.account_id ?? ''),
-      };
+      const me = parseAnswer('get_me', UserAnswerSchema, await api<unknown>('get_me', accessToken, 'GET', '/users/me'));
+      const name = [me.first_name, me.last_name].filter((p) => p).join(' ');
+      return { id: me.id, email: me.email, displayName: me.display_name || name, accountId: me.account_id };
     },
 
     async createMeeting(accessToken, input) {

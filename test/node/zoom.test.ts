@@ -265,6 +265,20 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
       expect(await callback.text()).toContain('Zoom did not accept the authorization. Please try connecting again.');
       expect(await connection()).toEqual(before);
     });
+
+    it('a /users/me answered 200 without the user id connects nothing', async () => {
+      const cookie = await signInCookie(server, specialistId);
+      const before = await connection();
+      const back = await allowOnConsentPage(await startConnectingZoom(server.url, cookie), zoomUserId);
+      // The code exchange goes through to Zoom; the user lookup after it gets the broken answer.
+      server.zoomProxy!.faults.push({ kind: 'delay', ms: 0 });
+      answerNextZoomCall(200, JSON.stringify({ email: 'zoom-user@example.test', first_name: 'Zoom', last_name: 'User', account_id: 'acct_1' }));
+      const callback = await fetch(back, { headers: { cookie } });
+      expect(server.zoomProxy!.requests.map((r) => `${r.method} ${r.path}`).slice(-2)).toEqual(['POST /oauth/token', 'GET /v2/users/me']);
+      expect(callback.status).toBe(400);
+      expect(await callback.text()).toContain('Zoom did not accept the authorization. Please try connecting again.');
+      expect(await connection()).toEqual(before);
+    });
   });
 
   describe('at most one meeting per booking', () => {

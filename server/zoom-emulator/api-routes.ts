@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { dailyLimitHeaders, dailyLimitMessage, failureResponse } from './faults.js';
-import { buildMeeting, meetingListItem, parseMeetingRequest } from './meetings.js';
+import { buildMeeting, meetingListItem, nextPageToken, pageStart, parseMeetingRequest } from './meetings.js';
 import type { EmulatorState, EmulatorUser } from './state.js';
 
 type Env = { Variables: { user: EmulatorUser } };
@@ -42,17 +42,28 @@ export function apiRoutes(state: EmulatorState): Hono<Env> {
     return c.json(meeting, 201);
   });
 
+  // Paged: `page_size` (default 30, at most 300) a page, and a `next_page_token` that is empty on the last one.
+  // An unknown token, or another user's, is refused (code 300): the emulator's choice, as the contract says nothing of it.
   app.get('/users/me/meetings', (c) => {
     const user = c.get('user');
     const requested = Number.parseInt(c.req.query('page_size') ?? '', 10);
     const pageSize = Number.isNaN(requested) || requested < 1 ? 30 : Math.min(requested, MAX_PAGE_SIZE);
+    const token = c.req.query('next_page_token') ?? '';
+    const start = token === '' ? 0 : pageStart(token, user.id);
+    if (start === undefined) return c.json({ code: 300, message: 'Invalid next_page_token.' }, 400);
     const now = state.now();
     // "upcoming" leaves out meetings that have already ended; "scheduled" (the default) lists them all.
     const isUpcoming = (c.req.query('type') ?? 'scheduled').startsWith('upcoming');
     const meetings = [...state.meetings.values()].filter(
       (m) => m.host_id === user.id && (!isUpcoming || Date.parse(m.start_time) + m.duration * 60_000 > now),
     );
-    return c.json({ page_size: pageSize, total_records: meetings.length, next_page_token: '', meetings: meetings.slice(0, pageSize).map(meetingListItem) });
+    const end = start + pageSize;
+    return c.json({
+      page_size: pageSize,
+      total_records: meetings.length,
+      next_page_token: end < meetings.length ? nextPageToken(user.id, end) : '',
+      meetings: meetings.slice(start, end).map(meetingListItem),
+    });
   });
 
   const findMeeting = (c: Context<Env>) => {

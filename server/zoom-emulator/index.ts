@@ -67,6 +67,8 @@ export interface EmulatorControls {
   dropNextRefreshResponses(count?: number): void;
   /** Lifetimes of tokens issued from now on. */
   setTokenLifetimes(lifetimes: { accessTokenSeconds?: number; refreshTokenSeconds?: number }): void;
+  /** Meeting create requests per user per UTC day from now on (a busy account in a test or demo). */
+  setDailyMeetingLimit(limit: number): void;
   /** Meetings that exist (not deleted), of one user or all. */
   meetings(userId?: string): EmulatorMeeting[];
   /** Every token endpoint call: grant type, time, and `ok`, the OAuth error, `dropped` or `http_<status>` (injected). */
@@ -142,6 +144,9 @@ export function createZoomEmulator(options: EmulatorOptions): ZoomEmulator {
     setTokenLifetimes: (lifetimes) => {
       if (lifetimes.accessTokenSeconds !== undefined) settings.accessTokenSeconds = lifetimes.accessTokenSeconds;
       if (lifetimes.refreshTokenSeconds !== undefined) settings.refreshTokenSeconds = lifetimes.refreshTokenSeconds;
+    },
+    setDailyMeetingLimit: (limit) => {
+      settings.dailyMeetingLimit = limit;
     },
     meetings: (userId) => [...state.meetings.values()].filter((m) => userId === undefined || m.host_id === userId).map((m) => structuredClone(m)),
     tokenRequests: () => state.tokenLog.map((r) => ({ ...r })),

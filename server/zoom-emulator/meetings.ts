@@ -106,3 +106,14 @@ export function meetingListItem(m: EmulatorMeeting) {
   const { uuid, id, host_id, topic, type, start_time, duration, timezone, agenda, created_at, join_url } = m;
   return { uuid, id, host_id, topic, type, start_time, duration, timezone, agenda, created_at, join_url };
 }
+
+/** Zoom's `next_page_token` is opaque; the emulator's names the user it was given to and where the next page starts. */
+export function nextPageToken(userId: string, start: number): string {
+  return Buffer.from(`${userId}:${start}`).toString('base64url');
+}
+
+/** Where the page a `next_page_token` asks for starts, or undefined when the token is not one given to this user. */
+export function pageStart(token: string, userId: string): number | undefined {
+  const match = /^(.+):(\d{1,9})$/.exec(Buffer.from(token, 'base64url').toString());
+  return match?.[1] === userId ? Number(match[2]) : undefined;
+}

@@ -8,7 +8,7 @@ import { hashToken, randomToken } from '../security/random.js';
 import type { TokenCipher } from '../security/token-cipher.js';
 import type { ZoomClient, ZoomTokens, ZoomUser } from './client.js';
 import type { ZoomConnectionRow, ZoomConnectionStore } from './connections.js';
-import { ZoomApiError, ZoomNetworkError, ZoomOAuthError } from './errors.js';
+import { ZoomApiError, ZoomMalformedAnswerError, ZoomNetworkError, ZoomOAuthError } from './errors.js';
 
 const OAUTH_STATE_LIFETIME_MS = 10 * 60_000;
 
@@ -161,7 +161,7 @@ export async function completeZoomAuthorization(
       if (tokens) await revokeQuietly(deps, tokens.accessToken, row.specialist_id);
       return error.outcome;
     }
-    if (error instanceof ZoomOAuthError || error instanceof ZoomApiError || error instanceof ZoomNetworkError) {
+    if (error instanceof ZoomOAuthError || error instanceof ZoomApiError || error instanceof ZoomNetworkError || error instanceof ZoomMalformedAnswerError) {
       deps.logger.warn('zoom authorization failed', { specialistId: row.specialist_id, error: error.message });
       return { kind: 'failed', message: 'Zoom did not accept the authorization. Please try connecting again.' };
     }

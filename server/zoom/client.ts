@@ -1,5 +1,6 @@
+import { z } from 'zod';
 import { retryAfterDelay } from '../../sdk/client.js';
-import { ZoomApiError, ZoomNetworkError, ZoomOAuthError } from './errors.js';
+import { ZoomApiError, ZoomMalformedAnswerError, ZoomNetworkError, ZoomOAuthError } from './errors.js';
 
 export interface ZoomClientOptions {
   clientId: string;
@@ -39,6 +40,58 @@ function errorKindOf(status: number): ZoomErrorKind | undefined {
   if (status < 400) return undefined;
   if (status === 401 || status === 429) return String(status) as '401' | '429';
   return status >= 500 ? '5xx' : '4xx';
+}
+
+// Zoom's answers, as ../shared/zoom-contract.md describes them. Only what the
+// project uses is required; a 2xx without it is refused rather than stored.
+
+/** `POST /oauth/token`, 200. Both tokens are opaque, non-empty strings. */
+const TokenAnswerSchema = z.object({
+  access_token: z.string().min(1),
+  refresh_token: z.string().min(1),
+  expires_in: z.number().int().positive(),
+  scope: z.string().default(''),
+});
+
+/** `GET /users/me`, 200: the connected Zoom user. */
+const UserAnswerSchema = z.object({
+  id: z.string().min(1),
+  email: z.string().min(1),
+  first_name: z.string().default(''),
+  last_name: z.string().default(''),
+  display_name: z.string().default(''),
+  account_id: z.string().min(1),
+});
+
+/** Meeting ids are numbers. */
+const MeetingIdSchema = z.number().int().positive();
+/** Join and start links go into emails and pages: web links only. */
+const MeetingLinkSchema = z.url({ protocol: /^https?$/ });
+
+/** `POST /users/me/meetings` (201) and `GET /meetings/{id}` (200). */
+const MeetingAnswerSchema = z.object({
+  id: MeetingIdSchema,
+  join_url: MeetingLinkSchema,
+  start_url: MeetingLinkSchema,
+  agenda: z.string().default(''),
+  start_time: z.string().default(''),
+});
+
+/** `GET /users/me/meetings`, one page; an empty (or absent) `next_page_token` means the last page. */
+const MeetingListAnswerSchema = z.object({
+  next_page_token: z.string().default(''),
+  meetings: z.array(z.object({ id: MeetingIdSchema, agenda: z.string().default('') })),
+});
+
+/** Zoom's largest `page_size` for meeting lists. */
+const MAX_PAGE_SIZE = 300;
+
+/** A 2xx body checked against its schema. @throws ZoomMalformedAnswerError when it does not match. */
+function parseAnswer<S extends z.ZodType>(operation: ZoomOperation, schema: S, body: unknown): z.output<S> {
+  const parsed = schema.safeParse(body);
+  // The issues name fields and rules, never the values: a token answer's values are secrets.
+  if (!parsed.success) throw new ZoomMalformedAnswerError(operation, z.prettifyError(parsed.error));
+  return parsed.data;
 }
 
 export interface ZoomTokens {
@@ -81,7 +134,7 @@ export interface ZoomClient {
   revokeToken(accessToken: string): Promise<void>;
   getMe(accessToken: string): Promise<ZoomUser>;
   createMeeting(accessToken: string, input: ZoomMeetingInput): Promise<ZoomMeeting>;
-  /** Scheduled meetings of the token's user whose agenda contains `marker`. */
+  /** Scheduled meetings of the token's user whose agenda contains `marker`, from every page of Zoom's list. */
   findMeetingsByAgendaMarker(accessToken: string, marker: string): Promise<ZoomMeeting[]>;
   deleteMeeting(accessToken: string, meetingId: string): Promise<void>;
 }
@@ -95,6 +148,11 @@ export interface ZoomClient {
  * timestamp as Zoom's daily limit sends); a daily limit is not retried.
  * Token calls are never retried: a refresh token is single-use, and a
  * retried refresh could burn a rotated one.
+ *
+ * Every answer that is read is checked with zod: a 2xx without what the
+ * contract promises (a meeting id, web join and start links, both tokens
+ * and their lifetime, the user's id) throws `ZoomMalformedAnswerError` and
+ * is never used.
  */
 export function createZoomClient(options: ZoomClientOptions): ZoomClient {
   const oauthBase = (options.oauthBaseUrl ?? 'https://zoom.us').replace(/\/+$/, '');
@@ -126,18 +184,15 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
       headers: { Authorization: basicAuth, 'Content-Type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams(params),
     });
-    const body = (await readBody(response)) as Record<string, unknown> | undefined;
-    if (!response.ok || typeof body?.access_token !== 'string' || typeof body.refresh_token !== 'string') {
-      // Key on `error`, not on the status: Zoom has moved this from 401 to 400 before.
-      const error = typeof body?.error === 'string' ? body.error : response.ok ? 'invalid_response' : `http_${response.status}`;
-      throw new ZoomOAuthError(error, response.status, typeof body?.reason === 'string' ? body.reason : undefined);
+    const body = await readBody(response);
+    const refusal = body as { error?: unknown; reason?: unknown } | undefined;
+    // Key on `error`, not on the status: Zoom has moved this from 401 to 400 before.
+    if (!response.ok || typeof refusal?.error === 'string') {
+      const error = typeof refusal?.error === 'string' ? refusal.error : `http_${response.status}`;
+      throw new ZoomOAuthError(error, response.status, typeof refusal?.reason === 'string' ? refusal.reason : undefined);
     }
-    return {
-      accessToken: body.access_token,
-      refreshToken: body.refresh_token,
-      expiresIn: typeof body.expires_in === 'number' ? body.expires_in : 3599,
-      scope: typeof body.scope === 'string' ? body.scope : '',
-    };
+    const tokens = parseAnswer(operation, TokenAnswerSchema, body);
+    return { accessToken: tokens.access_token, refreshToken: tokens.refresh_token, expiresIn: tokens.expires_in, scope: tokens.scope };
   }
 
   async function api<T>(operation: ZoomOperation, accessToken: string, method: string, path: string, json?: unknown): Promise<T | undefined> {
@@ -167,13 +222,10 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
     }
   }
 
-  const toMeeting = (m: Record<string, unknown>): ZoomMeeting => ({
-    id: String(m.id),
-    joinUrl: String(m.join_url ?? ''),
-    startUrl: String(m.start_url ?? ''),
-    agenda: String(m.agenda ?? ''),
-    startTime: String(m.start_time ?? ''),
-  });
+  const toMeeting = (operation: 'create_meeting' | 'get_meeting', body: unknown): ZoomMeeting => {
+    const m = parseAnswer(operation, MeetingAnswerSchema, body);
+    return { id: String(m.id), joinUrl: m.join_url, startUrl: m.start_url, agenda: m.agenda, startTime: m.start_time };
+  };
 
   return {
     authorizeUrl({ state, codeChallenge }) {
@@ -215,18 +267,13 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
     },
 
     async getMe(accessToken) {
-      const me = (await api<Record<string, unknown>>('get_me', accessToken, 'GET', '/users/me')) ?? {};
-      const name = [me.first_name, me.last_name].filter((p) => typeof p === 'string' && p).join(' ');
-      return {
-        id: String(me.id),
-        email: String(me.email ?? ''),
-        displayName: typeof me.display_name === 'string' && me.display_name ? me.display_name : name,
-        accountId: String(me.account_id ?? ''),
-      };
+      const me = parseAnswer('get_me', UserAnswerSchema, await api<unknown>('get_me', accessToken, 'GET', '/users/me'));
+      const name = [me.first_name, me.last_name].filter((p) => p).join(' ');
+      return { id: me.id, email: me.email, displayName: me.display_name || name, accountId: me.account_id };
     },
 
     async createMeeting(accessToken, input) {
-      const meeting = await api<Record<string, unknown>>('create_meeting', accessToken, 'POST', '/users/me/meetings', {
+      const meeting = await api<unknown>('create_meeting', accessToken, 'POST', '/users/me/meetings', {
         topic: input.topic.slice(0, 200),
         type: 2,
         start_time: input.startTime.toISOString().replace(/\.\d{3}Z$/, 'Z'),
@@ -235,16 +282,22 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
         agenda: input.agenda.slice(0, 2000),
         settings: { join_before_host: false, waiting_room: true },
       });
-      return toMeeting(meeting ?? {});
+      return toMeeting('create_meeting', meeting);
     },
 
     async findMeetingsByAgendaMarker(accessToken, marker) {
-      const list = await api<{ meetings?: Record<string, unknown>[] }>('list_meetings', accessToken, 'GET', '/users/me/meetings?type=scheduled&page_size=300');
-      const matches = (list?.meetings ?? []).filter((m) => typeof m.agenda === 'string' && m.agenda.includes(marker));
+      const matches: number[] = [];
+      let pageToken = '';
+      // Every page: on a busy account the meeting may be on any of them.
+      do {
+        const query = new URLSearchParams({ type: 'scheduled', page_size: String(MAX_PAGE_SIZE) });
+        if (pageToken) query.set('next_page_token', pageToken);
+        const page = parseAnswer('list_meetings', MeetingListAnswerSchema, await api<unknown>('list_meetings', accessToken, 'GET', `/users/me/meetings?${query}`));
+        matches.push(...page.meetings.filter((m) => m.agenda.includes(marker)).map((m) => m.id));
+        pageToken = page.next_page_token;
+      } while (pageToken);
       // The list omits start_url: read each match in full.
-      return Promise.all(
-        matches.map(async (m) => toMeeting((await api<Record<string, unknown>>('get_meeting', accessToken, 'GET', `/meetings/${encodeURIComponent(String(m.id))}`)) ?? m)),
-      );
+      return Promise.all(matches.map(async (id) => toMeeting('get_meeting', await api<unknown>('get_meeting', accessToken, 'GET', `/meetings/${id}`))));
     },
 
     async deleteMeeting(accessToken, meetingId) {

@@ -42,3 +42,18 @@ export class ZoomApiError extends Error {
 export class ZoomNetworkError extends Error {
   override name = 'ZoomNetworkError';
 }
+
+/**
+ * Zoom answered 2xx with a body its contract does not allow: a meeting
+ * without an id or a join link, a token answer without a refresh token, …
+ * Nothing in it is used; callers treat it as Zoom being unavailable.
+ */
+export class ZoomMalformedAnswerError extends Error {
+  override name = 'ZoomMalformedAnswerError';
+  constructor(
+    readonly operation: string,
+    problems: string,
+  ) {
+    super(`Zoom's ${operation} answer breaks its contract: ${problems}`);
+  }
+}

@@ -1,7 +1,7 @@
 import type { Logger } from '../logger.js';
 import type { ZoomClient, ZoomMeeting } from './client.js';
 import type { ReauthReason, ZoomConnectionStore } from './connections.js';
-import { ZoomApiError, ZoomNetworkError } from './errors.js';
+import { ZoomApiError, ZoomMalformedAnswerError, ZoomNetworkError } from './errors.js';
 
 export interface MeetingRequest {
   specialistId: string;
@@ -36,8 +36,9 @@ const NETWORK_ATTEMPTS = 3;
  * Meeting creation for bookings, with the token rules of issue #3:
  * a 401 code 124 refreshes once and retries once; 429 and 5xx were already
  * retried with backoff by the client and end as `unavailable` (the token is
- * fine); a lost answer is retried after looking for the meeting it may have
- * created, so a booking never gets two meetings.
+ * fine), as does a 2xx that breaks Zoom's contract (issue #15); a lost
+ * answer is retried after looking for the meeting it may have created, so a
+ * booking never gets two meetings.
  */
 export function createZoomMeetings(deps: { zoom: ZoomClient; connections: ZoomConnectionStore; logger: Logger }): ZoomMeetings {
   const { zoom, connections, logger } = deps;
@@ -81,6 +82,10 @@ export function createZoomMeetings(deps: { zoom: ZoomClient; connections: ZoomCo
           if (error instanceof ZoomApiError && error.isTransient) {
             logger.warn('zoom meeting creation unavailable', { specialistId: request.specialistId, status: error.status, code: error.code });
             return { kind: 'unavailable', message: 'Zoom is not accepting new meetings right now.' };
+          }
+          if (error instanceof ZoomMalformedAnswerError) {
+            logger.warn('zoom answer unusable', { specialistId: request.specialistId, error: error.message });
+            return { kind: 'unavailable', message: 'Zoom sent an answer that could not be used.' };
           }
           if (error instanceof ZoomNetworkError && networkAttempt < NETWORK_ATTEMPTS) {
             networkAttempt++;

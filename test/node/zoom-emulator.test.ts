@@ -490,6 +490,39 @@ describe('Zoom emulator over HTTP', () => {
       expect(upcoming.meetings.map((m: { id: number }) => m.id)).toEqual([first.id]);
     });
 
+    it('pages a long list: a next_page_token per page, an empty one on the last, each token for its own user', async () => {
+      const { access_token } = await connect();
+      const created: number[] = [];
+      for (let i = 0; i < 5; i++) created.push((await (await createMeeting(access_token)).json()).id);
+      const pageSizes: number[] = [];
+      const listed: number[] = [];
+      let query = 'page_size=2';
+      for (;;) {
+        const res = await api(`/users/me/meetings?${query}`, access_token);
+        expect(res.status).toBe(200);
+        const page = await res.json();
+        expect(page).toMatchObject({ page_size: 2, total_records: 5 });
+        pageSizes.push(page.meetings.length);
+        listed.push(...page.meetings.map((m: { id: number }) => m.id));
+        if (page.next_page_token === '') break;
+        expect(page.next_page_token).toMatch(/^[\w-]+$/);
+        query = `page_size=2&next_page_token=${page.next_page_token}`;
+      }
+      expect(pageSizes).toEqual([2, 2, 1]);
+      expect(listed).toEqual(created);
+
+      const { next_page_token } = await (await api('/users/me/meetings?page_size=2', access_token)).json();
+      const bob = zoom.controls.addUser();
+      for (const [token, accessToken] of [
+        [next_page_token, (await connect(bob.id)).access_token],
+        ['not-a-token', access_token],
+      ]) {
+        const refused = await api(`/users/me/meetings?next_page_token=${token}`, accessToken!);
+        expect(refused.status).toBe(400);
+        expect(await refused.json()).toEqual({ code: 300, message: 'Invalid next_page_token.' });
+      }
+    });
+
     it('deletes a meeting (204), then answers 404 code 3001', async () => {
       const { access_token } = await connect();
       const meeting = await (await createMeeting(access_token)).json();

@@ -22,7 +22,7 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
     ({ specialistId, serviceIds } = await seedSpecialist(db()));
     time = createTestClock(NOW);
     await server?.close();
-    server = await startTestServer({ db: db(), clock: time.clock });
+    server = await startTestServer({ db: db(), clock: time.clock, zoomThroughProxy: true });
     zoomUserId = await connectZoom(server, specialistId);
   });
   afterAll(async () => {
@@ -42,6 +42,14 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
     meetings: server.emulator.controls.meetings().length,
   });
   const refreshes = () => server.emulator.controls.tokenRequests().filter((r) => r.grantType === 'refresh_token');
+  const currentAccessToken = async () => {
+    const token = await server.services.connections.getAccessToken(specialistId);
+    if (token.kind !== 'token') throw new Error(`no token: ${token.kind}`);
+    return token.accessToken;
+  };
+  /** The next Zoom call gets this JSON answer from the proxy instead of Zoom's. */
+  const answerNextZoomCall = (status: number, body: string) =>
+    server.zoomProxy!.faults.push({ kind: 'respond', status, headers: { 'content-type': 'application/json' }, body });
   /** Makes the stored access token expired, for the server and for Zoom alike. */
   const expireAccessToken = async () => {
     await db().updateTable('zoom_connections').set({ access_token_expires_at: new Date(NOW.getTime() - 1000).toISOString() }).execute();
@@ -203,6 +211,76 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
     expect(server.reauthEvents).toHaveLength(1);
   });
 
+  describe("answers that break Zoom's contract", () => {
+    const expectZoomUnavailable = async (res: Response, reason: string) => {
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({
+        success: false,
+        code: 'zoom_unavailable',
+        message: `Failed to create Zoom meeting: ${reason} Your time was not booked; please try again in a few minutes.`,
+      });
+    };
+    const meetingAnswers: [string, Record<string, unknown> | string][] = [
+      ['no meeting id', { uuid: 'u1', topic: 'Intro call', join_url: 'http://127.0.0.1:9/j/1', start_url: 'http://127.0.0.1:9/s/1', agenda: '' }],
+      ['an empty join URL', { id: 85746065432, join_url: '', start_url: 'http://127.0.0.1:9/s/85746065432', agenda: '' }],
+      ['no start URL', { id: 85746065432, join_url: 'http://127.0.0.1:9/j/85746065432', agenda: '' }],
+      ['a body that is not JSON', 'Created'],
+    ];
+    it.each(meetingAnswers)('a 201 with %s is zoom_unavailable: no booking, the slot free again', async (_, answer) => {
+      answerNextZoomCall(201, typeof answer === 'string' ? answer : JSON.stringify(answer));
+      await expectZoomUnavailable(await book(), 'Zoom sent an answer that could not be used.');
+      expect(server.zoomProxy!.requests.map((r) => `${r.method} ${r.path}`).slice(-1)).toEqual(['POST /v2/users/me/meetings']);
+      expect(await counts()).toEqual({ bookings: 0, claims: 0, meetings: 0 });
+      expect(await connection()).toMatchObject({ status: 'active', failed_booking_attempts: 0 });
+      expect(server.reauthEvents).toHaveLength(0);
+      expect((await book()).status).toBe(201);
+    });
+
+    const tokenAnswers: [string, Record<string, unknown>][] = [
+      ['no refresh token', { access_token: 'eyJnew.access', token_type: 'bearer', expires_in: 3599, scope: 'meeting:write user:read' }],
+      ['an empty refresh token', { access_token: 'eyJnew.access', token_type: 'bearer', refresh_token: '', expires_in: 3599, scope: 'meeting:write user:read' }],
+      ['no expires_in', { access_token: 'eyJnew.access', token_type: 'bearer', refresh_token: 'eyJnew.refresh', scope: 'meeting:write user:read' }],
+    ];
+    it.each(tokenAnswers)('a refresh answered 200 with %s is zoom_unavailable and keeps the stored tokens', async (_, answer) => {
+      await expireAccessToken();
+      const before = await connection();
+      answerNextZoomCall(200, JSON.stringify(answer));
+      await expectZoomUnavailable(await book(), 'Zoom could not be reached to renew the connection.');
+      expect(await connection()).toEqual(before);
+      expect(await counts()).toEqual({ bookings: 0, claims: 0, meetings: 0 });
+      expect(server.reauthEvents).toHaveLength(0);
+      // Zoom never saw that refresh: the stored pair still works.
+      expect((await book()).status).toBe(201);
+      expect(refreshes().map((r) => r.outcome)).toEqual(['ok']);
+    });
+
+    it('a code exchange answered 200 with an empty refresh token connects nothing', async () => {
+      const cookie = await signInCookie(server, specialistId);
+      const before = await connection();
+      const back = await allowOnConsentPage(await startConnectingZoom(server.url, cookie), zoomUserId);
+      // A live access token, so that only the answer's missing refresh token can stop the connection.
+      answerNextZoomCall(200, JSON.stringify({ ...tokenAnswers[1]![1], access_token: await currentAccessToken() }));
+      const callback = await fetch(back, { headers: { cookie } });
+      expect(callback.status).toBe(400);
+      expect(await callback.text()).toContain('Zoom did not accept the authorization. Please try connecting again.');
+      expect(await connection()).toEqual(before);
+    });
+
+    it('a /users/me answered 200 without the user id connects nothing', async () => {
+      const cookie = await signInCookie(server, specialistId);
+      const before = await connection();
+      const back = await allowOnConsentPage(await startConnectingZoom(server.url, cookie), zoomUserId);
+      // The code exchange goes through to Zoom; the user lookup after it gets the broken answer.
+      server.zoomProxy!.faults.push({ kind: 'delay', ms: 0 });
+      answerNextZoomCall(200, JSON.stringify({ email: 'zoom-user@example.test', first_name: 'Zoom', last_name: 'User', account_id: 'acct_1' }));
+      const callback = await fetch(back, { headers: { cookie } });
+      expect(server.zoomProxy!.requests.map((r) => `${r.method} ${r.path}`).slice(-2)).toEqual(['POST /oauth/token', 'GET /v2/users/me']);
+      expect(callback.status).toBe(400);
+      expect(await callback.text()).toContain('Zoom did not accept the authorization. Please try connecting again.');
+      expect(await connection()).toEqual(before);
+    });
+  });
+
   describe('at most one meeting per booking', () => {
     it('a retried request with the same key returns the same booking and meeting', async () => {
       const headers = { 'idempotency-key': 'same-attempt' };
@@ -212,16 +290,18 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
       expect(await counts()).toEqual({ bookings: 1, claims: 6, meetings: 1 });
     });
 
-    it('after a crash between creating the meeting and saving it, recovery adopts that meeting', async () => {
-      // What a process that died mid-way leaves behind: a pending booking whose
-      // meeting request was sent, an expired lock, and the meeting at Zoom.
-      const bookingId = '11111111-2222-4333-8444-555555555555';
+    const interruptedBookingId = '11111111-2222-4333-8444-555555555555';
+    /**
+     * What a process that died mid-way leaves behind: a pending booking whose
+     * meeting request was sent, an expired lock, and the meeting at Zoom.
+     */
+    async function leaveInterruptedBooking() {
       const start = Date.parse(FREE_SLOT);
       await db().transaction().execute(async (trx) => {
         await trx
           .insertInto('bookings')
           .values({
-            id: bookingId,
+            id: interruptedBookingId,
             specialist_id: specialistId,
             service_id: serviceIds[0]!,
             customer_name: 'Carla Customer',
@@ -244,24 +324,58 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
           .execute();
         await trx
           .insertInto('booking_slot_claims')
-          .values([0, 5, 10, 15, 20, 25].map((m) => ({ specialist_id: specialistId, block_start: start / 60_000 + m, booking_id: bookingId })))
+          .values([0, 5, 10, 15, 20, 25].map((m) => ({ specialist_id: specialistId, block_start: start / 60_000 + m, booking_id: interruptedBookingId })))
           .execute();
       });
-      const token = await server.services.connections.getAccessToken(specialistId);
-      if (token.kind !== 'token') throw new Error('no token');
-      const orphan = await server.core.zoom.createMeeting(token.accessToken, {
+      return server.core.zoom.createMeeting(await currentAccessToken(), {
         topic: 'Intro call with Carla Customer',
         startTime: new Date(FREE_SLOT),
         durationMinutes: 30,
         timeZone: 'Europe/Berlin',
-        agenda: `Session with Carla Customer.\n\n${bookingMarker(bookingId)}`,
+        agenda: `Session with Carla Customer.\n\n${bookingMarker(interruptedBookingId)}`,
       });
+    }
 
+    it('after a crash between creating the meeting and saving it, recovery adopts that meeting', async () => {
+      const orphan = await leaveInterruptedBooking();
       expect(await resumeStalePendingBookings(server.services.bookings)).toBe(1);
-      const row = await db().selectFrom('bookings').selectAll().where('id', '=', bookingId).executeTakeFirstOrThrow();
+      const row = await db().selectFrom('bookings').selectAll().where('id', '=', interruptedBookingId).executeTakeFirstOrThrow();
       expect(row).toMatchObject({ status: 'confirmed', zoom_meeting_id: orphan.id, zoom_join_url: orphan.joinUrl });
       expect(await counts()).toEqual({ bookings: 1, claims: 6, meetings: 1 });
       expect(await resumeStalePendingBookings(server.services.bookings)).toBe(0);
+    });
+
+    it("recovery finds the earlier attempt's meeting on the third page of Zoom's list, and creates none", async () => {
+      server.emulator.controls.setDailyMeetingLimit(1000);
+      const accessToken = await currentAccessToken();
+      // 600 meetings of other bookings fill the first two pages of 300.
+      for (let batch = 0; batch < 30; batch++) {
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            server.core.zoom.createMeeting(accessToken, {
+              topic: `Meeting ${batch * 20 + i}`,
+              startTime: new Date('2030-01-08T09:00:00Z'),
+              durationMinutes: 30,
+              timeZone: 'Europe/Berlin',
+              agenda: bookingMarker(`other-${batch * 20 + i}`),
+            }),
+          ),
+        );
+      }
+      const orphan = await leaveInterruptedBooking();
+      const callsBefore = server.zoomProxy!.requests.length;
+
+      expect(await resumeStalePendingBookings(server.services.bookings)).toBe(1);
+      const calls = server.zoomProxy!.requests.slice(callsBefore).map((r) => `${r.method} ${r.path.replace(/next_page_token=[\w-]+/, 'next_page_token=…')}`);
+      expect(calls).toEqual([
+        'GET /v2/users/me/meetings?type=scheduled&page_size=300',
+        'GET /v2/users/me/meetings?type=scheduled&page_size=300&next_page_token=…',
+        'GET /v2/users/me/meetings?type=scheduled&page_size=300&next_page_token=…',
+        `GET /v2/meetings/${orphan.id}`,
+      ]);
+      const row = await db().selectFrom('bookings').selectAll().where('id', '=', interruptedBookingId).executeTakeFirstOrThrow();
+      expect(row).toMatchObject({ status: 'confirmed', zoom_meeting_id: orphan.id, zoom_join_url: orphan.joinUrl });
+      expect(server.emulator.controls.meetings()).toHaveLength(601);
     });
 
     it('a stale pending booking whose meeting was never created gets one on recovery', async () => {
@@ -358,7 +472,7 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
       expect(signedOut.status).toBe(303);
       expect(signedOut.headers.get('location')).toBe('/sign-in?next=%2Fsettings%23zoom');
       expect((await states()).length).toBe(before);
-      expect(await startConnectingZoom(server.url, cookie)).toMatch(new RegExp(`^${server.emulator.oauthBaseUrl}/oauth/authorize\\?`));
+      expect(await startConnectingZoom(server.url, cookie)).toMatch(new RegExp(`^${server.zoomProxy!.url}/oauth/authorize\\?`));
       expect((await states()).length).toBe(before + 1);
     });
 

@@ -52,6 +52,8 @@ export async function startFlakyProxy(target: string): Promise<FlakyProxy> {
       method: req.method!,
       headers,
       body: chunks.length ? Buffer.concat(chunks) : undefined,
+      // A redirect is the client's to follow (Zoom's consent page answers one), not the proxy's.
+      redirect: 'manual',
     });
     const body = Buffer.from(await upstream.arrayBuffer());
     if (fault?.kind === 'drop-response') {

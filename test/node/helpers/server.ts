@@ -16,12 +16,15 @@ import { createServices, deriveSigningKey, type CoreDeps, type Services } from '
 import { createZoomClient } from '../../../server/zoom/client.js';
 import type { ReauthNotifier, ReauthRequiredEvent } from '../../../server/zoom/reauth.js';
 import { startZoomEmulator } from '../../../server/zoom-emulator/index.js';
+import { startFlakyProxy, type FlakyProxy } from './flaky-proxy.js';
 
 export type RunningEmulator = Awaited<ReturnType<typeof startZoomEmulator>>;
 
 export interface TestServer {
   url: string;
   emulator: RunningEmulator;
+  /** Between the server's Zoom client and the emulator, with `zoomThroughProxy`: it can answer what Zoom should not. */
+  zoomProxy: FlakyProxy | undefined;
   /** Every re-auth notification the server asked for, in order. */
   reauthEvents: ReauthRequiredEvent[];
   cipher: TokenCipher;
@@ -39,6 +42,8 @@ export interface TestServerOptions {
   publicUrl?: string;
   /** Reuse an emulator configured with this server's redirect URI; default: a new one on the same clock. */
   emulator?: RunningEmulator;
+  /** Sends the server's Zoom calls through a `FlakyProxy` in front of the emulator (`zoomProxy`). */
+  zoomThroughProxy?: boolean;
   encryptionKey?: string;
   /**
    * Default: records the event and answers notified = true. Pass `'email'`
@@ -81,6 +86,8 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
   const publicUrl = options.publicUrl ?? url;
   const redirectUri = `${publicUrl}/oauth/zoom/callback`;
   const emulator = options.emulator ?? (await startZoomEmulator({ clock: options.clock, redirectUri }));
+  const zoomProxy = options.zoomThroughProxy ? await startFlakyProxy(emulator.url) : undefined;
+  const zoomUrl = zoomProxy?.url ?? emulator.url;
   const encryptionKey = options.encryptionKey ?? randomBytes(32).toString('base64');
   const cipher = createTokenCipher(Buffer.from(encryptionKey, 'base64'));
   const reauthEvents: ReauthRequiredEvent[] = [];
@@ -93,8 +100,8 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     zoom: createZoomClient({
       clientId: emulator.clientId,
       clientSecret: emulator.clientSecret,
-      oauthBaseUrl: emulator.oauthBaseUrl,
-      apiBaseUrl: emulator.apiBaseUrl,
+      oauthBaseUrl: zoomUrl,
+      apiBaseUrl: `${zoomUrl}/v2`,
       redirectUri,
       maxRetryDelayMs: 50,
       observer: metrics.zoom,
@@ -122,6 +129,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
   return {
     url,
     emulator,
+    zoomProxy,
     reauthEvents,
     cipher,
     encryptionKey,
@@ -133,6 +141,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
         server.close(() => resolve());
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
+      await zoomProxy?.close();
       if (!options.emulator) await emulator.close();
     },
   };

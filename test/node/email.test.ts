@@ -1,6 +1,6 @@
 import type { ParsedMail } from 'mailparser';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createOutboxWorker, type MailSender, type OutboxWorker } from '../../server/email/outbox.js';
+import { createOutboxWorker, enqueueEmail, type MailSender, type OutboxWorker } from '../../server/email/outbox.js';
 import { createMailSender } from '../../server/email/transport.js';
 import { createLogger } from '../../server/logger.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './helpers/databases.js';
@@ -52,6 +52,11 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
     });
   // Rows queued in one transaction share created_at (a fixed clock): kind breaks the tie, which the database would not.
   const outbox = () => db().selectFrom('email_outbox').selectAll().orderBy('created_at').orderBy('kind').execute();
+  const outboxRow = (id: string) => db().selectFrom('email_outbox').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  const attemptsOf = async (id: string) =>
+    (await db().selectFrom('email_delivery_attempts').select(['attempt', 'error']).where('outbox_id', '=', id).orderBy('attempt').execute()).map((a) => [a.attempt, a.error]);
+  const queue = () =>
+    enqueueEmail(db(), { clock: time.clock, cipher: server.cipher, messageIdDomain: 'booking.test' }, { kind: 'test', to: 'carla@example.test', subject: 'Hello', text: 'Hi', html: '<p>Hi</p>' });
 
   beforeAll(async () => {
     database = await createTestDatabase(kind);
@@ -350,6 +355,36 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       }
       expect(new Set(mails.map((m) => m.messageId)).size).toBe(24);
       expect((await outbox()).map((row) => row.status)).toEqual(Array(24).fill('sent'));
+    });
+
+    it('a worker whose claim ran out while sending writes nothing: the message stays with the worker that took it', async () => {
+      const logLines: Record<string, unknown>[] = [];
+      const slow = newWorker(smtp.port, { logger: createLogger('info', (line) => logLines.push(JSON.parse(line))) });
+      const id = await queue();
+      const slowHeld = smtp.holdNext();
+      const slowSending = slow.deliverDue();
+      await slowHeld.arrived;
+      time.advance(60_001); // the slow worker's 60 s lease has run out
+      const takerHeld = smtp.holdNext();
+      const takerSending = worker.deliverDue();
+      await takerHeld.arrived;
+      const taken = await outboxRow(id);
+      expect(taken).toMatchObject({ status: 'pending', attempts: 2, sent_at: null });
+
+      slowHeld.release();
+      expect(await slowSending).toBe(0);
+      expect(await outboxRow(id)).toEqual(taken);
+      expect(logLines).toEqual([expect.objectContaining({ level: 'warn', message: 'email sent after its claim was lost', outboxId: id, kind: 'test', attempt: 1, error: null })]);
+
+      takerHeld.release();
+      expect(await takerSending).toBe(1);
+      expect(await outboxRow(id)).toMatchObject({ status: 'sent', attempts: 2, claim_owner: null, claim_until: null, sent_at: time.clock().toISOString(), last_error: null });
+      // Both attempts reached the mail server, with one Message-ID: delivery is at least once.
+      expect(await attemptsOf(id)).toEqual([
+        [1, null],
+        [2, null],
+      ]);
+      expect(smtp.messages.map((m) => m.messageId)).toEqual([taken.message_id, taken.message_id]);
     });
 
     it('a stalled mail server does not hold up bookings', async () => {

@@ -116,8 +116,9 @@ type AttemptOutcome = { error: null } | { error: string; isFinal: boolean };
  * worker whose lease ran out while it waited on the mail server, and whose
  * message another worker has taken since, changes nothing and logs it.
  *
- * Failures are retried with exponential backoff and jitter, and every attempt
- * is recorded.
+ * Failures are retried with exponential backoff and jitter; a message whose
+ * content cannot be decrypted is failed at once. Every attempt is recorded in
+ * `email_delivery_attempts`.
  */
 export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   const { db, clock, cipher, sender, logger } = options;
@@ -181,7 +182,15 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     const token = await claim(id);
     if (!token) return false;
     const row = await db.selectFrom('email_outbox').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-    const content = JSON.parse(cipher.decrypt(row.content_enc, `outbox:${id}`)) as { text: string; html: string; attachments: EmailAttachment[] };
+    let plaintext: string;
+    try {
+      plaintext = cipher.decrypt(row.content_enc, `outbox:${id}`);
+    } catch (error) {
+      // Another key or a damaged row: no retry can read it.
+      await settle(row, token, { error: `cannot decrypt the content: ${describeError(error)}`, isFinal: true });
+      return false;
+    }
+    const content = JSON.parse(plaintext) as { text: string; html: string; attachments: EmailAttachment[] };
     try {
       await sender.sendMail({ from: options.from, to: row.to_address, subject: row.subject, messageId: row.message_id, ...content });
     } catch (error) {

@@ -9,6 +9,7 @@ import { allowOnConsentPage, connectZoom, startTestServer, type TestServer } fro
 import { startTestSmtp, type TestSmtp } from './helpers/smtp.js';
 
 const REAUTH_SUBJECT = '⚠️ Action Required: Re-authorize Your Zoom Account - Intro call';
+const HOUR_MS = 3_600_000;
 
 /** Reads an .ics into its unfolded property lines. */
 function icsLines(ics: string): string[] {
@@ -385,6 +386,23 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
         [2, null],
       ]);
       expect(smtp.messages.map((m) => m.messageId)).toEqual([taken.message_id, taken.message_id]);
+    });
+
+    it('fails a message that cannot be decrypted at once, with the reason', async () => {
+      const id = await queue();
+      // Content encrypted for another row (as under another key) does not decrypt for this one.
+      await db()
+        .updateTable('email_outbox')
+        .set({ content_enc: server.cipher.encrypt('{}', 'outbox:another-id') })
+        .where('id', '=', id)
+        .execute();
+      expect(await worker.deliverDue()).toBe(0);
+      const reason = 'cannot decrypt the content: Unsupported state or unable to authenticate data';
+      expect(await outboxRow(id)).toMatchObject({ status: 'failed', attempts: 1, last_error: reason, claim_owner: null, claim_until: null, sent_at: null });
+      time.advance(25 * HOUR_MS);
+      expect(await worker.deliverDue()).toBe(0);
+      expect(await attemptsOf(id)).toEqual([[1, reason]]);
+      expect(smtp.messages).toEqual([]);
     });
 
     it('a stalled mail server does not hold up bookings', async () => {

@@ -58,7 +58,12 @@ export async function enqueueEmail(trx: Transaction<Database> | Kysely<Database>
   return id;
 }
 
-/** What the worker needs of a mail transport (nodemailer's `Transporter` fits). */
+/**
+ * What the worker needs of a mail transport (nodemailer's `Transporter` fits).
+ * A refusal it throws carries the server's `responseCode`, the `command`
+ * refused (`'RCPT TO'`, `'DATA'`, …) and whether it is `permanent`, as
+ * nodemailer's SMTP errors do.
+ */
 export interface MailSender {
   sendMail(message: {
     from: string;
@@ -116,9 +121,10 @@ type AttemptOutcome = { error: null } | { error: string; isFinal: boolean };
  * worker whose lease ran out while it waited on the mail server, and whose
  * message another worker has taken since, changes nothing and logs it.
  *
- * Failures are retried with exponential backoff and jitter; a message whose
- * content cannot be decrypted is failed at once. Every attempt is recorded in
- * `email_delivery_attempts`.
+ * Failures are retried with exponential backoff and jitter. A message whose
+ * content cannot be decrypted, or that the mail server refuses for good (a
+ * permanent reply — 5xx other than 503 — to its recipient or its content), is
+ * failed at once. Every attempt is recorded in `email_delivery_attempts`.
  */
 export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   const { db, clock, cipher, sender, logger } = options;
@@ -194,7 +200,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     try {
       await sender.sendMail({ from: options.from, to: row.to_address, subject: row.subject, messageId: row.message_id, ...content });
     } catch (error) {
-      await settle(row, token, { error: describeError(error), isFinal: row.attempts >= maxAttempts });
+      await settle(row, token, { error: describeError(error), isFinal: row.attempts >= maxAttempts || isRefusedForGood(error) });
       return false;
     }
     return settle(row, token, { error: null });
@@ -258,6 +264,18 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     },
     deliverDue,
   };
+}
+
+/**
+ * Whether the mail server refused this message for good: a permanent reply
+ * (RFC 5321's 5xx, other than 503 "bad sequence of commands") to its
+ * recipient or its content. A refused login or sender is the route's fault,
+ * which the operator can fix, so it is retried like an outage.
+ */
+function isRefusedForGood(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const { permanent, command } = error as { permanent?: boolean; command?: string };
+  return permanent === true && (command === 'RCPT TO' || command === 'DATA');
 }
 
 /** An error's message for the attempt log; SMTP errors carry their response code. */

@@ -56,6 +56,13 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
   const outboxRow = (id: string) => db().selectFrom('email_outbox').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
   const attemptsOf = async (id: string) =>
     (await db().selectFrom('email_delivery_attempts').select(['attempt', 'error']).where('outbox_id', '=', id).orderBy('attempt').execute()).map((a) => [a.attempt, a.error]);
+  /** The message failed at its first attempt with `reason`, and a day later nothing has tried it again. */
+  const expectFailedAtOnce = async (id: string, reason: string, by: OutboxWorker) => {
+    expect(await outboxRow(id)).toMatchObject({ status: 'failed', attempts: 1, last_error: reason, claim_owner: null, claim_until: null, sent_at: null });
+    time.advance(25 * HOUR_MS);
+    expect(await by.deliverDue()).toBe(0);
+    expect(await attemptsOf(id)).toEqual([[1, reason]]);
+  };
   const queue = () =>
     enqueueEmail(db(), { clock: time.clock, cipher: server.cipher, messageIdDomain: 'booking.test' }, { kind: 'test', to: 'carla@example.test', subject: 'Hello', text: 'Hi', html: '<p>Hi</p>' });
 
@@ -397,12 +404,21 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
         .where('id', '=', id)
         .execute();
       expect(await worker.deliverDue()).toBe(0);
-      const reason = 'cannot decrypt the content: Unsupported state or unable to authenticate data';
-      expect(await outboxRow(id)).toMatchObject({ status: 'failed', attempts: 1, last_error: reason, claim_owner: null, claim_until: null, sent_at: null });
-      time.advance(25 * HOUR_MS);
-      expect(await worker.deliverDue()).toBe(0);
-      expect(await attemptsOf(id)).toEqual([[1, reason]]);
+      await expectFailedAtOnce(id, 'cannot decrypt the content: Unsupported state or unable to authenticate data', worker);
       expect(smtp.messages).toEqual([]);
+    });
+
+    it('fails a message whose recipient the mail server refuses for good (550) at once, with its answer', async () => {
+      const refusing = await startTestSmtp(0, { refuseRecipients: { code: 550, message: 'No such user here' } });
+      try {
+        const refused = newWorker(refusing.port);
+        const id = await queue();
+        expect(await refused.deliverDue()).toBe(0);
+        await expectFailedAtOnce(id, "550: Can't send mail - all recipients were rejected: 550 No such user here", refused);
+        expect(refusing.messages).toEqual([]);
+      } finally {
+        await refusing.close();
+      }
     });
 
     it('a stalled mail server does not hold up bookings', async () => {

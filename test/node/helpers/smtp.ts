@@ -1,7 +1,8 @@
 /**
  * A real SMTP server for tests (smtp-server), whose messages are parsed by
- * mailparser. It records every arrival, duplicates included, and can hold a
- * message's DATA unanswered until released, or for ever (stall).
+ * mailparser. It records every arrival, duplicates included; it can hold a
+ * message's DATA unanswered until released, or for ever (stall), and refuse
+ * every recipient with a given reply.
  */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -28,6 +29,8 @@ export interface TestSmtp {
 export interface TestSmtpOptions {
   /** Accept AUTH with these credentials, also over plain text (the server offers no STARTTLS). */
   credentials?: { user: string; pass: string };
+  /** Answer every RCPT TO with this reply, e.g. `{ code: 550, message: 'No such user here' }`. */
+  refuseRecipients?: { code: number; message: string };
 }
 
 export async function startTestSmtp(port = 0, options: TestSmtpOptions = {}): Promise<TestSmtp> {
@@ -46,6 +49,11 @@ export async function startTestSmtp(port = 0, options: TestSmtpOptions = {}): Pr
       const { credentials } = options;
       if (credentials && auth.username === credentials.user && auth.password === credentials.pass) callback(null, { user: auth.username });
       else callback(new Error('Invalid username or password'));
+    },
+    onRcptTo(_address, _session, callback) {
+      const { refuseRecipients } = options;
+      if (!refuseRecipients) return callback();
+      callback(Object.assign(new Error(refuseRecipients.message), { responseCode: refuseRecipients.code }));
     },
     closeTimeout: 100,
     onData(stream, _session, callback) {

@@ -89,9 +89,9 @@ export interface OutboxWorkerOptions {
   pollMs?: number;
   /** How long a claim lasts; a worker that died lets go after this. Default 60 s. */
   claimMs?: number;
-  /** Attempts before a message is given up as failed. Default 12 (about 17 hours of backoff). */
-  maxAttempts?: number;
-  /** First retry delay; doubles each attempt up to `maxDelayMs`. Defaults 5 s and 2 h. */
+  /** How long after queueing a message is retried: its first failure this late is final. Default 24 h. */
+  retryForMs?: number;
+  /** First retry delay; doubles each attempt up to `maxDelayMs`, each varied by ±25%. Defaults 5 s and 1 h. */
   baseDelayMs?: number;
   maxDelayMs?: number;
 }
@@ -121,18 +121,21 @@ type AttemptOutcome = { error: null } | { error: string; isFinal: boolean };
  * worker whose lease ran out while it waited on the mail server, and whose
  * message another worker has taken since, changes nothing and logs it.
  *
- * Failures are retried with exponential backoff and jitter. A message whose
- * content cannot be decrypted, or that the mail server refuses for good (a
- * permanent reply — 5xx other than 503 — to its recipient or its content), is
- * failed at once. Every attempt is recorded in `email_delivery_attempts`.
+ * A failed attempt is retried 5 s later, then after twice as long each time
+ * up to 1 h apart (`baseDelayMs`, `maxDelayMs`), each delay varied by ±25%,
+ * until 24 h after queueing (`retryForMs`): the first failure from then on is
+ * final, so a message is tried about 34 times over 24 to 25¼ hours. A message
+ * whose content cannot be decrypted, or that the mail server refuses for good
+ * (a permanent reply — 5xx other than 503 — to its recipient or its content),
+ * is failed at once. Every attempt is recorded in `email_delivery_attempts`.
  */
 export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   const { db, clock, cipher, sender, logger } = options;
   const pollMs = options.pollMs ?? 250;
   const claimMs = options.claimMs ?? 60_000;
-  const maxAttempts = options.maxAttempts ?? 12;
+  const retryForMs = options.retryForMs ?? 24 * 3_600_000;
   const baseDelayMs = options.baseDelayMs ?? 5_000;
-  const maxDelayMs = options.maxDelayMs ?? 2 * 3_600_000;
+  const maxDelayMs = options.maxDelayMs ?? 3_600_000;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<number> | undefined;
   let isStopped = true;
@@ -200,7 +203,8 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     try {
       await sender.sendMail({ from: options.from, to: row.to_address, subject: row.subject, messageId: row.message_id, ...content });
     } catch (error) {
-      await settle(row, token, { error: describeError(error), isFinal: row.attempts >= maxAttempts || isRefusedForGood(error) });
+      const isLate = clock().getTime() >= Date.parse(row.created_at) + retryForMs;
+      await settle(row, token, { error: describeError(error), isFinal: isLate || isRefusedForGood(error) });
       return false;
     }
     return settle(row, token, { error: null });

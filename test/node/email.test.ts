@@ -421,6 +421,48 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       }
     });
 
+    it('retries a deferral (451) 5 s later, doubling to 1 h apart, until 24 hours after queueing, then fails it', async () => {
+      const deferring = await startTestSmtp(0, { refuseRecipients: { code: 451, message: 'Try again later' } });
+      try {
+        const deferred = newWorker(deferring.port);
+        const id = await queue();
+        const queuedAt = time.clock().getTime();
+        const triedAt: number[] = [];
+        let row = await outboxRow(id);
+        while (row.status === 'pending') {
+          expect(await deferred.deliverDue()).toBe(0);
+          triedAt.push(time.clock().getTime() - queuedAt);
+          row = await outboxRow(id);
+          expect(row.attempts).toBe(triedAt.length);
+          if (row.status === 'pending') {
+            // Not a moment early: one millisecond before its time, the message waits.
+            time.advance(Date.parse(row.next_attempt_at) - time.clock().getTime() - 1);
+            expect(await deferred.deliverDue()).toBe(0);
+            expect((await outboxRow(id)).attempts).toBe(triedAt.length);
+            time.advance(1);
+          }
+        }
+        const reason = "451: Can't send mail - all recipients were rejected: 451 Try again later";
+        expect(row).toMatchObject({ status: 'failed', last_error: reason, claim_owner: null, claim_until: null, sent_at: null });
+        // Every attempt but the last came within 24 hours; the last one at 24 hours or after, one delay at most later.
+        expect(triedAt.slice(0, -1).every((t) => t < 24 * HOUR_MS)).toBe(true);
+        expect(triedAt.at(-1)).toBeGreaterThanOrEqual(24 * HOUR_MS);
+        expect(triedAt.at(-1)).toBeLessThan(24 * HOUR_MS + 1.25 * HOUR_MS);
+        triedAt.slice(1).forEach((t, i) => {
+          const nominal = Math.min(HOUR_MS, 5_000 * 2 ** i);
+          expect(t - triedAt[i]!).toBeGreaterThanOrEqual(0.75 * nominal);
+          expect(t - triedAt[i]!).toBeLessThanOrEqual(1.25 * nominal);
+        });
+        expect(await attemptsOf(id)).toEqual(triedAt.map((_, i) => [i + 1, reason]));
+        time.advance(2 * HOUR_MS);
+        expect(await deferred.deliverDue()).toBe(0);
+        expect((await outboxRow(id)).attempts).toBe(triedAt.length);
+        expect(deferring.messages).toEqual([]);
+      } finally {
+        await deferring.close();
+      }
+    });
+
     it('a stalled mail server does not hold up bookings', async () => {
       await connectZoom(server, specialistId);
       const stalling = await startTestSmtp();

@@ -54,7 +54,7 @@ export function retentionTasks(db: Kysely<Database>, options: RetentionTaskOptio
         const result = await db
           .updateTable('email_outbox')
           .set({ content_enc: '' })
-          // A failed email counts from its creation: its last attempt came at most about 17 hours later (12 attempts).
+          // A failed email counts from its creation: its last attempt came at most about 25¼ hours later (retries last 24 hours).
           .where((eb) => eb.or([eb.and([eb('status', '=', 'sent'), eb('sent_at', '<', cutoff)]), eb.and([eb('status', '=', 'failed'), eb('created_at', '<', cutoff)])]))
           .where('content_enc', '<>', '')
           .executeTakeFirst();

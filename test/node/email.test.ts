@@ -1,6 +1,6 @@
 import type { ParsedMail } from 'mailparser';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createOutboxWorker, type MailSender, type OutboxWorker } from '../../server/email/outbox.js';
+import { createOutboxWorker, enqueueEmail, type MailSender, type OutboxWorker } from '../../server/email/outbox.js';
 import { createMailSender } from '../../server/email/transport.js';
 import { createLogger } from '../../server/logger.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './helpers/databases.js';
@@ -9,6 +9,7 @@ import { allowOnConsentPage, connectZoom, startTestServer, type TestServer } fro
 import { startTestSmtp, type TestSmtp } from './helpers/smtp.js';
 
 const REAUTH_SUBJECT = '⚠️ Action Required: Re-authorize Your Zoom Account - Intro call';
+const HOUR_MS = 3_600_000;
 
 /** Reads an .ics into its unfolded property lines. */
 function icsLines(ics: string): string[] {
@@ -52,6 +53,18 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
     });
   // Rows queued in one transaction share created_at (a fixed clock): kind breaks the tie, which the database would not.
   const outbox = () => db().selectFrom('email_outbox').selectAll().orderBy('created_at').orderBy('kind').execute();
+  const outboxRow = (id: string) => db().selectFrom('email_outbox').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  const attemptsOf = async (id: string) =>
+    (await db().selectFrom('email_delivery_attempts').select(['attempt', 'error']).where('outbox_id', '=', id).orderBy('attempt').execute()).map((a) => [a.attempt, a.error]);
+  /** The message failed at its first attempt with `reason`, and a day later nothing has tried it again. */
+  const expectFailedAtOnce = async (id: string, reason: string, by: OutboxWorker) => {
+    expect(await outboxRow(id)).toMatchObject({ status: 'failed', attempts: 1, last_error: reason, claim_owner: null, claim_until: null, sent_at: null });
+    time.advance(25 * HOUR_MS);
+    expect(await by.deliverDue()).toBe(0);
+    expect(await attemptsOf(id)).toEqual([[1, reason]]);
+  };
+  const queue = () =>
+    enqueueEmail(db(), { clock: time.clock, cipher: server.cipher, messageIdDomain: 'booking.test' }, { kind: 'test', to: 'carla@example.test', subject: 'Hello', text: 'Hi', html: '<p>Hi</p>' });
 
   beforeAll(async () => {
     database = await createTestDatabase(kind);
@@ -350,6 +363,104 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       }
       expect(new Set(mails.map((m) => m.messageId)).size).toBe(24);
       expect((await outbox()).map((row) => row.status)).toEqual(Array(24).fill('sent'));
+    });
+
+    it('a worker whose claim ran out while sending writes nothing: the message stays with the worker that took it', async () => {
+      const logLines: Record<string, unknown>[] = [];
+      const slow = newWorker(smtp.port, { logger: createLogger('info', (line) => logLines.push(JSON.parse(line))) });
+      const id = await queue();
+      const slowHeld = smtp.holdNext();
+      const slowSending = slow.deliverDue();
+      await slowHeld.arrived;
+      time.advance(60_001); // the slow worker's 60 s lease has run out
+      const takerHeld = smtp.holdNext();
+      const takerSending = worker.deliverDue();
+      await takerHeld.arrived;
+      const taken = await outboxRow(id);
+      expect(taken).toMatchObject({ status: 'pending', attempts: 2, sent_at: null });
+
+      slowHeld.release();
+      expect(await slowSending).toBe(0);
+      expect(await outboxRow(id)).toEqual(taken);
+      expect(logLines).toEqual([expect.objectContaining({ level: 'warn', message: 'email sent after its claim was lost', outboxId: id, kind: 'test', attempt: 1, error: null })]);
+
+      takerHeld.release();
+      expect(await takerSending).toBe(1);
+      expect(await outboxRow(id)).toMatchObject({ status: 'sent', attempts: 2, claim_owner: null, claim_until: null, sent_at: time.clock().toISOString(), last_error: null });
+      // Both attempts reached the mail server, with one Message-ID: delivery is at least once.
+      expect(await attemptsOf(id)).toEqual([
+        [1, null],
+        [2, null],
+      ]);
+      expect(smtp.messages.map((m) => m.messageId)).toEqual([taken.message_id, taken.message_id]);
+    });
+
+    it('fails a message that cannot be decrypted at once, with the reason', async () => {
+      const id = await queue();
+      // Content encrypted for another row (as under another key) does not decrypt for this one.
+      await db()
+        .updateTable('email_outbox')
+        .set({ content_enc: server.cipher.encrypt('{}', 'outbox:another-id') })
+        .where('id', '=', id)
+        .execute();
+      expect(await worker.deliverDue()).toBe(0);
+      await expectFailedAtOnce(id, 'cannot decrypt the content: Unsupported state or unable to authenticate data', worker);
+      expect(smtp.messages).toEqual([]);
+    });
+
+    it('fails a message whose recipient the mail server refuses for good (550) at once, with its answer', async () => {
+      const refusing = await startTestSmtp(0, { refuseRecipients: { code: 550, message: 'No such user here' } });
+      try {
+        const refused = newWorker(refusing.port);
+        const id = await queue();
+        expect(await refused.deliverDue()).toBe(0);
+        await expectFailedAtOnce(id, "550: Can't send mail - all recipients were rejected: 550 No such user here", refused);
+        expect(refusing.messages).toEqual([]);
+      } finally {
+        await refusing.close();
+      }
+    });
+
+    it('retries a deferral (451) 5 s later, doubling to 1 h apart, until 24 hours after queueing, then fails it', async () => {
+      const deferring = await startTestSmtp(0, { refuseRecipients: { code: 451, message: 'Try again later' } });
+      try {
+        const deferred = newWorker(deferring.port);
+        const id = await queue();
+        const queuedAt = time.clock().getTime();
+        const triedAt: number[] = [];
+        let row = await outboxRow(id);
+        while (row.status === 'pending') {
+          expect(await deferred.deliverDue()).toBe(0);
+          triedAt.push(time.clock().getTime() - queuedAt);
+          row = await outboxRow(id);
+          expect(row.attempts).toBe(triedAt.length);
+          if (row.status === 'pending') {
+            // Not a moment early: one millisecond before its time, the message waits.
+            time.advance(Date.parse(row.next_attempt_at) - time.clock().getTime() - 1);
+            expect(await deferred.deliverDue()).toBe(0);
+            expect((await outboxRow(id)).attempts).toBe(triedAt.length);
+            time.advance(1);
+          }
+        }
+        const reason = "451: Can't send mail - all recipients were rejected: 451 Try again later";
+        expect(row).toMatchObject({ status: 'failed', last_error: reason, claim_owner: null, claim_until: null, sent_at: null });
+        // Every attempt but the last came within 24 hours; the last one at 24 hours or after, one delay at most later.
+        expect(triedAt.slice(0, -1).every((t) => t < 24 * HOUR_MS)).toBe(true);
+        expect(triedAt.at(-1)).toBeGreaterThanOrEqual(24 * HOUR_MS);
+        expect(triedAt.at(-1)).toBeLessThan(24 * HOUR_MS + 1.25 * HOUR_MS);
+        triedAt.slice(1).forEach((t, i) => {
+          const nominal = Math.min(HOUR_MS, 5_000 * 2 ** i);
+          expect(t - triedAt[i]!).toBeGreaterThanOrEqual(0.75 * nominal);
+          expect(t - triedAt[i]!).toBeLessThanOrEqual(1.25 * nominal);
+        });
+        expect(await attemptsOf(id)).toEqual(triedAt.map((_, i) => [i + 1, reason]));
+        time.advance(2 * HOUR_MS);
+        expect(await deferred.deliverDue()).toBe(0);
+        expect((await outboxRow(id)).attempts).toBe(triedAt.length);
+        expect(deferring.messages).toEqual([]);
+      } finally {
+        await deferring.close();
+      }
     });
 
     it('a stalled mail server does not hold up bookings', async () => {

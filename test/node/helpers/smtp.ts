@@ -1,7 +1,8 @@
 /**
  * A real SMTP server for tests (smtp-server), whose messages are parsed by
- * mailparser. It records every arrival, duplicates included, and can stall:
- * accept a message's DATA and never answer.
+ * mailparser. It records every arrival, duplicates included; it can hold a
+ * message's DATA unanswered until released, or for ever (stall), and refuse
+ * every recipient with a given reply.
  */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +17,11 @@ export interface TestSmtp {
   readonly connections: number;
   /** The next message's DATA is read and never answered; resolves when that happens. */
   stallNext(): Promise<void>;
+  /**
+   * The next message's DATA is read and left unanswered until `release()`;
+   * `arrived` resolves when it is read. The message is recorded on release.
+   */
+  holdNext(): { arrived: Promise<void>; release(): void };
   waitForMessages(count: number, timeoutMs?: number): Promise<ParsedMail[]>;
   close(): Promise<void>;
 }
@@ -23,11 +29,13 @@ export interface TestSmtp {
 export interface TestSmtpOptions {
   /** Accept AUTH with these credentials, also over plain text (the server offers no STARTTLS). */
   credentials?: { user: string; pass: string };
+  /** Answer every RCPT TO with this reply, e.g. `{ code: 550, message: 'No such user here' }`. */
+  refuseRecipients?: { code: number; message: string };
 }
 
 export async function startTestSmtp(port = 0, options: TestSmtpOptions = {}): Promise<TestSmtp> {
   const messages: ParsedMail[] = [];
-  let stall: (() => void) | undefined;
+  let hold: { onArrived(): void; released: Promise<void> } | undefined;
   let connections = 0;
   const server = new SMTPServer({
     authOptional: true,
@@ -42,17 +50,19 @@ export async function startTestSmtp(port = 0, options: TestSmtpOptions = {}): Pr
       if (credentials && auth.username === credentials.user && auth.password === credentials.pass) callback(null, { user: auth.username });
       else callback(new Error('Invalid username or password'));
     },
+    onRcptTo(_address, _session, callback) {
+      const { refuseRecipients } = options;
+      if (!refuseRecipients) return callback();
+      callback(Object.assign(new Error(refuseRecipients.message), { responseCode: refuseRecipients.code }));
+    },
     closeTimeout: 100,
     onData(stream, _session, callback) {
-      if (stall) {
-        const began = stall;
-        stall = undefined;
-        stream.resume();
-        stream.on('end', began);
-        return; // never call back: the client waits for an answer that does not come
-      }
-      simpleParser(stream).then(
-        (mail) => {
+      const held = hold;
+      hold = undefined;
+      if (held) stream.on('end', held.onArrived);
+      // A held message is answered (and recorded) only on release: the client waits meanwhile.
+      Promise.all([simpleParser(stream), held?.released]).then(
+        ([mail]) => {
           messages.push(mail);
           callback();
         },
@@ -65,6 +75,12 @@ export async function startTestSmtp(port = 0, options: TestSmtpOptions = {}): Pr
   server.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code !== 'ECONNRESET' && error.code !== 'EPIPE') throw error;
   });
+  function holdNext(): { arrived: Promise<void>; release(): void } {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const arrived = new Promise<void>((resolve) => (hold = { onArrived: resolve, released }));
+    return { arrived, release };
+  }
   server.listen(port, '127.0.0.1');
   await once(server.server, 'listening');
   const actualPort = (server.server.address() as AddressInfo).port;
@@ -75,7 +91,8 @@ export async function startTestSmtp(port = 0, options: TestSmtpOptions = {}): Pr
     get connections() {
       return connections;
     },
-    stallNext: () => new Promise<void>((resolve) => (stall = resolve)),
+    stallNext: () => holdNext().arrived,
+    holdNext,
     async waitForMessages(count, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       while (messages.length < count) {

@@ -159,7 +159,7 @@ export interface EmailOutboxTable {
   status: OutboxStatus;
   attempts: number;
   next_attempt_at: string;
-  /** Lease of the worker delivering it. */
+  /** The token of the claim under which a worker is delivering it: its result is written only while this still matches. */
   claim_owner: string | null;
   claim_until: string | null;
   last_error: string | null;

@@ -31,9 +31,13 @@ function randomKey(): string {
 /**
  * @summary Lets customers book a specialist's video session without leaving the page.
  *
+ * Each attribute is also a property (`apiBase`, `prefillName`, …). Set before
+ * or after the element is attached, a change takes effect at once: a new
+ * `specialist` or `api-base` starts over, and a new `service` shows its times.
+ *
  * @attr specialist - The specialist's public slug (required).
  * @attr api-base - The booking server's URL. Default: this page's origin.
- * @attr service - A service id to preselect.
+ * @attr service - A service id whose times to show; an empty or unknown id shows the list of services.
  * @attr prefill-name - Prefills the customer's name.
  * @attr prefill-email - Prefills the customer's email.
  * @attr locale - BCP 47 locale for dates and times. Default: the browser's.
@@ -149,16 +153,17 @@ export class SpecialistBooking extends LitElement {
   private idempotencyKey = randomKey();
   private focusHeadingAfterRender = false;
 
-  override connectedCallback(): void {
-    super.connectedCallback();
-    this.name = this.prefillName;
-    this.email = this.prefillEmail;
-    void this.loadProfile();
-  }
-
+  /**
+   * Reacts to the page's properties, on the first update and on every change
+   * after: frameworks (React through @lit/react among them) set them only
+   * after the element is attached.
+   */
   protected override willUpdate(changed: PropertyValues<this>): void {
     if (changed.has('prefillName') && !this.name) this.name = this.prefillName;
     if (changed.has('prefillEmail') && !this.email) this.email = this.prefillEmail;
+    if (changed.has('apiBase')) this.client = undefined;
+    if (changed.has('specialist') || changed.has('apiBase')) void this.loadProfile();
+    else if (changed.has('service') && this.profile) this.showPreselectedService(this.profile);
   }
 
   protected override updated(changed: PropertyValues): void {
@@ -199,27 +204,51 @@ export class SpecialistBooking extends LitElement {
     return { code: 'network_error', message: 'We could not reach the booking service. Check your connection and try again.' };
   }
 
+  /** Starts over with the current specialist: nothing of the previous one stays on screen. */
   private async loadProfile(): Promise<void> {
-    if (!this.specialist) return;
+    this.profile = undefined;
+    this.selectedService = undefined;
+    this.selectedSlot = undefined;
+    this.slots = [];
+    this.notice = '';
     this.view = 'loading';
     this.failure = undefined;
+    if (!this.specialist) return;
+    let profile: Profile;
     try {
-      this.profile = await this.api().getSpecialist(this.specialist);
+      profile = await this.api().getSpecialist(this.specialist);
     } catch (error) {
       const { code, message } = this.describe(error);
       this.view = 'error';
       this.fail(code, message, () => void this.loadProfile());
       return;
     }
-    const preselected = this.profile.services.find((s) => s.id === this.service);
-    if (preselected) void this.chooseService(preselected);
-    else this.view = 'services';
+    this.profile = profile;
+    this.showPreselectedService(profile);
   }
 
+  /** The times of the service the page names in `service`, or the list of services when it names none of them. */
+  private showPreselectedService(profile: Profile): void {
+    const preselected = profile.services.find((s) => s.id === this.service);
+    if (preselected) {
+      void this.showService(preselected);
+    } else {
+      this.selectedService = undefined;
+      this.view = 'services';
+    }
+  }
+
+  /** The customer chose a service: show its times, and move focus to their heading. */
   private async chooseService(service: Service): Promise<void> {
+    this.focusHeadingAfterRender = true;
+    await this.showService(service);
+  }
+
+  /** Shows a service's times. Focus stays where it is: the page, not the customer, may have asked. */
+  private async showService(service: Service): Promise<void> {
     this.selectedService = service;
     this.selectedSlot = undefined;
-    this.go('slots');
+    this.view = 'slots';
     await this.loadSlots();
   }
 

@@ -1,5 +1,5 @@
 import { html, LitElement, nothing, type PropertyValues, type TemplateResult } from 'lit';
-import { createBookingClient, type BookingClient, type Profile } from '../sdk/client.js';
+import { createBookingClient, type BookingClient, type Profile, type SlotList } from '../sdk/client.js';
 import { BookingApiError } from '../sdk/errors.js';
 import type { Booking, Service, Slot } from '../sdk/contract.js';
 import type { BookingConfirmedDetail, BookingFailedDetail, BookingReauthRequiredDetail, SlotsLoadedDetail } from './events.js';
@@ -33,7 +33,8 @@ function randomKey(): string {
  *
  * Each attribute is also a property (`apiBase`, `prefillName`, …). Set before
  * or after the element is attached, a change takes effect at once: a new
- * `specialist` or `api-base` starts over, and a new `service` shows its times.
+ * `specialist` or `api-base` starts over, a new `service` shows its times, and
+ * an answer still on its way for the previous one is dropped.
  *
  * @attr specialist - The specialist's public slug (required).
  * @attr api-base - The booking server's URL. Default: this page's origin.
@@ -152,6 +153,9 @@ export class SpecialistBooking extends LitElement {
   /** One key per booking attempt; kept across retries of that attempt. */
   private idempotencyKey = randomKey();
   private focusHeadingAfterRender = false;
+  /** Aborted when a newer profile or slot list is asked for, so an older answer never lands after it. */
+  private profileRequest = new AbortController();
+  private slotsRequest = new AbortController();
 
   /**
    * Reacts to the page's properties, on the first update and on every change
@@ -206,6 +210,9 @@ export class SpecialistBooking extends LitElement {
 
   /** Starts over with the current specialist: nothing of the previous one stays on screen. */
   private async loadProfile(): Promise<void> {
+    this.profileRequest.abort();
+    this.dropSlotsRequest();
+    const { signal } = (this.profileRequest = new AbortController());
     this.profile = undefined;
     this.selectedService = undefined;
     this.selectedSlot = undefined;
@@ -216,13 +223,16 @@ export class SpecialistBooking extends LitElement {
     if (!this.specialist) return;
     let profile: Profile;
     try {
-      profile = await this.api().getSpecialist(this.specialist);
+      profile = await this.api().getSpecialist(this.specialist, { signal });
     } catch (error) {
+      if (signal.aborted) return;
       const { code, message } = this.describe(error);
       this.view = 'error';
       this.fail(code, message, () => void this.loadProfile());
       return;
     }
+    // The answer can be on its way through promise callbacks when the abort comes.
+    if (signal.aborted) return;
     this.profile = profile;
     this.showPreselectedService(profile);
   }
@@ -233,6 +243,7 @@ export class SpecialistBooking extends LitElement {
     if (preselected) {
       void this.showService(preselected);
     } else {
+      this.dropSlotsRequest();
       this.selectedService = undefined;
       this.view = 'services';
     }
@@ -252,27 +263,41 @@ export class SpecialistBooking extends LitElement {
     await this.loadSlots();
   }
 
+  /** Loads the chosen service's free times; a list asked for earlier, for any service or range, is aborted. */
   private async loadSlots(): Promise<void> {
     const service = this.selectedService;
     if (!service) return;
+    this.slotsRequest.abort();
+    const { signal } = (this.slotsRequest = new AbortController());
     this.isLoadingSlots = true;
     this.failure = undefined;
     // From the start of this hour: past times are never offered anyway, and every
     // visitor in the same hour asks the same question, which the server answers from its cache.
     const from = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
     const to = new Date(from.getTime() + DAYS_SHOWN * 86_400_000);
+    let list: SlotList;
     try {
-      const list = await this.api().listSlots(this.specialist, service.id, { from, to });
-      this.slots = list.slots;
-      const days = this.days();
-      if (!days.includes(this.selectedDay)) this.selectedDay = days[0] ?? '';
-      this.emit<SlotsLoadedDetail>('slots-loaded', { serviceId: service.id, count: list.slots.length, from: list.from, to: list.to });
+      list = await this.api().listSlots(this.specialist, service.id, { from, to, signal });
     } catch (error) {
+      // Aborted: whatever aborted it has set the loading state.
+      if (signal.aborted) return;
+      this.isLoadingSlots = false;
       const { code, message } = this.describe(error);
       this.fail(code, message, () => void this.loadSlots());
-    } finally {
-      this.isLoadingSlots = false;
+      return;
     }
+    if (signal.aborted) return;
+    this.isLoadingSlots = false;
+    this.slots = list.slots;
+    const days = this.days();
+    if (!days.includes(this.selectedDay)) this.selectedDay = days[0] ?? '';
+    this.emit<SlotsLoadedDetail>('slots-loaded', { serviceId: service.id, count: list.slots.length, from: list.from, to: list.to });
+  }
+
+  /** Aborts the slot list being loaded, if any, with nothing to replace it. */
+  private dropSlotsRequest(): void {
+    this.slotsRequest.abort();
+    this.isLoadingSlots = false;
   }
 
   /** The calendar day of an instant in the visitor's chosen zone, as YYYY-MM-DD. */

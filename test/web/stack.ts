@@ -1,7 +1,7 @@
 /**
  * The server side of the widget tests: the whole stack as `npm start` runs
- * it, a proxy in front of it that records requests, and the commands tests
- * use to arrange both (specialists, Zoom state) and to see what reached the proxy.
+ * it, a proxy in front of it that can hold an answer back, and the commands
+ * tests use to arrange both (specialists, Zoom state, held requests).
  */
 import { join } from 'node:path';
 import { createSession, SESSION_COOKIE } from '../../server/auth/sessions.js';
@@ -35,6 +35,8 @@ export async function startStack(dir: string, testOrigin: string): Promise<Stack
 }
 
 let created = 0;
+/** Lets go of the requests `hold-next-request` held. */
+const releases: (() => void)[] = [];
 
 /** The first request through the proxy whose path contains `path`, waiting up to 10 s for it. */
 async function proxiedRequest(stack: Stack, path: string): Promise<RecordedRequest | undefined> {
@@ -81,9 +83,24 @@ export function stackCommands(stack: Stack): Record<string, (payload: Record<str
       }
       return { slug, specialistId, serviceIds, zoomUserId, apiBase: stack.url, proxiedApiBase: stack.proxy.url, email: `${slug}@example.test` };
     },
+    /** The proxy holds the next request that reaches it until `release-held-requests`. */
+    async 'hold-next-request'() {
+      stack.proxy.faults.push({ kind: 'hold', release: new Promise<void>((resolve) => releases.push(resolve)) });
+      return true;
+    },
     /** Whether a request whose path contains `path` reached the proxy (waits up to 10 s). */
     async 'wait-for-request'(payload) {
       return (await proxiedRequest(stack, String(payload.path))) !== undefined;
+    },
+    /**
+     * Lets the held requests go on to the server, and answers whether the one
+     * whose path contains `path` got its answer to the browser (false: the
+     * browser had closed its connection, as an aborted fetch does).
+     */
+    async 'release-held-requests'(payload) {
+      for (const release of releases.splice(0)) release();
+      const request = await proxiedRequest(stack, String(payload.path));
+      return request ? request.answered : undefined;
     },
     /** Waits until the current window of `windowMs` on the real clock has `marginMs` left (see waitForRoomInWindow). */
     async 'wait-for-room-in-window'(payload) {

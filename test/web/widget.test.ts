@@ -9,7 +9,7 @@ interface Specialist {
   serviceIds: string[];
   zoomUserId?: string;
   apiBase: string;
-  /** The same server through the stack's proxy, which records each request. */
+  /** The same server through the stack's proxy, which can hold an answer back. */
   proxiedApiBase: string;
   email: string;
 }
@@ -334,6 +334,42 @@ describe('<specialist-booking> when the page changes it after it is attached', (
     await el.updateComplete;
     expect(heading(el)).to.equal('Choose a session');
     expect(document.activeElement).to.equal(pageButton);
+  });
+
+  it('drops the slot list of a service the page has moved away from, however late it comes', async () => {
+    const s = await createSpecialist();
+    const el = await mount({ ...s, apiBase: s.proxiedApiBase });
+    const loadedFor: string[] = [];
+    el.addEventListener('slots-loaded', (e) => loadedFor.push(e.detail.serviceId));
+    const stalePath = `/services/${s.serviceIds[0]}/slots`;
+    await command('hold-next-request');
+    el.service = s.serviceIds[0]!;
+    expect(await command<boolean>('wait-for-request', { path: stalePath })).to.equal(true);
+    const loaded = oneEvent(el, 'slots-loaded');
+    el.service = s.serviceIds[1]!;
+    await loaded;
+    // The held answer goes out now, after the newer one; the widget had already closed its request.
+    expect(await command<boolean>('release-held-requests', { path: stalePath }), 'the stale answer reached the widget').to.equal(false);
+    await el.updateComplete;
+    expect(heading(el)).to.equal('Pick a time for Deep dive');
+    expect(loadedFor).to.deep.equal([s.serviceIds[1]]);
+    const slots = (el as unknown as { slots: { start: string; end: string }[] }).slots;
+    expect(slots.length).to.be.greaterThan(0);
+    expect(slots.every((slot) => Date.parse(slot.end) - Date.parse(slot.start) === 60 * 60_000)).to.equal(true);
+  });
+
+  it('drops the profile of a specialist the page has moved away from, however late it comes', async () => {
+    const rosa = await createSpecialist();
+    const ada = await createSpecialist(true, 'Ada Lovelace');
+    const stalePath = `/api/v1/specialists/${rosa.slug}`;
+    await command('hold-next-request');
+    const el = attachThenSet({ apiBase: rosa.proxiedApiBase, specialist: rosa.slug });
+    expect(await command<boolean>('wait-for-request', { path: stalePath })).to.equal(true);
+    el.specialist = ada.slug;
+    await waitUntil(() => $$(el, '[part~="service"]').length === 2, 'the second specialist did not load', { timeout: 10_000 });
+    expect(await command<boolean>('release-held-requests', { path: stalePath }), 'the stale answer reached the widget').to.equal(false);
+    await el.updateComplete;
+    expect($(el, '[part~="header"]')!.textContent).to.equal('Ada Lovelace');
   });
 
   it('formats with the `locale` and paints with the `theme` set after it is attached', async () => {

@@ -70,6 +70,7 @@ export default {
         return handler ? handler(payload ?? {}) : undefined;
       },
       async serverStop() {
+        await stack.proxy.close();
         await stack.close();
       },
     },

@@ -1,5 +1,5 @@
 import { html, LitElement, nothing, type PropertyValues, type TemplateResult } from 'lit';
-import { createBookingClient, type BookingClient, type Profile } from '../sdk/client.js';
+import { createBookingClient, type BookingClient, type Profile, type SlotList } from '../sdk/client.js';
 import { BookingApiError } from '../sdk/errors.js';
 import type { Booking, Service, Slot } from '../sdk/contract.js';
 import type { BookingConfirmedDetail, BookingFailedDetail, BookingReauthRequiredDetail, SlotsLoadedDetail } from './events.js';
@@ -31,9 +31,14 @@ function randomKey(): string {
 /**
  * @summary Lets customers book a specialist's video session without leaving the page.
  *
+ * Each attribute is also a property (`apiBase`, `prefillName`, …). Set before
+ * or after the element is attached, a change takes effect at once: a new
+ * `specialist` or `api-base` starts over, a new `service` shows its times, and
+ * an answer still on its way for the previous one is dropped.
+ *
  * @attr specialist - The specialist's public slug (required).
  * @attr api-base - The booking server's URL. Default: this page's origin.
- * @attr service - A service id to preselect.
+ * @attr service - A service id whose times to show; an empty or unknown id shows the list of services.
  * @attr prefill-name - Prefills the customer's name.
  * @attr prefill-email - Prefills the customer's email.
  * @attr locale - BCP 47 locale for dates and times. Default: the browser's.
@@ -148,17 +153,21 @@ export class SpecialistBooking extends LitElement {
   /** One key per booking attempt; kept across retries of that attempt. */
   private idempotencyKey = randomKey();
   private focusHeadingAfterRender = false;
+  /** Aborted when a newer profile or slot list is asked for, so an older answer never lands after it. */
+  private profileRequest = new AbortController();
+  private slotsRequest = new AbortController();
 
-  override connectedCallback(): void {
-    super.connectedCallback();
-    this.name = this.prefillName;
-    this.email = this.prefillEmail;
-    void this.loadProfile();
-  }
-
+  /**
+   * Reacts to the page's properties, on the first update and on every change
+   * after: frameworks (React through @lit/react among them) set them only
+   * after the element is attached.
+   */
   protected override willUpdate(changed: PropertyValues<this>): void {
     if (changed.has('prefillName') && !this.name) this.name = this.prefillName;
     if (changed.has('prefillEmail') && !this.email) this.email = this.prefillEmail;
+    if (changed.has('apiBase')) this.client = undefined;
+    if (changed.has('specialist') || changed.has('apiBase')) void this.loadProfile();
+    else if (changed.has('service') && this.profile) this.showPreselectedService(this.profile);
   }
 
   protected override updated(changed: PropertyValues): void {
@@ -199,51 +208,96 @@ export class SpecialistBooking extends LitElement {
     return { code: 'network_error', message: 'We could not reach the booking service. Check your connection and try again.' };
   }
 
+  /** Starts over with the current specialist: nothing of the previous one stays on screen. */
   private async loadProfile(): Promise<void> {
-    if (!this.specialist) return;
+    this.profileRequest.abort();
+    this.dropSlotsRequest();
+    const { signal } = (this.profileRequest = new AbortController());
+    this.profile = undefined;
+    this.selectedService = undefined;
+    this.selectedSlot = undefined;
+    this.slots = [];
+    this.notice = '';
     this.view = 'loading';
     this.failure = undefined;
+    if (!this.specialist) return;
+    let profile: Profile;
     try {
-      this.profile = await this.api().getSpecialist(this.specialist);
+      profile = await this.api().getSpecialist(this.specialist, { signal });
     } catch (error) {
+      if (signal.aborted) return;
       const { code, message } = this.describe(error);
       this.view = 'error';
       this.fail(code, message, () => void this.loadProfile());
       return;
     }
-    const preselected = this.profile.services.find((s) => s.id === this.service);
-    if (preselected) void this.chooseService(preselected);
-    else this.view = 'services';
+    // The answer can be on its way through promise callbacks when the abort comes.
+    if (signal.aborted) return;
+    this.profile = profile;
+    this.showPreselectedService(profile);
   }
 
+  /** The times of the service the page names in `service`, or the list of services when it names none of them. */
+  private showPreselectedService(profile: Profile): void {
+    const preselected = profile.services.find((s) => s.id === this.service);
+    if (preselected) {
+      void this.showService(preselected);
+    } else {
+      this.dropSlotsRequest();
+      this.selectedService = undefined;
+      this.view = 'services';
+    }
+  }
+
+  /** The customer chose a service: show its times, and move focus to their heading. */
   private async chooseService(service: Service): Promise<void> {
+    this.focusHeadingAfterRender = true;
+    await this.showService(service);
+  }
+
+  /** Shows a service's times. Focus stays where it is: the page, not the customer, may have asked. */
+  private async showService(service: Service): Promise<void> {
     this.selectedService = service;
     this.selectedSlot = undefined;
-    this.go('slots');
+    this.view = 'slots';
     await this.loadSlots();
   }
 
+  /** Loads the chosen service's free times; a list asked for earlier, for any service or range, is aborted. */
   private async loadSlots(): Promise<void> {
     const service = this.selectedService;
     if (!service) return;
+    this.slotsRequest.abort();
+    const { signal } = (this.slotsRequest = new AbortController());
     this.isLoadingSlots = true;
     this.failure = undefined;
     // From the start of this hour: past times are never offered anyway, and every
     // visitor in the same hour asks the same question, which the server answers from its cache.
     const from = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
     const to = new Date(from.getTime() + DAYS_SHOWN * 86_400_000);
+    let list: SlotList;
     try {
-      const list = await this.api().listSlots(this.specialist, service.id, { from, to });
-      this.slots = list.slots;
-      const days = this.days();
-      if (!days.includes(this.selectedDay)) this.selectedDay = days[0] ?? '';
-      this.emit<SlotsLoadedDetail>('slots-loaded', { serviceId: service.id, count: list.slots.length, from: list.from, to: list.to });
+      list = await this.api().listSlots(this.specialist, service.id, { from, to, signal });
     } catch (error) {
+      // Aborted: whatever aborted it has set the loading state.
+      if (signal.aborted) return;
+      this.isLoadingSlots = false;
       const { code, message } = this.describe(error);
       this.fail(code, message, () => void this.loadSlots());
-    } finally {
-      this.isLoadingSlots = false;
+      return;
     }
+    if (signal.aborted) return;
+    this.isLoadingSlots = false;
+    this.slots = list.slots;
+    const days = this.days();
+    if (!days.includes(this.selectedDay)) this.selectedDay = days[0] ?? '';
+    this.emit<SlotsLoadedDetail>('slots-loaded', { serviceId: service.id, count: list.slots.length, from: list.from, to: list.to });
+  }
+
+  /** Aborts the slot list being loaded, if any, with nothing to replace it. */
+  private dropSlotsRequest(): void {
+    this.slotsRequest.abort();
+    this.isLoadingSlots = false;
   }
 
   /** The calendar day of an instant in the visitor's chosen zone, as YYYY-MM-DD. */

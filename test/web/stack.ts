@@ -1,6 +1,7 @@
 /**
  * The server side of the widget tests: the whole stack as `npm start` runs
- * it, and the commands tests use to arrange it (specialists, Zoom state).
+ * it, a proxy in front of it that can hold an answer back, and the commands
+ * tests use to arrange both (specialists, Zoom state, held requests).
  */
 import { join } from 'node:path';
 import { createSession, SESSION_COOKIE } from '../../server/auth/sessions.js';
@@ -9,6 +10,7 @@ import { loadConfig } from '../../server/config.js';
 import { insertSpecialist } from '../../server/demo/seed.js';
 import { startServer, type RunningServer } from '../../server/start.js';
 import { waitForRoomInWindow } from '../node/helpers/fixtures.js';
+import { startFlakyProxy, type FlakyProxy, type RecordedRequest } from '../node/helpers/flaky-proxy.js';
 import { allowOnConsentPage, startConnectingZoom } from '../node/helpers/server.js';
 
 /**
@@ -23,25 +25,43 @@ const SUITE_LIMITS = {
   SLOT_READS_PER_ADDRESS_PER_MINUTE: '1000000',
 };
 
-export async function startStack(dir: string, testOrigin: string): Promise<RunningServer & { testOrigin: string }> {
+export type Stack = RunningServer & { testOrigin: string; proxy: FlakyProxy };
+
+export async function startStack(dir: string, testOrigin: string): Promise<Stack> {
   const server = await startServer(loadConfig({ PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`, DATA_DIR: dir, LOG_LEVEL: 'silent', ...SUITE_LIMITS }), {
     outboxPollMs: 20,
   });
-  return Object.assign(server, { testOrigin });
+  return Object.assign(server, { testOrigin, proxy: await startFlakyProxy(server.url) });
 }
 
 let created = 0;
+/** Lets go of the requests `hold-next-request` held. */
+const releases: (() => void)[] = [];
 
-export function stackCommands(stack: RunningServer & { testOrigin: string }): Record<string, (payload: Record<string, unknown>) => Promise<unknown>> {
+/** The first request through the proxy whose path contains `path`, waiting up to 10 s for it. */
+async function proxiedRequest(stack: Stack, path: string): Promise<RecordedRequest | undefined> {
+  for (let i = 0; i < 200; i++) {
+    const found = stack.proxy.requests.find((r) => r.path.includes(path));
+    if (found) return found;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return undefined;
+}
+
+export function stackCommands(stack: Stack): Record<string, (payload: Record<string, unknown>) => Promise<unknown>> {
   const db = stack.database.db;
   const zoom = stack.zoomEmulator!;
   return {
-    /** A fresh specialist whose site is the test page; connected to Zoom unless `connected: false`. */
+    /**
+     * A fresh specialist whose site is the test page, named `name` (default
+     * Rosa Martín); connected to Zoom unless `connected: false`.
+     * `proxiedApiBase` reaches the same server through the proxy.
+     */
     async 'create-specialist'(payload) {
       const slug = `spec-${++created}-${Date.now().toString(36)}`;
       const { specialistId, serviceIds } = await insertSpecialist(db, {
         slug,
-        name: 'Rosa Martín',
+        name: typeof payload.name === 'string' ? payload.name : 'Rosa Martín',
         email: `${slug}@example.test`,
         timeZone: 'Europe/Madrid',
         allowedOrigins: [stack.testOrigin],
@@ -61,7 +81,26 @@ export function stackCommands(stack: RunningServer & { testOrigin: string }): Re
         await fetch(back, { headers: { cookie }, redirect: 'manual' });
         zoomUserId = user.id;
       }
-      return { slug, specialistId, serviceIds, zoomUserId, apiBase: stack.url, email: `${slug}@example.test` };
+      return { slug, specialistId, serviceIds, zoomUserId, apiBase: stack.url, proxiedApiBase: stack.proxy.url, email: `${slug}@example.test` };
+    },
+    /** The proxy holds the next request that reaches it until `release-held-requests`. */
+    async 'hold-next-request'() {
+      stack.proxy.faults.push({ kind: 'hold', release: new Promise<void>((resolve) => releases.push(resolve)) });
+      return true;
+    },
+    /** Whether a request whose path contains `path` reached the proxy (waits up to 10 s). */
+    async 'wait-for-request'(payload) {
+      return (await proxiedRequest(stack, String(payload.path))) !== undefined;
+    },
+    /**
+     * Lets the held requests go on to the server, and answers whether the one
+     * whose path contains `path` got its answer to the browser (false: the
+     * browser had closed its connection, as an aborted fetch does).
+     */
+    async 'release-held-requests'(payload) {
+      for (const release of releases.splice(0)) release();
+      const request = await proxiedRequest(stack, String(payload.path));
+      return request ? request.answered : undefined;
     },
     /** Waits until the current window of `windowMs` on the real clock has `marginMs` left (see waitForRoomInWindow). */
     async 'wait-for-room-in-window'(payload) {

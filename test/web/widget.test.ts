@@ -9,11 +9,13 @@ interface Specialist {
   serviceIds: string[];
   zoomUserId?: string;
   apiBase: string;
+  /** The same server through the stack's proxy, which can hold an answer back. */
+  proxiedApiBase: string;
   email: string;
 }
 
 const command = <T>(name: string, payload: Record<string, unknown> = {}) => executeServerCommand<T, Record<string, unknown>>(name, payload);
-const createSpecialist = (connected = true) => command<Specialist>('create-specialist', { connected });
+const createSpecialist = (connected = true, name?: string) => command<Specialist>('create-specialist', { connected, name });
 
 async function mount(s: Specialist, extra = ''): Promise<SpecialistBooking> {
   const container = document.createElement('div');
@@ -284,5 +286,101 @@ describe('<specialist-booking>', () => {
     expect(await serious()).to.deep.equal([]);
     await pickSlot(el);
     expect(await serious()).to.deep.equal([]);
+  });
+});
+
+describe('<specialist-booking> when the page changes it after it is attached', () => {
+  /** Attached with no attributes, then given properties, as React (through @lit/react) and other frameworks do. */
+  function attachThenSet(properties: Partial<Pick<SpecialistBooking, 'specialist' | 'apiBase'>>): SpecialistBooking {
+    const el = document.createElement('specialist-booking');
+    document.body.append(el);
+    Object.assign(el, properties);
+    return el;
+  }
+
+  it('loads the specialist set as a property, and loads again when `specialist` or `api-base` changes', async () => {
+    const rosa = await createSpecialist();
+    const ada = await createSpecialist(true, 'Ada Lovelace');
+    const el = attachThenSet({ apiBase: rosa.apiBase, specialist: rosa.slug });
+    await waitUntil(() => $(el, '[part~="header"]')?.textContent === 'Rosa Martín', 'the first specialist did not load', { timeout: 10_000 });
+    expect(heading(el)).to.equal('Choose a session');
+    el.specialist = ada.slug;
+    await waitUntil(() => $(el, '[part~="header"]')?.textContent === 'Ada Lovelace', 'the second specialist did not load', { timeout: 10_000 });
+    expect(heading(el)).to.equal('Choose a session');
+    el.apiBase = ada.proxiedApiBase;
+    expect(await command<boolean>('wait-for-request', { path: `/api/v1/specialists/${ada.slug}` })).to.equal(true);
+    await waitUntil(() => $$(el, '[part~="service"]').length === 2, 'the profile did not load through the new api-base', { timeout: 10_000 });
+    expect($(el, '[part~="header"]')!.textContent).to.equal('Ada Lovelace');
+  });
+
+  it('shows the times of the service set after it is attached, follows each change, and leaves focus where it was', async () => {
+    const s = await createSpecialist();
+    const pageButton = document.createElement('button');
+    pageButton.textContent = 'The page’s own control';
+    document.body.append(pageButton);
+    const el = await mount(s);
+    pageButton.focus();
+    let loaded = oneEvent(el, 'slots-loaded');
+    el.service = s.serviceIds[1]!;
+    expect((await loaded).detail.serviceId).to.equal(s.serviceIds[1]);
+    await el.updateComplete;
+    expect(heading(el)).to.equal('Pick a time for Deep dive');
+    loaded = oneEvent(el, 'slots-loaded');
+    el.service = s.serviceIds[0]!;
+    expect((await loaded).detail.serviceId).to.equal(s.serviceIds[0]);
+    await el.updateComplete;
+    expect(heading(el)).to.equal('Pick a time for Intro call');
+    el.service = '';
+    await el.updateComplete;
+    expect(heading(el)).to.equal('Choose a session');
+    expect(document.activeElement).to.equal(pageButton);
+  });
+
+  it('drops the slot list of a service the page has moved away from, however late it comes', async () => {
+    const s = await createSpecialist();
+    const el = await mount({ ...s, apiBase: s.proxiedApiBase });
+    const loadedFor: string[] = [];
+    el.addEventListener('slots-loaded', (e) => loadedFor.push(e.detail.serviceId));
+    const stalePath = `/services/${s.serviceIds[0]}/slots`;
+    await command('hold-next-request');
+    el.service = s.serviceIds[0]!;
+    expect(await command<boolean>('wait-for-request', { path: stalePath })).to.equal(true);
+    const loaded = oneEvent(el, 'slots-loaded');
+    el.service = s.serviceIds[1]!;
+    await loaded;
+    // The held answer goes out now, after the newer one; the widget had already closed its request.
+    expect(await command<boolean>('release-held-requests', { path: stalePath }), 'the stale answer reached the widget').to.equal(false);
+    await el.updateComplete;
+    expect(heading(el)).to.equal('Pick a time for Deep dive');
+    expect(loadedFor).to.deep.equal([s.serviceIds[1]]);
+    const slots = (el as unknown as { slots: { start: string; end: string }[] }).slots;
+    expect(slots.length).to.be.greaterThan(0);
+    expect(slots.every((slot) => Date.parse(slot.end) - Date.parse(slot.start) === 60 * 60_000)).to.equal(true);
+  });
+
+  it('drops the profile of a specialist the page has moved away from, however late it comes', async () => {
+    const rosa = await createSpecialist();
+    const ada = await createSpecialist(true, 'Ada Lovelace');
+    const stalePath = `/api/v1/specialists/${rosa.slug}`;
+    await command('hold-next-request');
+    const el = attachThenSet({ apiBase: rosa.proxiedApiBase, specialist: rosa.slug });
+    expect(await command<boolean>('wait-for-request', { path: stalePath })).to.equal(true);
+    el.specialist = ada.slug;
+    await waitUntil(() => $$(el, '[part~="service"]').length === 2, 'the second specialist did not load', { timeout: 10_000 });
+    expect(await command<boolean>('release-held-requests', { path: stalePath }), 'the stale answer reached the widget').to.equal(false);
+    await el.updateComplete;
+    expect($(el, '[part~="header"]')!.textContent).to.equal('Ada Lovelace');
+  });
+
+  it('formats with the `locale` and paints with the `theme` set after it is attached', async () => {
+    const s = await createSpecialist();
+    const el = await mount(s);
+    const deepDive = () => $$(el, '[part~="service"]')[1]!.textContent!.replace(/\s+/g, ' ').trim();
+    expect(deepDive()).to.equal('Deep dive 60 min · €90.00');
+    el.locale = 'de-DE';
+    el.theme = 'dark';
+    await el.updateComplete;
+    expect(deepDive()).to.equal('Deep dive 60 min · 90,00 €');
+    expect(getComputedStyle($(el, '[part~="container"]')!).backgroundColor).to.equal('rgb(17, 24, 39)');
   });
 });

@@ -14,13 +14,17 @@ export type Fault =
   /** Forward to the server, wait for its answer, then cut the connection. */
   | { kind: 'drop-response' }
   /** Forward to the server after `ms`: a slow upstream. */
-  | { kind: 'delay'; ms: number };
+  | { kind: 'delay'; ms: number }
+  /** Forward to the server once `release` settles: a slow answer, held open exactly as long as the test needs. */
+  | { kind: 'hold'; release: Promise<void> };
 
 export interface RecordedRequest {
   method: string;
   path: string;
   headers: http.IncomingHttpHeaders;
   at: number;
+  /** Settles when the exchange ends: true if the client got the whole answer, false if it closed the connection first. */
+  answered: Promise<boolean>;
 }
 
 export interface FlakyProxy {
@@ -37,9 +41,10 @@ export async function startFlakyProxy(target: string): Promise<FlakyProxy> {
     handle(req, res).catch(() => req.socket.destroy());
   });
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const answered = new Promise<boolean>((resolve) => res.once('close', () => resolve(res.writableFinished)));
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    requests.push({ method: req.method!, path: req.url!, headers: req.headers, at: Date.now() });
+    requests.push({ method: req.method!, path: req.url!, headers: req.headers, at: Date.now(), answered });
     const fault = faults.shift();
     if (fault?.kind === 'respond') {
       res.writeHead(fault.status, fault.headers ?? {});
@@ -47,6 +52,7 @@ export async function startFlakyProxy(target: string): Promise<FlakyProxy> {
       return;
     }
     if (fault?.kind === 'delay') await new Promise((resolve) => setTimeout(resolve, fault.ms));
+    if (fault?.kind === 'hold') await fault.release;
     const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== 'host' && k !== 'connection')) as Record<string, string>;
     const upstream = await fetch(`${target}${req.url}`, {
       method: req.method!,

@@ -12,6 +12,7 @@ import {
   replaceWeeklyHours,
   setAllowedOrigins,
   setServiceActive,
+  timeZoneChoices,
   updateProfile,
   updateService,
   weeklyHoursText,
@@ -46,8 +47,6 @@ const SIGN_IN_REASONS: Record<string, Flash> = {
   signed_out: { kind: 'success', message: 'You are signed out.' },
   signed_out_everywhere: { kind: 'success', message: 'You are signed out on every device.' },
 };
-
-const TIME_ZONES = Intl.supportedValuesOf('timeZone');
 
 type Env = { Variables: SessionVariables };
 
@@ -135,7 +134,7 @@ export function specialistRoutes(deps: SpecialistRoutesDeps): Hono<Env> {
         connection: await deps.connections.find(specialist.id),
         csrfToken: session.csrfToken,
         publicUrl: deps.publicUrl,
-        timeZones: TIME_ZONES,
+        timeZones: timeZoneChoices(specialist.time_zone),
         flash,
       }),
       status,

@@ -16,8 +16,29 @@ import { noteLocalChange } from './local-changes.js';
 
 export const ProfileSchema = z.object({
   name: refuseHostileInLine(z.string().trim().min(1, 'Enter your name').max(120, 'At most 120 characters'), 'Your name'),
-  timeZone: TimeZoneSchema,
+  // Absent means "not changed": a save that did not touch the zone never moves the specialist's hours (issue #15).
+  timeZone: TimeZoneSchema.optional(),
 });
+
+/**
+ * Modern IANA names that Node 20's `Intl.supportedValuesOf('timeZone')`
+ * leaves out (it lists ICU's older aliases, such as Asia/Calcutta, instead)
+ * although `Intl.DateTimeFormat` accepts them; UTC is missing there too.
+ */
+const ZONES_MISSING_FROM_SUPPORTED = ['UTC', 'Asia/Kolkata', 'Europe/Kyiv', 'Asia/Ho_Chi_Minh', 'Asia/Kathmandu', 'Asia/Yangon', 'America/Nuuk', 'Atlantic/Faroe', 'Pacific/Kanton'];
+
+/**
+ * The time zones a specialist can pick in settings: the runtime's list plus
+ * UTC and the common modern aliases it lacks, plus `stored` so the current
+ * zone is always there to preselect. Sorted, without duplicates, only names
+ * this runtime accepts.
+ *
+ * @example timeZoneChoices('Asia/Kolkata') // [..., 'Asia/Calcutta', ..., 'Asia/Kolkata', ..., 'UTC']
+ */
+export function timeZoneChoices(stored: string): string[] {
+  const candidates = [...Intl.supportedValuesOf('timeZone'), ...ZONES_MISSING_FROM_SUPPORTED, stored];
+  return [...new Set(candidates.filter((zone) => TimeZoneSchema.safeParse(zone).success))].sort();
+}
 
 const DURATIONS = [15, 20, 30, 45, 50, 60, 75, 90, 120] as const;
 
@@ -44,10 +65,15 @@ function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown): z.output<
   return result.data;
 }
 
+/** Saves the name and, when the form sent one, the time zone; throws `validation_failed` for an invalid zone. */
 export async function updateProfile(db: Kysely<Database>, clock: Clock, specialistId: string, input: unknown): Promise<void> {
   const profile = parseOrThrow(ProfileSchema, input);
   await db.transaction().execute(async (trx) => {
-    await trx.updateTable('specialists').set({ name: profile.name, time_zone: profile.timeZone, updated_at: clock().toISOString() }).where('id', '=', specialistId).execute();
+    await trx
+      .updateTable('specialists')
+      .set({ name: profile.name, ...(profile.timeZone === undefined ? {} : { time_zone: profile.timeZone }), updated_at: clock().toISOString() })
+      .where('id', '=', specialistId)
+      .execute();
     // The time zone moves every slot: through the one helper, so this process's cache hears of it at once.
     await markAvailabilityChanged(trx, specialistId);
   });

@@ -309,3 +309,46 @@ describe.each(DATABASE_KINDS)('settings refuse hostile characters on %s', (kind)
     expect((await rows()).services.at(-1)).toMatchObject({ title: 'Intro call', description: 'First line\n\tsecond line' });
   });
 });
+
+describe.each(DATABASE_KINDS)('the settings time zone on %s', (kind) => {
+  const database = useTestDatabase(kind);
+  const db = () => database().handle.db;
+  let server: TestServer;
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  /** What a browser submits for the profile form's select: the selected option, else the first. */
+  const submittedZone = (settings: string) => {
+    const select = /<select id="profile-tz" name="timeZone">([\s\S]*?)<\/select>/.exec(settings)![1]!;
+    const options = [...select.matchAll(/<option( selected)?>([^<]+)<\/option>/g)];
+    return (options.find((o) => o[1]) ?? options[0]!)[2]!;
+  };
+
+  it.each(['Asia/Kolkata', 'UTC', 'Europe/Kyiv'])('a specialist in %s sees it preselected, and saving only the name keeps it', async (zone) => {
+    await db().deleteFrom('specialists').execute();
+    const { specialistId } = await seedSpecialist(db(), { timeZone: zone });
+    await server?.close();
+    server = await startTestServer({ db: db(), clock: createTestClock(NOW).clock });
+    const cookie = await signInCookie(server, specialistId);
+    const settings = await (await fetch(`${server.url}/settings`, { headers: { cookie } })).text();
+    expect(settings).toContain(`<option selected>${zone}</option>`);
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(settings)![1]!;
+    const post = (form: Record<string, string>) =>
+      fetch(`${server.url}/settings/profile`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: csrf, ...form }),
+        redirect: 'manual',
+      });
+    const zoneOf = async () => (await db().selectFrom('specialists').select(['name', 'time_zone']).where('id', '=', specialistId).executeTakeFirstOrThrow());
+    expect((await post({ name: 'Anna B.', timeZone: submittedZone(settings) })).status).toBe(303);
+    expect(await zoneOf()).toEqual({ name: 'Anna B.', time_zone: zone });
+    expect((await post({ name: 'Anna C.' })).status).toBe(303);
+    expect(await zoneOf()).toEqual({ name: 'Anna C.', time_zone: zone });
+    const bad = await post({ name: 'Anna D.', timeZone: 'Mars/Base' });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('Use an IANA time zone such as Europe/Berlin');
+    expect(await zoneOf()).toEqual({ name: 'Anna C.', time_zone: zone });
+  });
+});

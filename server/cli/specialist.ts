@@ -1,6 +1,9 @@
 /**
  * `npm run specialist -- add --name "Ada Lovelace" --email ada@example.com --slug ada [--time-zone Europe/London] [--origin https://ada.example]`
  * creates a specialist account; they sign in at /sign-in with that email.
+ * Without --time-zone the zone is UTC: ECMA-402's canonical name for
+ * Etc/UTC and GMT (what Intl.DateTimeFormat reports for them), accepted by
+ * every runtime and always in the settings page's list.
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';

@@ -241,6 +241,15 @@ describe('hosted pages for specialists', () => {
         expect(refused.status).toBe(2);
       }
     });
+
+    it('defaults to UTC, which the settings page then preselects', async () => {
+      const ok = run('add', '--name', 'Grace Hopper', '--email', 'grace@example.test', '--slug', 'grace');
+      expect(ok.status).toBe(0);
+      const row = await db().selectFrom('specialists').select(['id', 'time_zone']).where('slug', '=', 'grace').executeTakeFirstOrThrow();
+      expect(row.time_zone).toBe('UTC');
+      const { text } = await page('/settings', await signInCookie(server, row.id));
+      expect(text).toContain('<option selected>UTC</option>');
+    });
   });
 });
 

@@ -12,7 +12,12 @@ import { BookingApiError, BookingConnectionError, BookingTimeoutError } from './
 export interface BookingClientOptions {
   /** The server's base URL, e.g. `https://booking.example.com`. */
   baseUrl: string;
-  /** Retries after the first attempt, on network errors, 408, 429 and 5xx. Default 2. */
+  /**
+   * Retries after the first attempt, on network errors, 408, 429 and 5xx
+   * (but not a booking's `zoom_unavailable`: the server has already retried
+   * Zoom). A Retry-After is always honoured: never retried sooner, and not
+   * retried at all when it is longer than `maxRetryDelayMs`. Default 2.
+   */
   maxRetries?: number;
   /** Per-attempt timeout in milliseconds. Default 15 000. */
   timeoutMs?: number;
@@ -40,13 +45,17 @@ export type SlotList = Omit<SlotsResponse, 'success'>;
  *   or for this specialist today; try again after `retryAfterSeconds`. A
  *   wait up to `maxRetryDelayMs` is waited out and retried first; a longer
  *   one is returned at once rather than slept through.
+ * - `zoom_unavailable`: Zoom failed after the server's own retries; nothing
+ *   was booked. Returned at once, never retried by the SDK; offer a retry
+ *   after `retryAfterSeconds` (the same idempotency key is safe to send).
  */
 export type BookingOutcome =
   | { status: 'confirmed'; booking: Booking; isReplay: boolean }
   | { status: 'slot_taken'; message: string }
   | { status: 'requires_reauth'; message: string; specialistNotified: boolean }
   | { status: 'invalid'; code: string; message: string; fieldErrors: Record<string, string> }
-  | { status: 'rate_limited'; message: string; retryAfterSeconds: number };
+  | { status: 'rate_limited'; message: string; retryAfterSeconds: number }
+  | { status: 'zoom_unavailable'; message: string; retryAfterSeconds: number };
 
 export interface CreateBookingOptions {
   /**
@@ -66,6 +75,9 @@ export interface BookingClient {
   /** Books a slot. Expected outcomes are values; see `BookingOutcome`. */
   createBooking(slug: string, request: CreateBookingRequest, options?: CreateBookingOptions): Promise<BookingOutcome>;
 }
+
+/** Booking answers that are outcomes even with a retryable status: retrying at once cannot help. */
+const BOOKING_OUTCOME_CODES = new Set(['zoom_unavailable']);
 
 const INVALID_BOOKING_CODES = new Set(['validation_failed', 'invalid_json', 'slot_unavailable', 'idempotency_key_reused', 'payload_too_large']);
 
@@ -90,7 +102,7 @@ export function createBookingClient(options: BookingClientOptions): BookingClien
   const maxRetryDelayMs = options.maxRetryDelayMs ?? 8_000;
   const fetchImpl = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
 
-  async function request<T>(method: 'GET' | 'POST', path: string, init: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal | undefined }): Promise<{ status: number; body: T; headers: Headers }> {
+  async function request<T>(method: 'GET' | 'POST', path: string, init: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal | undefined; outcomeCodes?: Set<string> }): Promise<{ status: number; body: T; headers: Headers }> {
     const headers: Record<string, string> = { Accept: 'application/json', ...init.headers };
     if (init.body !== undefined) headers['Content-Type'] = 'application/json';
     const body = init.body === undefined ? undefined : JSON.stringify(init.body);
@@ -108,15 +120,16 @@ export function createBookingClient(options: BookingClientOptions): BookingClien
           ? error
           : new BookingConnectionError(`Could not reach the booking server at ${baseUrl}.`, { cause: error });
       }
-      if (isRetryableStatus(response.status) && attempt < maxRetries) {
+      const parsed = await readJson(response);
+      const code = (parsed as { code?: unknown } | undefined)?.code;
+      const isOutcome = typeof code === 'string' && init.outcomeCodes?.has(code) === true;
+      if (isRetryableStatus(response.status) && attempt < maxRetries && !isOutcome) {
         const delay = retryAfterDelay(response.headers) ?? backoffDelay(attempt, maxRetryDelayMs);
         if (delay <= maxRetryDelayMs) {
-          await response.body?.cancel();
           await sleep(delay, init.signal);
           continue;
         }
       }
-      const parsed = await readJson(response);
       return { status: response.status, body: parsed as T, headers: response.headers };
     }
   }
@@ -125,7 +138,7 @@ export function createBookingClient(options: BookingClientOptions): BookingClien
     const error = body as Partial<ErrorResponse> | undefined;
     const code = isErrorCode(error?.code) ? error.code : 'unknown_error';
     const message = typeof error?.message === 'string' ? error.message : `The booking server answered ${status}.`;
-    const retryAfterSeconds = status === 429 ? retryAfterSecondsOf(headers, error?.retryAfterSeconds) : undefined;
+    const retryAfterSeconds = status === 429 || status === 503 ? retryAfterSecondsOf(headers, error?.retryAfterSeconds, status === 429 ? 60 : undefined) : undefined;
     return new BookingApiError(status, code, message, headers.get('x-request-id') ?? undefined, retryAfterSeconds);
   }
 
@@ -154,7 +167,7 @@ export function createBookingClient(options: BookingClientOptions): BookingClien
       const { status, body, headers } = await request<{ success?: boolean; booking?: Booking } & Partial<Omit<ErrorResponse, 'success'>>>(
         'POST',
         `/api/v1/specialists/${encodeURIComponent(slug)}/bookings`,
-        { body: bookingRequest, headers: { 'Idempotency-Key': idempotencyKey }, signal: opts.signal },
+        { body: bookingRequest, headers: { 'Idempotency-Key': idempotencyKey }, signal: opts.signal, outcomeCodes: BOOKING_OUTCOME_CODES },
       );
       if (status === 201 && body?.success === true && body.booking) {
         return { status: 'confirmed', booking: body.booking, isReplay: headers.get('idempotent-replayed') === 'true' };
@@ -163,7 +176,8 @@ export function createBookingClient(options: BookingClientOptions): BookingClien
       const message = typeof body?.message === 'string' ? body.message : '';
       if (code === 'slot_taken') return { status: 'slot_taken', message };
       if (code === 'requires_reauth') return { status: 'requires_reauth', message, specialistNotified: body?.specialistNotified === true };
-      if (code === 'rate_limited') return { status: 'rate_limited', message, retryAfterSeconds: retryAfterSecondsOf(headers, body?.retryAfterSeconds) };
+      if (code === 'rate_limited') return { status: 'rate_limited', message, retryAfterSeconds: retryAfterSecondsOf(headers, body?.retryAfterSeconds, 60) };
+      if (code === 'zoom_unavailable') return { status: 'zoom_unavailable', message, retryAfterSeconds: retryAfterSecondsOf(headers, body?.retryAfterSeconds, 30) };
       if (typeof code === 'string' && INVALID_BOOKING_CODES.has(code)) {
         return { status: 'invalid', code, message, fieldErrors: fieldErrorMap(body?.errors) };
       }
@@ -192,11 +206,11 @@ function backoffDelay(attempt: number, cap: number): number {
   return base * (0.5 + Math.random() / 2);
 }
 
-/** Whole seconds to wait after a 429: the Retry-After header, else the body's figure, else a minute. */
-function retryAfterSecondsOf(headers: Headers, fromBody: unknown): number {
+/** Whole seconds to wait after a 429 or 503: the Retry-After header, else the body's figure, else `fallback`. */
+function retryAfterSecondsOf<F extends number | undefined>(headers: Headers, fromBody: unknown, fallback: F): number | F {
   const delay = retryAfterDelay(headers);
   if (delay !== undefined) return Math.ceil(delay / 1000);
-  return typeof fromBody === 'number' && fromBody > 0 ? Math.ceil(fromBody) : 60;
+  return typeof fromBody === 'number' && fromBody > 0 ? Math.ceil(fromBody) : fallback;
 }
 
 /** Milliseconds a Retry-After header asks for (seconds or an HTTP date), if any. */

@@ -214,7 +214,12 @@ export const ErrorResponseSchema = z
     errors: z.array(FieldErrorSchema).optional().meta({ description: 'Per-field problems, with validation_failed' }),
     requiresReAuth: z.boolean().optional().meta({ description: 'True with requires_reauth' }),
     specialistNotified: z.boolean().optional().meta({ description: 'With requires_reauth: whether the specialist was emailed' }),
-    retryAfterSeconds: z.number().int().positive().optional().meta({ description: 'With rate_limited: seconds until the limit frees, as in Retry-After' }),
+    retryAfterSeconds: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .meta({ description: 'With rate_limited: seconds until the limit frees; with zoom_unavailable and database_unavailable: seconds to wait before trying again. As in Retry-After' }),
   })
   .meta({ id: 'ErrorResponse' });
 

@@ -20,7 +20,7 @@ export class BookingApiError extends BookingError {
     message: string,
     /** The server's X-Request-Id, to quote when reporting a problem. */
     readonly requestId: string | undefined,
-    /** With 429 `rate_limited`: seconds until the limit frees (Retry-After). */
+    /** With 429 `rate_limited`: seconds until the limit frees; with a 503: seconds the server asked to wait, if it said (Retry-After). */
     readonly retryAfterSeconds?: number,
   ) {
     super(message);

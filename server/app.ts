@@ -1,7 +1,7 @@
 import { Hono, type ErrorHandler } from 'hono';
 import { compress } from 'hono/compress';
 import { sql } from 'kysely';
-import { DomainError } from './errors.js';
+import { DomainError, UNAVAILABLE_RETRY_AFTER_SECONDS } from './errors.js';
 import { createClientAddressResolver, type ClientAddressOf } from './http/client-address.js';
 import { createSiteCookies } from './http/cookies.js';
 import { refuseCrossSiteForms } from './http/csrf.js';
@@ -99,7 +99,7 @@ function siteApp(deps: AppDeps & { clientAddressOf: ClientAddressOf }, services:
       await sql`select 1`.execute(deps.db);
       return c.json({ success: true as const, status: 'ok' as const });
     } catch {
-      return errorResponse(c, new DomainError('database_unavailable', 'The database is not answering.'));
+      return errorResponse(c, new DomainError('database_unavailable', 'The database is not answering.', { retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS }));
     }
   });
   if (deps.metrics) app.get('/metrics', metricsEndpoint(deps.metrics, deps.metricsToken));

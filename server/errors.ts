@@ -22,6 +22,26 @@ export function notFound(message: string): DomainError {
 }
 
 /**
+ * How long a 503 asks clients to wait when nothing better is known. The
+ * server has already retried Zoom for about two seconds by then, so an
+ * immediate retry would most likely fail again; Zoom's short outages and
+ * rate limits pass within tens of seconds, and half a minute is still a wait
+ * a customer on the booking page sits through (issue #15).
+ */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 30;
+
+/**
+ * `zoom_unavailable` (503), with the seconds to wait before trying again
+ * (sent as `Retry-After` and as `retryAfterSeconds`): Zoom's own Retry-After
+ * when Zoom gave one, else `UNAVAILABLE_RETRY_AFTER_SECONDS`.
+ *
+ * @example throw zoomUnavailable('Zoom could not be reached.', result.retryAfterSeconds);
+ */
+export function zoomUnavailable(message: string, retryAfterSeconds = UNAVAILABLE_RETRY_AFTER_SECONDS): DomainError {
+  return new DomainError('zoom_unavailable', message, { retryAfterSeconds });
+}
+
+/**
  * `rate_limited`, with the seconds until the limit's window ends (sent as
  * `Retry-After` and as `retryAfterSeconds`).
  */

@@ -388,6 +388,14 @@ export class SpecialistBooking extends LitElement {
           // Nothing was booked: the same key may be sent again once the wait is over.
           this.fail('rate_limited', `Too many booking attempts from your connection. Please try again in ${waitInWords(outcome.retryAfterSeconds)}.`, () => void this.submit(new Event('submit')));
           break;
+        case 'zoom_unavailable':
+          // Nothing was booked and the slot was released: the same key may be sent again.
+          this.fail(
+            'zoom_unavailable',
+            `The video call for this session could not be set up just now, so nothing was booked. Please try again in ${waitInWords(outcome.retryAfterSeconds)}.`,
+            () => void this.submit(new Event('submit')),
+          );
+          break;
       }
     } catch (error) {
       const { code, message } = this.describe(error);

@@ -58,5 +58,8 @@ $('details').addEventListener('submit', async (event) => {
     case 'rate_limited':
       $('message').textContent = `Too many booking attempts. Please try again in ${Math.ceil(outcome.retryAfterSeconds / 60)} minutes.`;
       break;
+    case 'zoom_unavailable':
+      $('message').textContent = `The video call could not be set up just now, so nothing was booked. Please try again in ${outcome.retryAfterSeconds <= 60 ? 'a minute' : `${Math.ceil(outcome.retryAfterSeconds / 60)} minutes`}.`;
+      break;
   }
 });

@@ -35,6 +35,7 @@ switch (outcome.status) {
     process.exitCode = 1;
     break;
   case 'rate_limited':
+  case 'zoom_unavailable':
     console.log(`${outcome.message} (retry in ${outcome.retryAfterSeconds} s)`);
     process.exitCode = 1;
     break;

@@ -7,7 +7,7 @@ import { markAvailabilityChanged } from '../availability/version.js';
 import type { Clock } from '../clock.js';
 import { isUniqueViolation } from '../db/connection.js';
 import type { BookingsTable, Database } from '../db/schema.js';
-import { DomainError, rateLimited } from '../errors.js';
+import { DomainError, rateLimited, zoomUnavailable } from '../errors.js';
 import { countHits, DAY_MS, HOUR_MS, type AbuseLimits, type Limit } from '../limits/index.js';
 import type { Logger } from '../logger.js';
 import type { TokenCipher } from '../security/token-cipher.js';
@@ -185,7 +185,7 @@ async function continueExisting(deps: BookingDeps, specialist: SpecialistRow, ex
       throw new DomainError('slot_unavailable', 'This booking attempt did not go through. Please pick a time again.');
     }
     if (current.status === 'confirmed') return { booking: toBookingDto(current, service, specialist), isReplay: true };
-    if (Date.now() > deadline) throw new DomainError('zoom_unavailable', 'This booking is still being set up. Please try again in a minute.');
+    if (Date.now() > deadline) throw zoomUnavailable('This booking is still being set up. Please try again in a minute.');
     await new Promise((r) => setTimeout(r, wait));
   }
 }
@@ -287,7 +287,7 @@ async function provisionMeeting(
     throw new DomainError('requires_reauth', reauthMessage(result.reason, notified), { requiresReAuth: true, specialistNotified: notified });
   }
   await releaseSlot(deps, specialist.id, row.id);
-  throw new DomainError('zoom_unavailable', `Failed to create Zoom meeting: ${result.message} Your time was not booked; please try again in a few minutes.`);
+  throw zoomUnavailable(`Failed to create Zoom meeting: ${result.message} Your time was not booked; please try again in a few minutes.`, result.retryAfterSeconds);
 }
 
 function reauthMessage(reason: ReauthReason, notified: boolean): string {

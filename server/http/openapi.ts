@@ -46,6 +46,10 @@ const rateLimitedAnswer = (description: string) => ({
   ...errorAnswer(`${description} (rate_limited). Retry-After and retryAfterSeconds say how many seconds until the limit frees.`),
   headers: { 'Retry-After': { description: 'Seconds until the limit frees', schema: { type: 'integer', minimum: 1 } } },
 });
+const unavailableAnswer = (description: string) => ({
+  ...errorAnswer(`${description}. Retry-After and retryAfterSeconds say how many seconds to wait before trying again.`),
+  headers: { 'Retry-After': { description: "Seconds to wait: Zoom's own Retry-After when a Zoom rate limit was the cause, else 30", schema: { type: 'integer', minimum: 1 } } },
+});
 const slugParameter = { name: 'slug', in: 'path', required: true, schema: { type: 'string' }, description: "The specialist's public slug", example: 'demo' };
 
 /**
@@ -127,7 +131,7 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
             415: errorAnswer('Body is not JSON (unsupported_media_type)'),
             422: errorAnswer('Time not offered (slot_unavailable) or key reused with another body (idempotency_key_reused)'),
             429: rateLimitedAnswer('Too many bookings from this client address this hour, by this customer with this specialist today, or for this specialist today'),
-            503: errorAnswer('Zoom is unavailable for now (zoom_unavailable)'),
+            503: unavailableAnswer('Zoom is unavailable for now, after the server retried it; nothing was booked (zoom_unavailable)'),
           },
         },
       },
@@ -136,7 +140,7 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
         get: {
           operationId: 'ready',
           summary: 'The database answers',
-          responses: { 200: json('HealthResponse', 'Ready'), 503: errorAnswer('Database unreachable (database_unavailable)') },
+          responses: { 200: json('HealthResponse', 'Ready'), 503: unavailableAnswer('Database unreachable (database_unavailable)') },
         },
       },
     },

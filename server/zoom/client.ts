@@ -208,15 +208,17 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
       });
       if (response.ok) return response.status === 204 ? undefined : ((await readBody(response)) as T);
       const body = (await readBody(response)) as { code?: unknown; message?: unknown } | undefined;
+      // Retry-After comes as seconds or, on Zoom's daily limit, as an ISO timestamp.
+      const retryAfter = retryAfterDelay(response.headers);
       const error = new ZoomApiError(
         response.status,
         typeof body?.code === 'number' ? body.code : undefined,
         typeof body?.message === 'string' ? body.message : `Zoom answered ${response.status}`,
         response.headers.get('x-ratelimit-type') ?? undefined,
+        retryAfter === undefined ? undefined : Math.max(1, Math.ceil(retryAfter / 1000)),
       );
       if (!error.isTransient || error.rateLimitType === 'Daily-limit' || attempt >= maxAttempts) throw error;
-      // Retry-After comes as seconds or, on Zoom's daily limit, as an ISO timestamp.
-      const delay = retryAfterDelay(response.headers) ?? Math.min(maxRetryDelayMs, 200 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+      const delay = retryAfter ?? Math.min(maxRetryDelayMs, 200 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
       if (delay > maxRetryDelayMs) throw error;
       await sleep(delay);
     }

@@ -23,6 +23,8 @@ export class ZoomApiError extends Error {
     readonly code: number | undefined,
     message: string,
     readonly rateLimitType: string | undefined,
+    /** Whole seconds Zoom's Retry-After asked for (seconds or a timestamp), at least 1; undefined without one. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }

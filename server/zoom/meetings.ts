@@ -18,7 +18,8 @@ export interface MeetingRequest {
 export type MeetingResult =
   | { kind: 'created'; meeting: ZoomMeeting }
   | { kind: 'reauth'; reason: ReauthReason }
-  | { kind: 'unavailable'; message: string };
+  /** `retryAfterSeconds`: Zoom's own Retry-After, when its last answer had one. */
+  | { kind: 'unavailable'; message: string; retryAfterSeconds?: number };
 
 export interface ZoomMeetings {
   /** Creates the booking's meeting, or finds the one an earlier attempt created. */
@@ -81,7 +82,7 @@ export function createZoomMeetings(deps: { zoom: ZoomClient; connections: ZoomCo
           }
           if (error instanceof ZoomApiError && error.isTransient) {
             logger.warn('zoom meeting creation unavailable', { specialistId: request.specialistId, status: error.status, code: error.code });
-            return { kind: 'unavailable', message: 'Zoom is not accepting new meetings right now.' };
+            return { kind: 'unavailable', message: 'Zoom is not accepting new meetings right now.', retryAfterSeconds: error.retryAfterSeconds };
           }
           if (error instanceof ZoomMalformedAnswerError) {
             logger.warn('zoom answer unusable', { specialistId: request.specialistId, error: error.message });

@@ -375,6 +375,8 @@ describe.each(DATABASE_KINDS)('public API on %s', (kind) => {
         const operation = Object.values(doc.paths[path])[0] as { responses: Record<string, { headers?: Record<string, unknown> }> };
         expect(operation.responses['429']?.headers).toHaveProperty('Retry-After');
       }
+      expect(doc.paths['/api/v1/specialists/{slug}/bookings'].post.responses['503'].headers).toHaveProperty('Retry-After');
+      expect(doc.paths['/readyz'].get.responses['503'].headers).toHaveProperty('Retry-After');
     });
 
     it('serves a readable reference page', async () => {
@@ -396,7 +398,8 @@ describe('readiness', () => {
     await database.handle.close();
     const res = await fetch(`${server.url}/readyz`);
     expect(res.status).toBe(503);
-    expect(await res.json()).toEqual({ success: false, code: 'database_unavailable', message: 'The database is not answering.' });
+    expect(res.headers.get('retry-after')).toBe('30');
+    expect(await res.json()).toEqual({ success: false, code: 'database_unavailable', message: 'The database is not answering.', retryAfterSeconds: 30 });
     await server.close();
     await database.destroy().catch(() => undefined);
   });

@@ -99,6 +99,45 @@ describe('SDK against the real server', () => {
     expect(await bookingCount()).toBe(1);
   });
 
+  it('answers 503 zoom_unavailable with Retry-After, and the SDK returns it as a value after one request', async () => {
+    // The server's Zoom client makes four attempts before it gives up.
+    server.emulator.controls.failNext(4, { status: 503 });
+    const raw = await fetch(`${server.url}/api/v1/specialists/anna/bookings`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': 'zoom-down-raw' },
+      body: JSON.stringify({ serviceId: serviceIds[0]!, start: FREE_SLOT, customer }),
+    });
+    expect(raw.status).toBe(503);
+    expect(raw.headers.get('retry-after')).toBe('30');
+    expect(await raw.json()).toMatchObject({ success: false, code: 'zoom_unavailable', retryAfterSeconds: 30 });
+
+    server.emulator.controls.failNext(4, { status: 503 });
+    const outcome = await client.createBooking('anna', { serviceId: serviceIds[0]!, start: FREE_SLOT, customer });
+    expect(outcome).toEqual({
+      status: 'zoom_unavailable',
+      message: 'Failed to create Zoom meeting: Zoom is not accepting new meetings right now. Your time was not booked; please try again in a few minutes.',
+      retryAfterSeconds: 30,
+    });
+    expect(proxy.requests).toHaveLength(1);
+    expect(await bookingCount()).toBe(0);
+  });
+
+  it("passes on Zoom's own Retry-After when a Zoom rate limit made the booking fail", async () => {
+    // Zoom asks for 20 s, longer than the server's Zoom client waits: it gives up at once.
+    server.emulator.controls.failNext(1, { status: 429, rateLimitType: 'QPS', retryAfter: '20' });
+    const outcome = await client.createBooking('anna', { serviceId: serviceIds[0]!, start: FREE_SLOT, customer });
+    expect(outcome).toMatchObject({ status: 'zoom_unavailable', retryAfterSeconds: 20 });
+    expect(proxy.requests).toHaveLength(1);
+  });
+
+  it('retries a 503 on a GET no sooner than its Retry-After', async () => {
+    proxy.faults.push({ kind: 'respond', status: 503, headers: { 'retry-after': '1' } });
+    const profile = await client.getSpecialist('anna');
+    expect(profile.specialist.slug).toBe('anna');
+    expect(proxy.requests).toHaveLength(2);
+    expect(proxy.requests[1]!.at - proxy.requests[0]!.at).toBeGreaterThanOrEqual(1000);
+  });
+
   it('recovers from a lost response: the retry replays the booking instead of making a second one', async () => {
     proxy.faults.push({ kind: 'drop-response' });
     const outcome = await client.createBooking('anna', { serviceId: serviceIds[1]!, start: FREE_SLOT, customer });

@@ -214,10 +214,12 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
   describe("answers that break Zoom's contract", () => {
     const expectZoomUnavailable = async (res: Response, reason: string) => {
       expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('30');
       expect(await res.json()).toEqual({
         success: false,
         code: 'zoom_unavailable',
         message: `Failed to create Zoom meeting: ${reason} Your time was not booked; please try again in a few minutes.`,
+        retryAfterSeconds: 30,
       });
     };
     const meetingAnswers: [string, Record<string, unknown> | string][] = [

@@ -107,6 +107,11 @@ export function stackCommands(stack: Stack): Record<string, (payload: Record<str
       await waitForRoomInWindow(Number(payload.windowMs), Number(payload.marginMs));
       return true;
     },
+    /** Zoom answers the next `count` API calls with `status`. */
+    async 'fail-zoom'(payload) {
+      zoom.controls.failNext(Number(payload.count), { status: Number(payload.status) });
+      return true;
+    },
     async 'revoke-zoom'(payload) {
       zoom.controls.revokeAllTokens(String(payload.zoomUserId));
       return true;

@@ -193,6 +193,28 @@ describe('<specialist-booking>', () => {
     expect(await command<number>('zoom-meetings', { zoomUserId: s.zoomUserId })).to.equal(5);
   });
 
+  it('says in plain words when Zoom could not make the meeting, and books with "Try again"', async () => {
+    const s = await createSpecialist();
+    const el = await mount(s);
+    await pickSlot(el);
+    await fill(el, 'Patient Pat', 'pat@example.test');
+    await command('fail-zoom', { count: 4, status: 503 }); // the server's four attempts
+    const failed = oneEvent(el, 'booking-failed');
+    $(el, '[data-confirm]')!.click();
+    const { detail } = await failed;
+    expect(detail).to.deep.equal({
+      code: 'zoom_unavailable',
+      message: 'The video call for this session could not be set up just now, so nothing was booked. Please try again in 1 minute.',
+    });
+    await el.updateComplete;
+    expect($(el, '[part~="error"]')!.textContent).to.contain(detail.message);
+    expect(await command<number>('zoom-meetings', { zoomUserId: s.zoomUserId })).to.equal(0);
+    const confirmed = oneEvent(el, 'booking-confirmed');
+    $(el, '[part~="error"] button')!.click();
+    await confirmed;
+    expect(await command<number>('zoom-meetings', { zoomUserId: s.zoomUserId })).to.equal(1);
+  });
+
   it('validates inline and moves focus to the first problem', async () => {
     const s = await createSpecialist();
     const el = await mount(s);

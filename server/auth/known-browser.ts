@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { isSameSecret } from '../security/constant-time.js';
 
 /** How long a browser stays known after a sign-in: a year, under browsers' 400-day cap on cookies. */
 export const KNOWN_BROWSER_LIFETIME_MS = 365 * 24 * 3_600_000;
@@ -18,8 +19,5 @@ export function knownBrowserMark(signingKey: Buffer, specialistId: string): stri
 
 /** Whether `mark` (a cookie's value, if any) is the one this specialist's sign-in gave the browser. */
 export function isKnownBrowserOf(signingKey: Buffer, specialistId: string, mark: string | undefined): boolean {
-  if (!mark) return false;
-  const expected = Buffer.from(knownBrowserMark(signingKey, specialistId));
-  const given = Buffer.from(mark);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return mark !== undefined && isSameSecret(mark, knownBrowserMark(signingKey, specialistId));
 }

@@ -1,7 +1,8 @@
-import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database, SignInLinkPurpose } from '../db/schema.js';
+import { isSameSecret } from '../security/constant-time.js';
 
 /** A live link, as `inspect` finds it. */
 export interface LiveLink {
@@ -40,9 +41,7 @@ export function createSignInLinks(deps: { db: Kysely<Database>; clock: Clock; pu
   async function inspect(token: string): Promise<({ kind: 'ok' } & LiveLink) | LinkProblem> {
     const [id, signature] = token.split('.');
     if (!id || !signature) return { kind: 'invalid' };
-    const expected = Buffer.from(sign(id));
-    const given = Buffer.from(signature);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { kind: 'invalid' };
+    if (!isSameSecret(signature, sign(id))) return { kind: 'invalid' };
     const row = await deps.db.selectFrom('sign_in_links').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) return { kind: 'invalid' };
     if (row.used_at !== null) return { kind: 'used' };

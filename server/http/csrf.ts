@@ -1,8 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
+import { isCrossSiteRequest } from './cross-site.js';
 import { html, layout } from './pages/layout.js';
-
-/** What a browser may say about where a form POST came from, and still be let through. */
-const SAME_ORIGIN_FETCH_SITES = new Set(['same-origin', 'none']);
 
 /** Content types an HTML form (or a "simple" cross-site request) can send. */
 const FORM_CONTENT_TYPE = /^(application\/x-www-form-urlencoded|multipart\/form-data|text\/plain)\b/i;
@@ -24,12 +22,7 @@ export function refuseCrossSiteForms(publicUrl: string): MiddlewareHandler {
   const publicOrigin = new URL(publicUrl).origin;
   return async function refuseCrossSiteFormsMiddleware(c, next) {
     if (c.req.method !== 'POST' || !FORM_CONTENT_TYPE.test(c.req.header('content-type') ?? 'text/plain')) return next();
-    const fetchSite = c.req.header('sec-fetch-site');
-    const origin = c.req.header('origin');
-    const isCrossSite =
-      (fetchSite !== undefined && !SAME_ORIGIN_FETCH_SITES.has(fetchSite)) ||
-      (origin !== undefined && origin !== publicOrigin && origin !== new URL(c.req.url).origin);
-    if (!isCrossSite) return next();
+    if (!isCrossSiteRequest(c, [publicOrigin])) return next();
     return c.html(
       layout({
         title: 'Form refused',

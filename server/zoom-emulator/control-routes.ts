@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { escapeHtml } from '../http/html.js';
-import { isCrossSite } from './cross-site.js';
+import { isCrossSiteRequest } from '../http/cross-site.js';
 import type { EmulatorControls } from './index.js';
 import { MAX_QUEUED_FAILURES, type EmulatorUser, type Failure } from './state.js';
 
@@ -50,7 +50,7 @@ export function controlRoutes(controls: EmulatorControls): Hono {
   const app = new Hono();
 
   app.on('POST', '*', async function refuseCrossSite(c, next) {
-    if (isCrossSite(c)) return c.json({ code: 403, message: 'Cross-site requests to the emulator controls are refused.' }, 403);
+    if (isCrossSiteRequest(c)) return c.json({ code: 403, message: 'Cross-site requests to the emulator controls are refused.' }, 403);
     await next();
   });
 

@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { consentPage, errorPage } from './consent-page.js';
-import { isCrossSite } from './cross-site.js';
+import { isCrossSiteRequest } from '../http/cross-site.js';
 import { dropConnection, failureResponse } from './faults.js';
 import type { EmulatorState, TokenPair } from './state.js';
 
@@ -56,7 +56,7 @@ export function oauthRoutes(state: EmulatorState): Hono {
 
   app.post('/oauth/authorize', async (c) => {
     // Like the controls: a page on another site must not press "Allow" for whoever is looking at it.
-    if (isCrossSite(c)) return c.html(errorPage('Cross-site authorization requests are refused.'), 403);
+    if (isCrossSiteRequest(c)) return c.html(errorPage('Cross-site authorization requests are refused.'), 403);
     const form: Params = Object.fromEntries(Object.entries(await c.req.parseBody()).map(([k, v]) => [k, typeof v === 'string' ? v : undefined]));
     const problem = authorizeProblem(form);
     if (problem) return c.html(errorPage(problem), 400);

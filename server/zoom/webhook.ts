@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { isSameSecret } from '../security/constant-time.js';
 
 /**
  * How far a webhook's timestamp may be from now, either way: older is a
@@ -25,9 +26,7 @@ export function isValidZoomSignature(input: {
   if (!timestamp || !signature || !/^\d{1,12}$/.test(timestamp)) return false;
   const distance = Math.abs(input.now.getTime() / 1000 - Number(timestamp));
   if (distance > (input.toleranceSeconds ?? WEBHOOK_TOLERANCE_SECONDS)) return false;
-  const expected = Buffer.from(`v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${rawBody}`).digest('hex')}`);
-  const given = Buffer.from(signature);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return isSameSecret(signature, `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${rawBody}`).digest('hex')}`);
 }
 
 /** The answer to Zoom's `endpoint.url_validation` challenge. */

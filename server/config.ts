@@ -15,26 +15,21 @@ const httpUrl = z
   .url({ protocol: /^https?$/, message: 'must be an http(s) URL such as https://booking.example.com' })
   .transform((v) => v.replace(/\/+$/, ''));
 
-const wholeNumber = (min: number, max: number, unit: string) =>
-  z.coerce
-    .number({ message: `must be a whole number of ${unit} from ${min} to ${max}` })
-    .int(`must be a whole number of ${unit} from ${min} to ${max}`)
-    .min(min, `must be a whole number of ${unit} from ${min} to ${max}`)
-    .max(max, `must be a whole number of ${unit} from ${min} to ${max}`);
-/** A limit's count: a whole number from 1. */
-function limitCount(defaultValue: number) {
-  const message = 'must be a whole number from 1 to 1000000000';
-  return z.coerce.number({ message }).int(message).min(1, message).max(1_000_000_000, message).default(defaultValue);
+/**
+ * A whole number from `min` to `max`, with one message for every way it can
+ * be wrong, e.g. "must be a whole number of seconds from 0 to 3600".
+ */
+function wholeNumber(min: number, max: number, unit?: string) {
+  const message = `must be a whole number${unit === undefined ? '' : ` of ${unit}`} from ${min} to ${max}`;
+  return z.coerce.number({ message }).int(message).min(min, message).max(max, message);
 }
+const port = () => wholeNumber(0, 65535);
+/** A limit's count. */
+const limitCount = (defaultValue: number) => wholeNumber(1, 1_000_000_000).default(defaultValue);
 
 const EnvSchema = z.object({
   NODE_ENV: z.string().optional(),
-  PORT: z.coerce
-    .number({ message: 'must be a whole number from 0 to 65535' })
-    .int('must be a whole number from 0 to 65535')
-    .min(0, 'must be a whole number from 0 to 65535')
-    .max(65535, 'must be a whole number from 0 to 65535')
-    .default(3000),
+  PORT: port().default(3000),
   HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
   PUBLIC_URL: httpUrl.optional(),
   DATABASE_URL: z
@@ -62,12 +57,7 @@ const EnvSchema = z.object({
   EMAIL_SERVICE: z.enum(['gmail', 'smtp'], { message: 'must be gmail or smtp' }).optional(),
   GMAIL_USER: z.string().optional(),
   GMAIL_PASSWORD: z.string().optional(),
-  LOCAL_SMTP_PORT: z.coerce
-    .number({ message: 'must be a whole number from 0 to 65535' })
-    .int('must be a whole number from 0 to 65535')
-    .min(0, 'must be a whole number from 0 to 65535')
-    .max(65535, 'must be a whole number from 0 to 65535')
-    .optional(),
+  LOCAL_SMTP_PORT: port().optional(),
   REAUTH_EMAIL_WINDOW_MINUTES: z.coerce
     .number({ message: 'must be a number of minutes from 1 to 10080' })
     .min(1, 'must be a number of minutes from 1 to 10080')
@@ -82,12 +72,7 @@ const EnvSchema = z.object({
   BOOKINGS_PER_SPECIALIST_PER_DAY: limitCount(80),
   SLOT_READS_PER_ADDRESS_PER_MINUTE: limitCount(600),
   METRICS_TOKEN: z.string().min(32, 'must be at least 32 characters (openssl rand -hex 32)').optional(),
-  ZOOM_EMULATOR_PORT: z.coerce
-    .number({ message: 'must be a whole number from 0 to 65535' })
-    .int('must be a whole number from 0 to 65535')
-    .min(0, 'must be a whole number from 0 to 65535')
-    .max(65535, 'must be a whole number from 0 to 65535')
-    .optional(),
+  ZOOM_EMULATOR_PORT: port().optional(),
 });
 
 const DEMO_DATABASE_URL = 'sqlite:./data/specialist-booking.sqlite';

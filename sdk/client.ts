@@ -8,6 +8,7 @@ import type {
 } from './contract.js';
 import { isErrorCode } from './error-codes.js';
 import { BookingApiError, BookingConnectionError, BookingTimeoutError } from './errors.js';
+import { retryAfterDelay } from './retry-after.js';
 
 export interface BookingClientOptions {
   /** The server's base URL, e.g. `https://booking.example.com`. */
@@ -124,7 +125,7 @@ export function createBookingClient(options: BookingClientOptions): BookingClien
       const code = (parsed as { code?: unknown } | undefined)?.code;
       const isOutcome = typeof code === 'string' && init.outcomeCodes?.has(code) === true;
       if (isRetryableStatus(response.status) && attempt < maxRetries && !isOutcome) {
-        const delay = retryAfterDelay(response.headers) ?? backoffDelay(attempt, maxRetryDelayMs);
+        const delay = retryAfterDelay(response.headers, Date.now()) ?? backoffDelay(attempt, maxRetryDelayMs);
         if (delay <= maxRetryDelayMs) {
           await sleep(delay, init.signal);
           continue;
@@ -208,18 +209,9 @@ function backoffDelay(attempt: number, cap: number): number {
 
 /** Whole seconds to wait after a 429 or 503: the Retry-After header, else the body's figure, else `fallback`. */
 function retryAfterSecondsOf<F extends number | undefined>(headers: Headers, fromBody: unknown, fallback: F): number | F {
-  const delay = retryAfterDelay(headers);
+  const delay = retryAfterDelay(headers, Date.now());
   if (delay !== undefined) return Math.ceil(delay / 1000);
   return typeof fromBody === 'number' && fromBody > 0 ? Math.ceil(fromBody) : fallback;
-}
-
-/** Milliseconds a Retry-After header asks for (seconds or an HTTP date), if any. */
-export function retryAfterDelay(headers: Headers, now = Date.now()): number | undefined {
-  const value = headers.get('retry-after');
-  if (value === null) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value.trim())) return Number(value) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 async function fetchWithTimeout(fetchImpl: typeof fetch, url: string, init: RequestInit & { signal?: AbortSignal | undefined }, timeoutMs: number): Promise<Response> {

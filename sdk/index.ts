@@ -1,7 +1,8 @@
 /**
  * The typed JS SDK for specialist-booking. Runs in browsers and Node 20+.
  */
-export { createBookingClient, retryAfterDelay } from './client.js';
+export { createBookingClient } from './client.js';
+export { retryAfterDelay } from './retry-after.js';
 export type { BookingClient, BookingClientOptions, BookingOutcome, CreateBookingOptions, Profile, SlotList } from './client.js';
 export { BookingError, BookingApiError, BookingConnectionError, BookingTimeoutError } from './errors.js';
 export { ERROR_CODES, isErrorCode, type ErrorCode } from './error-codes.js';

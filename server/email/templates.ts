@@ -1,4 +1,4 @@
-import { escapeHtml } from '../http/html.js';
+import { escapeHtml } from '../text/html.js';
 import type { OutgoingEmail } from './outbox.js';
 import { formatWhen, withoutControlCharacters } from './format.js';
 

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { LocalInbox } from '../email/local-inbox.js';
-import { escapeHtml } from './html.js';
+import { escapeHtml } from '../text/html.js';
 import { loopbackOnly } from './loopback-host.js';
 import { html, layout, SafeHtml } from './pages/layout.js';
 

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import * as contract from '../../sdk/contract.js';
 import { ERROR_CODES } from '../../sdk/error-codes.js';
-import { escapeHtml } from './html.js';
+import { escapeHtml } from '../text/html.js';
 
 type JsonSchema = Record<string, unknown>;
 

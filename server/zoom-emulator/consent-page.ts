@@ -1,4 +1,4 @@
-import { escapeHtml } from '../http/html.js';
+import { escapeHtml } from '../text/html.js';
 import type { EmulatorUser } from './state.js';
 
 const APP_NAME = 'specialist-booking';

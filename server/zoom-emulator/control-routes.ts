@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono';
-import { escapeHtml } from '../http/html.js';
+import { escapeHtml } from '../text/html.js';
 import { isCrossSiteRequest } from '../http/cross-site.js';
 import type { EmulatorControls } from './index.js';
 import { MAX_QUEUED_FAILURES, type EmulatorUser, type Failure } from './state.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { retryAfterDelay } from '../../sdk/client.js';
+import { retryAfterDelay } from '../../sdk/retry-after.js';
 import { ZoomApiError, ZoomMalformedAnswerError, ZoomNetworkError, ZoomOAuthError } from './errors.js';
 
 export interface ZoomClientOptions {
@@ -209,7 +209,7 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
       if (response.ok) return response.status === 204 ? undefined : ((await readBody(response)) as T);
       const body = (await readBody(response)) as { code?: unknown; message?: unknown } | undefined;
       // Retry-After comes as seconds or, on Zoom's daily limit, as an ISO timestamp.
-      const retryAfter = retryAfterDelay(response.headers);
+      const retryAfter = retryAfterDelay(response.headers, Date.now());
       const error = new ZoomApiError(
         response.status,
         typeof body?.code === 'number' ? body.code : undefined,

@@ -1,4 +1,4 @@
-import { escapeHtml } from '../html.js';
+import { escapeHtml } from '../../text/html.js';
 
 /** HTML that is already safe to insert: build it only with `html` and `escapeHtml`. */
 export class SafeHtml {

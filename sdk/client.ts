@@ -8,6 +8,7 @@ import type {
 } from './contract.js';
 import { isErrorCode } from './error-codes.js';
 import { BookingApiError, BookingConnectionError, BookingTimeoutError } from './errors.js';
+import { randomIdempotencyKey } from './idempotency-key.js';
 import { retryAfterDelay } from './retry-after.js';
 
 export interface BookingClientOptions {
@@ -164,7 +165,7 @@ export function createBookingClient(options: BookingClientOptions): BookingClien
     },
 
     async createBooking(slug, bookingRequest, opts = {}) {
-      const idempotencyKey = opts.idempotencyKey ?? randomKey();
+      const idempotencyKey = opts.idempotencyKey ?? randomIdempotencyKey();
       const { status, body, headers } = await request<{ success?: boolean; booking?: Booking } & Partial<Omit<ErrorResponse, 'success'>>>(
         'POST',
         `/api/v1/specialists/${encodeURIComponent(slug)}/bookings`,
@@ -243,11 +244,4 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       reject(signal.reason);
     }, { once: true });
   });
-}
-
-/** A random idempotency key; crypto.randomUUID is missing outside secure contexts. */
-function randomKey(): string {
-  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }

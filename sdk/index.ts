@@ -2,6 +2,7 @@
  * The typed JS SDK for specialist-booking. Runs in browsers and Node 20+.
  */
 export { createBookingClient } from './client.js';
+export { randomIdempotencyKey } from './idempotency-key.js';
 export { retryAfterDelay } from './retry-after.js';
 export type { BookingClient, BookingClientOptions, BookingOutcome, CreateBookingOptions, Profile, SlotList } from './client.js';
 export { BookingError, BookingApiError, BookingConnectionError, BookingTimeoutError } from './errors.js';

@@ -1,6 +1,7 @@
 import { html, LitElement, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { createBookingClient, type BookingClient, type Profile, type SlotList } from '../sdk/client.js';
 import { BookingApiError } from '../sdk/errors.js';
+import { randomIdempotencyKey } from '../sdk/idempotency-key.js';
 import type { Booking, Service, Slot } from '../sdk/contract.js';
 import type { BookingConfirmedDetail, BookingFailedDetail, BookingReauthRequiredDetail, SlotsLoadedDetail } from './events.js';
 import { styles } from './styles.js';
@@ -20,12 +21,6 @@ function waitInWords(seconds: number): string {
   const minutes = Math.max(1, Math.ceil(seconds / 60));
   if (minutes < 120) return `${minutes} minute${minutes === 1 ? '' : 's'}`;
   return `${Math.ceil(minutes / 60)} hours`;
-}
-
-function randomKey(): string {
-  return typeof crypto.randomUUID === 'function'
-    ? crypto.randomUUID()
-    : Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /**
@@ -151,7 +146,7 @@ export class SpecialistBooking extends LitElement {
   private email = '';
   private note = '';
   /** One key per booking attempt; kept across retries of that attempt. */
-  private idempotencyKey = randomKey();
+  private idempotencyKey = randomIdempotencyKey();
   private focusHeadingAfterRender = false;
   /** Aborted when a newer profile or slot list is asked for, so an older answer never lands after it. */
   private profileRequest = new AbortController();
@@ -315,7 +310,7 @@ export class SpecialistBooking extends LitElement {
 
   private chooseSlot(slot: Slot): void {
     this.selectedSlot = slot;
-    this.idempotencyKey = randomKey();
+    this.idempotencyKey = randomIdempotencyKey();
     this.notice = '';
     this.go('details');
   }
@@ -371,7 +366,7 @@ export class SpecialistBooking extends LitElement {
           break;
         case 'requires_reauth':
           this.reauth = { message: outcome.message, notified: outcome.specialistNotified };
-          this.idempotencyKey = randomKey();
+          this.idempotencyKey = randomIdempotencyKey();
           this.emit<BookingReauthRequiredDetail>('booking-reauth-required', {
             specialistNotified: outcome.specialistNotified,
             message: outcome.message,
@@ -382,7 +377,7 @@ export class SpecialistBooking extends LitElement {
         case 'invalid':
           this.fieldErrors = outcome.fieldErrors;
           this.notice = Object.keys(outcome.fieldErrors).length ? '' : outcome.message;
-          this.idempotencyKey = randomKey();
+          this.idempotencyKey = randomIdempotencyKey();
           break;
         case 'rate_limited':
           // Nothing was booked: the same key may be sent again once the wait is over.

@@ -4,6 +4,7 @@ import {
   BookingConnectionError,
   BookingTimeoutError,
   createBookingClient,
+  randomIdempotencyKey,
   retryAfterDelay,
   type BookingClient,
 } from '../../sdk/index.js';
@@ -209,5 +210,16 @@ describe('SDK against the real server', () => {
     expect(retryAfterDelay(new Headers({ 'retry-after': 'Mon, 07 Jan 2030 06:00:05 GMT' }), now)).toBe(5000);
     expect(retryAfterDelay(new Headers({ 'retry-after': 'soon' }), now)).toBeUndefined();
     expect(retryAfterDelay(new Headers(), now)).toBeUndefined();
+  });
+
+  it('exports the random idempotency key it sends, which the server takes as a key', async () => {
+    const key = randomIdempotencyKey();
+    expect(key).not.toBe(randomIdempotencyKey());
+    const request = { serviceId: serviceIds[0]!, start: FREE_SLOT, customer };
+    const first = await client.createBooking('anna', request, { idempotencyKey: key });
+    const again = await client.createBooking('anna', request, { idempotencyKey: key });
+    expect(first.status).toBe('confirmed');
+    expect(again).toMatchObject({ status: 'confirmed', isReplay: true });
+    expect(await bookingCount()).toBe(1);
   });
 });

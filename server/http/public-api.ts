@@ -7,12 +7,13 @@ import { DomainError, rateLimited } from '../errors.js';
 import type { SlotReadLimiter } from '../limits/index.js';
 import type { Logger } from '../logger.js';
 import { LruMap } from '../lru-map.js';
+import { parseOrThrow } from '../validation.js';
 import type { AllowedOriginsLookup } from '../specialists/allowed-origins.js';
 import { getPublicProfile } from '../specialists/index.js';
 import { createApiEnvelope } from './api-envelope.js';
 import { addressLimitKey, type ClientAddressOf } from './client-address.js';
 import { sendSharedJson } from './shared-json.js';
-import { parseWith, readJsonBody } from './validation.js';
+import { readJsonBody } from './json-body.js';
 
 const SLOTS_PATH = '/specialists/:slug/services/:serviceId/slots';
 
@@ -82,7 +83,7 @@ export function publicApiRoutes(deps: PublicApiDeps): Hono {
   function slotQuestionOf(c: Context): Readonly<ListSlotsInput> {
     let question = slotQuestions.get(c.req.url);
     if (!question) {
-      const query = parseWith(SlotsQuerySchema, c.req.query());
+      const query = parseOrThrow(SlotsQuerySchema, c.req.query());
       question = Object.freeze({ slug: slugParam(c.req.param('slug') ?? ''), serviceId: serviceIdParam(c.req.param('serviceId') ?? ''), from: query.from, to: query.to });
       slotQuestions.set(c.req.url, question);
     }
@@ -132,12 +133,8 @@ export function publicApiRoutes(deps: PublicApiDeps): Hono {
 }
 
 function parseIdempotencyKey(value: string): string {
-  const result = IdempotencyKeySchema.safeParse(value);
-  if (!result.success) {
-    const message = result.error.issues[0]!.message;
-    throw new DomainError('validation_failed', `Please check the Idempotency-Key header: ${message}.`, {
-      errors: [{ path: 'Idempotency-Key', message }],
-    });
-  }
-  return result.data;
+  return parseOrThrow(IdempotencyKeySchema, value, {
+    rootName: 'Idempotency-Key',
+    summarize: (errors) => `Please check the Idempotency-Key header: ${errors[0]!.message}.`,
+  });
 }

@@ -3,6 +3,7 @@ import { DomainError } from '../errors.js';
 import { completeZoomAuthorization, startZoomAuthorization, type AuthorizationDeps } from '../zoom/authorization.js';
 import { isValidZoomSignature, urlValidationAnswer } from '../zoom/webhook.js';
 import { errorResponse } from './errors.js';
+import { parseJsonText } from './json-body.js';
 import { html, layout } from './pages/layout.js';
 import { nothingToRestorePage, reauthorizedPage, reauthRefusedPage } from './pages/link-pages.js';
 import { expiredFormPage } from './pages/specialist-pages.js';
@@ -91,16 +92,11 @@ export function zoomRoutes(deps: ZoomRoutesDeps): Hono<{ Variables: SessionVaria
       now: deps.clock(),
     });
     if (!isValid) return c.json({ success: false, code: 'invalid_signature', message: 'The webhook signature is missing, wrong, or outside the 5-minute window.' }, 401);
-    let event: { event?: unknown; payload?: { plainToken?: unknown; user_id?: unknown } };
-    try {
-      event = JSON.parse(rawBody);
-    } catch {
-      return errorResponse(c, new DomainError('invalid_json', 'The request body is not valid JSON.'));
-    }
-    if (event.event === 'endpoint.url_validation' && typeof event.payload?.plainToken === 'string') {
+    const event = parseJsonText(rawBody) as { event?: unknown; payload?: { plainToken?: unknown; user_id?: unknown } } | null;
+    if (event?.event === 'endpoint.url_validation' && typeof event.payload?.plainToken === 'string') {
       return c.json(urlValidationAnswer(secret, event.payload.plainToken));
     }
-    if (event.event === 'app_deauthorized' && typeof event.payload?.user_id === 'string') {
+    if (event?.event === 'app_deauthorized' && typeof event.payload?.user_id === 'string') {
       const changed = await deps.connections.markDeauthorized(event.payload.user_id);
       deps.logger.info('zoom app deauthorized', { zoomUserId: event.payload.user_id, connectionsRevoked: changed });
     }

@@ -11,6 +11,7 @@ import type { Clock } from '../clock.js';
 import { markAvailabilityChanged } from '../availability/version.js';
 import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
+import { listProblems, parseOrThrow, validationFailed } from '../validation.js';
 import type { ServiceRow, SpecialistRow } from './index.js';
 import { noteLocalChange } from './local-changes.js';
 
@@ -56,18 +57,9 @@ export const ServiceFormSchema = z.object({
 
 export const SERVICE_DURATIONS = DURATIONS;
 
-function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    const errors = result.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
-    throw new DomainError('validation_failed', errors.map((e) => e.message).join('. ') + '.', { errors });
-  }
-  return result.data;
-}
-
 /** Saves the name and, when the form sent one, the time zone; throws `validation_failed` for an invalid zone. */
 export async function updateProfile(db: Kysely<Database>, clock: Clock, specialistId: string, input: unknown): Promise<void> {
-  const profile = parseOrThrow(ProfileSchema, input);
+  const profile = parseOrThrow(ProfileSchema, input, { summarize: listProblems });
   await db.transaction().execute(async (trx) => {
     await trx
       .updateTable('specialists')
@@ -85,7 +77,7 @@ function priceOf(form: z.output<typeof ServiceFormSchema>): { price_cents: numbe
 }
 
 export async function addService(db: Kysely<Database>, clock: Clock, specialistId: string, input: unknown): Promise<void> {
-  const form = parseOrThrow(ServiceFormSchema, input);
+  const form = parseOrThrow(ServiceFormSchema, input, { summarize: listProblems });
   const last = await db.selectFrom('services').select((eb) => eb.fn.max('position').as('max')).where('specialist_id', '=', specialistId).executeTakeFirst();
   await db
     .insertInto('services')
@@ -104,7 +96,7 @@ export async function addService(db: Kysely<Database>, clock: Clock, specialistI
 }
 
 export async function updateService(db: Kysely<Database>, specialistId: string, serviceId: string, input: unknown): Promise<void> {
-  const form = parseOrThrow(ServiceFormSchema, input);
+  const form = parseOrThrow(ServiceFormSchema, input, { summarize: listProblems });
   await db.transaction().execute(async (trx) => {
     const result = await trx
       .updateTable('services')
@@ -173,7 +165,7 @@ export async function replaceWeeklyHours(db: Kysely<Database>, specialistId: str
     }
     for (const r of sorted) rules.push({ weekday: i + 1, ...r });
   });
-  if (errors.length) throw new DomainError('validation_failed', errors.map((e) => e.message).join('. ') + '.', { errors });
+  if (errors.length) throw validationFailed(errors, listProblems);
   await db.transaction().execute(async (trx) => {
     await trx.deleteFrom('availability_rules').where('specialist_id', '=', specialistId).execute();
     if (rules.length) {
@@ -199,7 +191,7 @@ export async function setAllowedOrigins(db: Kysely<Database>, clock: Clock, spec
       errors.push({ path: 'origins', message: `"${line}" is not a website address like https://www.example.com` });
     }
   }
-  if (errors.length) throw new DomainError('validation_failed', errors.map((e) => e.message).join('. ') + '.', { errors });
+  if (errors.length) throw validationFailed(errors, listProblems);
   // CORS answers cached in this process check the database again at once.
   noteLocalChange(specialistId);
   await db.updateTable('specialists').set({ allowed_origins: JSON.stringify(origins), updated_at: clock().toISOString() }).where('id', '=', specialistId).execute();

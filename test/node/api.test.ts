@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './helpers/databases.js';
@@ -274,6 +275,53 @@ describe.each(DATABASE_KINDS)('public API on %s', (kind) => {
       expect(res.status).toBe(201);
       expect(res.body.success).toBe(true);
       expect(await rowCounts()).toEqual({ bookings: 1, claims: 6 });
+    });
+
+    it('words field errors the same way for a body, a query and a header', async () => {
+      const body = await (await post({ serviceId: serviceIds[0], start: 'tomorrow', customer: { name: '', email: 'nope' } })).json();
+      expect(body).toEqual({
+        success: false,
+        code: 'validation_failed',
+        message: `Please check the request: start: ${body.errors[0].message} (and 2 more problems).`,
+        errors: [
+          { path: 'start', message: expect.any(String) },
+          { path: 'customer.name', message: expect.any(String) },
+          { path: 'customer.email', message: expect.any(String) },
+        ],
+      });
+      expect(await (await post('[]')).json()).toEqual({
+        success: false,
+        code: 'validation_failed',
+        message: 'Please check the request: Invalid input: expected object, received array.',
+        errors: [{ path: '(body)', message: 'Invalid input: expected object, received array' }],
+      });
+      expect(await (await post(bookingBody(serviceIds[0]!), { 'idempotency-key': 'has space' })).json()).toEqual({
+        success: false,
+        code: 'validation_failed',
+        message: 'Please check the Idempotency-Key header: Use printable ASCII without spaces.',
+        errors: [{ path: 'Idempotency-Key', message: 'Use printable ASCII without spaces' }],
+      });
+      const query = await (await api(`/specialists/anna/services/${serviceIds[0]}/slots?days=3`)).json();
+      expect(query).toMatchObject({ success: false, code: 'validation_failed', message: `Please check the request: ${query.errors[0].message}.` });
+      expect(await rowCounts()).toEqual({ bookings: 0, claims: 0 });
+    });
+
+    /** Zoom's webhook, signed as Zoom signs it (v0, HMAC-SHA256 of "v0:<timestamp>:<body>"). */
+    const postSignedWebhook = (body: string) => {
+      const timestamp = String(Math.floor(fixedClock().getTime() / 1000));
+      const signature = `v0=${createHmac('sha256', server.emulator.webhookSecret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
+      return fetch(`${server.url}/webhooks/zoom`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-zm-request-timestamp': timestamp, 'x-zm-signature': signature },
+        body,
+      });
+    };
+
+    it("answers a signed Zoom webhook that is not JSON with 400 invalid_json, and JSON that is not an event with 204", async () => {
+      const malformed = await postSignedWebhook('{"event": ');
+      expect(malformed.status).toBe(400);
+      expect(await malformed.json()).toEqual({ success: false, code: 'invalid_json', message: 'The request body is not valid JSON.' });
+      for (const body of ['null', '7', '{}']) expect((await postSignedWebhook(body)).status).toBe(204);
     });
 
     const slotCases: [string, string, string][] = [

@@ -1,30 +1,11 @@
+/**
+ * Reading request bodies as JSON: one place that turns malformed JSON into
+ * 400 `invalid_json`, for the API's bodies and Zoom's webhook alike.
+ */
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import type { FieldError } from '../../sdk/contract.js';
 import { DomainError } from '../errors.js';
-
-/** Zod issues as the contract's field errors. */
-export function fieldErrorsOf(error: z.ZodError): FieldError[] {
-  return error.issues.map((issue) => ({
-    path: issue.path.map(String).join('.') || '(body)',
-    message: issue.message,
-  }));
-}
-
-function validationError(error: z.ZodError): DomainError {
-  const errors = fieldErrorsOf(error);
-  const first = errors[0]!;
-  const summary = first.path === '(body)' ? first.message : `${first.path}: ${first.message}`;
-  const more = errors.length > 1 ? ` (and ${errors.length - 1} more problem${errors.length > 2 ? 's' : ''})` : '';
-  return new DomainError('validation_failed', `Please check the request: ${summary}${more}.`, { errors });
-}
-
-/** Parses a value with a schema, or throws `validation_failed` with field errors. */
-export function parseWith<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
-  const result = schema.safeParse(value);
-  if (!result.success) throw validationError(result.error);
-  return result.data;
-}
+import { parseOrThrow } from '../validation.js';
 
 function tooLarge(maxBytes: number): DomainError {
   return new DomainError('payload_too_large', `The request body is larger than ${maxBytes / 1024} KB.`);
@@ -65,12 +46,18 @@ export async function readJsonBody<S extends z.ZodType>(c: Context, schema: S, m
   if (!/^application\/([a-z0-9.+-]*\+)?json\b/i.test(contentType)) {
     throw new DomainError('unsupported_media_type', 'Send the request body as JSON with Content-Type: application/json.');
   }
-  const text = await readTextWithin(c, maxBytes);
-  let value: unknown;
+  return parseOrThrow(schema, parseJsonText(await readTextWithin(c, maxBytes)));
+}
+
+/**
+ * A body already read as text, parsed as JSON; throws 400 `invalid_json`
+ * when it is not. For bodies that must be read as text first (a signed
+ * webhook is verified over its exact bytes).
+ */
+export function parseJsonText(text: string): unknown {
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text);
   } catch {
     throw new DomainError('invalid_json', 'The request body is not valid JSON.');
   }
-  return parseWith(schema, value);
 }

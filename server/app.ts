@@ -21,9 +21,11 @@ import { inboxRoutes } from './http/inbox-routes.js';
 import { staticRoutes } from './http/static-routes.js';
 import type { LocalInbox } from './email/local-inbox.js';
 import type { Metrics } from './metrics/index.js';
-import { createServices, type CoreDeps, type Services } from './services.js';
+import type { CoreDeps, Services } from './services.js';
 
 export interface AppDeps extends CoreDeps {
+  /** The process's one set of services, built from the same core (`createServices`): the app keeps no caches of its own. */
+  services: Services;
   /** Secret for Zoom's webhook signatures; without one `/webhooks/zoom` answers 404. */
   zoomWebhookSecret: string | undefined;
   /** The demo's local inbox, served at /inbox when present. */
@@ -50,11 +52,15 @@ export interface AppDeps extends CoreDeps {
  * one handler, inside the envelope that does for them what that middleware
  * does for pages (api-envelope.ts).
  *
+ * The services come in built (see start.ts, the composition root), so the
+ * app and the background work share one slot cache and one connection store.
+ *
  * @example
- * const app = createApp({ db, clock: systemClock, logger, cipher, zoom, publicUrl, signingKey, zoomWebhookSecret });
+ * const core = { db, clock: systemClock, logger, cipher, zoom, publicUrl, signingKey, limits };
+ * const app = createApp({ ...core, services: createServices(core), zoomWebhookSecret });
  */
 export function createApp(deps: AppDeps): Hono<{ Variables: SessionVariables }> {
-  const services = createServices(deps);
+  const { services } = deps;
   const onError = createErrorHandler(deps.logger);
   const clientAddressOf = deps.clientAddressOf ?? createClientAddressResolver({ kind: 'none' });
   const site = siteApp({ ...deps, clientAddressOf }, services, onError);

@@ -57,9 +57,11 @@ export function deriveSigningKey(encryptionKey: Buffer): Buffer {
 }
 
 /**
- * The domain services over the core dependencies. Only `slots` and
- * `allowedOrigins` keep state (caches that check the database as they go), so
- * building them again is safe, just colder.
+ * The domain services over the core dependencies. Build them once per
+ * process, in its composition root (start.ts), and hand the same object to
+ * `createApp` and the background work: `slots`, `allowedOrigins` and
+ * `slotReads` keep state in memory (caches, per-address counts), which a
+ * second copy would split.
  */
 export function createServices(deps: CoreDeps): Services {
   const connections = createZoomConnectionStore(deps);

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
+import { createBackground, namedTask, periodicTask, type Background, type BackgroundTask } from './background.js';
 import { createClientAddressResolver } from './http/client-address.js';
 import { resumeStalePendingBookings } from './bookings/index.js';
 import { systemClock, type Clock } from './clock.js';
@@ -15,7 +16,7 @@ import { createLogger, type Logger } from './logger.js';
 import { createRetentionJob, retentionTasks } from './maintenance/retention.js';
 import { loadOrCreateKeyFile } from './security/key-file.js';
 import { createTokenCipher } from './security/token-cipher.js';
-import { createServices, deriveSigningKey, type CoreDeps } from './services.js';
+import { createServices, deriveSigningKey, type CoreDeps, type Services } from './services.js';
 import { startLocalInbox, type LocalInbox } from './email/local-inbox.js';
 import { createOutboxWorker } from './email/outbox.js';
 import { createMailSender } from './email/transport.js';
@@ -34,12 +35,17 @@ export interface RunningServer {
   zoomEmulator: RunningZoomEmulator | undefined;
   /** The demo's local SMTP server and inbox, when no mail route is configured. */
   inbox: LocalInbox | undefined;
+  /** The one set of services the app and the background work share (one slot cache, one connection store). */
+  services: Services;
+  /** Everything the process runs besides answering requests (see `backgroundTasks`). */
+  background: Background;
   /**
    * Shuts down gracefully: `/readyz` answers 503 at once, the listening
    * socket closes (no new connections), idle keep-alive connections are
    * closed, requests in flight get up to `config.shutdownGraceMs` to finish
-   * (then their connections are cut), and the background workers finish the
-   * item in hand. Then the emulator, the inbox and the database close.
+   * (then their connections are cut), and every background task stops,
+   * finishing the item in hand. Then the emulator, the inbox and the
+   * database close.
    */
   close(): Promise<void>;
 }
@@ -58,8 +64,9 @@ const STALE_BOOKING_SWEEP_MS = 60_000;
 /**
  * Starts what `npm start` runs, from a validated configuration: the database
  * (migrated; demo seeded when asked), the Zoom emulator when no Zoom
- * credentials are set, the HTTP server, and the sweep that finishes bookings
- * whose request died mid-way.
+ * credentials are set, the HTTP server, and the background work
+ * (`backgroundTasks`). This is the composition root: the services are built
+ * here, once, and shared by the app and the background work.
  */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
@@ -108,39 +115,28 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     notifyReauthRequired: options.notifyReauthRequired,
     limits: config.limits,
   };
-  const { bookings, connections } = createServices(core);
+  const services = createServices(core);
   if (config.seedDemo) {
     const demo = await seedDemo(database.db, publicUrl);
     // The emulator forgets everything when it stops: connect the demo specialist
     // afresh at every start, so booking works at once.
-    if (zoomEmulator) await connectDemoToEmulator(zoomEmulator, zoom, connections, demo.specialistId);
+    if (zoomEmulator) await connectDemoToEmulator(zoomEmulator, zoom, services.connections, demo.specialistId);
   }
   let isDraining = false;
-  app = createApp({ ...core, zoomWebhookSecret, inbox, clientAddressOf: createClientAddressResolver(config.trustProxy), isDraining: () => isDraining, metrics, metricsToken: config.metricsToken });
+  app = createApp({
+    ...core,
+    services,
+    zoomWebhookSecret,
+    inbox,
+    clientAddressOf: createClientAddressResolver(config.trustProxy),
+    isDraining: () => isDraining,
+    metrics,
+    metricsToken: config.metricsToken,
+  });
 
   const sender = createMailSender(config.mail, inbox?.port);
-  const worker = createOutboxWorker({
-    db: database.db,
-    clock,
-    cipher,
-    logger,
-    sender,
-    from: config.mailFrom ?? `specialist-booking <no-reply@${new URL(publicUrl).hostname}>`,
-    pollMs: options.outboxPollMs,
-  });
-  worker.start();
-
-  const stopping = new AbortController();
-  let sweeping: Promise<unknown> = Promise.resolve();
-  const sweep = () =>
-    (sweeping = resumeStalePendingBookings(bookings, stopping.signal).catch((error: unknown) =>
-      logger.error('stale booking sweep failed', { error: (error as Error).message }),
-    ));
-  await sweep();
-  const sweeper = setInterval(sweep, STALE_BOOKING_SWEEP_MS);
-  sweeper.unref();
-  const retention = createRetentionJob({ tasks: retentionTasks(database.db, { emailBodyRetentionMs: config.emailBodyRetentionMs }), clock, logger });
-  retention.start();
+  const background = createBackground(backgroundTasks({ config, options, core, services, sender }), logger);
+  await background.start();
 
   return {
     url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
@@ -148,17 +144,56 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     database,
     zoomEmulator,
     inbox,
+    services,
+    background,
     close: async () => {
       isDraining = true;
-      stopping.abort();
-      clearInterval(sweeper);
-      await Promise.all([drainConnections(server as Server, config.shutdownGraceMs), worker.stop(), retention.stop(), sweeping]);
+      await Promise.all([drainConnections(server as Server, config.shutdownGraceMs), background.stop()]);
       sender.close?.();
       await zoomEmulator?.close();
       await inbox?.close();
       await database.close();
     },
   };
+}
+
+interface BackgroundWiring {
+  config: Config;
+  options: StartOptions;
+  core: CoreDeps;
+  services: Services;
+  sender: ReturnType<typeof createMailSender>;
+}
+
+/**
+ * Everything a server process runs besides answering requests, in start
+ * order: the outbox worker (sends queued email), the sweep that finishes
+ * bookings whose request died mid-way (its first run ends before the server
+ * is ready), and the retention job (purges old rows). `close()` stops them all.
+ */
+function backgroundTasks({ config, options, core, services, sender }: BackgroundWiring): BackgroundTask[] {
+  const { db, clock, cipher, logger, publicUrl } = core;
+  return [
+    namedTask(
+      'outbox worker',
+      createOutboxWorker({
+        db,
+        clock,
+        cipher,
+        logger,
+        sender,
+        from: config.mailFrom ?? `specialist-booking <no-reply@${new URL(publicUrl).hostname}>`,
+        pollMs: options.outboxPollMs,
+      }),
+    ),
+    periodicTask({
+      name: 'stale booking sweep',
+      intervalMs: STALE_BOOKING_SWEEP_MS,
+      run: (stopping) => resumeStalePendingBookings(services.bookings, stopping),
+      logger,
+    }),
+    namedTask('retention', createRetentionJob({ tasks: retentionTasks(db, { emailBodyRetentionMs: config.emailBodyRetentionMs }), clock, logger })),
+  ];
 }
 
 /** How often idle connections are closed while draining: a connection turns idle when its last answer is sent. */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../server/config.js';
 import { openDatabase } from '../../server/db/index.js';
+import { startServer } from '../../server/start.js';
 import { startZoomEmulator } from '../../server/zoom-emulator/index.js';
 import { PROJECT_ROOT, SERVER_COMMANDS, startChildServer } from './helpers/child-server.js';
 import { rawGet } from './helpers/raw-http.js';
@@ -140,6 +141,31 @@ describe('loadConfig', () => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
   });
+});
+
+describe('startServer: one composition root', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-root-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('builds the services once: the slot list the API cached is in the services the process shares, and close() stops every background task', async () => {
+    const running = await startServer(loadConfig({ PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`, DATA_DIR: dir, LOG_LEVEL: 'silent' }));
+    try {
+      expect(running.background.names).toEqual(['outbox worker', 'stale booking sweep', 'retention']);
+      expect(running.background.running()).toEqual(['outbox worker', 'stale booking sweep', 'retention']);
+      const profile = await (await fetch(`${running.url}/api/v1/specialists/demo`)).json();
+      const serviceId: string = profile.services[0].id;
+      const tomorrow = new Date(Math.ceil(Date.now() / 86_400_000) * 86_400_000);
+      const question = { slug: 'demo', serviceId, from: tomorrow.toISOString(), to: new Date(tomorrow.getTime() + 7 * 86_400_000).toISOString() };
+      const answer = await (await fetch(`${running.url}/api/v1/specialists/demo/services/${serviceId}/slots?${new URLSearchParams({ from: question.from, to: question.to })}`)).json();
+      expect(answer.slots.length).toBeGreaterThan(0);
+      // Read from memory only: there when the app's cache and the process's are one.
+      const cached = running.services.slots.peek(question);
+      expect(cached && { success: true, ...JSON.parse(JSON.stringify(cached)) }).toEqual(answer);
+    } finally {
+      await running.close();
+    }
+    expect(running.background.running()).toEqual([]);
+  }, 30_000);
 });
 
 describe('npm start', () => {

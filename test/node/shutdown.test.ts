@@ -6,10 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBackground, namedTask, periodicTask } from '../../server/background.js';
 import { systemClock } from '../../server/clock.js';
 import { createOutboxWorker, enqueueEmail, type MailSender, type OutboxWorker } from '../../server/email/outbox.js';
 import { createMailSender } from '../../server/email/transport.js';
 import { createLogger } from '../../server/logger.js';
+import { createRetentionJob } from '../../server/maintenance/retention.js';
 import { createTokenCipher } from '../../server/security/token-cipher.js';
 import { childEnv, startChildServer } from './helpers/child-server.js';
 import { createTestDatabase, DATABASE_KINDS, useTestDatabase, type TestDatabase } from './helpers/databases.js';
@@ -119,5 +121,55 @@ describe.each(DATABASE_KINDS)('the outbox worker stopping on %s', (kind) => {
       transport.close?.();
       await smtp.close();
     }
+  });
+});
+
+describe('the background work registry', () => {
+  it('stop() aborts the run in hand, waits for it, and stops every task even when one fails to stop', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger('error', (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
+    const events: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let signal: AbortSignal | undefined;
+    const sweep = periodicTask({
+      name: 'sweep',
+      intervalMs: 60_000,
+      logger,
+      run: async (stopping) => {
+        signal = stopping;
+        await held;
+        events.push(stopping.aborted ? 'run ended, told to stop' : 'run ended');
+      },
+    });
+    const retention = namedTask('retention', createRetentionJob({ tasks: [], clock: systemClock, logger }));
+    const stuck = { name: 'stuck', start() {}, stop: () => Promise.reject(new Error('could not stop')) };
+    const background = createBackground([retention, stuck, sweep], logger);
+
+    // The sweep's first run is held open: start() waits for it, stop() comes meanwhile.
+    const starting = background.start();
+    while (!signal) await new Promise((resolve) => setImmediate(resolve));
+    expect(background.running()).toEqual(['retention', 'stuck', 'sweep']);
+    const stopped = background.stop().then(() => events.push('stopped'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(signal.aborted).toBe(true);
+    expect(events).toEqual([]);
+
+    release();
+    await Promise.all([starting, stopped]);
+    expect(events).toEqual(['run ended, told to stop', 'stopped']);
+    expect(background.running()).toEqual([]);
+    expect(lines).toMatchObject([{ message: 'background task did not stop cleanly', task: 'stuck', error: 'could not stop' }]);
+  });
+
+  it('a task that fails to start stops the ones started before it, and start() throws', async () => {
+    const logger = createLogger('silent');
+    const stoppedNames: string[] = [];
+    const task = (name: string) => ({ name, start() {}, stop: async () => void stoppedNames.push(name) });
+    const broken = { name: 'broken', start: () => Promise.reject(new Error('no database')), stop: async () => void stoppedNames.push('broken') };
+    const background = createBackground([task('first'), broken, task('never started')], logger);
+    await expect(background.start()).rejects.toThrow('no database');
+    expect(stoppedNames.sort()).toEqual(['broken', 'first']);
+    expect(background.running()).toEqual([]);
   });
 });

@@ -31,6 +31,7 @@ export interface TestServer {
   /** Base64 key of `cipher`, for a second process sharing the database. */
   encryptionKey: string;
   core: CoreDeps;
+  /** The services the app runs on (the same objects: its slot cache, its connection store). */
   services: Services;
   metrics: Metrics;
   close(): Promise<void>;
@@ -119,8 +120,11 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
             return { notified: true };
           })),
   };
+  // One set of services, as in start.ts: the app's caches are the ones tests reach through `services`.
+  const services = createServices(core);
   app = createApp({
     ...core,
+    services,
     zoomWebhookSecret: emulator.webhookSecret,
     clientAddressOf: options.clientAddressOf ?? createClientAddressResolver(options.trustProxy ?? { kind: 'none' }),
     metrics,
@@ -134,7 +138,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     cipher,
     encryptionKey,
     core,
-    services: createServices(core),
+    services,
     metrics,
     close: async () => {
       await new Promise<void>((resolve) => {

@@ -8,6 +8,9 @@ import type { z } from 'zod';
 import type { FieldError } from '../sdk/contract.js';
 import { DomainError } from './errors.js';
 
+/** The path of an issue about the value as a whole. */
+const ROOT_PATH = '(body)';
+
 /** How a list of field errors reads as one message. */
 export type ProblemSummary = (errors: FieldError[]) => string;
 
@@ -16,7 +19,7 @@ export type ProblemSummary = (errors: FieldError[]) => string;
  *
  * @example summarizeRequestProblems(errors) // 'Please check the request: customer.email: Invalid email (and 1 more problem).'
  */
-export const summarizeRequestProblems: ProblemSummary = (errors) => {
+const summarizeRequestProblems: ProblemSummary = (errors) => {
   const first = errors[0]!;
   const summary = first.path === ROOT_PATH ? first.message : `${first.path}: ${first.message}`;
   const more = errors.length > 1 ? ` (and ${errors.length - 1} more problem${errors.length > 2 ? 's' : ''})` : '';
@@ -31,16 +34,13 @@ export const summarizeRequestProblems: ProblemSummary = (errors) => {
  */
 export const listProblems: ProblemSummary = (errors) => errors.map((e) => e.message).join('. ') + '.';
 
-/** The path of an issue about the value as a whole. */
-const ROOT_PATH = '(body)';
-
 /**
  * Zod's issues as the contract's field errors: dotted paths
  * (`customer.email`); an issue about the whole value gets `rootName`.
  *
  * @param rootName default `(body)`; e.g. `Idempotency-Key` for a header
  */
-export function fieldErrorsOf(error: z.ZodError, rootName = ROOT_PATH): FieldError[] {
+function fieldErrorsOf(error: z.ZodError, rootName = ROOT_PATH): FieldError[] {
   return error.issues.map((issue) => ({ path: issue.path.map(String).join('.') || rootName, message: issue.message }));
 }
 

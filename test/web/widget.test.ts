@@ -1,6 +1,6 @@
 /// <reference types="mocha" />
 import { executeServerCommand, sendKeys } from '@web/test-runner-commands';
-import { expect, fixture, html, oneEvent, waitUntil } from '@open-wc/testing';
+import { expect, oneEvent, waitUntil } from '@open-wc/testing';
 import '../../widget/index.ts';
 import type { SpecialistBooking } from '../../widget/specialist-booking.ts';
 

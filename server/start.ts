@@ -10,6 +10,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { migrateToLatest, openDatabase, type DatabaseHandle } from './db/index.js';
 import { seedDemo } from './demo/seed.js';
+import { createJobWorker } from './jobs/index.js';
 import { createMetrics } from './metrics/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { createRetentionJob, retentionTasks } from './maintenance/retention.js';
@@ -17,7 +18,7 @@ import { loadOrCreateKeyFile } from './security/key-file.js';
 import { createTokenCipher } from './security/token-cipher.js';
 import { createServices, deriveSigningKey, type CoreDeps } from './services.js';
 import { startLocalInbox, type LocalInbox } from './email/local-inbox.js';
-import { createOutboxWorker } from './email/outbox.js';
+import { createEmailJobHandler } from './email/outbox.js';
 import { createMailSender } from './email/transport.js';
 import { createZoomClient, type ZoomClient } from './zoom/client.js';
 import type { ZoomConnectionStore } from './zoom/connections.js';
@@ -49,7 +50,7 @@ export interface StartOptions {
   clock?: Clock;
   /** Replaces the re-auth email (tests that only count calls). */
   notifyReauthRequired?: ReauthNotifier;
-  /** How often the outbox worker looks for mail. Default 250 ms. */
+  /** How often the job worker (which sends the mail) looks for due jobs. Default 250 ms. */
   outboxPollMs?: number;
 }
 
@@ -119,13 +120,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   app = createApp({ ...core, zoomWebhookSecret, inbox, clientAddressOf: createClientAddressResolver(config.trustProxy), isDraining: () => isDraining, metrics, metricsToken: config.metricsToken });
 
   const sender = createMailSender(config.mail, inbox?.port);
-  const worker = createOutboxWorker({
+  const from = config.mailFrom ?? `specialist-booking <no-reply@${new URL(publicUrl).hostname}>`;
+  const worker = createJobWorker({
     db: database.db,
+    databaseKind: database.kind,
     clock,
-    cipher,
     logger,
-    sender,
-    from: config.mailFrom ?? `specialist-booking <no-reply@${new URL(publicUrl).hostname}>`,
+    handlers: [createEmailJobHandler({ db: database.db, clock, cipher, logger, sender, from })],
     pollMs: options.outboxPollMs,
   });
   worker.start();

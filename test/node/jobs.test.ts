@@ -1,9 +1,14 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { Migrator, sql, type Kysely } from 'kysely';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../server/db/index.js';
 import { migrations } from '../../server/db/migrations/index.js';
+import { createEmailJobHandler, enqueueEmail } from '../../server/email/outbox.js';
 import { createJobClaimer, createJobWorker, enqueueJob, listFailedJobs, PermanentJobError, type JobHandler, type JobWorker, type RetryPolicy } from '../../server/jobs/index.js';
 import { createLogger } from '../../server/logger.js';
+import { createTokenCipher } from '../../server/security/token-cipher.js';
+import { PROJECT_ROOT } from './helpers/child-server.js';
 import { DATABASE_KINDS, useTestDatabase } from './helpers/databases.js';
 import { createTestClock, NOW } from './helpers/fixtures.js';
 
@@ -301,5 +306,57 @@ describe.each(DATABASE_KINDS)('migration 0011 on %s', (kind) => {
       { id: 'done', status: 'sent', attempts: 3, specialist_id: null, failed_at: null },
       { id: 'waiting', status: 'pending', attempts: 3, specialist_id: null, failed_at: null },
     ]);
+  });
+});
+
+describe.each(DATABASE_KINDS)('npm run jobs -- failed on %s', (kind) => {
+  const database = useTestDatabase(kind);
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'server/cli/jobs.ts', ...args], {
+      cwd: PROJECT_ROOT,
+      env: { PATH: process.env.PATH, DATABASE_URL: database().url },
+      encoding: 'utf8',
+    });
+
+  it('lists failed jobs newest first: id, kind, when, an email’s recipient and subject, the reason on one line; never the content', async () => {
+    const db = database().handle.db;
+    const time = createTestClock(NOW);
+    const logger = createLogger('silent');
+    const empty = run('failed');
+    expect([empty.status, empty.stdout, empty.stderr]).toEqual([0, 'id\tkind\tfailed_at\tto\tsubject\treason\n', '0 failed jobs.\n']);
+
+    // An email queued under one key, and a worker holding another: it cannot decrypt it, and fails it at once.
+    const queuedWith = createTokenCipher(randomBytes(32));
+    const outboxId = await enqueueEmail(db, { clock: time.clock, cipher: queuedWith, messageIdDomain: 'booking.test' }, { kind: 'sign_in', to: 'ada@example.test', subject: 'Your\tsign-in link', text: 'secret link', html: '<p>secret link</p>' });
+    const emailHandler = createEmailJobHandler({ db, clock: time.clock, cipher: createTokenCipher(randomBytes(32)), logger, from: 'b@booking.test', sender: { sendMail: () => Promise.reject(new Error('not reached')) } });
+    const refusing = { kind: 'test.refused', run: () => Promise.reject(new PermanentJobError('refused:\r\n  line two')) };
+    const worker = createJobWorker({ db, databaseKind: kind, clock: time.clock, logger, handlers: [emailHandler, refusing] });
+    expect(await worker.runDue()).toBe(0);
+    time.advance(60_000);
+    const other = await enqueueJob(db, time.clock, { kind: 'test.refused', payload: { secret: 'not printed' } });
+    expect(await worker.runDue()).toBe(0);
+    const emailJob = await db.selectFrom('jobs').select('id').where('dedupe_key', '=', `email:${outboxId}`).executeTakeFirstOrThrow();
+
+    const listed = run('failed');
+    expect(listed.status).toBe(0);
+    expect(listed.stderr).toBe('2 failed jobs.\n');
+    expect(listed.stdout).toBe(
+      [
+        'id\tkind\tfailed_at\tto\tsubject\treason',
+        `${other}\ttest.refused\t2030-01-07T06:01:00.000Z\t-\t-\trefused: line two`,
+        `${emailJob.id}\temail.send\t2030-01-07T06:00:00.000Z\tada@example.test\tYour sign-in link\tcannot decrypt the content: Unsupported state or unable to authenticate data`,
+        '',
+      ].join('\n'),
+    );
+    const newest = run('failed', '--limit', '1');
+    expect(newest.stdout.split('\n')[1]).toMatch(new RegExp(`^${other}\t`));
+    expect(newest.stderr).toBe('The newest 1 failed jobs; --limit shows more.\n');
+  });
+
+  it('refuses an unknown command or a bad limit with its usage and exit code 2', () => {
+    const unknown = run('retry');
+    expect([unknown.status, unknown.stderr]).toEqual([2, 'Usage: npm run jobs -- failed [--limit 100]\n']);
+    const badLimit = run('failed', '--limit', '0');
+    expect([badLimit.status, badLimit.stderr]).toEqual([2, '--limit must be a whole number from 1 to 10000\n']);
   });
 });

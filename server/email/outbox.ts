@@ -164,6 +164,7 @@ export function createEmailJobHandler(options: EmailJobOptions): JobHandler<Emai
   };
 }
 
+/** An `email.send` job's payload: the outbox row to deliver (the content stays there, encrypted). */
 export interface EmailJobPayload {
   outboxId: string;
 }
@@ -171,6 +172,7 @@ export interface EmailJobPayload {
 /** Documented above: 5 s doubling to 1 h, for 24 h, 60 s claims. */
 const EMAIL_RETRY_POLICY: Partial<RetryPolicy> = { baseDelayMs: 5_000, maxDelayMs: 3_600_000, retryForMs: 24 * 3_600_000, leaseMs: 60_000 };
 
+/** An email given up on, as its specialist sees it. */
 export interface FailedEmail {
   id: string;
   kind: string;
@@ -181,20 +183,20 @@ export interface FailedEmail {
 }
 
 /**
- * Emails given up on, newest first (at most `limit`, default 50): a
- * specialist's own (`specialistId`), or everyone's for the operator.
- * Recipient, subject, when and why; never the content.
+ * A specialist's emails given up on, newest first (at most `limit`, default
+ * 50): recipient, subject, when and why; never the content. (The operator
+ * lists every failed job with `npm run jobs -- failed`.)
  */
-export async function listFailedEmails(db: Kysely<Database>, options: { specialistId?: string; limit?: number } = {}): Promise<FailedEmail[]> {
-  let query = db
+export async function listFailedEmails(db: Kysely<Database>, options: { specialistId: string; limit?: number }): Promise<FailedEmail[]> {
+  const rows = await db
     .selectFrom('email_outbox')
     .select(['id', 'kind', 'to_address', 'subject', 'failed_at', 'created_at', 'last_error'])
+    .where('specialist_id', '=', options.specialistId)
     .where('status', '=', 'failed')
     .orderBy('failed_at', 'desc')
     .orderBy('id')
-    .limit(options.limit ?? 50);
-  if (options.specialistId !== undefined) query = query.where('specialist_id', '=', options.specialistId);
-  const rows = await query.execute();
+    .limit(options.limit ?? 50)
+    .execute();
   return rows.map((row) => ({ id: row.id, kind: row.kind, to: row.to_address, subject: row.subject, failedAt: row.failed_at ?? row.created_at, reason: row.last_error ?? '' }));
 }
 

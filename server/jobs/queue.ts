@@ -3,6 +3,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
 
+/** What `enqueueJob` queues. */
 export interface NewJob {
   /** The handler's kind, e.g. `email.send`. */
   kind: string;
@@ -47,6 +48,7 @@ export async function enqueueJob(trx: Transaction<Database> | Kysely<Database>, 
   return existing.id;
 }
 
+/** A job given up on, for the operator's listing. */
 export interface FailedJob {
   id: string;
   kind: string;

@@ -149,6 +149,30 @@ describe.each(DATABASE_KINDS)('jobs on %s', (kind) => {
     expect(await followUps()).toEqual([{ after: 2 }]);
   });
 
+  it('tells a running job its lease was taken (the signal aborts), and then records neither success nor failure', async () => {
+    const started = deferred();
+    let abortReason: unknown;
+    const stoppable: JobHandler = {
+      kind: 'test.stoppable',
+      // Renewed every 10 ms of real time: the renewal that finds the lease gone comes at once.
+      retry: { leaseMs: 30 },
+      run: async (_payload, context) => {
+        started.resolve();
+        await new Promise((resolve) => context.signal.addEventListener('abort', resolve));
+        abortReason = context.signal.reason;
+        throw context.signal.reason;
+      },
+    };
+    const id = await enqueueJob(db(), time.clock, { kind: 'test.stoppable', payload: {} });
+    const running = newWorker([stoppable]).runDue();
+    await started.promise;
+    const until = new Date(NOW.getTime() + 3_600_000).toISOString();
+    await db().updateTable('jobs').set({ lease_token: 'another-holder', lease_until: until }).where('id', '=', id).execute();
+    expect(await running).toBe(0);
+    expect(String(abortReason)).toBe(`LeaseLostError: The job lease on ${id} was lost to another holder.`);
+    expect(await jobRow(id)).toMatchObject({ status: 'pending', attempts: 1, lease_token: 'another-holder', lease_until: until, last_error: null, finished_at: null });
+  });
+
   it('retries a failing job with doubling, varied delays, then fails it for good with the reason, recording each failure in its transaction', async () => {
     const failures: unknown[] = [];
     const flaky: JobHandler<{ n: number }> = {

@@ -7,7 +7,7 @@ import type { Logger } from './logger.js';
 
 /** One piece of background work. */
 export interface BackgroundTask {
-  /** Names it in logs and in `Background.names`, e.g. `outbox worker`. */
+  /** Names it in logs and in `Background.names`, e.g. `job worker`. */
   readonly name: string;
   /** Starts the work. A promise when its first run must end before the server is ready (the stale-booking sweep). */
   start(): void | Promise<void>;
@@ -37,7 +37,7 @@ export interface Background {
  * The background work of one process, from its list of tasks.
  *
  * @example
- * const background = createBackground([periodicTask({ name: 'sweep', intervalMs: 60_000, run, logger }), namedTask('outbox worker', worker)], logger);
+ * const background = createBackground([periodicTask({ name: 'sweep', intervalMs: 60_000, run, logger }), namedTask('job worker', worker)], logger);
  * await background.start();
  * await background.stop();
  */
@@ -76,7 +76,7 @@ export function createBackground(tasks: readonly BackgroundTask[], logger: Logge
   };
 }
 
-/** A job that already has `start()` and `stop()` (the outbox worker, the retention job), under a name. */
+/** A job that already has `start()` and `stop()` (the job worker, the retention job), under a name. */
 export function namedTask(name: string, job: { start(): void | Promise<void>; stop(): Promise<void> }): BackgroundTask {
   return { name, start: () => job.start(), stop: () => job.stop() };
 }

@@ -11,6 +11,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { migrateToLatest, openDatabase, type DatabaseHandle } from './db/index.js';
 import { seedDemo } from './demo/seed.js';
+import { createJobWorker } from './jobs/index.js';
 import { createMetrics } from './metrics/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { createRetentionJob, retentionTasks } from './maintenance/retention.js';
@@ -18,7 +19,7 @@ import { loadOrCreateKeyFile } from './security/key-file.js';
 import { createTokenCipher } from './security/token-cipher.js';
 import { createServices, deriveSigningKey, type CoreDeps, type Services } from './services.js';
 import { startLocalInbox, type LocalInbox } from './email/local-inbox.js';
-import { createOutboxWorker } from './email/outbox.js';
+import { createEmailJobHandler } from './email/outbox.js';
 import { createMailSender } from './email/transport.js';
 import { createZoomClient, type ZoomClient } from './zoom/client.js';
 import type { ZoomConnectionStore } from './zoom/connections.js';
@@ -55,7 +56,7 @@ export interface StartOptions {
   clock?: Clock;
   /** Replaces the re-auth email (tests that only count calls). */
   notifyReauthRequired?: ReauthNotifier;
-  /** How often the outbox worker looks for mail. Default 250 ms. */
+  /** How often the job worker (which sends the mail) looks for due jobs. Default 250 ms. */
   outboxPollMs?: number;
 }
 
@@ -135,7 +136,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   });
 
   const sender = createMailSender(config.mail, inbox?.port);
-  const background = createBackground(backgroundTasks({ config, options, core, services, sender }), logger);
+  const background = createBackground(backgroundTasks({ config, options, core, services, sender, databaseKind: database.kind }), logger);
   await background.start();
 
   return {
@@ -163,27 +164,28 @@ interface BackgroundWiring {
   core: CoreDeps;
   services: Services;
   sender: ReturnType<typeof createMailSender>;
+  databaseKind: DatabaseHandle['kind'];
 }
 
 /**
  * Everything a server process runs besides answering requests, in start
- * order: the outbox worker (sends queued email), the sweep that finishes
+ * order: the job worker (sends queued email, and every later kind of job), the sweep that finishes
  * bookings whose request died mid-way (its first run ends before the server
  * is ready), and the retention job (purges old rows). `close()` stops them all.
  */
-function backgroundTasks({ config, options, core, services, sender }: BackgroundWiring): BackgroundTask[] {
+function backgroundTasks({ config, options, core, services, sender, databaseKind }: BackgroundWiring): BackgroundTask[] {
   const { db, clock, cipher, logger, publicUrl } = core;
   return [
+    // One worker for every kind of job (email now; later kinds add a handler, not a worker).
     namedTask(
-      'outbox worker',
-      createOutboxWorker({
+      'job worker',
+      createJobWorker({
         db,
+        databaseKind,
         clock,
-        cipher,
         logger,
-        sender,
-        from: config.mailFrom ?? `specialist-booking <no-reply@${new URL(publicUrl).hostname}>`,
         pollMs: options.outboxPollMs,
+        handlers: [createEmailJobHandler({ db, clock, cipher, logger, sender, from: config.mailFrom ?? `specialist-booking <no-reply@${new URL(publicUrl).hostname}>` })],
       }),
     ),
     periodicTask({

@@ -156,14 +156,16 @@ export interface EmailOutboxTable {
    * that still have one).
    */
   content_enc: string;
+  /** What people see; its delivery schedule and claim are its `email.send` job's (migration 0011). */
   status: OutboxStatus;
+  /** Delivery attempts started so far. */
   attempts: number;
-  next_attempt_at: string;
-  /** The token of the claim under which a worker is delivering it: its result is written only while this still matches. */
-  claim_owner: string | null;
-  claim_until: string | null;
   last_error: string | null;
   sent_at: string | null;
+  /** When it was given up on: shown with `last_error` on its specialist's dashboard. */
+  failed_at: string | null;
+  /** The specialist whose message this is, or null for system mail. */
+  specialist_id: string | null;
   created_at: string;
 }
 
@@ -205,6 +207,35 @@ export interface RateLimitsTable {
   hits: number;
 }
 
+export type JobStatus = 'pending' | 'done' | 'failed';
+
+/**
+ * Background work, drained by one worker a process (server/jobs/): a kind, a
+ * payload, a not-before time and a fenced lease while a worker runs it.
+ */
+export interface JobsTable {
+  id: string;
+  /** Names the handler, e.g. `email.send`. */
+  kind: string;
+  /** JSON; anything secret goes in encrypted (an email's content stays in `email_outbox.content_enc`). */
+  payload: string;
+  status: JobStatus;
+  /** Not before: the worker takes the job once this time has come. */
+  run_after: string;
+  /** Attempts started, counted when a worker takes the lease. */
+  attempts: number;
+  /** The fencing token of the worker running it (server/leases/), and when that lease ends. */
+  lease_token: string | null;
+  lease_until: string | null;
+  /** Why the last attempt failed; for a failed job, why it was given up. */
+  last_error: string | null;
+  /** At most one job a key (e.g. one provisioning job a booking); null for none. */
+  dedupe_key: string | null;
+  created_at: string;
+  /** When it ended, done or failed. */
+  finished_at: string | null;
+}
+
 export interface Database {
   specialists: SpecialistsTable;
   services: ServicesTable;
@@ -216,6 +247,7 @@ export interface Database {
   sessions: SessionsTable;
   email_outbox: EmailOutboxTable;
   email_delivery_attempts: EmailDeliveryAttemptsTable;
+  jobs: JobsTable;
   reauth_notices: ReauthNoticesTable;
   sign_in_links: SignInLinksTable;
   rate_limits: RateLimitsTable;

@@ -54,10 +54,9 @@ export function createEmailReauthNotifier(deps: OutboxDeps & { links: SignInLink
       failedAttempts = notice.attempts_since_sent + 1;
     }
     const reauthorizeUrl = await deps.links.create(trx, { specialistId, purpose: 'reauth', ttlMs: REAUTH_LINK_TTL_MS });
-    await enqueueEmail(
-      trx,
-      deps,
-      reauthRequiredEmail({
+    await enqueueEmail(trx, deps, {
+      specialistId,
+      ...reauthRequiredEmail({
         specialist: event.specialist,
         service: event.service,
         customer: event.customer,
@@ -68,7 +67,7 @@ export function createEmailReauthNotifier(deps: OutboxDeps & { links: SignInLink
         settingsUrl: `${deps.publicUrl}/settings/zoom`,
         linkValidHours: REAUTH_LINK_TTL_MS / 3_600_000,
       }),
-    );
+    });
     return { notified: true };
   };
 }
@@ -112,6 +111,6 @@ export function createInviteSender(deps: OutboxDeps): BookingConfirmedHandler {
 export function createZoomAccountChangeNotifier(deps: OutboxDeps & { publicUrl: string }): ZoomAccountChangeNotifier {
   return async function emailAccountChange(trx, change) {
     const specialist = await trx.selectFrom('specialists').select(['name', 'email']).where('id', '=', change.specialistId).executeTakeFirstOrThrow();
-    await enqueueEmail(trx, deps, zoomAccountChangedEmail({ specialist, previous: change.previous, current: change.current, settingsUrl: `${deps.publicUrl}/settings/zoom` }));
+    await enqueueEmail(trx, deps, { specialistId: change.specialistId, ...zoomAccountChangedEmail({ specialist, previous: change.previous, current: change.current, settingsUrl: `${deps.publicUrl}/settings/zoom` }) });
   };
 }

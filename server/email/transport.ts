@@ -2,7 +2,7 @@ import nodemailer from 'nodemailer';
 import type { MailConfig } from '../config.js';
 import type { MailSender } from './outbox.js';
 
-// Bounded waits: a stalled mail server must not hold the outbox worker forever.
+// Bounded waits: a stalled mail server must not hold the job worker forever.
 const TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 };
 // One SMTP session carries many messages (nodemailer's pool), instead of a
 // connect, greeting and login per message: under a burst of bookings the

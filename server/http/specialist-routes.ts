@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { deleteSession, deleteSessionsOf } from '../auth/sessions.js';
 import { requestSignInLink, safeNextPath, SignInEmailSchema, type SignInDeps } from '../auth/sign-in.js';
 import type { Database } from '../db/schema.js';
+import { listFailedEmails } from '../email/outbox.js';
 import { DomainError } from '../errors.js';
 import { allowedOriginsOf } from '../specialists/index.js';
 import {
@@ -49,6 +50,9 @@ const SIGN_IN_REASONS: Record<string, Flash> = {
 };
 
 type Env = { Variables: SessionVariables };
+
+/** The newest failed emails the dashboard lists; the operator's CLI lists them all. */
+const FAILED_EMAILS_SHOWN = 20;
 
 /**
  * The hosted pages for specialists: passwordless sign-in, the dashboard,
@@ -116,6 +120,7 @@ export function specialistRoutes(deps: SpecialistRoutesDeps): Hono<Env> {
         specialist,
         connection: await deps.connections.find(specialist.id),
         bookings: await listUpcomingBookings(deps.db, deps.clock, specialist.id),
+        failedEmails: await listFailedEmails(deps.db, { specialistId: specialist.id, limit: FAILED_EMAILS_SHOWN }),
         csrfToken: session.csrfToken,
         flash: FLASHES[c.req.query('zoom') ?? ''],
       }),

@@ -17,14 +17,20 @@ export interface PurgeTask {
 export interface RetentionTaskOptions {
   /** Sent emails keep their body this long after sending; emails given up as failed, this long after they were queued. */
   emailBodyRetentionMs: number;
+  /** Jobs done are deleted this long after they finished. Default 7 days. */
+  doneJobRetentionMs?: number;
 }
+
+const WEEK_MS = 7 * 86_400_000;
 
 /**
  * The purge tasks over the project's own tables: expired sessions, sign-in
  * and re-auth links, OAuth states and ended rate-limit windows are deleted; sent emails, and
  * emails given up as failed, lose their body (text, HTML, attachments:
  * sign-in links, host links, customers' notes) and keep their row — kind,
- * recipient, subject, dates, attempts.
+ * recipient, subject, dates, attempts. Jobs done are deleted a week after
+ * (what they did is in their own tables); failed jobs stay for the
+ * operator's listing (`npm run jobs -- failed`).
  * Each is one statement whose condition no longer holds for a row once it
  * has run, so two instances running it at once touch each row at most once
  * between them.
@@ -47,6 +53,13 @@ export function retentionTasks(db: Kysely<Database>, options: RetentionTaskOptio
       run: async (now) => deleted(await db.deleteFrom('oauth_states').where('expires_at', '<', now.toISOString()).executeTakeFirst()),
     },
     { name: 'rate_limits', run: (now) => deleteExpiredLimits(db, now) },
+    {
+      name: 'done_jobs',
+      run: async (now) => {
+        const cutoff = new Date(now.getTime() - (options.doneJobRetentionMs ?? WEEK_MS)).toISOString();
+        return deleted(await db.deleteFrom('jobs').where('status', '=', 'done').where('finished_at', '<', cutoff).executeTakeFirst());
+      },
+    },
     {
       name: 'email_bodies',
       run: async (now) => {

@@ -1,6 +1,7 @@
 /**
  * What the server reports to Prometheus: requests, booking outcomes, Zoom
- * calls, token refreshes, and gauges read from the database at scrape time.
+ * calls, token refreshes, and gauges read from the database at scrape time
+ * (Zoom connections needing re-auth, the outbox, background jobs by kind).
  * Everything lives on one prom-client `Registry` made here, never the
  * library's global default, so two servers in one process (tests) keep
  * their counts apart.
@@ -85,6 +86,8 @@ export function createMetrics(deps: MetricsDeps): Metrics {
   });
   const outboxPending = new Gauge({ name: `${prefix}outbox_pending`, help: 'Emails waiting to be sent.', registers: [registry] });
   const outboxFailed = new Gauge({ name: `${prefix}outbox_failed`, help: 'Emails given up on after their last attempt.', registers: [registry] });
+  const jobsPending = new Gauge({ name: `${prefix}jobs_pending`, help: 'Background jobs waiting to run or be retried, by kind.', labelNames: ['kind'] as const, registers: [registry] });
+  const jobsFailed = new Gauge({ name: `${prefix}jobs_failed`, help: 'Background jobs given up on, by kind (`npm run jobs -- failed` lists them).', labelNames: ['kind'] as const, registers: [registry] });
   const outboxOldestAge = new Gauge({
     name: `${prefix}outbox_oldest_pending_age_seconds`,
     help: 'Age of the oldest email waiting to be sent; 0 when none waits.',
@@ -106,7 +109,7 @@ export function createMetrics(deps: MetricsDeps): Metrics {
 
   async function readGauges(): Promise<void> {
     const { db } = deps;
-    const [connections, pending, failed] = await Promise.all([
+    const [connections, pending, failed, jobs] = await Promise.all([
       db.selectFrom('zoom_connections').select((eb) => eb.fn.countAll<number | string>().as('n')).where('status', 'in', ['invalid', 'revoked']).executeTakeFirstOrThrow(),
       db
         .selectFrom('email_outbox')
@@ -114,7 +117,17 @@ export function createMetrics(deps: MetricsDeps): Metrics {
         .where('status', '=', 'pending')
         .executeTakeFirstOrThrow(),
       db.selectFrom('email_outbox').select((eb) => eb.fn.countAll<number | string>().as('n')).where('status', '=', 'failed').executeTakeFirstOrThrow(),
+      db
+        .selectFrom('jobs')
+        .select((eb) => ['kind', 'status', eb.fn.countAll<number | string>().as('n')])
+        .where('status', 'in', ['pending', 'failed'])
+        .groupBy(['kind', 'status'])
+        .execute(),
     ]);
+    // A kind shows once it has had a pending or failed job; one whose jobs are all gone drops out.
+    jobsPending.reset();
+    jobsFailed.reset();
+    for (const row of jobs) (row.status === 'pending' ? jobsPending : jobsFailed).set({ kind: row.kind }, Number(row.n));
     needingReauth.set(Number(connections.n));
     outboxPending.set(Number(pending.n));
     outboxFailed.set(Number(failed.n));

@@ -66,7 +66,7 @@ describe.each(DATABASE_KINDS)('kill -9 during a burst of bookings on %s', (kind)
       // The dead process's leases run out (here at once, instead of after a minute).
       const past = new Date(Date.now() - 1000).toISOString();
       await db().updateTable('bookings').set({ meeting_lock_until: past }).where('status', '=', 'pending').execute();
-      await db().updateTable('email_outbox').set({ claim_until: past }).where('status', '=', 'pending').where('claim_owner', 'is not', null).execute();
+      await db().updateTable('jobs').set({ lease_until: past }).where('status', '=', 'pending').where('lease_token', 'is not', null).execute();
       child = await startChildServer(env);
 
       // The restarted server finishes what was in flight.

@@ -1,8 +1,9 @@
 import type { ParsedMail } from 'mailparser';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createOutboxWorker, enqueueEmail, type MailSender, type OutboxWorker } from '../../server/email/outbox.js';
+import { createEmailJobHandler, enqueueEmail, type MailSender } from '../../server/email/outbox.js';
 import { createMailSender } from '../../server/email/transport.js';
-import { createLogger } from '../../server/logger.js';
+import { createJobWorker, type JobWorker, type RetryPolicy } from '../../server/jobs/index.js';
+import { createLogger, type Logger } from '../../server/logger.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './helpers/databases.js';
 import { bookingBody, createTestClock, FREE_SLOT, NOW, seedSpecialist } from './helpers/fixtures.js';
 import { allowOnConsentPage, connectZoom, startTestServer, type TestServer } from './helpers/server.js';
@@ -25,24 +26,26 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
   let database: TestDatabase;
   let server: TestServer;
   let smtp: TestSmtp;
-  let worker: OutboxWorker;
+  let worker: JobWorker;
   let time: ReturnType<typeof createTestClock>;
   let specialistId: string;
   let serviceIds: string[];
   const db = () => database.handle.db;
 
   const senders: MailSender[] = [];
-  const newWorker = (port = smtp.port, overrides: Partial<Parameters<typeof createOutboxWorker>[0]> = {}) => {
+  /** The job worker with the email handler, as the server runs it, sending to the SMTP server on `port`. */
+  const newWorker = (port = smtp.port, overrides: { pollMs?: number; logger?: Logger; retry?: Partial<RetryPolicy> } = {}) => {
     const sender = createMailSender({ mode: 'smtp', url: `smtp://127.0.0.1:${port}`, isInsecureAllowed: false });
     senders.push(sender);
-    return createOutboxWorker({
+    const logger = overrides.logger ?? createLogger('silent');
+    const from = 'specialist-booking <no-reply@booking.test>';
+    return createJobWorker({
       db: db(),
+      databaseKind: kind,
       clock: time.clock,
-      cipher: server.cipher,
-      logger: createLogger('silent'),
-      sender,
-      from: 'specialist-booking <no-reply@booking.test>',
-      ...overrides,
+      logger,
+      pollMs: overrides.pollMs,
+      handlers: [createEmailJobHandler({ db: db(), clock: time.clock, cipher: server.cipher, logger, sender, from, retry: overrides.retry })],
     });
   };
   const book = (name = 'Carla Customer', start = FREE_SLOT, customer: Record<string, unknown> = {}) =>
@@ -54,13 +57,17 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
   // Rows queued in one transaction share created_at (a fixed clock): kind breaks the tie, which the database would not.
   const outbox = () => db().selectFrom('email_outbox').selectAll().orderBy('created_at').orderBy('kind').execute();
   const outboxRow = (id: string) => db().selectFrom('email_outbox').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  /** The `email.send` job that delivers outbox message `id`. */
+  const jobOf = (id: string) => db().selectFrom('jobs').selectAll().where('dedupe_key', '=', `email:${id}`).executeTakeFirstOrThrow();
   const attemptsOf = async (id: string) =>
     (await db().selectFrom('email_delivery_attempts').select(['attempt', 'error']).where('outbox_id', '=', id).orderBy('attempt').execute()).map((a) => [a.attempt, a.error]);
   /** The message failed at its first attempt with `reason`, and a day later nothing has tried it again. */
-  const expectFailedAtOnce = async (id: string, reason: string, by: OutboxWorker) => {
-    expect(await outboxRow(id)).toMatchObject({ status: 'failed', attempts: 1, last_error: reason, claim_owner: null, claim_until: null, sent_at: null });
+  const expectFailedAtOnce = async (id: string, reason: string, by: JobWorker) => {
+    const failedAt = time.clock().toISOString();
+    expect(await outboxRow(id)).toMatchObject({ status: 'failed', attempts: 1, last_error: reason, failed_at: failedAt, sent_at: null });
+    expect(await jobOf(id)).toMatchObject({ kind: 'email.send', status: 'failed', attempts: 1, last_error: reason, finished_at: failedAt, lease_token: null, lease_until: null });
     time.advance(25 * HOUR_MS);
-    expect(await by.deliverDue()).toBe(0);
+    expect(await by.runDue()).toBe(0);
     expect(await attemptsOf(id)).toEqual([[1, reason]]);
   };
   const queue = () =>
@@ -75,6 +82,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
     await database?.destroy();
   });
   beforeEach(async () => {
+    await db().deleteFrom('jobs').execute();
     await db().deleteFrom('email_outbox').execute();
     await db().deleteFrom('specialists').execute();
     smtp.messages.length = 0;
@@ -96,7 +104,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       const res = await book();
       expect(res.status).toBe(409);
       expect(await res.json()).toMatchObject({ code: 'requires_reauth', specialistNotified: true });
-      expect(await worker.deliverDue()).toBe(1);
+      expect(await worker.runDue()).toBe(1);
       const [mail] = await smtp.waitForMessages(1);
       expect(mail!.subject).toBe(REAUTH_SUBJECT);
       expect(mail!.to).toMatchObject({ value: [{ address: 'anna@example.test' }] });
@@ -133,7 +141,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
 
     it('refuses an expired or tampered link', async () => {
       await book();
-      await worker.deliverDue();
+      await worker.runDue();
       const [oneClick] = linksIn((await smtp.waitForMessages(1))[0]!);
       const tampered = await fetch(oneClick!.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')), { redirect: 'manual' });
       expect(tampered.headers.get('location')).toBe('/sign-in?reason=invalid&next=%2Fsettings%23zoom');
@@ -149,13 +157,13 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
         const res = await book(name);
         expect((await res.json()).specialistNotified).toBe(true);
       }
-      expect(await worker.deliverDue()).toBe(1);
+      expect(await worker.runDue()).toBe(1);
       time.advance(30 * 60_000);
       await book('D Four');
-      expect(await worker.deliverDue()).toBe(0);
+      expect(await worker.runDue()).toBe(0);
       time.advance(31 * 60_000);
       await book('E Five');
-      expect(await worker.deliverDue()).toBe(1);
+      expect(await worker.runDue()).toBe(1);
       const mails = await smtp.waitForMessages(2);
       expect(mails.map((m) => m.subject)).toEqual([REAUTH_SUBJECT, REAUTH_SUBJECT]);
       expect(mails[0]!.text).toContain('A One tried to book');
@@ -169,7 +177,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
     it('escapes customer text: markup in a name arrives as text', async () => {
       const hostile = '<script>alert(1)</script><a href="https://evil.example">Click</a>';
       await book(hostile);
-      await worker.deliverDue();
+      await worker.runDue();
       const [mail] = await smtp.waitForMessages(1);
       expect(mail!.html).not.toContain('<script>');
       expect(mail!.html).not.toContain('href="https://evil.example"');
@@ -187,7 +195,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       await db().updateTable('services').set({ title: 'Intro\u0007 call\u202e\u0001' }).where('id', '=', serviceIds[0]!).execute();
       await db().updateTable('specialists').set({ name: 'Anna\u2066 Berg\r\nX-Injected: 1\u001b\u2028\u2029\u200e\u200f\u061c' }).where('id', '=', specialistId).execute();
       expect((await book('Carla Customer', FREE_SLOT, { note: 'Line one\n\tLine two' })).status).toBe(201);
-      expect(await worker.deliverDue()).toBe(2);
+      expect(await worker.runDue()).toBe(2);
       const mails = await smtp.waitForMessages(2);
       const customer = mails.find((m) => m.subject?.startsWith('Confirmed'))!;
       const specialist = mails.find((m) => m.subject?.startsWith('New booking'))!;
@@ -214,7 +222,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       // Whoever owns the new Zoom account chose its display name.
       const hostile = server.emulator.controls.addUser({ display_name: 'Mallory\r\nX-Injected: 1\u0007 \u202egnp.exe', email: 'mallory@zoom.test' });
       await connectZoom(server, specialistId, hostile);
-      expect(await worker.deliverDue()).toBe(1);
+      expect(await worker.runDue()).toBe(1);
       const [mail] = await smtp.waitForMessages(1);
       expect(mail!.subject).toBe('Your connected Zoom account has changed');
       expect(mail!.text).toContain('New bookings now get their Zoom meetings on MalloryX-Injected: 1 gnp.exe (mallory@zoom.test), instead of ');
@@ -229,7 +237,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       const rows = await outbox();
       expect(rows.map((r) => r.kind)).toEqual(['booking_confirmed_customer', 'booking_confirmed_specialist']);
       expect(rows.every((r) => !r.content_enc.includes(meeting!.join_url))).toBe(true);
-      expect(await worker.deliverDue()).toBe(2);
+      expect(await worker.runDue()).toBe(2);
       const mails = await smtp.waitForMessages(2);
       const customer = mails.find((m) => m.subject?.startsWith('Confirmed'))!;
       const specialist = mails.find((m) => m.subject?.startsWith('New booking'))!;
@@ -285,21 +293,21 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       const down = await startTestSmtp();
       const port = down.port;
       await down.close();
-      const offline = newWorker(port, { baseDelayMs: 1_000 });
+      const offline = newWorker(port, { retry: { baseDelayMs: 1_000 } });
       await book('Outage One');
       time.advance(2 * 3_600_000);
       await book('Outage Two');
-      expect(await offline.deliverDue()).toBe(0);
+      expect(await offline.runDue()).toBe(0);
       let rows = await outbox();
       expect(rows.map((r) => [r.status, r.attempts])).toEqual([
         ['pending', 1],
         ['pending', 1],
       ]);
       expect(rows[0]!.last_error).toMatch(/ECONNREFUSED/);
-      expect(Date.parse(rows[0]!.next_attempt_at)).toBeGreaterThan(time.clock().getTime());
-      expect(await offline.deliverDue()).toBe(0); // not due yet: backing off
+      expect(Date.parse((await jobOf(rows[0]!.id)).run_after)).toBeGreaterThan(time.clock().getTime());
+      expect(await offline.runDue()).toBe(0); // not due yet: backing off
       time.advance(2_000);
-      expect(await offline.deliverDue()).toBe(0);
+      expect(await offline.runDue()).toBe(0);
       const attempts = await db().selectFrom('email_delivery_attempts').selectAll().orderBy('attempted_at').execute();
       expect(attempts).toHaveLength(4);
       expect(attempts.every((a) => /ECONNREFUSED/.test(a.error ?? ''))).toBe(true);
@@ -307,8 +315,8 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       const back = await startTestSmtp(port);
       try {
         time.advance(10_000);
-        expect(await offline.deliverDue()).toBe(2);
-        expect(await offline.deliverDue()).toBe(0);
+        expect(await offline.runDue()).toBe(2);
+        expect(await offline.runDue()).toBe(0);
         expect(back.messages).toHaveLength(2);
         rows = await outbox();
         expect(rows.map((r) => [r.status, r.attempts])).toEqual([
@@ -326,7 +334,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       const starts = ['2030-01-08T08:00:00Z', '2030-01-08T08:30:00Z', '2030-01-08T09:00:00Z', '2030-01-08T09:30:00Z', '2030-01-08T10:00:00Z'];
       for (const start of starts) expect((await book('Racer', start)).status).toBe(201);
       const other = newWorker();
-      const [a, b] = await Promise.all([worker.deliverDue(), other.deliverDue()]);
+      const [a, b] = await Promise.all([worker.runDue(), other.runDue()]);
       expect(a + b).toBe(10);
       await smtp.waitForMessages(10);
       expect(smtp.messages).toHaveLength(10);
@@ -337,7 +345,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       await connectZoom(server, specialistId);
       const before = smtp.connections;
       for (const start of [FREE_SLOT, '2030-01-08T08:00:00Z', '2030-01-08T09:00:00Z']) expect((await book('Burst', start)).status).toBe(201);
-      expect(await worker.deliverDue()).toBe(6);
+      expect(await worker.runDue()).toBe(6);
       const mails = await smtp.waitForMessages(6);
       expect(mails.map((m) => m.subject).sort()).toEqual([
         ...Array(3).fill('Confirmed: Intro call with Anna Berg'),
@@ -370,11 +378,11 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       const slow = newWorker(smtp.port, { logger: createLogger('info', (line) => logLines.push(JSON.parse(line))) });
       const id = await queue();
       const slowHeld = smtp.holdNext();
-      const slowSending = slow.deliverDue();
+      const slowSending = slow.runDue();
       await slowHeld.arrived;
       time.advance(60_001); // the slow worker's 60 s lease has run out
       const takerHeld = smtp.holdNext();
-      const takerSending = worker.deliverDue();
+      const takerSending = worker.runDue();
       await takerHeld.arrived;
       const taken = await outboxRow(id);
       expect(taken).toMatchObject({ status: 'pending', attempts: 2, sent_at: null });
@@ -386,7 +394,8 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
 
       takerHeld.release();
       expect(await takerSending).toBe(1);
-      expect(await outboxRow(id)).toMatchObject({ status: 'sent', attempts: 2, claim_owner: null, claim_until: null, sent_at: time.clock().toISOString(), last_error: null });
+      expect(await outboxRow(id)).toMatchObject({ status: 'sent', attempts: 2, sent_at: time.clock().toISOString(), last_error: null });
+      expect(await jobOf(id)).toMatchObject({ status: 'done', attempts: 2, lease_token: null, lease_until: null, finished_at: time.clock().toISOString() });
       // Both attempts reached the mail server, with one Message-ID: delivery is at least once.
       expect(await attemptsOf(id)).toEqual([
         [1, null],
@@ -403,7 +412,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
         .set({ content_enc: server.cipher.encrypt('{}', 'outbox:another-id') })
         .where('id', '=', id)
         .execute();
-      expect(await worker.deliverDue()).toBe(0);
+      expect(await worker.runDue()).toBe(0);
       await expectFailedAtOnce(id, 'cannot decrypt the content: Unsupported state or unable to authenticate data', worker);
       expect(smtp.messages).toEqual([]);
     });
@@ -413,7 +422,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       try {
         const refused = newWorker(refusing.port);
         const id = await queue();
-        expect(await refused.deliverDue()).toBe(0);
+        expect(await refused.runDue()).toBe(0);
         await expectFailedAtOnce(id, "550: Can't send mail - all recipients were rejected: 550 No such user here", refused);
         expect(refusing.messages).toEqual([]);
       } finally {
@@ -430,20 +439,21 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
         const triedAt: number[] = [];
         let row = await outboxRow(id);
         while (row.status === 'pending') {
-          expect(await deferred.deliverDue()).toBe(0);
+          expect(await deferred.runDue()).toBe(0);
           triedAt.push(time.clock().getTime() - queuedAt);
           row = await outboxRow(id);
           expect(row.attempts).toBe(triedAt.length);
           if (row.status === 'pending') {
             // Not a moment early: one millisecond before its time, the message waits.
-            time.advance(Date.parse(row.next_attempt_at) - time.clock().getTime() - 1);
-            expect(await deferred.deliverDue()).toBe(0);
+            time.advance(Date.parse((await jobOf(id)).run_after) - time.clock().getTime() - 1);
+            expect(await deferred.runDue()).toBe(0);
             expect((await outboxRow(id)).attempts).toBe(triedAt.length);
             time.advance(1);
           }
         }
         const reason = "451: Can't send mail - all recipients were rejected: 451 Try again later";
-        expect(row).toMatchObject({ status: 'failed', last_error: reason, claim_owner: null, claim_until: null, sent_at: null });
+        expect(row).toMatchObject({ status: 'failed', last_error: reason, sent_at: null });
+        expect(await jobOf(id)).toMatchObject({ status: 'failed', last_error: reason, lease_token: null, lease_until: null });
         // Every attempt but the last came within 24 hours; the last one at 24 hours or after, one delay at most later.
         expect(triedAt.slice(0, -1).every((t) => t < 24 * HOUR_MS)).toBe(true);
         expect(triedAt.at(-1)).toBeGreaterThanOrEqual(24 * HOUR_MS);
@@ -455,7 +465,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
         });
         expect(await attemptsOf(id)).toEqual(triedAt.map((_, i) => [i + 1, reason]));
         time.advance(2 * HOUR_MS);
-        expect(await deferred.deliverDue()).toBe(0);
+        expect(await deferred.runDue()).toBe(0);
         expect((await outboxRow(id)).attempts).toBe(triedAt.length);
         expect(deferring.messages).toEqual([]);
       } finally {
@@ -477,7 +487,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
         const rows = await outbox();
         expect(rows).toHaveLength(4);
         expect(rows.filter((r) => r.status === 'sent')).toHaveLength(0);
-        expect(rows.filter((r) => r.claim_owner !== null)).toHaveLength(1);
+        expect(await db().selectFrom('jobs').select('id').where('lease_token', 'is not', null).execute()).toHaveLength(1);
       } finally {
         await stalling.close();
         await stuck.stop();

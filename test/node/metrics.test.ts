@@ -91,7 +91,13 @@ describe.each(DATABASE_KINDS)('/metrics on %s', (kind) => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${server.url}/no/such/page`)).status).toBe(404);
 
+    const givenUp = await db().selectFrom('email_outbox').select('id').where('to_address', '=', customerEmail(slot(9))).execute();
     await db().updateTable('email_outbox').set({ status: 'failed' }).where('to_address', '=', customerEmail(slot(9))).execute();
+    await db()
+      .updateTable('jobs')
+      .set({ status: 'failed' })
+      .where('dedupe_key', 'in', givenUp.map((row) => `email:${row.id}`))
+      .execute();
     time.advance(90_000);
     const scraped = await fetch(`${server.url}/metrics`);
     expect(scraped.status).toBe(200);
@@ -147,6 +153,15 @@ describe.each(DATABASE_KINDS)('/metrics on %s', (kind) => {
     expect(get('outbox_failed')).toBe(outbox.length - pending);
     expect(get('outbox_failed')).toBeGreaterThan(0);
     expect(get('outbox_oldest_pending_age_seconds')).toBe(90);
+  });
+
+  it('reads the background jobs waiting and given up on, by kind', async () => {
+    const jobs = await db().selectFrom('jobs').select(['kind', 'status']).execute();
+    expect(new Set(jobs.map((job) => job.kind))).toEqual(new Set(['email.send']));
+    const failed = jobs.filter((job) => job.status === 'failed').length;
+    expect(failed).toBe(1);
+    expect(get('jobs_pending', { kind: 'email.send' })).toBe(jobs.length - failed);
+    expect(get('jobs_failed', { kind: 'email.send' })).toBe(failed);
   });
 
   /** Asserts who gets /metrics at `url`, with `headers` on every request: 404 without the right token, 200 with it. */

@@ -2,8 +2,13 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from './helpers/child-server.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase, useTestDatabase } from './helpers/databases.js';
+import { createEmailJobHandler, enqueueEmail } from '../../server/email/outbox.js';
+import { createMailSender } from '../../server/email/transport.js';
+import { createJobWorker } from '../../server/jobs/index.js';
+import { createLogger } from '../../server/logger.js';
 import { bookingBody, createTestClock, FREE_SLOT, NOW, seedSpecialist } from './helpers/fixtures.js';
 import { connectZoom, signInCookie, startTestServer, type TestServer } from './helpers/server.js';
+import { startTestSmtp } from './helpers/smtp.js';
 
 describe('hosted pages for specialists', () => {
   let database: TestDatabase;
@@ -22,6 +27,7 @@ describe('hosted pages for specialists', () => {
   });
   beforeEach(async () => {
     await db().deleteFrom('rate_limits').execute();
+    await db().deleteFrom('jobs').execute();
     await db().deleteFrom('email_outbox').execute();
     await db().deleteFrom('specialists').execute();
     ({ specialistId, serviceIds } = await seedSpecialist(db()));
@@ -121,6 +127,47 @@ describe('hosted pages for specialists', () => {
       expect(text).not.toContain('<b>Bold</b>');
       expect(text).toContain('Monday, 7 January 2030 at 10:00 (Europe/Berlin)');
       expect(text).toContain('<span class="badge ok">Healthy</span>');
+      expect(text).not.toContain('Emails that could not be sent');
+    });
+
+    it('lists the specialist’s own emails that could not be sent, escaped, with when and why, and nobody else’s', async () => {
+      const zoomUser = await connectZoom(server, specialistId);
+      server.emulator.controls.revokeAllTokens(zoomUser);
+      // The re-auth email, queued by a booking that needs it.
+      expect((await fetch(`${server.url}/api/v1/specialists/anna/bookings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(bookingBody(serviceIds[0]!)) })).status).toBe(409);
+      const outbox = { clock: time.clock, cipher: server.cipher, messageIdDomain: 'booking.test' };
+      const other = await seedSpecialist(db(), { slug: 'bob', name: 'Bob Other', email: 'bob@example.test' });
+      const email = (subject: string, specialist: string | undefined) => enqueueEmail(db(), outbox, { kind: 'test', to: 'x@example.test', subject, text: 'x', html: 'x', specialistId: specialist });
+      await email('<img src=x onerror=alert(1)> Anna’s note', specialistId);
+      await email('For Bob only', other.specialistId);
+      await email('System notice', undefined);
+
+      // The mail server refuses every recipient for good: each email fails at its first attempt.
+      const refusing = await startTestSmtp(0, { refuseRecipients: { code: 550, message: 'No such user here' } });
+      const sender = createMailSender({ mode: 'smtp', url: refusing.url, isInsecureAllowed: false });
+      try {
+        const logger = createLogger('silent');
+        const worker = createJobWorker({ db: db(), databaseKind: 'sqlite', clock: time.clock, logger, handlers: [createEmailJobHandler({ db: db(), clock: time.clock, cipher: server.cipher, logger, sender, from: 'b@booking.test' })] });
+        expect(await worker.runDue()).toBe(0);
+      } finally {
+        sender.close?.();
+        await refusing.close();
+      }
+      expect((await db().selectFrom('email_outbox').select('status').execute()).map((row) => row.status)).toEqual(['failed', 'failed', 'failed', 'failed']);
+
+      const { text } = await page('/dashboard', await signInCookie(server, specialistId));
+      const card = text.slice(text.indexOf('<section class="card" id="failed-emails"'));
+      expect(card).toContain('Emails that could not be sent');
+      const rows = [...card.matchAll(/<tr><td>(.*?)<\/td><td>(.*?)<\/td><td>(.*?)<\/td><td>(.*?)<\/td><\/tr>/g)].map((m) => m.slice(1));
+      const reason = '550: Can&#39;t send mail - all recipients were rejected: 550 No such user here';
+      const when = 'Monday, 7 January 2030 at 07:00 (Europe/Berlin)';
+      expect(rows.sort((a, b) => a[1]!.localeCompare(b[1]!))).toEqual([
+        ['x@example.test', '&lt;img src=x onerror=alert(1)&gt; Anna’s note', when, reason],
+        ['anna@example.test', '⚠️ Action Required: Re-authorize Your Zoom Account - Intro call', when, reason],
+      ]);
+      expect(text).not.toContain('<img src=x');
+      expect(text).not.toContain('For Bob only');
+      expect(text).not.toContain('System notice');
     });
 
     it('shows "needs re-authorization" with since when, why, how many attempts failed, and the one-click button', async () => {

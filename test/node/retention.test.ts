@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createSession } from '../../server/auth/sessions.js';
 import { enqueueEmail } from '../../server/email/outbox.js';
+import { enqueueJob } from '../../server/jobs/index.js';
 import { createLogger } from '../../server/logger.js';
 import { createRetentionJob, retentionTasks, type PurgeTask } from '../../server/maintenance/retention.js';
 import { createTokenCipher } from '../../server/security/token-cipher.js';
@@ -40,8 +41,20 @@ describe.each(DATABASE_KINDS)('retention on %s', (kind) => {
     const window = (bucket: string, expiresAt: Date) => ({ bucket, window_start: at(-3_600_000).toISOString(), expires_at: expiresAt.toISOString(), hits: 3 });
     await db().insertInto('rate_limits').values([window('ended', at(0)), window('open', at(1))]).execute();
 
+    // Jobs done 8 and 6 days ago (kept a week), and one failed 30 days ago (kept for the operator).
+    const finishedJob = async (status: 'done' | 'failed', daysAgo: number) => {
+      const id = await enqueueJob(db(), () => at(-daysAgo * DAY), { kind: 'test.retention', payload: {} });
+      await db().updateTable('jobs').set({ status, finished_at: at(-daysAgo * DAY).toISOString() }).where('id', '=', id).execute();
+      return id;
+    };
+    await finishedJob('done', 8);
+    const recentDone = await finishedJob('done', 6);
+    const failedJob = await finishedJob('failed', 30);
+
     const job = createRetentionJob({ tasks: retentionTasks(db(), { emailBodyRetentionMs: 30 * DAY }), clock: () => NOW, logger: createLogger('silent') });
-    expect(await job.runOnce()).toEqual({ sessions: 1, sign_in_links: 1, oauth_states: 1, rate_limits: 1, email_bodies: 2 });
+    expect(await job.runOnce()).toEqual({ sessions: 1, sign_in_links: 1, oauth_states: 1, rate_limits: 1, done_jobs: 1, email_bodies: 2 });
+    const jobsLeft = await db().selectFrom('jobs').select('id').where('kind', '=', 'test.retention').execute();
+    expect(new Set(jobsLeft.map((row) => row.id))).toEqual(new Set([recentDone, failedJob]));
     expect(await db().selectFrom('rate_limits').select('bucket').execute()).toEqual([{ bucket: 'open' }]);
 
     expect(await db().selectFrom('sessions').select('expires_at').execute()).toEqual([{ expires_at: kept.expiresAt.toISOString() }]);
@@ -59,7 +72,7 @@ describe.each(DATABASE_KINDS)('retention on %s', (kind) => {
     expect(outbox.find((row) => row.id === pending)!.content_enc).not.toBe('');
 
     // Idempotent: a second run (another instance's) finds nothing left to do.
-    expect(await job.runOnce()).toEqual({ sessions: 0, sign_in_links: 0, oauth_states: 0, rate_limits: 0, email_bodies: 0 });
+    expect(await job.runOnce()).toEqual({ sessions: 0, sign_in_links: 0, oauth_states: 0, rate_limits: 0, done_jobs: 0, email_bodies: 0 });
   });
 
   it('runs every task it is given with the clock, and goes on past a task that fails', async () => {

@@ -8,7 +8,8 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackground, namedTask, periodicTask } from '../../server/background.js';
 import { systemClock } from '../../server/clock.js';
-import { createOutboxWorker, enqueueEmail, type MailSender, type OutboxWorker } from '../../server/email/outbox.js';
+import { createEmailJobHandler, enqueueEmail, type MailSender } from '../../server/email/outbox.js';
+import { createJobWorker, type JobWorker } from '../../server/jobs/index.js';
 import { createMailSender } from '../../server/email/transport.js';
 import { createLogger } from '../../server/logger.js';
 import { createRetentionJob } from '../../server/maintenance/retention.js';
@@ -86,7 +87,7 @@ describe('graceful shutdown', () => {
   }, 60_000);
 });
 
-describe.each(DATABASE_KINDS)('the outbox worker stopping on %s', (kind) => {
+describe.each(DATABASE_KINDS)('the job worker stopping on %s', (kind) => {
   const database = useTestDatabase(kind);
 
   it('finishes the message in hand and leaves the rest of its batch pending', async () => {
@@ -96,7 +97,7 @@ describe.each(DATABASE_KINDS)('the outbox worker stopping on %s', (kind) => {
     for (const subject of ['first', 'second', 'third']) await enqueueEmail(db, outbox, { kind: 'test', to: 'a@example.test', subject, text: 'x', html: '<p>x</p>' });
     const smtp = await startTestSmtp();
     const transport = createMailSender({ mode: 'smtp', url: smtp.url, isInsecureAllowed: false });
-    let worker: OutboxWorker | undefined;
+    let worker: JobWorker | undefined;
     let stopped: Promise<void> | undefined;
     // The real transport; the shutdown comes while the first message is on its way.
     const sender: MailSender = {
@@ -105,7 +106,8 @@ describe.each(DATABASE_KINDS)('the outbox worker stopping on %s', (kind) => {
         return transport.sendMail(message);
       },
     };
-    worker = createOutboxWorker({ db, clock: systemClock, cipher, sender, from: 'b@booking.test', logger: createLogger('silent') });
+    const logger = createLogger('silent');
+    worker = createJobWorker({ db, databaseKind: kind, clock: systemClock, logger, handlers: [createEmailJobHandler({ db, clock: systemClock, cipher, sender, from: 'b@booking.test', logger })] });
     try {
       worker.start();
       while (!stopped) await new Promise((r) => setTimeout(r, 5));

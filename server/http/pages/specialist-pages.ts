@@ -1,4 +1,5 @@
 import { formatWhen } from '../../email/format.js';
+import type { FailedEmail } from '../../email/outbox.js';
 import type { ServiceRow, SpecialistRow } from '../../specialists/index.js';
 import { SERVICE_DURATIONS, WEEKDAYS, type UpcomingBooking } from '../../specialists/settings.js';
 import type { ZoomConnectionRow } from '../../zoom/connections.js';
@@ -47,10 +48,22 @@ ${bookings.map(
 )}</tbody></table>`;
 }
 
+/** The specialist's emails given up on (issue #15): to whom, what, when and why. Nothing when there are none. */
+function failedEmailsCard(emails: FailedEmail[], timeZone: string): SafeHtml | '' {
+  if (emails.length === 0) return '';
+  return html`<section class="card" id="failed-emails" aria-labelledby="failed-emails-title">
+  <h2 id="failed-emails-title">Emails that could not be sent</h2>
+  <p class="muted">We tried for up to a day, or the mail server refused them for good.</p>
+  <table><thead><tr><th scope="col">To</th><th scope="col">Subject</th><th scope="col">Given up</th><th scope="col">Reason</th></tr></thead><tbody>
+${emails.map((e) => html`<tr><td>${e.to}</td><td>${e.subject}</td><td>${formatWhen(new Date(e.failedAt), timeZone)}</td><td>${e.reason}</td></tr>`)}</tbody></table>
+</section>`;
+}
+
 export function dashboardPage(options: {
   specialist: SpecialistRow;
   connection: ZoomConnectionRow | undefined;
   bookings: UpcomingBooking[];
+  failedEmails: FailedEmail[];
   csrfToken: string;
   flash?: Flash | undefined;
 }): string {
@@ -64,7 +77,8 @@ ${zoomStatusCard(options.connection, options.csrfToken, specialist.time_zone)}
 <section class="card" aria-labelledby="upcoming-title">
   <h2 id="upcoming-title">Upcoming bookings</h2>
   ${bookingRows(options.bookings, specialist.time_zone)}
-</section>`,
+</section>
+${failedEmailsCard(options.failedEmails, specialist.time_zone)}`,
   });
 }
 

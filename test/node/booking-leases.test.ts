@@ -136,6 +136,40 @@ describe.each(DATABASE_KINDS)('booking meeting leases on %s', (kind) => {
     }
   });
 
+  it('a process paused after Zoom answered, whose meeting the sweep adopted by its marker, keeps that meeting and confirms nothing', async () => {
+    // The pause falls between Zoom's answer and the confirming write: the real meeting creation, then a wait for the test.
+    let resume!: () => void;
+    const paused = new Promise<void>((resolve) => (resume = resolve));
+    let zoomAnswered!: () => void;
+    const answered = new Promise<void>((resolve) => (zoomAnswered = resolve));
+    const real = server.services.bookings.meetings;
+    const deps: BookingDeps = {
+      ...bookingDeps(),
+      meetings: {
+        ...real,
+        async createForBooking(request) {
+          const result = await real.createForBooking(request);
+          zoomAnswered();
+          await paused;
+          return result;
+        },
+      },
+    };
+    const slow = createBooking(deps, { slug: 'anna', request: CreateBookingRequestSchema.parse(bookingBody(serviceIds[0]!)), clientAddressKey: '127.0.0.1' });
+    await answered;
+    time.advance(LEASE_MS + 1_000);
+    expect(await resumeStalePendingBookings(bookingDeps())).toBe(1);
+    const [confirmed] = await bookings();
+    const [meeting] = server.emulator.controls.meetings(zoomUserId);
+    expect(confirmed).toMatchObject({ status: 'confirmed', zoom_meeting_id: String(meeting!.id) });
+
+    resume();
+    const { booking } = await slow;
+    expect(booking).toMatchObject({ id: confirmed!.id, status: 'confirmed', zoomJoinUrl: meeting!.join_url });
+    expect(server.emulator.controls.meetings(zoomUserId).map((m) => String(m.id))).toEqual([confirmed!.zoom_meeting_id]);
+    expect((await outbox()).map((e) => e.kind)).toEqual(['booking_confirmed_customer', 'booking_confirmed_specialist']);
+  });
+
   it('a lost lease cleans up its meeting: the sweep released the booking (Zoom unavailable), the slow request deletes what it made', async () => {
     holdNextZoomCall();
     const slow = book();

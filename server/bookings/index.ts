@@ -94,10 +94,18 @@ export interface CreatedBooking {
  *    per UTC day (below Zoom's daily meeting quota); over one, it is rolled
  *    back: nothing is written, sent or asked of Zoom, and nothing counted.
  *    A booking refused as `slot_taken` is not counted either.
- * 2. The meeting is created (see `ZoomMeetings`), and the booking confirmed.
- * 3. If Zoom needs re-authorizing or is unavailable, the reservation is
- *    released, the specialist is notified (re-auth only), and the caller gets
- *    `requires_reauth` or `zoom_unavailable`.
+ *    The pending booking is inserted holding its meeting lease (a fenced
+ *    lease, see `provisionMeeting`).
+ * 2. The meeting is created (see `ZoomMeetings`) within the meeting
+ *    deadline, and the booking confirmed by a write fenced with the lease.
+ * 3. If Zoom needs re-authorizing or is unavailable (or the deadline
+ *    passed), the reservation is released, the specialist is notified
+ *    (re-auth only), and the caller gets `requires_reauth` or
+ *    `zoom_unavailable`.
+ * 4. If the request was so slow that the sweep took the booking over, it
+ *    gets what the sweep made of it: the confirmed booking, or
+ *    `slot_unavailable` when it was released (never a 201 for a booking
+ *    that does not exist).
  *
  * A repeat with the same idempotency key returns the confirmed booking, or
  * resumes a pending one, never making a second booking or meeting.

@@ -16,6 +16,7 @@ import { pageSecurityHeaders } from './http/security-headers.js';
 import { zoomRoutes } from './http/zoom-routes.js';
 import { loadSession, type SessionVariables } from './http/session.js';
 import { authRoutes } from './http/auth-routes.js';
+import { bookingPageRoutes } from './http/booking-page-routes.js';
 import { specialistRoutes } from './http/specialist-routes.js';
 import { inboxRoutes } from './http/inbox-routes.js';
 import { staticRoutes } from './http/static-routes.js';
@@ -130,6 +131,7 @@ function siteApp(deps: AppDeps & { clientAddressOf: ClientAddressOf }, services:
   app.route('/', authRoutes({ ...authorization, cookies }));
   app.route('/', specialistRoutes({ ...deps, links: services.links, outbox: services.outbox, connections: services.connections, cookies }));
   if (deps.inbox) app.route('/inbox', inboxRoutes(deps.inbox));
+  app.route('/', bookingPageRoutes(deps));
   app.route('/', staticRoutes());
   return app;
 }

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { z } from 'zod';
 import type { Booking, CreateBookingRequestSchema } from '../../sdk/contract.js';
 import { claimBlocks, loadSlotRules, offeredSlots } from '../availability/index.js';
@@ -12,12 +12,24 @@ import { countHits, DAY_MS, HOUR_MS, type AbuseLimits, type Limit } from '../lim
 import type { Logger } from '../logger.js';
 import type { TokenCipher } from '../security/token-cipher.js';
 import { requireActiveService, requireSpecialist, type ServiceRow, type SpecialistRow } from '../specialists/index.js';
-import type { ZoomMeetings } from '../zoom/meetings.js';
+import type { MeetingResult, ZoomMeetings } from '../zoom/meetings.js';
 import { describeReauthReason, type ReauthNotifier } from '../zoom/reauth.js';
 import type { ReauthReason } from '../zoom/connections.js';
-import type { BookingConfirmedHandler } from '../email/notifications.js';
+import type { BookingConfirmedHandler, BookingNotGoneThroughHandler } from '../email/notifications.js';
+import { createLeaseKeeper, isOneRow, keepLeaseAlive, pollWithBackoff, type Lease, type LeaseKeeper, type LeaseSpec } from '../leases/index.js';
 
 const MINUTE = 60_000;
+const DEFAULT_MEETING_LOCK_MS = 60_000;
+const DEFAULT_MEETING_DEADLINE_MS = 40_000;
+
+/** The booking's meeting lock: a fenced lease on the booking row (issue #15). */
+const MEETING_LEASE: LeaseSpec = {
+  name: 'meeting',
+  table: 'bookings',
+  keyColumn: 'id',
+  tokenColumn: 'meeting_lock_token',
+  untilColumn: 'meeting_lock_until',
+};
 
 export type BookingRow = Selectable<BookingsTable>;
 export type ValidBookingRequest = z.output<typeof CreateBookingRequestSchema>;
@@ -32,8 +44,25 @@ export interface BookingDeps {
   notifyReauthRequired: ReauthNotifier;
   /** Runs in the transaction that confirms a booking (queues the invitations). */
   onBookingConfirmed: BookingConfirmedHandler;
-  /** How long one request may hold a booking's meeting creation. Default 60 s. */
+  /**
+   * Runs in the transaction that releases a pending booking whose time came
+   * too close to finish it (queues the customer's email). Without it the
+   * slot is released silently.
+   */
+  onBookingNotGoneThrough?: BookingNotGoneThroughHandler | undefined;
+  /**
+   * The meeting lease: how long a holder may go without renewing it before
+   * another request or the sweep takes the booking over. Renewed every
+   * quarter of it while the holder's Zoom work is alive. Default 60 s.
+   */
   meetingLockMs?: number;
+  /**
+   * How long creating a meeting (Zoom's own retries, network retries, a
+   * token refresh) may take before the attempt stops and answers
+   * `zoom_unavailable`. Well inside the lease, so a live holder finishes
+   * before anyone may take over. Default 40 s.
+   */
+  meetingDeadlineMs?: number;
   /** Bookings per address, per customer and per specialist. */
   limits: Pick<AbuseLimits, 'bookingsPerAddressPerHour' | 'bookingsPerCustomerPerDay' | 'bookingsPerSpecialistPerDay'>;
 }
@@ -65,10 +94,18 @@ export interface CreatedBooking {
  *    per UTC day (below Zoom's daily meeting quota); over one, it is rolled
  *    back: nothing is written, sent or asked of Zoom, and nothing counted.
  *    A booking refused as `slot_taken` is not counted either.
- * 2. The meeting is created (see `ZoomMeetings`), and the booking confirmed.
- * 3. If Zoom needs re-authorizing or is unavailable, the reservation is
- *    released, the specialist is notified (re-auth only), and the caller gets
- *    `requires_reauth` or `zoom_unavailable`.
+ *    The pending booking is inserted holding its meeting lease (a fenced
+ *    lease, see `provisionMeeting`).
+ * 2. The meeting is created (see `ZoomMeetings`) within the meeting
+ *    deadline, and the booking confirmed by a write fenced with the lease.
+ * 3. If Zoom needs re-authorizing or is unavailable (or the deadline
+ *    passed), the reservation is released, the specialist is notified
+ *    (re-auth only), and the caller gets `requires_reauth` or
+ *    `zoom_unavailable`.
+ * 4. If the request was so slow that the sweep took the booking over, it
+ *    gets what the sweep made of it: the confirmed booking, or
+ *    `slot_unavailable` when it was released (never a 201 for a booking
+ *    that does not exist).
  *
  * A repeat with the same idempotency key returns the confirmed booking, or
  * resumes a pending one, never making a second booking or meeting.
@@ -90,8 +127,13 @@ export async function createBooking(deps: BookingDeps, input: CreateBookingInput
   await assertSlotIsOffered(deps, specialist, service, start);
 
   const now = deps.clock().toISOString();
+  const id = randomUUID();
+  // The request that reserves the slot holds the meeting lease from the start,
+  // and goes on to ask Zoom for the meeting: should it die after that, a
+  // resumed attempt must look for the meeting before creating one.
+  const { lease, columns } = meetingLeases(deps).forNewRow(id, meetingLockMs(deps));
   const row: BookingRow = {
-    id: randomUUID(),
+    id,
     specialist_id: specialist.id,
     service_id: service.id,
     customer_name: input.request.customer.name,
@@ -106,10 +148,8 @@ export async function createBooking(deps: BookingDeps, input: CreateBookingInput
     zoom_start_url_enc: null,
     idempotency_key: input.idempotencyKey ?? null,
     request_fingerprint: fingerprint,
-    // The request that reserves the slot holds the meeting lock from the start,
-    // and goes on to ask Zoom for the meeting: should it die after that, a
-    // resumed attempt must look for the meeting before creating one.
-    meeting_lock_until: lockUntil(deps),
+    meeting_lock_until: columns.meeting_lock_until!,
+    meeting_lock_token: columns.meeting_lock_token!,
     meeting_requested_at: now,
     created_at: now,
     updated_at: now,
@@ -134,13 +174,17 @@ export async function createBooking(deps: BookingDeps, input: CreateBookingInput
     }
     throw new DomainError('slot_taken', 'Sorry, someone has just booked that time. Please pick another slot.');
   }
-  return { booking: await provisionMeeting(deps, specialist, service, row, 'first'), isReplay: false };
+  return { booking: await provisionMeeting(deps, { specialist, service, row, lease }, 'first'), isReplay: false };
 }
 
 /**
- * Finishes pending bookings whose request died (its meeting lock expired):
+ * Finishes pending bookings whose request died (its meeting lease expired):
  * the meeting is found or created and the booking confirmed, or the slot is
- * released. Run at start and periodically. Returns how many it handled.
+ * released. A booking whose start has passed, or is now inside the
+ * specialist's minimum notice, is never confirmed: its slot is released and
+ * the customer emailed (`onBookingNotGoneThrough`), and a meeting an earlier
+ * attempt may have made is deleted. Run at start and periodically. Returns
+ * how many it handled.
  * Once `stopping` is aborted (the server shuts down) it finishes the booking
  * in hand and leaves the rest to another instance or the next start.
  */
@@ -156,12 +200,10 @@ export async function resumeStalePendingBookings(deps: BookingDeps, stopping?: A
   let handled = 0;
   for (const candidate of stale) {
     if (stopping?.aborted) break;
-    if (!(await takeMeetingLock(deps, candidate.id))) continue;
-    const row = await deps.db.selectFrom('bookings').selectAll().where('id', '=', candidate.id).executeTakeFirstOrThrow();
-    const specialist = await deps.db.selectFrom('specialists').selectAll().where('id', '=', row.specialist_id).executeTakeFirstOrThrow();
-    const service = await deps.db.selectFrom('services').selectAll().where('id', '=', row.service_id).executeTakeFirstOrThrow();
+    const booking = await takeOver(deps, candidate.id);
+    if (!booking) continue;
     try {
-      await provisionMeeting(deps, specialist, service, row, 'resumed');
+      await resume(deps, booking);
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
     }
@@ -170,25 +212,77 @@ export async function resumeStalePendingBookings(deps: BookingDeps, stopping?: A
   return handled;
 }
 
+/** A pending booking whose meeting lease this request holds, with what finishing it needs. */
+interface LeasedBooking {
+  specialist: SpecialistRow;
+  service: ServiceRow;
+  /** As read after the lease was taken. */
+  row: BookingRow;
+  lease: Lease;
+}
+
+const meetingLeases = (deps: BookingDeps): LeaseKeeper => createLeaseKeeper(deps, MEETING_LEASE);
+const meetingLockMs = (deps: BookingDeps) => deps.meetingLockMs ?? DEFAULT_MEETING_LOCK_MS;
+const meetingDeadlineMs = (deps: BookingDeps) => deps.meetingDeadlineMs ?? DEFAULT_MEETING_DEADLINE_MS;
+
+/** Takes a pending booking's meeting lease if nobody holds it (or the holder's ran out); undefined otherwise. */
+async function takeOver(deps: BookingDeps, bookingId: string): Promise<LeasedBooking | undefined> {
+  const lease = await meetingLeases(deps).take(bookingId, meetingLockMs(deps), { extra: (update) => update.where('status', '=', 'pending') });
+  if (!lease) return undefined;
+  const row = await deps.db.selectFrom('bookings').selectAll().where('id', '=', bookingId).executeTakeFirst();
+  if (row?.status !== 'pending') return undefined;
+  const specialist = await deps.db.selectFrom('specialists').selectAll().where('id', '=', row.specialist_id).executeTakeFirstOrThrow();
+  const service = await deps.db.selectFrom('services').selectAll().where('id', '=', row.service_id).executeTakeFirstOrThrow();
+  return { specialist, service, row, lease };
+}
+
+/**
+ * Finishes a booking taken over from a request that died: confirms it, or,
+ * when its time is now too close to keep the specialist's minimum notice,
+ * releases it and tells the customer.
+ */
+async function resume(deps: BookingDeps, booking: LeasedBooking): Promise<Booking> {
+  const { specialist, row } = booking;
+  const now = deps.clock().getTime();
+  const start = Date.parse(row.start_at);
+  if (start >= now + specialist.min_notice_minutes * MINUTE) return provisionMeeting(deps, booking, 'resumed');
+  const released = await deps.db.transaction().execute(async (trx) => {
+    if (!(await releaseReservation(deps, trx, booking))) return false;
+    await deps.onBookingNotGoneThrough?.(trx, {
+      specialist: { slug: specialist.slug, name: specialist.name, timeZone: specialist.time_zone },
+      service: { title: booking.service.title },
+      customer: { name: row.customer_name, email: row.customer_email, timeZone: row.customer_time_zone },
+      start: new Date(start),
+    });
+    return true;
+  });
+  if (!released) return settleLostLease(deps, booking, undefined);
+  // The request that died may have asked Zoom already: its meeting must not outlive the booking.
+  if (row.meeting_requested_at !== null) await deps.meetings.deleteForBooking({ specialistId: specialist.id, bookingId: row.id });
+  deps.logger.info('stale booking released: too close to its start', { bookingId: row.id, startPassed: start <= now });
+  throw new DomainError('slot_unavailable', 'This booking attempt did not go through in time. Please pick another time.');
+}
+
 async function continueExisting(deps: BookingDeps, specialist: SpecialistRow, existing: BookingRow): Promise<CreatedBooking> {
   const service = await deps.db.selectFrom('services').selectAll().where('id', '=', existing.service_id).executeTakeFirstOrThrow();
   if (existing.status === 'confirmed') return { booking: toBookingDto(existing, service, specialist), isReplay: true };
-  // Pending: another request is creating the meeting, or died doing so.
-  const deadline = Date.now() + (deps.meetingLockMs ?? 60_000);
-  for (let wait = 20; ; wait = Math.min(wait * 2, 250)) {
-    if (await takeMeetingLock(deps, existing.id)) {
-      const fresh = await deps.db.selectFrom('bookings').selectAll().where('id', '=', existing.id).executeTakeFirst();
-      if (fresh?.status === 'pending') return { booking: await provisionMeeting(deps, specialist, service, fresh, 'resumed'), isReplay: true };
-    }
-    const current = await deps.db.selectFrom('bookings').selectAll().where('id', '=', existing.id).executeTakeFirst();
-    if (!current) {
-      throw new DomainError('slot_unavailable', 'This booking attempt did not go through. Please pick a time again.');
-    }
-    if (current.status === 'confirmed') return { booking: toBookingDto(current, service, specialist), isReplay: true };
-    if (Date.now() > deadline) throw zoomUnavailable('This booking is still being set up. Please try again in a minute.');
-    await new Promise((r) => setTimeout(r, wait));
-  }
+  // Pending: another request is creating the meeting, or died doing so. The
+  // wait counts time slept, not the injected clock (see `pollWithBackoff`).
+  const booking = await pollWithBackoff(
+    async () => {
+      const taken = await takeOver(deps, existing.id);
+      if (taken) return resume(deps, taken);
+      const current = await deps.db.selectFrom('bookings').selectAll().where('id', '=', existing.id).executeTakeFirst();
+      if (!current) throw didNotGoThrough();
+      return current.status === 'confirmed' ? toBookingDto(current, service, specialist) : undefined;
+    },
+    { budgetMs: meetingLockMs(deps) },
+  );
+  if (!booking) throw zoomUnavailable('This booking is still being set up. Please try again in a minute.');
+  return { booking, isReplay: true };
 }
+
+const didNotGoThrough = () => new DomainError('slot_unavailable', 'This booking attempt did not go through. Please pick a time again.');
 
 function bookingLimits(deps: BookingDeps, specialist: SpecialistRow, input: CreateBookingInput): Limit[] {
   const { limits } = deps;
@@ -199,51 +293,46 @@ function bookingLimits(deps: BookingDeps, specialist: SpecialistRow, input: Crea
   ];
 }
 
-function lockUntil(deps: BookingDeps): string {
-  return new Date(deps.clock().getTime() + (deps.meetingLockMs ?? 60_000)).toISOString();
-}
-
-/** Compare-and-swap on `meeting_lock_until`: true when this request may create the meeting. */
-async function takeMeetingLock(deps: BookingDeps, bookingId: string): Promise<boolean> {
-  const now = deps.clock().toISOString();
-  const result = await deps.db
-    .updateTable('bookings')
-    .set({ meeting_lock_until: lockUntil(deps) })
-    .where('id', '=', bookingId)
-    .where('status', '=', 'pending')
-    .where((eb) => eb.or([eb('meeting_lock_until', 'is', null), eb('meeting_lock_until', '<', now)]))
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
-}
-
 /**
- * With the booking's meeting lock held: create the meeting and confirm, or
+ * With the booking's meeting lease held: create the meeting and confirm, or
  * release the slot. The `first` attempt is the request that reserved the
  * slot (nobody has asked Zoom yet); a `resumed` one may follow an attempt
  * that did, and looks for that meeting first.
+ *
+ * The lease is renewed while Zoom works, and the work stops at the meeting
+ * deadline or as soon as a renewal finds the lease lost. Every write that
+ * completes the booking is fenced (id, `pending`, the lease's token) and its
+ * row count checked; the invitations are queued only in the transaction
+ * whose confirm changed the row. A holder that finds its lease lost does no
+ * more writes and settles as `settleLostLease` says.
  */
-async function provisionMeeting(
-  deps: BookingDeps,
-  specialist: SpecialistRow,
-  service: ServiceRow,
-  row: BookingRow,
-  attempt: 'first' | 'resumed',
-): Promise<Booking> {
+async function provisionMeeting(deps: BookingDeps, booking: LeasedBooking, attempt: 'first' | 'resumed'): Promise<Booking> {
+  const { specialist, service, row, lease } = booking;
+  const leases = meetingLeases(deps);
   const mayAlreadyExist = attempt === 'resumed' && row.meeting_requested_at !== null;
+  const requestedAt = row.meeting_requested_at ?? deps.clock().toISOString();
   if (row.meeting_requested_at === null) {
     // Recorded before calling Zoom: from now on a meeting may exist, and a resumed attempt must look for it first.
-    await deps.db.updateTable('bookings').set({ meeting_requested_at: deps.clock().toISOString() }).where('id', '=', row.id).execute();
+    const marked = await leases.fence(deps.db.updateTable('bookings').set({ meeting_requested_at: requestedAt }).where('status', '=', 'pending'), lease).executeTakeFirst();
+    if (!isOneRow(marked)) return settleLostLease(deps, booking, undefined);
   }
-  const result = await deps.meetings.createForBooking({
-    specialistId: specialist.id,
-    bookingId: row.id,
-    topic: `${service.title} with ${row.customer_name}`,
-    start: new Date(row.start_at),
-    durationMinutes: service.duration_minutes,
-    timeZone: specialist.time_zone,
-    customerName: row.customer_name,
-    mayAlreadyExist,
-  });
+  const heartbeat = keepLeaseAlive(leases, lease, { durationMs: meetingLockMs(deps), everyMs: meetingLockMs(deps) / 4 });
+  let result: MeetingResult;
+  try {
+    result = await deps.meetings.createForBooking({
+      specialistId: specialist.id,
+      bookingId: row.id,
+      topic: `${service.title} with ${row.customer_name}`,
+      start: new Date(row.start_at),
+      durationMinutes: service.duration_minutes,
+      timeZone: specialist.time_zone,
+      customerName: row.customer_name,
+      mayAlreadyExist,
+      signal: AbortSignal.any([heartbeat.signal, AbortSignal.timeout(meetingDeadlineMs(deps))]),
+    });
+  } finally {
+    await heartbeat.stop();
+  }
   if (result.kind === 'created') {
     const now = deps.clock().toISOString();
     const confirmed: BookingRow = {
@@ -253,22 +342,29 @@ async function provisionMeeting(
       zoom_join_url: result.meeting.joinUrl,
       zoom_start_url_enc: deps.cipher.encrypt(result.meeting.startUrl, `${row.id}:start_url`),
       meeting_lock_until: null,
-      meeting_requested_at: row.meeting_requested_at ?? now,
+      meeting_lock_token: null,
+      meeting_requested_at: requestedAt,
       updated_at: now,
     };
-    await deps.db.transaction().execute(async (trx) => {
-      await trx
-        .updateTable('bookings')
-        .set({
-          status: 'confirmed',
-          zoom_meeting_id: confirmed.zoom_meeting_id,
-          zoom_join_url: confirmed.zoom_join_url,
-          zoom_start_url_enc: confirmed.zoom_start_url_enc,
-          meeting_lock_until: null,
-          updated_at: now,
-        })
-        .where('id', '=', row.id)
-        .execute();
+    const meeting = result.meeting;
+    const isConfirmedHere = await deps.db.transaction().execute(async (trx) => {
+      const update = await leases
+        .fence(
+          trx
+            .updateTable('bookings')
+            .set({
+              status: 'confirmed',
+              zoom_meeting_id: confirmed.zoom_meeting_id,
+              zoom_join_url: confirmed.zoom_join_url,
+              zoom_start_url_enc: confirmed.zoom_start_url_enc,
+              ...leases.cleared(),
+              updated_at: now,
+            })
+            .where('status', '=', 'pending'),
+          lease,
+        )
+        .executeTakeFirst();
+      if (!isOneRow(update)) return false;
       await deps.onBookingConfirmed(trx, {
         bookingId: row.id,
         service: { title: service.title, durationMinutes: service.duration_minutes },
@@ -276,18 +372,52 @@ async function provisionMeeting(
         customer: { name: row.customer_name, email: row.customer_email, timeZone: row.customer_time_zone, note: row.customer_note },
         start: new Date(row.start_at),
         end: new Date(row.end_at),
-        joinUrl: result.meeting.joinUrl,
-        startUrl: result.meeting.startUrl,
+        joinUrl: meeting.joinUrl,
+        startUrl: meeting.startUrl,
       });
+      return true;
     });
-    return toBookingDto(confirmed, service, specialist);
+    return isConfirmedHere ? toBookingDto(confirmed, service, specialist) : settleLostLease(deps, booking, meeting.id);
   }
   if (result.kind === 'reauth') {
-    const { notified } = await releaseForReauth(deps, specialist, service, row, result.reason);
-    throw new DomainError('requires_reauth', reauthMessage(result.reason, notified), { requiresReAuth: true, specialistNotified: notified });
+    const released = await releaseForReauth(deps, booking, result.reason);
+    if (!released) return settleLostLease(deps, booking, undefined);
+    throw new DomainError('requires_reauth', reauthMessage(result.reason, released.notified), { requiresReAuth: true, specialistNotified: released.notified });
   }
-  await releaseSlot(deps, specialist.id, row.id);
+  if (!(await deps.db.transaction().execute((trx) => releaseReservation(deps, trx, booking)))) return settleLostLease(deps, booking, undefined);
   throw zoomUnavailable(`Failed to create Zoom meeting: ${result.message} Your time was not booked; please try again in a few minutes.`, result.retryAfterSeconds);
+}
+
+/**
+ * What a holder does once a fenced write told it that it lost the booking's
+ * lease (it was slow, or paused, and another request or the sweep took the
+ * booking over). It writes nothing more. It waits (at most the meeting
+ * deadline) for the new holder to settle the booking, then:
+ * - confirmed: the customer gets that booking, as a replay would, and a
+ *   meeting this holder made is deleted unless it is the one the booking
+ *   was confirmed with (the new holder found it by its agenda marker);
+ * - released: the meeting this holder made is deleted, and the customer
+ *   gets `slot_unavailable`, never a 201;
+ * - still pending: the meeting is left for the new holder to find by its
+ *   marker, and the customer is asked to try again (`zoom_unavailable`).
+ */
+async function settleLostLease(deps: BookingDeps, booking: LeasedBooking, madeMeetingId: string | undefined): Promise<Booking> {
+  const { specialist, service, row } = booking;
+  deps.logger.warn('booking meeting lease lost to another holder', { bookingId: row.id, madeMeeting: madeMeetingId !== undefined });
+  const settled = await pollWithBackoff(
+    async () => {
+      const current = await deps.db.selectFrom('bookings').selectAll().where('id', '=', row.id).executeTakeFirst();
+      return current?.status === 'pending' ? undefined : { current };
+    },
+    { budgetMs: meetingDeadlineMs(deps) },
+  );
+  if (!settled) throw zoomUnavailable('This booking is still being set up. Please try again in a minute.');
+  const { current } = settled;
+  if (madeMeetingId !== undefined && current?.zoom_meeting_id !== madeMeetingId) {
+    await deps.meetings.deleteForBooking({ specialistId: specialist.id, bookingId: row.id, keepMeetingId: current?.zoom_meeting_id });
+  }
+  if (current) return toBookingDto(current, service, specialist);
+  throw didNotGoThrough();
 }
 
 function reauthMessage(reason: ReauthReason, notified: boolean): string {
@@ -297,34 +427,35 @@ function reauthMessage(reason: ReauthReason, notified: boolean): string {
     : `${what} The specialist needs to re-authorize their Zoom account before this time can be booked.`;
 }
 
-async function releaseSlot(deps: BookingDeps, specialistId: string, bookingId: string): Promise<void> {
-  await deps.db.transaction().execute(async (trx) => {
-    await trx.deleteFrom('booking_slot_claims').where('booking_id', '=', bookingId).execute();
-    await trx.deleteFrom('bookings').where('id', '=', bookingId).where('status', '=', 'pending').execute();
-    await markAvailabilityChanged(trx, specialistId);
-  });
+/**
+ * Releases a pending booking's slot while its lease is held: deletes the
+ * booking row, fenced by its token and `pending`, and its slot claims go
+ * with it (`booking_slot_claims.booking_id ... on delete cascade`), so a
+ * claim is never deleted apart from its booking. False when the lease was
+ * lost (nothing changed).
+ */
+async function releaseReservation(deps: BookingDeps, trx: Transaction<Database>, booking: LeasedBooking): Promise<boolean> {
+  const deleted = await meetingLeases(deps).fence(trx.deleteFrom('bookings').where('status', '=', 'pending'), booking.lease).executeTakeFirst();
+  if (!isOneRow(deleted)) return false;
+  await markAvailabilityChanged(trx, booking.specialist.id);
+  return true;
 }
 
 /**
  * Releases the reserved slot, counts the failed attempt on the connection and
- * notifies the specialist, all in one transaction.
+ * notifies the specialist, all in one transaction; undefined (nothing
+ * written) when the lease was lost.
  */
-async function releaseForReauth(
-  deps: BookingDeps,
-  specialist: SpecialistRow,
-  service: ServiceRow,
-  row: BookingRow,
-  reason: ReauthReason,
-): Promise<{ notified: boolean }> {
+async function releaseForReauth(deps: BookingDeps, booking: LeasedBooking, reason: ReauthReason): Promise<{ notified: boolean } | undefined> {
+  const { specialist, service, row } = booking;
   return deps.db.transaction().execute(async (trx) => {
-    await trx.deleteFrom('booking_slot_claims').where('booking_id', '=', row.id).execute();
-    await trx.deleteFrom('bookings').where('id', '=', row.id).where('status', '=', 'pending').execute();
+    if (!(await releaseReservation(deps, trx, booking))) return undefined;
     await trx
       .updateTable('zoom_connections')
       .set((eb) => ({ failed_booking_attempts: eb('failed_booking_attempts', '+', 1) }))
       .where('specialist_id', '=', specialist.id)
       .execute();
-    const outcome = await deps.notifyReauthRequired(trx, {
+    return deps.notifyReauthRequired(trx, {
       specialist: { id: specialist.id, name: specialist.name, email: specialist.email, timeZone: specialist.time_zone },
       service: { id: service.id, title: service.title },
       customer: { name: row.customer_name, email: row.customer_email },
@@ -332,8 +463,6 @@ async function releaseForReauth(
       attemptedAt: deps.clock(),
       reason,
     });
-    await markAvailabilityChanged(trx, specialist.id);
-    return outcome;
   });
 }
 

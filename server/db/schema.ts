@@ -73,8 +73,10 @@ export interface BookingsTable {
   updated_at: string;
   /** Zoom's host link (it starts the meeting as the host), encrypted. */
   zoom_start_url_enc: string | null;
-  /** While set and in the future, one request is creating this booking's meeting. */
+  /** While set and in the future, one request is creating this booking's meeting (a lease, see server/leases). */
   meeting_lock_until: string | null;
+  /** The fencing token of the meeting lock's holder: completing writes name it (issue #15). */
+  meeting_lock_token: string | null;
   /** Set just before the first meeting create call: a meeting may exist from then on. */
   meeting_requested_at: string | null;
 }

@@ -5,7 +5,17 @@ import type { ZoomAccountChangeNotifier } from '../zoom/authorization.js';
 import type { ReauthNotifier } from '../zoom/reauth.js';
 import { buildInviteIcs } from './ics.js';
 import { enqueueEmail, type OutboxDeps } from './outbox.js';
-import { customerInviteEmail, reauthRequiredEmail, specialistInviteEmail, zoomAccountChangedEmail } from './templates.js';
+import {
+  bookingNotGoneThroughEmail,
+  customerInviteEmail,
+  reauthRequiredEmail,
+  specialistInviteEmail,
+  zoomAccountChangedEmail,
+  type BookingConfirmedEvent,
+  type BookingNotGoneThroughInput,
+} from './templates.js';
+
+export type { BookingConfirmedEvent } from './templates.js';
 
 export const REAUTH_LINK_TTL_MS = 24 * 3_600_000;
 
@@ -72,17 +82,6 @@ export function createEmailReauthNotifier(deps: OutboxDeps & { links: SignInLink
   };
 }
 
-export interface BookingConfirmedEvent {
-  bookingId: string;
-  service: { title: string; durationMinutes: number };
-  specialist: { name: string; email: string; timeZone: string };
-  customer: { name: string; email: string; timeZone: string | null; note: string | null };
-  start: Date;
-  end: Date;
-  joinUrl: string;
-  startUrl: string;
-}
-
 /** Called in the transaction that confirms a booking: may queue work that must commit with it. */
 export type BookingConfirmedHandler = (trx: Transaction<Database>, event: BookingConfirmedEvent) => Promise<void>;
 
@@ -104,6 +103,20 @@ export function createInviteSender(deps: OutboxDeps): BookingConfirmedHandler {
     const input = { ...event, ics };
     await enqueueEmail(trx, deps, customerInviteEmail(input));
     await enqueueEmail(trx, deps, specialistInviteEmail(input));
+  };
+}
+
+/** A pending booking released because its time came too close: whom to tell, about what, and where to book again. */
+export type BookingNotGoneThroughEvent = Omit<BookingNotGoneThroughInput, 'bookUrl'> & { specialist: { slug: string } };
+
+/** Called in the transaction that releases such a booking: may queue work that must commit with it. */
+export type BookingNotGoneThroughHandler = (trx: Transaction<Database>, event: BookingNotGoneThroughEvent) => Promise<void>;
+
+/** Queues the customer's "did not go through" email, linking the specialist's booking page (`/book/{slug}`). */
+export function createNotGoneThroughSender(deps: OutboxDeps & { publicUrl: string }): BookingNotGoneThroughHandler {
+  return async function emailCustomer(trx, event) {
+    const bookUrl = `${deps.publicUrl}/book/${encodeURIComponent(event.specialist.slug)}`;
+    await enqueueEmail(trx, deps, bookingNotGoneThroughEmail({ ...event, bookUrl }));
   };
 }
 

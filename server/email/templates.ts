@@ -98,7 +98,8 @@ ${button(input.reauthorizeUrl, 'Re-authorize Zoom')}
   return withoutHostileText({ kind: 'reauth_required', to: specialist.email, subject, text, html });
 }
 
-export interface InviteInput {
+/** A booking just confirmed: what its invitations say. */
+export interface BookingConfirmedEvent {
   bookingId: string;
   service: { title: string; durationMinutes: number };
   specialist: { name: string; email: string; timeZone: string };
@@ -108,6 +109,10 @@ export interface InviteInput {
   joinUrl: string;
   /** Host link; only in the specialist's copy. */
   startUrl: string;
+}
+
+/** A confirmed booking with its calendar file, for the two invitations. */
+export interface InviteInput extends BookingConfirmedEvent {
   ics: string;
 }
 
@@ -176,6 +181,45 @@ ${button(input.startUrl, 'Start the meeting as host')}
 <p style="margin:0;font-size:14px;color:#4b5563">The attached invite.ics adds it to your calendar.</p>`,
   );
   return withoutHostileText({ kind: 'booking_confirmed_specialist', to: input.specialist.email, subject, text, html, attachments: [icsAttachment(input.ics)] });
+}
+
+/** A pending booking the server could not finish in time, for the customer's email. */
+export interface BookingNotGoneThroughInput {
+  specialist: { name: string; timeZone: string };
+  service: { title: string };
+  customer: { name: string; email: string; timeZone: string | null };
+  start: Date;
+  /** The specialist's hosted booking page (`/book/{slug}`), to pick another time. */
+  bookUrl: string;
+}
+
+/**
+ * Tells a customer that a booking they asked for did not go through (its
+ * meeting could not be set up before the time came too close, issue #15),
+ * in their own time zone, with a link to pick another time.
+ */
+export function bookingNotGoneThroughEmail(input: BookingNotGoneThroughInput): OutgoingEmail {
+  const specialistName = oneLine(input.specialist.name);
+  const title = oneLine(input.service.title);
+  const customerName = oneLine(input.customer.name);
+  const when = formatWhen(input.start, input.customer.timeZone ?? input.specialist.timeZone);
+  const subject = `Your booking with ${specialistName} did not go through`;
+  const text = [
+    `Hi ${customerName},`,
+    '',
+    `We could not finish your booking of ${title} with ${specialistName} for ${when}: the video meeting could not be set up in time. That time is not booked, and nothing was charged.`,
+    '',
+    `Pick another time: ${input.bookUrl}`,
+  ].join('\n');
+  const html = frame(
+    subject,
+    `<h1 style="font-size:22px;margin:0 0 16px">Your booking did not go through</h1>
+<p style="margin:0 0 12px">Hi ${escapeHtml(customerName)},</p>
+<p style="margin:0 0 12px">We could not finish your booking of <strong>${escapeHtml(title)}</strong> with <strong>${escapeHtml(specialistName)}</strong> for <strong>${escapeHtml(when)}</strong>: the video meeting could not be set up in time. That time is not booked, and nothing was charged.</p>
+${button(input.bookUrl, 'Pick another time')}
+<p style="margin:0;font-size:14px;color:#4b5563">Or open <a href="${escapeHtml(input.bookUrl)}" style="color:${BRAND}">${escapeHtml(input.bookUrl)}</a>.</p>`,
+  );
+  return withoutHostileText({ kind: 'booking_not_gone_through', to: input.customer.email, subject, text, html });
 }
 
 /** The passwordless sign-in email. */

@@ -55,6 +55,11 @@ export interface LeaseKeeper {
   fence<Q extends { where: (...args: any[]) => any }>(query: Q, lease: Lease): Q;
   /** The columns that clear the lease, for a completing write's `set`. */
   cleared(): Record<string, null>;
+  /**
+   * A lease on a row about to be inserted (the inserter holds it from the
+   * start): the lease, and the token and end columns to insert with the row.
+   */
+  forNewRow(key: string, durationMs: number): { lease: Lease; columns: Record<string, string> };
 }
 
 /**
@@ -111,6 +116,11 @@ export function createLeaseKeeper(deps: { db: Kysely<Database>; clock: Clock }, 
     fence: (query, lease) => isMine(query, lease),
 
     cleared: () => ({ [tokenColumn]: null, [untilColumn]: null }),
+
+    forNewRow(key, durationMs) {
+      const lease = { key, token: randomUUID(), until: new Date(clock().getTime() + durationMs) };
+      return { lease, columns: { [tokenColumn]: lease.token, [untilColumn]: lease.until.toISOString() } };
+    },
   };
 }
 
@@ -169,5 +179,34 @@ export class LeaseLostError extends Error {
   ) {
     super(`The ${leaseName} lease on ${key} was lost to another holder.`);
     this.name = 'LeaseLostError';
+  }
+}
+
+/**
+ * Asks `attempt` again and again until it answers something other than
+ * undefined, waiting between asks (from `firstWaitMs`, default 20, doubling
+ * up to `maxWaitMs`, default 250); gives up with undefined once the waits
+ * add up to `budgetMs`, or when `signal` aborts.
+ *
+ * The budget counts the time slept, not a clock: the injected clock may be
+ * a test clock that never moves (a deadline on it would wait forever) or
+ * may step, and a wait for another holder is about elapsed time anyway.
+ * Each ask takes a little time too, so the real wait is slightly longer
+ * than the budget; it is bounded all the same.
+ *
+ * @example const row = await pollWithBackoff(() => findSettled(id), { budgetMs: 15_000 });
+ */
+export async function pollWithBackoff<T>(
+  attempt: () => Promise<T | undefined>,
+  options: { budgetMs: number; firstWaitMs?: number; maxWaitMs?: number; signal?: AbortSignal | undefined },
+): Promise<T | undefined> {
+  let slept = 0;
+  for (let wait = options.firstWaitMs ?? 20; ; wait = Math.min(wait * 2, options.maxWaitMs ?? 250)) {
+    const answer = await attempt();
+    if (answer !== undefined) return answer;
+    if (slept >= options.budgetMs || options.signal?.aborted) return undefined;
+    const step = Math.min(wait, options.budgetMs - slept);
+    await new Promise((resolve) => setTimeout(resolve, step));
+    slept += step;
   }
 }

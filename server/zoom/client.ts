@@ -133,10 +133,21 @@ export interface ZoomClient {
   refreshTokens(refreshToken: string): Promise<ZoomTokens>;
   revokeToken(accessToken: string): Promise<void>;
   getMe(accessToken: string): Promise<ZoomUser>;
-  createMeeting(accessToken: string, input: ZoomMeetingInput): Promise<ZoomMeeting>;
+  createMeeting(accessToken: string, input: ZoomMeetingInput, options?: CallOptions): Promise<ZoomMeeting>;
   /** Scheduled meetings of the token's user whose agenda contains `marker`, from every page of Zoom's list. */
-  findMeetingsByAgendaMarker(accessToken: string, marker: string): Promise<ZoomMeeting[]>;
-  deleteMeeting(accessToken: string, meetingId: string): Promise<void>;
+  findMeetingsByAgendaMarker(accessToken: string, marker: string, options?: CallOptions): Promise<ZoomMeeting[]>;
+  /** Deletes a meeting; one Zoom no longer knows (404 code 3001) counts as deleted. */
+  deleteMeeting(accessToken: string, meetingId: string, options?: CallOptions): Promise<void>;
+}
+
+/** For API calls whose caller has a deadline or may lose its lease. */
+export interface CallOptions {
+  /**
+   * Ends the call, its retries and the waits between them when it aborts:
+   * the call then throws the signal's reason (not a `ZoomNetworkError`, so
+   * it is never mistaken for a network failure worth retrying).
+   */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -165,16 +176,34 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
   const basicAuth = `Basic ${Buffer.from(`${options.clientId}:${options.clientSecret}`).toString('base64')}`;
   const { observer } = options;
 
-  async function send(operation: ZoomOperation, url: string, init: RequestInit): Promise<Response> {
+  async function send(operation: ZoomOperation, url: string, init: RequestInit, caller?: AbortSignal): Promise<Response> {
     const started = performance.now();
+    const perRequest = AbortSignal.timeout(timeoutMs);
     try {
-      const response = await fetchImpl(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+      const response = await fetchImpl(url, { ...init, signal: caller ? AbortSignal.any([perRequest, caller]) : perRequest });
       observer?.call(operation, (performance.now() - started) / 1000, errorKindOf(response.status));
       return response;
     } catch (error) {
       const name = (error as Error).name;
       observer?.call(operation, (performance.now() - started) / 1000, name === 'TimeoutError' ? 'timeout' : 'network');
+      if (caller?.aborted) throw caller.reason;
       throw new ZoomNetworkError(`Zoom did not answer (${name})`, { cause: error });
+    }
+  }
+
+  /** Waits `ms`, or throws the caller's reason as soon as its signal aborts. */
+  async function sleepUnlessAborted(ms: number, caller: AbortSignal | undefined): Promise<void> {
+    if (!caller) return sleep(ms);
+    caller.throwIfAborted();
+    let onAbort: () => void = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(caller.reason);
+      caller.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      await Promise.race([sleep(ms), aborted]);
+    } finally {
+      caller.removeEventListener('abort', onAbort);
     }
   }
 
@@ -195,8 +224,9 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
     return { accessToken: tokens.access_token, refreshToken: tokens.refresh_token, expiresIn: tokens.expires_in, scope: tokens.scope };
   }
 
-  async function api<T>(operation: ZoomOperation, accessToken: string, method: string, path: string, json?: unknown): Promise<T | undefined> {
+  async function api<T>(operation: ZoomOperation, accessToken: string, method: string, path: string, json?: unknown, caller?: AbortSignal): Promise<T | undefined> {
     for (let attempt = 1; ; attempt++) {
+      caller?.throwIfAborted();
       const response = await send(operation, `${apiBase}${path}`, {
         method,
         headers: {
@@ -205,7 +235,7 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
           ...(json === undefined ? {} : { 'Content-Type': 'application/json' }),
         },
         body: json === undefined ? undefined : JSON.stringify(json),
-      });
+      }, caller);
       if (response.ok) return response.status === 204 ? undefined : ((await readBody(response)) as T);
       const body = (await readBody(response)) as { code?: unknown; message?: unknown } | undefined;
       // Retry-After comes as seconds or, on Zoom's daily limit, as an ISO timestamp.
@@ -220,7 +250,7 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
       if (!error.isTransient || error.rateLimitType === 'Daily-limit' || attempt >= maxAttempts) throw error;
       const delay = retryAfter ?? Math.min(maxRetryDelayMs, 200 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
       if (delay > maxRetryDelayMs) throw error;
-      await sleep(delay);
+      await sleepUnlessAborted(delay, caller);
     }
   }
 
@@ -274,7 +304,7 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
       return { id: me.id, email: me.email, displayName: me.display_name || name, accountId: me.account_id };
     },
 
-    async createMeeting(accessToken, input) {
+    async createMeeting(accessToken, input, options = {}) {
       const meeting = await api<unknown>('create_meeting', accessToken, 'POST', '/users/me/meetings', {
         topic: input.topic.slice(0, 200),
         type: 2,
@@ -283,27 +313,33 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
         timezone: input.timeZone,
         agenda: input.agenda.slice(0, 2000),
         settings: { join_before_host: false, waiting_room: true },
-      });
+      }, options.signal);
       return toMeeting('create_meeting', meeting);
     },
 
-    async findMeetingsByAgendaMarker(accessToken, marker) {
+    async findMeetingsByAgendaMarker(accessToken, marker, options = {}) {
       const matches: number[] = [];
       let pageToken = '';
       // Every page: on a busy account the meeting may be on any of them.
       do {
         const query = new URLSearchParams({ type: 'scheduled', page_size: String(MAX_PAGE_SIZE) });
         if (pageToken) query.set('next_page_token', pageToken);
-        const page = parseAnswer('list_meetings', MeetingListAnswerSchema, await api<unknown>('list_meetings', accessToken, 'GET', `/users/me/meetings?${query}`));
+        const page = parseAnswer('list_meetings', MeetingListAnswerSchema, await api<unknown>('list_meetings', accessToken, 'GET', `/users/me/meetings?${query}`, undefined, options.signal));
         matches.push(...page.meetings.filter((m) => m.agenda.includes(marker)).map((m) => m.id));
         pageToken = page.next_page_token;
       } while (pageToken);
       // The list omits start_url: read each match in full.
-      return Promise.all(matches.map(async (id) => toMeeting('get_meeting', await api<unknown>('get_meeting', accessToken, 'GET', `/meetings/${id}`))));
+      return Promise.all(matches.map(async (id) => toMeeting('get_meeting', await api<unknown>('get_meeting', accessToken, 'GET', `/meetings/${id}`, undefined, options.signal))));
     },
 
-    async deleteMeeting(accessToken, meetingId) {
-      await api('delete_meeting', accessToken, 'DELETE', `/meetings/${encodeURIComponent(meetingId)}`);
+    async deleteMeeting(accessToken, meetingId, options = {}) {
+      try {
+        await api('delete_meeting', accessToken, 'DELETE', `/meetings/${encodeURIComponent(meetingId)}`, undefined, options.signal);
+      } catch (error) {
+        // Zoom's contract: 404 code 3001 means the meeting does not exist (any more): it is gone either way.
+        if (error instanceof ZoomApiError && error.status === 404 && error.code === 3001) return;
+        throw error;
+      }
     },
   };
 }

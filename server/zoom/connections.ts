@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database, ZoomConnectionsTable } from '../db/schema.js';
+import { createLeaseKeeper, isOneRow, pollWithBackoff, type Lease, type LeaseSpec } from '../leases/index.js';
 import type { Logger } from '../logger.js';
 import type { TokenCipher } from '../security/token-cipher.js';
 import type { ZoomClient, ZoomTokens, ZoomUser } from './client.js';
@@ -35,17 +35,29 @@ export interface ZoomConnectionStoreDeps {
   refreshSkewMs?: number;
   /** How long a refresh lock lease lasts before another process may take it. Default 30 s. */
   lockLeaseMs?: number;
-  /** How long to wait for another process's refresh. Default 15 s. */
+  /** How long to wait for another process's refresh (time slept between looks, see `pollWithBackoff`). Default 15 s. */
   lockWaitMs?: number;
 }
+
+/** The refresh lock: a fenced lease on the connection row, its token in `refresh_lock_owner`. */
+const REFRESH_LEASE: LeaseSpec = {
+  name: 'zoom refresh',
+  table: 'zoom_connections',
+  keyColumn: 'specialist_id',
+  tokenColumn: 'refresh_lock_owner',
+  untilColumn: 'refresh_lock_until',
+};
 
 export interface ZoomConnectionStore {
   /**
    * A usable access token for a specialist: the stored one while it is
    * valid, otherwise a refreshed one. With `rejectedToken` (Zoom just
    * answered 401 to it), refreshes unless another request already did.
+   * `signal` (the caller's deadline) ends a wait for another request's
+   * refresh; a refresh already sent to Zoom is never abandoned, because its
+   * answer holds the only live refresh token.
    */
-  getAccessToken(specialistId: string, options?: { rejectedToken?: string }): Promise<AccessTokenResult>;
+  getAccessToken(specialistId: string, options?: { rejectedToken?: string; signal?: AbortSignal | undefined }): Promise<AccessTokenResult>;
   /**
    * Stores a fresh authorization: a valid connection, counters reset, and
    * the Zoom user remembered on the specialist as the last one connected.
@@ -75,11 +87,17 @@ export interface ZoomConnectionStore {
  *
  * 1. A valid access token is reused (Zoom's review rejects refresh-per-call).
  * 2. A refresh happens under a per-connection lock held across processes: a
- *    lease taken by compare-and-swap on `refresh_lock_until`, the same SQL on
+ *    fenced lease (server/leases) on the connection row, the same SQL on
  *    SQLite and PostgreSQL. A dead holder's lease simply expires.
  * 3. After taking the lock the row is read again: another request may have
  *    refreshed already. The new pair is persisted (version + 1) before use,
- *    because Zoom's refresh tokens are single-use.
+ *    because Zoom's refresh tokens are single-use. That write is fenced by
+ *    the version the refresh started from, with its row count checked, not
+ *    by the lease token: Zoom accepts a refresh token once, so whoever Zoom
+ *    answered holds the one live pair even if its lease ran out meanwhile
+ *    (the holder that took over gets `invalid_grant` for the same token and
+ *    re-reads, step 4); refusing to store that pair would strand the
+ *    connection. A holder that finds the version moved stores nothing.
  * 4. `invalid_grant` is only believed after one more read shows nobody else
  *    rotated the tokens meanwhile; then the connection is marked invalid.
  */
@@ -88,30 +106,11 @@ export function createZoomConnectionStore(deps: ZoomConnectionStoreDeps): ZoomCo
   const refreshSkewMs = deps.refreshSkewMs ?? 5 * 60_000;
   const lockLeaseMs = deps.lockLeaseMs ?? 30_000;
   const lockWaitMs = deps.lockWaitMs ?? 15_000;
+  const refreshLocks = createLeaseKeeper({ db, clock }, REFRESH_LEASE);
 
   const find = (specialistId: string) => db.selectFrom('zoom_connections').selectAll().where('specialist_id', '=', specialistId).executeTakeFirst();
   const accessTokenOf = (row: ZoomConnectionRow) => cipher.decrypt(row.access_token_enc, `${row.specialist_id}:access`);
   const isFresh = (row: ZoomConnectionRow) => Date.parse(row.access_token_expires_at) - clock().getTime() > refreshSkewMs;
-
-  async function tryLock(specialistId: string, owner: string): Promise<boolean> {
-    const now = clock();
-    const result = await db
-      .updateTable('zoom_connections')
-      .set({ refresh_lock_owner: owner, refresh_lock_until: new Date(now.getTime() + lockLeaseMs).toISOString() })
-      .where('specialist_id', '=', specialistId)
-      .where((eb) => eb.or([eb('refresh_lock_until', 'is', null), eb('refresh_lock_until', '<', now.toISOString())]))
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
-  }
-
-  async function unlock(specialistId: string, owner: string): Promise<void> {
-    await db
-      .updateTable('zoom_connections')
-      .set({ refresh_lock_owner: null, refresh_lock_until: null })
-      .where('specialist_id', '=', specialistId)
-      .where('refresh_lock_owner', '=', owner)
-      .execute();
-  }
 
   async function markInvalid(specialistId: string, reason: ReauthReason): Promise<void> {
     const now = clock().toISOString();
@@ -125,7 +124,7 @@ export function createZoomConnectionStore(deps: ZoomConnectionStoreDeps): ZoomCo
   }
 
   /** Refreshes while holding the lock; `seen` is the row as read under the lock. */
-  async function refreshLocked(seen: ZoomConnectionRow, owner: string): Promise<AccessTokenResult> {
+  async function refreshLocked(seen: ZoomConnectionRow, lease: Lease): Promise<AccessTokenResult> {
     let tokens: ZoomTokens;
     try {
       tokens = await zoom.refreshTokens(cipher.decrypt(seen.refresh_token_enc, `${seen.specialist_id}:refresh`));
@@ -141,7 +140,7 @@ export function createZoomConnectionStore(deps: ZoomConnectionStoreDeps): ZoomCo
       return { kind: 'unavailable', message: 'Zoom could not be reached to renew the connection.' };
     }
     const now = clock();
-    const result = await db
+    const stored = await db
       .updateTable('zoom_connections')
       .set({
         access_token_enc: cipher.encrypt(tokens.accessToken, `${seen.specialist_id}:access`),
@@ -149,16 +148,14 @@ export function createZoomConnectionStore(deps: ZoomConnectionStoreDeps): ZoomCo
         access_token_expires_at: new Date(now.getTime() + tokens.expiresIn * 1000).toISOString(),
         scope: tokens.scope,
         version: seen.version + 1,
-        refresh_lock_owner: null,
-        refresh_lock_until: null,
         updated_at: now.toISOString(),
       })
       .where('specialist_id', '=', seen.specialist_id)
       .where('version', '=', seen.version)
       .executeTakeFirst();
-    if (Number(result.numUpdatedRows) !== 1) {
-      // Our lease ran out and someone else refreshed; their pair is the live one.
-      logger.error('zoom refresh lost its lock lease', { specialistId: seen.specialist_id });
+    if (!isOneRow(stored)) {
+      // Someone stored a newer pair (a refresh after our lease ran out, or a new authorization): theirs is the live one.
+      logger.error('zoom refresh lost to a newer pair', { specialistId: seen.specialist_id, lostLease: lease.until.getTime() < clock().getTime() });
       const again = await find(seen.specialist_id);
       return again?.status === 'active' ? { kind: 'token', accessToken: accessTokenOf(again) } : { kind: 'reauth', reason: 'refresh_token_rejected' };
     }
@@ -173,27 +170,28 @@ export function createZoomConnectionStore(deps: ZoomConnectionStoreDeps): ZoomCo
     async getAccessToken(specialistId, options = {}) {
       const needsRefresh = (row: ZoomConnectionRow) =>
         !isFresh(row) || (options.rejectedToken !== undefined && accessTokenOf(row) === options.rejectedToken);
-      const owner = randomUUID();
-      const deadline = Date.now() + lockWaitMs;
-      for (let wait = 10; ; wait = Math.min(wait * 2, 100)) {
-        const row = await find(specialistId);
+      const usable = (row: ZoomConnectionRow | undefined): AccessTokenResult | undefined => {
         if (!row) return { kind: 'reauth', reason: 'not_connected' };
         if (row.status !== 'active') return { kind: 'reauth', reason: (row.invalid_reason as ReauthReason | null) ?? 'refresh_token_rejected' };
-        if (!needsRefresh(row)) return { kind: 'token', accessToken: accessTokenOf(row) };
-        if (await tryLock(specialistId, owner)) {
+        return needsRefresh(row) ? undefined : { kind: 'token', accessToken: accessTokenOf(row) };
+      };
+      // The wait counts time slept, not the injected clock (see `pollWithBackoff`): a clock that does not move cannot make it spin.
+      const result = await pollWithBackoff(
+        async () => {
+          const known = usable(await find(specialistId));
+          if (known) return known;
+          const lease = await refreshLocks.take(specialistId, lockLeaseMs);
+          if (!lease) return undefined;
           try {
             const locked = await find(specialistId);
-            if (!locked) return { kind: 'reauth', reason: 'not_connected' };
-            if (locked.status !== 'active') return { kind: 'reauth', reason: (locked.invalid_reason as ReauthReason | null) ?? 'refresh_token_rejected' };
-            if (!needsRefresh(locked)) return { kind: 'token', accessToken: accessTokenOf(locked) };
-            return await refreshLocked(locked, owner);
+            return usable(locked) ?? (await refreshLocked(locked!, lease));
           } finally {
-            await unlock(specialistId, owner);
+            await refreshLocks.release(lease);
           }
-        }
-        if (Date.now() > deadline) return { kind: 'unavailable', message: 'The Zoom connection is busy renewing; please try again.' };
-        await new Promise((r) => setTimeout(r, wait));
-      }
+        },
+        { budgetMs: lockWaitMs, firstWaitMs: 10, maxWaitMs: 100, signal: options.signal },
+      );
+      return result ?? { kind: 'unavailable', message: 'The Zoom connection is busy renewing; please try again.' };
     },
 
     async saveAuthorization(specialistId, tokens, user, inTransaction) {

@@ -13,6 +13,12 @@ export interface MeetingRequest {
   customerName: string;
   /** True when an earlier attempt may already have created the meeting at Zoom. */
   mayAlreadyExist: boolean;
+  /**
+   * Aborts the whole creation (Zoom's retries, the network retries, a wait
+   * for another request's token refresh) at the caller's deadline, or when
+   * it lost the booking's lease: the answer is then `unavailable`.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 export type MeetingResult =
@@ -24,6 +30,13 @@ export type MeetingResult =
 export interface ZoomMeetings {
   /** Creates the booking's meeting, or finds the one an earlier attempt created. */
   createForBooking(request: MeetingRequest): Promise<MeetingResult>;
+  /**
+   * Deletes the meetings made for a booking that went another way (found
+   * by its agenda marker), except `keepMeetingId`: the meeting the booking
+   * was confirmed with. Best effort: a failure is logged, not thrown (the
+   * booking's outcome stands either way). Returns how many were deleted.
+   */
+  deleteForBooking(request: { specialistId: string; bookingId: string; keepMeetingId?: string | null | undefined }): Promise<number>;
 }
 
 /** The text that ties a Zoom meeting to its booking, so a retry can find it instead of creating another. */
@@ -46,22 +59,32 @@ export function createZoomMeetings(deps: { zoom: ZoomClient; connections: ZoomCo
 
   async function createOrFind(accessToken: string, request: MeetingRequest, mayAlreadyExist: boolean): Promise<ZoomMeeting> {
     const marker = bookingMarker(request.bookingId);
+    const options = { signal: request.signal };
     if (mayAlreadyExist) {
-      const [existing] = await zoom.findMeetingsByAgendaMarker(accessToken, marker);
+      const [existing] = await zoom.findMeetingsByAgendaMarker(accessToken, marker, options);
       if (existing) return existing;
     }
-    return zoom.createMeeting(accessToken, {
-      topic: request.topic,
-      startTime: request.start,
-      durationMinutes: request.durationMinutes,
-      timeZone: request.timeZone,
-      agenda: `Session with ${request.customerName}.\n\n${marker}`,
-    });
+    return zoom.createMeeting(
+      accessToken,
+      {
+        topic: request.topic,
+        startTime: request.start,
+        durationMinutes: request.durationMinutes,
+        timeZone: request.timeZone,
+        agenda: `Session with ${request.customerName}.\n\n${marker}`,
+      },
+      options,
+    );
   }
+
+  const tooLate = (request: MeetingRequest): MeetingResult => {
+    logger.warn('zoom meeting creation stopped', { specialistId: request.specialistId, bookingId: request.bookingId, reason: String(request.signal?.reason) });
+    return { kind: 'unavailable', message: 'Zoom did not create the meeting in time.' };
+  };
 
   return {
     async createForBooking(request) {
-      let token = await connections.getAccessToken(request.specialistId);
+      let token = await connections.getAccessToken(request.specialistId, { signal: request.signal });
       if (token.kind !== 'token') return token;
       let hasRetriedToken = false;
       let mayAlreadyExist = request.mayAlreadyExist;
@@ -69,9 +92,11 @@ export function createZoomMeetings(deps: { zoom: ZoomClient; connections: ZoomCo
         try {
           return { kind: 'created', meeting: await createOrFind(token.accessToken, request, mayAlreadyExist) };
         } catch (error) {
+          // Checked first: an aborted call is neither Zoom's answer nor a network failure worth retrying.
+          if (request.signal?.aborted) return tooLate(request);
           if (error instanceof ZoomApiError && error.isInvalidToken && !hasRetriedToken) {
             hasRetriedToken = true;
-            token = await connections.getAccessToken(request.specialistId, { rejectedToken: token.accessToken });
+            token = await connections.getAccessToken(request.specialistId, { rejectedToken: token.accessToken, signal: request.signal });
             if (token.kind !== 'token') return token;
             continue;
           }
@@ -96,6 +121,24 @@ export function createZoomMeetings(deps: { zoom: ZoomClient; connections: ZoomCo
           if (error instanceof ZoomNetworkError) return { kind: 'unavailable', message: 'Zoom could not be reached.' };
           throw error;
         }
+      }
+    },
+
+    async deleteForBooking({ specialistId, bookingId, keepMeetingId }) {
+      const token = await connections.getAccessToken(specialistId);
+      if (token.kind !== 'token') {
+        logger.warn('zoom meeting of a released booking left behind', { specialistId, bookingId, reason: token.kind });
+        return 0;
+      }
+      try {
+        const made = await zoom.findMeetingsByAgendaMarker(token.accessToken, bookingMarker(bookingId));
+        const extra = made.filter((meeting) => meeting.id !== keepMeetingId);
+        for (const meeting of extra) await zoom.deleteMeeting(token.accessToken, meeting.id);
+        if (extra.length > 0) logger.info('zoom meetings of a booking that went another way deleted', { specialistId, bookingId, count: extra.length });
+        return extra.length;
+      } catch (error) {
+        logger.warn('zoom meeting of a released booking left behind', { specialistId, bookingId, error: (error as Error).message });
+        return 0;
       }
     },
   };

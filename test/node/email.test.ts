@@ -1,5 +1,6 @@
 import type { ParsedMail } from 'mailparser';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createNotGoneThroughSender } from '../../server/email/notifications.js';
 import { createEmailJobHandler, enqueueEmail, type MailSender } from '../../server/email/outbox.js';
 import { createMailSender } from '../../server/email/transport.js';
 import { createJobWorker, type JobWorker, type RetryPolicy } from '../../server/jobs/index.js';
@@ -228,6 +229,29 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       expect(mail!.text).toContain('New bookings now get their Zoom meetings on MalloryX-Injected: 1 gnp.exe (mallory@zoom.test), instead of ');
       expect(mail!.html).toContain('<strong>MalloryX-Injected: 1 gnp.exe (mallory@zoom.test)</strong>');
       expect(String(mail!.subject) + mail!.text + String(mail!.html)).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]/);
+    });
+
+    it('delivers the "did not go through" email in the customer’s zone, names cleaned and escaped, with the booking page link', async () => {
+      const send = createNotGoneThroughSender({ ...server.services.outbox, publicUrl: server.url });
+      await db().transaction().execute((trx) =>
+        send(trx, {
+          specialist: { slug: 'anna', name: 'Anna <i>Berg</i>\r\nX-Injected: 1', timeZone: 'Europe/Berlin' },
+          service: { title: 'Intro\u202e call' },
+          customer: { name: 'Carla <script>x</script>', email: 'carla@example.test', timeZone: 'America/New_York' },
+          start: new Date(FREE_SLOT),
+        }),
+      );
+      expect(await worker.deliverDue()).toBe(1);
+      const [mail] = await smtp.waitForMessages(1);
+      expect(mail!.subject).toBe('Your booking with Anna <i>Berg</i>X-Injected: 1 did not go through');
+      expect(mail!.to).toMatchObject({ value: [{ address: 'carla@example.test' }] });
+      expect(mail!.text).toContain('Hi Carla <script>x</script>,');
+      expect(mail!.text).toContain('We could not finish your booking of Intro call with Anna <i>Berg</i>X-Injected: 1 for Monday, 7 January 2030 at 04:00 (America/New_York)');
+      expect(mail!.text).toContain(`Pick another time: ${server.url}/book/anna`);
+      expect(mail!.html).toContain('Hi Carla &lt;script&gt;x&lt;/script&gt;,');
+      expect(mail!.html).not.toContain('<script>');
+      expect(mail!.html).not.toContain('<i>');
+      expect(linksIn(mail!)).toEqual([`${server.url}/book/anna`, `${server.url}/book/anna`]);
     });
 
     it('sends both sides a confirmation in their own time zone with the join link and an .ics', async () => {

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { resumeStalePendingBookings } from '../../server/bookings/index.js';
+import { createZoomClient } from '../../server/zoom/client.js';
 import { bookingMarker } from '../../server/zoom/meetings.js';
 import { DATABASE_KINDS, useTestDatabase } from './helpers/databases.js';
 import { bookingBody, createTestClock, FREE_SLOT, NOW, seedSpecialist } from './helpers/fixtures.js';
@@ -396,6 +397,59 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
       const row = await db().selectFrom('bookings').selectAll().where('id', '=', booking.id).executeTakeFirstOrThrow();
       expect(row.status).toBe('confirmed');
       expect(row.zoom_meeting_id).toBe(String(server.emulator.controls.meetings()[0]!.id));
+    });
+  });
+
+  describe('calls the caller may stop (issue #15)', () => {
+    it('deleteMeeting counts a meeting Zoom no longer knows (404 code 3001) as deleted', async () => {
+      expect((await book()).status).toBe(201);
+      const id = String(server.emulator.controls.meetings()[0]!.id);
+      const token = await currentAccessToken();
+      await server.core.zoom.deleteMeeting(token, id);
+      expect(server.emulator.controls.meetings()).toEqual([]);
+      await expect(server.core.zoom.deleteMeeting(token, id)).resolves.toBeUndefined();
+      // Another refusal is still an error.
+      answerNextZoomCall(400, JSON.stringify({ code: 300, message: 'Invalid meeting id.' }));
+      await expect(server.core.zoom.deleteMeeting(token, id)).rejects.toMatchObject({ status: 400, code: 300 });
+    });
+
+    it('an abort ends a create call Zoom is slow to answer, with the signal’s reason, not a network error', async () => {
+      const token = await currentAccessToken();
+      const input = { topic: 'Intro call', startTime: new Date(FREE_SLOT), durationMinutes: 30, timeZone: 'Europe/Berlin', agenda: 'x' };
+      const controller = new AbortController();
+      let release!: () => void;
+      server.zoomProxy!.faults.push({ kind: 'hold', release: new Promise<void>((resolve) => (release = resolve)) });
+      const call = server.core.zoom.createMeeting(token, input, { signal: controller.signal });
+      await vi.waitFor(() => expect(server.zoomProxy!.requests.filter((r) => r.path === '/v2/users/me/meetings')).toHaveLength(1), { interval: 5 });
+      const reason = new Error('deadline');
+      controller.abort(reason);
+      await expect(call).rejects.toBe(reason);
+      release();
+    });
+
+    it('an abort during the wait before a retry ends the call at once', async () => {
+      let startWait!: () => void;
+      const waiting = new Promise<void>((resolve) => (startWait = resolve));
+      // A client whose waits between attempts never end by themselves: only the abort can end this one.
+      const zoom = createZoomClient({
+        clientId: server.emulator.clientId,
+        clientSecret: server.emulator.clientSecret,
+        redirectUri: `${server.url}/oauth/zoom/callback`,
+        apiBaseUrl: `${server.emulator.url}/v2`,
+        sleep: () => {
+          startWait();
+          return new Promise<void>(() => {});
+        },
+      });
+      server.emulator.controls.failNext(1, { status: 429, rateLimitType: 'QPS' });
+      const controller = new AbortController();
+      const input = { topic: 'Intro call', startTime: new Date(FREE_SLOT), durationMinutes: 30, timeZone: 'Europe/Berlin', agenda: 'x' };
+      const call = zoom.createMeeting(await currentAccessToken(), input, { signal: controller.signal });
+      await waiting;
+      const reason = new Error('lease lost');
+      controller.abort(reason);
+      await expect(call).rejects.toBe(reason);
+      expect(server.emulator.controls.meetings()).toEqual([]);
     });
   });
 

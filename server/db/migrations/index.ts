@@ -8,6 +8,7 @@ import * as rateLimitExpiry from './0006_rate_limit_expiry.js';
 import * as linkBoundOauth from './0007_link_bound_oauth.js';
 import * as retentionIndexes from './0008_retention_indexes.js';
 import * as lastZoomUser from './0009_last_zoom_user.js';
+import * as meetingLockToken from './0010_meeting_lock_token.js';
 import * as jobs from './0011_jobs.js';
 
 /**
@@ -24,5 +25,6 @@ export const migrations: Record<string, Migration> = {
   '0007_link_bound_oauth': linkBoundOauth,
   '0008_retention_indexes': retentionIndexes,
   '0009_last_zoom_user': lastZoomUser,
+  '0010_meeting_lock_token': meetingLockToken,
   '0011_jobs': jobs,
 };

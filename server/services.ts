@@ -5,7 +5,7 @@ import { createSlotLister, type SlotLister } from './availability/index.js';
 import type { BookingDeps } from './bookings/index.js';
 import type { Clock } from './clock.js';
 import type { Database } from './db/schema.js';
-import { createEmailReauthNotifier, createInviteSender, createZoomAccountChangeNotifier } from './email/notifications.js';
+import { createEmailReauthNotifier, createInviteSender, createNotGoneThroughSender, createZoomAccountChangeNotifier } from './email/notifications.js';
 import type { OutboxDeps } from './email/outbox.js';
 import { createSlotReadLimiter, type AbuseLimits, type SlotReadLimiter } from './limits/index.js';
 import type { Logger } from './logger.js';
@@ -87,6 +87,7 @@ export function createServices(deps: CoreDeps): Services {
       meetings,
       notifyReauthRequired,
       onBookingConfirmed: createInviteSender(outbox),
+      onBookingNotGoneThrough: createNotGoneThroughSender({ ...outbox, publicUrl: deps.publicUrl }),
       limits: deps.limits,
     },
   };

@@ -67,7 +67,7 @@ export async function requestSignInLink(
   if (!specialist) return { kind: 'sent' };
   await deps.db.transaction().execute(async (trx) => {
     const url = await deps.links.create(trx, { specialistId: specialist.id, purpose: 'sign_in', ttlMs: SIGN_IN_LINK_TTL_MS, next: input.next });
-    await enqueueEmail(trx, deps.outbox, signInEmail({ name: specialist.name, email: specialist.email, url, validMinutes: SIGN_IN_LINK_TTL_MS / 60_000 }));
+    await enqueueEmail(trx, deps.outbox, { specialistId: specialist.id, ...signInEmail({ name: specialist.name, email: specialist.email, url, validMinutes: SIGN_IN_LINK_TTL_MS / 60_000 }) });
   });
   return { kind: 'sent' };
 }

@@ -49,7 +49,7 @@ export interface BookingDeps {
    * too close to finish it (queues the customer's email). Without it the
    * slot is released silently.
    */
-  onBookingNotGoneThrough?: BookingNotGoneThroughHandler | undefined;
+  onBookingNotGoneThrough: BookingNotGoneThroughHandler;
   /**
    * The meeting lease: how long a holder may go without renewing it before
    * another request or the sweep takes the booking over. Renewed every
@@ -248,8 +248,8 @@ async function resume(deps: BookingDeps, booking: LeasedBooking): Promise<Bookin
   if (start >= now + specialist.min_notice_minutes * MINUTE) return provisionMeeting(deps, booking, 'resumed');
   const released = await deps.db.transaction().execute(async (trx) => {
     if (!(await releaseReservation(deps, trx, booking))) return false;
-    await deps.onBookingNotGoneThrough?.(trx, {
-      specialist: { slug: specialist.slug, name: specialist.name, timeZone: specialist.time_zone },
+    await deps.onBookingNotGoneThrough(trx, {
+      specialist: { id: specialist.id, slug: specialist.slug, name: specialist.name, timeZone: specialist.time_zone },
       service: { title: booking.service.title },
       customer: { name: row.customer_name, email: row.customer_email, timeZone: row.customer_time_zone },
       start: new Date(start),
@@ -368,7 +368,7 @@ async function provisionMeeting(deps: BookingDeps, booking: LeasedBooking, attem
       await deps.onBookingConfirmed(trx, {
         bookingId: row.id,
         service: { title: service.title, durationMinutes: service.duration_minutes },
-        specialist: { name: specialist.name, email: specialist.email, timeZone: specialist.time_zone },
+        specialist: { id: specialist.id, name: specialist.name, email: specialist.email, timeZone: specialist.time_zone },
         customer: { name: row.customer_name, email: row.customer_email, timeZone: row.customer_time_zone, note: row.customer_note },
         start: new Date(row.start_at),
         end: new Date(row.end_at),

@@ -101,13 +101,13 @@ export function createInviteSender(deps: OutboxDeps): BookingConfirmedHandler {
       attendee: { name: event.customer.name, email: event.customer.email },
     });
     const input = { ...event, ics };
-    await enqueueEmail(trx, deps, customerInviteEmail(input));
-    await enqueueEmail(trx, deps, specialistInviteEmail(input));
+    await enqueueEmail(trx, deps, { specialistId: event.specialist.id, ...customerInviteEmail(input) });
+    await enqueueEmail(trx, deps, { specialistId: event.specialist.id, ...specialistInviteEmail(input) });
   };
 }
 
 /** A pending booking released because its time came too close: whom to tell, about what, and where to book again. */
-export type BookingNotGoneThroughEvent = Omit<BookingNotGoneThroughInput, 'bookUrl'> & { specialist: { slug: string } };
+export type BookingNotGoneThroughEvent = Omit<BookingNotGoneThroughInput, 'bookUrl'> & { specialist: { id: string; slug: string } };
 
 /** Called in the transaction that releases such a booking: may queue work that must commit with it. */
 export type BookingNotGoneThroughHandler = (trx: Transaction<Database>, event: BookingNotGoneThroughEvent) => Promise<void>;
@@ -116,7 +116,7 @@ export type BookingNotGoneThroughHandler = (trx: Transaction<Database>, event: B
 export function createNotGoneThroughSender(deps: OutboxDeps & { publicUrl: string }): BookingNotGoneThroughHandler {
   return async function emailCustomer(trx, event) {
     const bookUrl = `${deps.publicUrl}/book/${encodeURIComponent(event.specialist.slug)}`;
-    await enqueueEmail(trx, deps, bookingNotGoneThroughEmail({ ...event, bookUrl }));
+    await enqueueEmail(trx, deps, { specialistId: event.specialist.id, ...bookingNotGoneThroughEmail({ ...event, bookUrl }) });
   };
 }
 

@@ -102,7 +102,8 @@ ${button(input.reauthorizeUrl, 'Re-authorize Zoom')}
 export interface BookingConfirmedEvent {
   bookingId: string;
   service: { title: string; durationMinutes: number };
-  specialist: { name: string; email: string; timeZone: string };
+  /** `id` files both invitations under the specialist (their failed mail shows on their dashboard). */
+  specialist: { id: string; name: string; email: string; timeZone: string };
   customer: { name: string; email: string; timeZone: string | null; note: string | null };
   start: Date;
   end: Date;

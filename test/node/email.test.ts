@@ -196,6 +196,8 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       await db().updateTable('services').set({ title: 'Intro\u0007 call\u202e\u0001' }).where('id', '=', serviceIds[0]!).execute();
       await db().updateTable('specialists').set({ name: 'Anna\u2066 Berg\r\nX-Injected: 1\u001b\u2028\u2029\u200e\u200f\u061c' }).where('id', '=', specialistId).execute();
       expect((await book('Carla Customer', FREE_SLOT, { note: 'Line one\n\tLine two' })).status).toBe(201);
+      // Both invitations are filed under the specialist: a failed one shows on their dashboard.
+      expect(await db().selectFrom('email_outbox').select('specialist_id').execute()).toEqual([{ specialist_id: specialistId }, { specialist_id: specialistId }]);
       expect(await worker.runDue()).toBe(2);
       const mails = await smtp.waitForMessages(2);
       const customer = mails.find((m) => m.subject?.startsWith('Confirmed'))!;
@@ -235,13 +237,15 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       const send = createNotGoneThroughSender({ ...server.services.outbox, publicUrl: server.url });
       await db().transaction().execute((trx) =>
         send(trx, {
-          specialist: { slug: 'anna', name: 'Anna <i>Berg</i>\r\nX-Injected: 1', timeZone: 'Europe/Berlin' },
+          specialist: { id: specialistId, slug: 'anna', name: 'Anna <i>Berg</i>\r\nX-Injected: 1', timeZone: 'Europe/Berlin' },
           service: { title: 'Intro\u202e call' },
           customer: { name: 'Carla <script>x</script>', email: 'carla@example.test', timeZone: 'America/New_York' },
           start: new Date(FREE_SLOT),
         }),
       );
-      expect(await worker.deliverDue()).toBe(1);
+      // Filed under the specialist: should it fail, their dashboard lists it.
+      expect(await db().selectFrom('email_outbox').select(['specialist_id', 'to_address']).execute()).toEqual([{ specialist_id: specialistId, to_address: 'carla@example.test' }]);
+      expect(await worker.runDue()).toBe(1);
       const [mail] = await smtp.waitForMessages(1);
       expect(mail!.subject).toBe('Your booking with Anna <i>Berg</i>X-Injected: 1 did not go through');
       expect(mail!.to).toMatchObject({ value: [{ address: 'carla@example.test' }] });

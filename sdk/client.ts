@@ -10,6 +10,7 @@ import { isErrorCode } from './error-codes.js';
 import { BookingApiError, BookingConnectionError, BookingTimeoutError } from './errors.js';
 import { randomIdempotencyKey } from './idempotency-key.js';
 import { retryAfterDelay } from './retry-after.js';
+import { readJsonOrUndefined } from './response-json.js';
 
 export interface BookingClientOptions {
   /** The server's base URL, e.g. `https://booking.example.com`. */
@@ -122,7 +123,7 @@ export function createBookingClient(options: BookingClientOptions): BookingClien
           ? error
           : new BookingConnectionError(`Could not reach the booking server at ${baseUrl}.`, { cause: error });
       }
-      const parsed = await readJson(response);
+      const parsed = await readJsonOrUndefined(response);
       const code = (parsed as { code?: unknown } | undefined)?.code;
       const isOutcome = typeof code === 'string' && init.outcomeCodes?.has(code) === true;
       if (isRetryableStatus(response.status) && attempt < maxRetries && !isOutcome) {
@@ -226,14 +227,6 @@ async function fetchWithTimeout(fetchImpl: typeof fetch, url: string, init: Requ
   }
 }
 
-async function readJson(response: Response): Promise<unknown> {
-  const text = await response.text();
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -99,8 +99,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         apiBaseUrl: zoomEmulator.apiBaseUrl,
         redirectUri,
         observer: metrics.zoom,
+        clock,
       })
-    : createZoomClient({ ...(config.zoom as Extract<Config['zoom'], { mode: 'zoom' }>), redirectUri, observer: metrics.zoom });
+    : createZoomClient({ ...(config.zoom as Extract<Config['zoom'], { mode: 'zoom' }>), redirectUri, observer: metrics.zoom, clock });
   const zoomWebhookSecret = zoomEmulator ? zoomEmulator.webhookSecret : config.zoom.mode === 'zoom' ? config.zoom.webhookSecret : undefined;
 
   const inbox = config.mail.mode === 'local' ? await startLocalInbox({ port: config.mail.port }) : undefined;

@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { systemClock, type Clock } from '../clock.js';
 import { retryAfterDelay } from '../../sdk/retry-after.js';
+import { readJsonOrUndefined } from '../../sdk/response-json.js';
 import { ZoomApiError, ZoomMalformedAnswerError, ZoomNetworkError, ZoomOAuthError } from './errors.js';
 
 export interface ZoomClientOptions {
@@ -19,6 +21,8 @@ export interface ZoomClientOptions {
   timeoutMs?: number;
   fetch?: typeof fetch;
   sleep?: (ms: number) => Promise<void>;
+  /** Dates a Retry-After that names a time (Zoom's daily limit does). Default: the system clock. */
+  clock?: Clock;
   /** Told of every request to Zoom and every token refresh (metrics). */
   observer?: ZoomCallObserver;
 }
@@ -172,6 +176,7 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
   const maxRetryDelayMs = options.maxRetryDelayMs ?? 2_000;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const fetchImpl = options.fetch ?? globalThis.fetch;
+  const clock = options.clock ?? systemClock;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const basicAuth = `Basic ${Buffer.from(`${options.clientId}:${options.clientSecret}`).toString('base64')}`;
   const { observer } = options;
@@ -213,7 +218,7 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
       headers: { Authorization: basicAuth, 'Content-Type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams(params),
     });
-    const body = await readBody(response);
+    const body = await readJsonOrUndefined(response);
     const refusal = body as { error?: unknown; reason?: unknown } | undefined;
     // Key on `error`, not on the status: Zoom has moved this from 401 to 400 before.
     if (!response.ok || typeof refusal?.error === 'string') {
@@ -236,10 +241,10 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
         },
         body: json === undefined ? undefined : JSON.stringify(json),
       }, caller);
-      if (response.ok) return response.status === 204 ? undefined : ((await readBody(response)) as T);
-      const body = (await readBody(response)) as { code?: unknown; message?: unknown } | undefined;
+      if (response.ok) return response.status === 204 ? undefined : ((await readJsonOrUndefined(response)) as T);
+      const body = (await readJsonOrUndefined(response)) as { code?: unknown; message?: unknown } | undefined;
       // Retry-After comes as seconds or, on Zoom's daily limit, as an ISO timestamp.
-      const retryAfter = retryAfterDelay(response.headers, Date.now());
+      const retryAfter = retryAfterDelay(response.headers, clock().getTime());
       const error = new ZoomApiError(
         response.status,
         typeof body?.code === 'number' ? body.code : undefined,
@@ -320,13 +325,17 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
     async findMeetingsByAgendaMarker(accessToken, marker, options = {}) {
       const matches: number[] = [];
       let pageToken = '';
+      const seenPageTokens = new Set<string>();
       // Every page: on a busy account the meeting may be on any of them.
       do {
         const query = new URLSearchParams({ type: 'scheduled', page_size: String(MAX_PAGE_SIZE) });
         if (pageToken) query.set('next_page_token', pageToken);
         const page = parseAnswer('list_meetings', MeetingListAnswerSchema, await api<unknown>('list_meetings', accessToken, 'GET', `/users/me/meetings?${query}`, undefined, options.signal));
         matches.push(...page.meetings.filter((m) => m.agenda.includes(marker)).map((m) => m.id));
+        // A token handed out twice would page for ever: the list broke Zoom's contract.
+        if (seenPageTokens.has(page.next_page_token)) throw new ZoomMalformedAnswerError('list_meetings', 'a page token came back twice');
         pageToken = page.next_page_token;
+        seenPageTokens.add(pageToken);
       } while (pageToken);
       // The list omits start_url: read each match in full.
       return Promise.all(matches.map(async (id) => toMeeting('get_meeting', await api<unknown>('get_meeting', accessToken, 'GET', `/meetings/${id}`, undefined, options.signal))));
@@ -344,12 +353,3 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
   };
 }
 
-/** Zoom sometimes answers errors with a non-JSON body: never assume JSON. */
-async function readBody(response: Response): Promise<unknown> {
-  const text = await response.text();
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}

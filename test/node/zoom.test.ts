@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { resumeStalePendingBookings } from '../../server/bookings/index.js';
 import { createZoomClient } from '../../server/zoom/client.js';
+import { ZoomMalformedAnswerError } from '../../server/zoom/errors.js';
 import { bookingMarker } from '../../server/zoom/meetings.js';
 import { DATABASE_KINDS, useTestDatabase } from './helpers/databases.js';
 import { bookingBody, createTestClock, FREE_SLOT, NOW, seedSpecialist } from './helpers/fixtures.js';
@@ -379,6 +380,18 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
       const row = await db().selectFrom('bookings').selectAll().where('id', '=', interruptedBookingId).executeTakeFirstOrThrow();
       expect(row).toMatchObject({ status: 'confirmed', zoom_meeting_id: orphan.id, zoom_join_url: orphan.joinUrl });
       expect(server.emulator.controls.meetings()).toHaveLength(601);
+    });
+
+    it('a meeting list that hands out one page token twice is refused as malformed, not paged for ever', async () => {
+      const accessToken = await currentAccessToken();
+      const looping = { kind: 'respond' as const, status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ page_size: 300, total_records: 900, next_page_token: 'again', meetings: [] }) };
+      server.zoomProxy!.faults.push(looping, looping, looping);
+      const callsBefore = server.zoomProxy!.requests.length;
+      const error = await server.core.zoom.findMeetingsByAgendaMarker(accessToken, bookingMarker('lost')).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ZoomMalformedAnswerError);
+      expect((error as Error).message).toBe("Zoom's list_meetings answer breaks its contract: a page token came back twice");
+      expect(server.zoomProxy!.requests.length - callsBefore).toBe(2);
+      server.zoomProxy!.faults.length = 0;
     });
 
     it('a stale pending booking whose meeting was never created gets one on recovery', async () => {

@@ -22,6 +22,7 @@ import { startLocalInbox, type LocalInbox } from './email/local-inbox.js';
 import { createEmailJobHandler } from './email/outbox.js';
 import { createMailSender } from './email/transport.js';
 import { createZoomClient, type ZoomClient } from './zoom/client.js';
+import { createMeetingCleanupJobHandler } from './zoom/meeting-cleanup.js';
 import type { ZoomConnectionStore } from './zoom/connections.js';
 import type { ReauthNotifier } from './zoom/reauth.js';
 import { startZoomEmulator, type RunningZoomEmulator } from './zoom-emulator/index.js';
@@ -170,7 +171,8 @@ interface BackgroundWiring {
 
 /**
  * Everything a server process runs besides answering requests, in start
- * order: the job worker (sends queued email, and every later kind of job), the sweep that finishes
+ * order: the job worker (sends queued email, deletes leftover Zoom meetings,
+ * and every later kind of job), the sweep that finishes
  * bookings whose request died mid-way (its first run ends before the server
  * is ready), and the retention job (purges old rows). `close()` stops them all.
  */
@@ -186,7 +188,10 @@ function backgroundTasks({ config, options, core, services, sender, databaseKind
         clock,
         logger,
         pollMs: options.outboxPollMs,
-        handlers: [createEmailJobHandler({ db, clock, cipher, logger, sender, from: config.mailFrom ?? `specialist-booking <no-reply@${new URL(publicUrl).hostname}>` })],
+        handlers: [
+          createEmailJobHandler({ db, clock, cipher, logger, sender, from: config.mailFrom ?? `specialist-booking <no-reply@${new URL(publicUrl).hostname}>` }),
+          createMeetingCleanupJobHandler(services.bookings.meetings),
+        ],
       }),
     ),
     periodicTask({

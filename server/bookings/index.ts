@@ -7,11 +7,12 @@ import { markAvailabilityChanged } from '../availability/version.js';
 import type { Clock } from '../clock.js';
 import { isUniqueViolation } from '../db/connection.js';
 import type { BookingsTable, Database } from '../db/schema.js';
-import { DomainError, rateLimited, zoomUnavailable } from '../errors.js';
+import { DomainError, rateLimited, UNAVAILABLE_RETRY_AFTER_SECONDS, zoomUnavailable } from '../errors.js';
 import { countHits, DAY_MS, HOUR_MS, type AbuseLimits, type Limit } from '../limits/index.js';
 import type { Logger } from '../logger.js';
 import type { TokenCipher } from '../security/token-cipher.js';
 import { requireActiveService, requireSpecialist, type ServiceRow, type SpecialistRow } from '../specialists/index.js';
+import { cleanUpBookingMeetings, queueMeetingCleanup } from '../zoom/meeting-cleanup.js';
 import type { MeetingResult, ZoomMeetings } from '../zoom/meetings.js';
 import { describeReauthReason, type ReauthNotifier } from '../zoom/reauth.js';
 import type { ReauthReason } from '../zoom/connections.js';
@@ -258,7 +259,7 @@ async function resume(deps: BookingDeps, booking: LeasedBooking): Promise<Bookin
   });
   if (!released) return settleLostLease(deps, booking, undefined);
   // The request that died may have asked Zoom already: its meeting must not outlive the booking.
-  if (row.meeting_requested_at !== null) await deps.meetings.deleteForBooking({ specialistId: specialist.id, bookingId: row.id });
+  if (row.meeting_requested_at !== null) await cleanUpBookingMeetings(deps, { specialistId: specialist.id, bookingId: row.id });
   deps.logger.info('stale booking released: too close to its start', { bookingId: row.id, startPassed: start <= now });
   throw new DomainError('slot_unavailable', 'This booking attempt did not go through in time. Please pick another time.');
 }
@@ -384,7 +385,15 @@ async function provisionMeeting(deps: BookingDeps, booking: LeasedBooking, attem
     if (!released) return settleLostLease(deps, booking, undefined);
     throw new DomainError('requires_reauth', reauthMessage(result.reason, released.notified), { requiresReAuth: true, specialistNotified: released.notified });
   }
-  if (!(await deps.db.transaction().execute((trx) => releaseReservation(deps, trx, booking)))) return settleLostLease(deps, booking, undefined);
+  const isReleased = await deps.db.transaction().execute(async (trx) => {
+    if (!(await releaseReservation(deps, trx, booking))) return false;
+    // Zoom may have made the meeting and failed to say so (a lost answer, the
+    // deadline): once Zoom has had a moment, a job deletes whatever exists.
+    const later = new Date(deps.clock().getTime() + (result.retryAfterSeconds ?? UNAVAILABLE_RETRY_AFTER_SECONDS) * 1000);
+    await queueMeetingCleanup(trx, deps.clock, { specialistId: specialist.id, bookingId: row.id }, later);
+    return true;
+  });
+  if (!isReleased) return settleLostLease(deps, booking, undefined);
   throw zoomUnavailable(`Failed to create Zoom meeting: ${result.message} Your time was not booked; please try again in a few minutes.`, result.retryAfterSeconds);
 }
 
@@ -414,7 +423,7 @@ async function settleLostLease(deps: BookingDeps, booking: LeasedBooking, madeMe
   if (!settled) throw zoomUnavailable('This booking is still being set up. Please try again in a minute.');
   const { current } = settled;
   if (madeMeetingId !== undefined && current?.zoom_meeting_id !== madeMeetingId) {
-    await deps.meetings.deleteForBooking({ specialistId: specialist.id, bookingId: row.id, keepMeetingId: current?.zoom_meeting_id });
+    await cleanUpBookingMeetings(deps, { specialistId: specialist.id, bookingId: row.id, keepMeetingId: current?.zoom_meeting_id });
   }
   if (current) return toBookingDto(current, service, specialist);
   throw didNotGoThrough();

@@ -27,16 +27,30 @@ export type MeetingResult =
   /** `retryAfterSeconds`: Zoom's own Retry-After, when its last answer had one. */
   | { kind: 'unavailable'; message: string; retryAfterSeconds?: number };
 
+/** Which booking's meetings to delete, and the one to keep (the meeting it was confirmed with, if any). */
+export interface MeetingCleanupRequest {
+  specialistId: string;
+  bookingId: string;
+  keepMeetingId?: string | null | undefined;
+}
+
+/** The Zoom connection could not be used to delete a booking's meetings. */
+export class MeetingCleanupError extends Error {
+  override name = 'MeetingCleanupError';
+}
+
 export interface ZoomMeetings {
   /** Creates the booking's meeting, or finds the one an earlier attempt created. */
   createForBooking(request: MeetingRequest): Promise<MeetingResult>;
   /**
    * Deletes the meetings made for a booking that went another way (found
    * by its agenda marker), except `keepMeetingId`: the meeting the booking
-   * was confirmed with. Best effort: a failure is logged, not thrown (the
-   * booking's outcome stands either way). Returns how many were deleted.
+   * was confirmed with. Returns how many were deleted.
+   * @throws MeetingCleanupError when the connection cannot be used, and
+   *   Zoom's errors when Zoom fails: see `cleanUpBookingMeetings`, which
+   *   retries later.
    */
-  deleteForBooking(request: { specialistId: string; bookingId: string; keepMeetingId?: string | null | undefined }): Promise<number>;
+  deleteForBooking(request: MeetingCleanupRequest & { signal?: AbortSignal }): Promise<number>;
 }
 
 /** The text that ties a Zoom meeting to its booking, so a retry can find it instead of creating another. */
@@ -124,22 +138,14 @@ export function createZoomMeetings(deps: { zoom: ZoomClient; connections: ZoomCo
       }
     },
 
-    async deleteForBooking({ specialistId, bookingId, keepMeetingId }) {
+    async deleteForBooking({ specialistId, bookingId, keepMeetingId, signal }) {
       const token = await connections.getAccessToken(specialistId);
-      if (token.kind !== 'token') {
-        logger.warn('zoom meeting of a released booking left behind', { specialistId, bookingId, reason: token.kind });
-        return 0;
-      }
-      try {
-        const made = await zoom.findMeetingsByAgendaMarker(token.accessToken, bookingMarker(bookingId));
-        const extra = made.filter((meeting) => meeting.id !== keepMeetingId);
-        for (const meeting of extra) await zoom.deleteMeeting(token.accessToken, meeting.id);
-        if (extra.length > 0) logger.info('zoom meetings of a booking that went another way deleted', { specialistId, bookingId, count: extra.length });
-        return extra.length;
-      } catch (error) {
-        logger.warn('zoom meeting of a released booking left behind', { specialistId, bookingId, error: (error as Error).message });
-        return 0;
-      }
+      if (token.kind !== 'token') throw new MeetingCleanupError(token.kind === 'reauth' ? `the Zoom connection needs re-authorizing (${token.reason})` : token.message);
+      const made = await zoom.findMeetingsByAgendaMarker(token.accessToken, bookingMarker(bookingId), { signal });
+      const extra = made.filter((meeting) => meeting.id !== keepMeetingId);
+      for (const meeting of extra) await zoom.deleteMeeting(token.accessToken, meeting.id, { signal });
+      if (extra.length > 0) logger.info('zoom meetings of a booking that went another way deleted', { specialistId, bookingId, count: extra.length });
+      return extra.length;
     },
   };
 }

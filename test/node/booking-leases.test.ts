@@ -8,7 +8,9 @@ import { CreateBookingRequestSchema } from '../../sdk/contract.js';
 import { claimBlocks } from '../../server/availability/index.js';
 import { createBooking, resumeStalePendingBookings, type BookingDeps } from '../../server/bookings/index.js';
 import { DomainError } from '../../server/errors.js';
-import { createNotGoneThroughSender } from '../../server/email/notifications.js';
+import { createJobWorker } from '../../server/jobs/index.js';
+import { createMeetingCleanupJobHandler, MEETING_CLEANUP_JOB } from '../../server/zoom/meeting-cleanup.js';
+import { bookingMarker } from '../../server/zoom/meetings.js';
 import { DATABASE_KINDS, useTestDatabase } from './helpers/databases.js';
 import { bookingBody, createTestClock, FREE_SLOT, NOW, seedSpecialist } from './helpers/fixtures.js';
 import { connectZoom, startTestServer, type TestServer } from './helpers/server.js';
@@ -27,6 +29,7 @@ describe.each(DATABASE_KINDS)('booking meeting leases on %s', (kind) => {
   const releases: Array<() => void> = [];
 
   beforeEach(async () => {
+    await db().deleteFrom('jobs').execute();
     await db().deleteFrom('email_outbox').execute();
     await db().deleteFrom('specialists').execute();
     ({ specialistId, serviceIds } = await seedSpecialist(db()));
@@ -39,11 +42,11 @@ describe.each(DATABASE_KINDS)('booking meeting leases on %s', (kind) => {
     await server.close();
   });
 
-  /** The server's booking deps, with the customer's "did not go through" email wired as the lead wires it in services.ts. */
-  const bookingDeps = (target = server): BookingDeps => ({
-    ...target.services.bookings,
-    onBookingNotGoneThrough: createNotGoneThroughSender({ ...target.services.outbox, publicUrl: target.url }),
-  });
+  const bookingDeps = (target = server): BookingDeps => target.services.bookings;
+  /** A job worker that only deletes leftover meetings, on the test clock. */
+  const cleanupWorker = () =>
+    createJobWorker({ db: db(), databaseKind: kind, clock: time.clock, logger: server.core.logger, handlers: [createMeetingCleanupJobHandler(server.services.bookings.meetings)] });
+  const cleanupJobs = () => db().selectFrom('jobs').select(['kind', 'status', 'run_after', 'payload']).where('kind', '=', MEETING_CLEANUP_JOB).execute();
   const book = (url = server.url, customer: Record<string, unknown> = {}) =>
     fetch(`${url}/api/v1/specialists/anna/bookings`, {
       method: 'POST',
@@ -190,9 +193,29 @@ describe.each(DATABASE_KINDS)('booking meeting leases on %s', (kind) => {
     expect(await outbox()).toEqual([]);
   });
 
+  it('Zoom made the meeting but every answer was lost: the booking is released and a job deletes the meeting once Zoom has had a moment', async () => {
+    // The create reaches Zoom and its answer is cut; both searches for it are cut too.
+    server.zoomProxy!.faults.push({ kind: 'drop-response' }, { kind: 'drop-response' }, { kind: 'drop-response' });
+    const res = await book();
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('30');
+    expect(await res.json()).toMatchObject({ code: 'zoom_unavailable' });
+    expect(await bookings()).toEqual([]);
+    expect(server.emulator.controls.meetings(zoomUserId)).toHaveLength(1);
+    const [job] = await cleanupJobs();
+    expect(job).toMatchObject({ status: 'pending', run_after: new Date(NOW.getTime() + 30_000).toISOString() });
+
+    const worker = cleanupWorker();
+    expect(await worker.runDue()).toBe(0);
+    time.advance(30_000);
+    expect(await worker.runDue()).toBe(1);
+    expect(server.emulator.controls.meetings(zoomUserId)).toEqual([]);
+    expect((await cleanupJobs()).map((j) => j.status)).toEqual(['done']);
+  });
+
   describe('the sweep never confirms a booking too close to its start', () => {
     /** A pending booking whose request died: lease ended, meeting never asked for. */
-    const insertDeadPending = async (start = FREE_SLOT) => {
+    const insertDeadPending = async (start = FREE_SLOT, requestedAt: string | null = null) => {
       const id = crypto.randomUUID();
       const startMs = Date.parse(start);
       await db()
@@ -215,7 +238,7 @@ describe.each(DATABASE_KINDS)('booking meeting leases on %s', (kind) => {
           request_fingerprint: null,
           meeting_lock_until: new Date(NOW.getTime() - 1_000).toISOString(),
           meeting_lock_token: 'dead-request',
-          meeting_requested_at: null,
+          meeting_requested_at: requestedAt,
           created_at: NOW.toISOString(),
           updated_at: NOW.toISOString(),
         })
@@ -250,6 +273,27 @@ describe.each(DATABASE_KINDS)('booking meeting leases on %s', (kind) => {
       expect(content.html).toContain(`href="${server.url}/book/anna"`);
       expect(content.html).toContain('Hi Carla &lt;b&gt;Customer&lt;/b&gt;,');
       expect(content.html).not.toContain('<b>Customer');
+    });
+
+    it('deletes the meeting the dead request made; when Zoom fails then, a job deletes it later', async () => {
+      const id = await insertDeadPending(FREE_SLOT, NOW.toISOString());
+      const token = await server.services.connections.getAccessToken(specialistId);
+      if (token.kind !== 'token') throw new Error('expected a token');
+      await server.core.zoom.createMeeting(token.accessToken, { topic: 'Intro', startTime: new Date(FREE_SLOT), durationMinutes: 30, timeZone: 'UTC', agenda: bookingMarker(id) });
+      time.advance(3 * 60 * MINUTE + MINUTE);
+      // Zoom refuses the at-once clean-up (all four attempts of the meeting search).
+      server.emulator.controls.failNext(4, { status: 503 });
+      expect(await resumeStalePendingBookings(bookingDeps())).toBe(1);
+      expect(await bookings()).toEqual([]);
+      expect(server.emulator.controls.meetings(zoomUserId)).toHaveLength(1);
+      expect(await cleanupJobs()).toEqual([
+        { kind: MEETING_CLEANUP_JOB, status: 'pending', run_after: time.clock().toISOString(), payload: JSON.stringify({ specialistId, bookingId: id }) },
+      ]);
+
+      const worker = cleanupWorker();
+      expect(await worker.runDue()).toBe(1);
+      expect(server.emulator.controls.meetings(zoomUserId)).toEqual([]);
+      expect((await cleanupJobs()).map((j) => j.status)).toEqual(['done']);
     });
 
     it('confirms a booking that still keeps the minimum notice', async () => {

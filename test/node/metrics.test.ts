@@ -157,11 +157,17 @@ describe.each(DATABASE_KINDS)('/metrics on %s', (kind) => {
 
   it('reads the background jobs waiting and given up on, by kind', async () => {
     const jobs = await db().selectFrom('jobs').select(['kind', 'status']).execute();
-    expect(new Set(jobs.map((job) => job.kind))).toEqual(new Set(['email.send']));
-    const failed = jobs.filter((job) => job.status === 'failed').length;
+    // Emails, and the clean-up of the meetings Zoom may have made for the booking it refused with 503.
+    expect(new Set(jobs.map((job) => job.kind))).toEqual(new Set(['email.send', 'zoom.delete-booking-meetings']));
+    const emails = jobs.filter((job) => job.kind === 'email.send');
+    const failed = emails.filter((job) => job.status === 'failed').length;
     expect(failed).toBe(1);
-    expect(get('jobs_pending', { kind: 'email.send' })).toBe(jobs.length - failed);
+    expect(get('jobs_pending', { kind: 'email.send' })).toBe(emails.length - failed);
     expect(get('jobs_failed', { kind: 'email.send' })).toBe(failed);
+    const cleanups = jobs.filter((job) => job.kind === 'zoom.delete-booking-meetings');
+    expect(cleanups.map((job) => job.status)).toEqual(['pending']);
+    expect(get('jobs_pending', { kind: 'zoom.delete-booking-meetings' })).toBe(1);
+    expect(get('jobs_failed', { kind: 'zoom.delete-booking-meetings' })).toBeUndefined();
   });
 
   /** Asserts who gets /metrics at `url`, with `headers` on every request: 404 without the right token, 200 with it. */

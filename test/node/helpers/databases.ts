@@ -15,7 +15,7 @@ export interface TestDatabase {
   /** A URL another process can open (same file, same schema). */
   url: string;
   handle: DatabaseHandle;
-  /** Closes the handle and removes the file or schema. */
+  /** Closes the handle; removes the SQLite file (PostgreSQL schemas go when the run ends: database-run.ts). */
   destroy(): Promise<void>;
 }
 
@@ -40,7 +40,9 @@ export async function createTestDatabase(kind: DatabaseKind): Promise<TestDataba
   }
   const base = process.env.TEST_DATABASE_URL;
   if (!base) throw new Error('TEST_DATABASE_URL is not set');
-  const schema = `t_${process.pid}_${randomBytes(4).toString('hex')}`;
+  // The run's prefix (database-run.ts drops its schemas at the end); a file run on its own gets one of its own.
+  const prefix = process.env.TEST_SCHEMA_PREFIX ?? `t_solo_`;
+  const schema = `${prefix}${process.pid}_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();
   await admin.query(`create schema ${schema}`);
@@ -52,13 +54,9 @@ export async function createTestDatabase(kind: DatabaseKind): Promise<TestDataba
     kind,
     url,
     handle,
-    destroy: async () => {
-      await handle.close();
-      const cleanup = new pg.Client({ connectionString: base });
-      await cleanup.connect();
-      await cleanup.query(`drop schema ${schema} cascade`);
-      await cleanup.end();
-    },
+    // The schema itself is dropped when the whole run ends (database-run.ts): a
+    // drop now could break another file's migration, which lists every schema.
+    destroy: () => handle.close(),
   };
 }
 

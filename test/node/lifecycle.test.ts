@@ -164,6 +164,143 @@ describe.each(DATABASE_KINDS)('booking lifecycle on %s', (kind) => {
     });
   });
 
+  describe('reschedule', () => {
+    const blocksOf = (start: string, minutes: number) =>
+      Array.from({ length: minutes / 5 }, (_, i) => Date.parse(start) / 60_000 + i * 5);
+
+    it('moves the claims, the time and the calendar sequence in one go, queues the Zoom update, raises one event', async () => {
+      const booking = await book(TUESDAY_SLOT, 1); // 60 minutes
+      const before = await bookingRow(booking.id);
+      // 09:30 overlaps the booking's own 09:00–10:00: its own claims must not block the move.
+      const moved = await lifecycle.reschedule(booking.id, customer(booking.id), { start: '2030-01-08T10:30:00+01:00' });
+      expect(moved).toMatchObject({ status: 'confirmed', start: '2030-01-08T09:30:00.000Z', end: '2030-01-08T10:30:00.000Z', canReschedule: true });
+      expect(await claimsOf(booking.id)).toEqual(blocksOf('2030-01-08T09:30:00.000Z', 60));
+      expect(await bookingRow(booking.id)).toMatchObject({ start_at: '2030-01-08T09:30:00.000Z', end_at: '2030-01-08T10:30:00.000Z', calendar_sequence: 1 });
+      const updates = await jobsOf('zoom.update-meeting');
+      expect(updates).toHaveLength(1);
+      expect(JSON.parse(updates[0]!.payload)).toEqual({ specialistId, bookingId: booking.id, meetingId: before.zoom_meeting_id });
+      expect(recorded.events.rescheduled).toHaveLength(1);
+      expect(recorded.events.rescheduled[0]).toMatchObject({
+        previousStart: new Date(TUESDAY_SLOT),
+        start: new Date('2030-01-08T09:30:00.000Z'),
+        end: new Date('2030-01-08T10:30:00.000Z'),
+        rescheduledBy: 'customer',
+        joinUrl: before.zoom_join_url,
+        sequence: 1,
+      });
+    });
+
+    it('answers slot_taken for a taken time and keeps the old time and claims', async () => {
+      const booking = await book();
+      await book(TUESDAY_LATER);
+      const answer = await refusal(lifecycle.reschedule(booking.id, customer(booking.id), { start: TUESDAY_LATER }));
+      expect(answer.code).toBe('slot_taken');
+      expect(await bookingRow(booking.id)).toMatchObject({ start_at: TUESDAY_SLOT, calendar_sequence: 0 });
+      expect(await claimsOf(booking.id)).toEqual(blocksOf(TUESDAY_SLOT, 30));
+      expect(await jobsOf('zoom.update-meeting')).toEqual([]);
+      expect(recorded.events.rescheduled).toEqual([]);
+    });
+
+    it('answers slot_unavailable for a time that is not offered', async () => {
+      const booking = await book();
+      for (const start of ['2030-01-08T03:00:00.000Z', '2030-01-12T09:00:00.000Z', '2030-01-08T09:07:00.000Z']) {
+        expect((await refusal(lifecycle.reschedule(booking.id, customer(booking.id), { start }))).code).toBe('slot_unavailable');
+      }
+      expect(await claimsOf(booking.id)).toEqual(blocksOf(TUESDAY_SLOT, 30));
+    });
+
+    it('replays a repeated Idempotency-Key with the same start and refuses it with another', async () => {
+      const booking = await book();
+      const first = await lifecycle.reschedule(booking.id, customer(booking.id), { start: '2030-01-08T12:00:00.000Z', idempotencyKey: 'move-1' });
+      const again = await lifecycle.reschedule(booking.id, customer(booking.id), { start: '2030-01-08T13:00:00+01:00', idempotencyKey: 'move-1' });
+      expect(again).toEqual(first);
+      expect(recorded.events.rescheduled).toHaveLength(1);
+      expect(await jobsOf('zoom.update-meeting')).toHaveLength(1);
+      const reused = await refusal(lifecycle.reschedule(booking.id, customer(booking.id), { start: '2030-01-08T13:00:00.000Z', idempotencyKey: 'move-1' }));
+      expect(reused.code).toBe('idempotency_key_reused');
+      expect(await bookingRow(booking.id)).toMatchObject({ start_at: '2030-01-08T12:00:00.000Z', calendar_sequence: 1 });
+    });
+
+    it('refuses inside the window, and allows it after an offer', async () => {
+      const booking = await book();
+      time.advance(12 * HOUR);
+      expect((await refusal(lifecycle.reschedule(booking.id, customer(booking.id), { start: '2030-01-08T12:00:00.000Z' }))).code).toBe('change_window_closed');
+      expect(await bookingRow(booking.id)).toMatchObject({ start_at: TUESDAY_SLOT, calendar_sequence: 0 });
+      await lifecycle.offerReschedule(booking.id, specialistId);
+      const moved = await lifecycle.reschedule(booking.id, customer(booking.id), { start: '2030-01-09T12:00:00.000Z' });
+      expect(moved.start).toBe('2030-01-09T12:00:00.000Z');
+    });
+
+    it('refuses to reschedule a cancelled booking', async () => {
+      const booking = await book();
+      await lifecycle.cancel(booking.id, customer(booking.id));
+      expect((await refusal(lifecycle.reschedule(booking.id, customer(booking.id), { start: '2030-01-08T12:00:00.000Z' }))).code).toBe('booking_not_changeable');
+      expect(await claimsOf(booking.id)).toEqual([]);
+    });
+
+    it('gives a time two reschedules race for to one: the other, held back by the first transaction, gets slot_taken', async () => {
+      const first = await book();
+      const second = await book(TUESDAY_LATER);
+      const target = '2030-01-08T12:00:00.000Z';
+      // The first move is held inside its transaction (claims inserted, not committed) while the second starts.
+      let enteredHold!: () => void;
+      const entered = new Promise<void>((resolve) => (enteredHold = resolve));
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const holding = createBookingLifecycle({
+        db: db(),
+        clock: time.clock,
+        logger: server.core.logger,
+        manageTokens,
+        handlers: { ...recorded.handlers, onRescheduled: async () => (enteredHold(), released) },
+      });
+      const firstMove = holding.reschedule(first.id, customer(first.id), { start: target });
+      await entered;
+      const secondMove = refusal(lifecycle.reschedule(second.id, customer(second.id), { start: target }));
+      release();
+      expect((await firstMove).start).toBe(target);
+      expect((await secondMove).code).toBe('slot_taken');
+      expect(await claimsOf(first.id)).toEqual(blocksOf(target, 30));
+      expect(await claimsOf(second.id)).toEqual(blocksOf(TUESDAY_LATER, 30));
+      expect((await bookingRow(second.id)).start_at).toBe(TUESDAY_LATER);
+    });
+
+    it('gives a time many reschedules race for to exactly one', async () => {
+      const starts = ['2030-01-08T08:00:00.000Z', '2030-01-08T09:00:00.000Z', '2030-01-08T10:00:00.000Z', '2030-01-08T12:00:00.000Z'];
+      const bookings = [];
+      for (const start of starts) bookings.push(await book(start));
+      const target = '2030-01-08T14:00:00.000Z';
+      const outcomes = await Promise.allSettled(bookings.map((b) => lifecycle.reschedule(b.id, customer(b.id), { start: target })));
+      const winners = outcomes.filter((o) => o.status === 'fulfilled');
+      expect(winners).toHaveLength(1);
+      for (const outcome of outcomes) if (outcome.status === 'rejected') expect(outcome.reason).toMatchObject({ code: 'slot_taken' });
+      const holders = await db().selectFrom('booking_slot_claims').select('booking_id').where('block_start', '=', Date.parse(target) / 60_000).execute();
+      expect(holders).toEqual([{ booking_id: (winners[0] as PromiseFulfilledResult<{ id: string }>).value.id }]);
+      for (const [i, b] of bookings.entries()) {
+        const row = await bookingRow(b.id);
+        expect(await claimsOf(b.id)).toEqual(blocksOf(row.start_at, 30));
+        if (row.id !== holders[0]!.booking_id) expect(row.start_at).toBe(starts[i]);
+      }
+    });
+  });
+
+  describe('listForSpecialist', () => {
+    it('lists upcoming bookings soonest first, and past or cancelled ones latest first', async () => {
+      const later = await book(TUESDAY_LATER);
+      const sooner = await book(TUESDAY_SLOT);
+      const cancelled = await book('2030-01-08T12:00:00.000Z');
+      await lifecycle.cancel(cancelled.id, { kind: 'specialist', specialistId });
+      const upcoming = await lifecycle.listForSpecialist(specialistId, { when: 'upcoming' });
+      expect(upcoming.map((b) => b.id)).toEqual([sooner.id, later.id]);
+      expect((await lifecycle.listForSpecialist(specialistId, { when: 'upcoming', limit: 1, offset: 1 })).map((b) => b.id)).toEqual([later.id]);
+      expect((await lifecycle.listForSpecialist(specialistId, { when: 'past' })).map((b) => b.id)).toEqual([cancelled.id]);
+      time.advance(Date.parse(TUESDAY_SLOT) - time.clock().getTime() + 60_000);
+      expect((await lifecycle.listForSpecialist(specialistId, { when: 'upcoming' })).map((b) => b.id)).toEqual([later.id]);
+      expect((await lifecycle.listForSpecialist(specialistId, { when: 'past' })).map((b) => b.id)).toEqual([cancelled.id, sooner.id]);
+      expect(await lifecycle.listForSpecialist('someone-else', { when: 'upcoming' })).toEqual([]);
+    });
+  });
+
   describe('access', () => {
     it('refuses a forged token (403 code) and a token of another booking, changing nothing', async () => {
       const booking = await book();

@@ -17,9 +17,9 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
 import { enqueueJob, type JobHandler, type RetryPolicy } from '../jobs/index.js';
 import type { Logger } from '../logger.js';
-import type { CallOptions, ZoomClient } from '../zoom/client.js';
+import type { ZoomClient } from '../zoom/client.js';
 import type { ZoomConnectionStore } from '../zoom/connections.js';
-import { ZoomApiError } from '../zoom/errors.js';
+import { ZoomApiError, ZoomMeetingNotFoundError } from '../zoom/errors.js';
 
 export const ZOOM_DELETE_MEETING_JOB = 'zoom.delete-meeting';
 export const ZOOM_UPDATE_MEETING_JOB = 'zoom.update-meeting';
@@ -40,11 +40,8 @@ export interface ZoomChangePayload {
  */
 export const ZOOM_CHANGE_RETRY: Partial<RetryPolicy> = { retryForMs: 7 * 24 * 3_600_000 };
 
-/** The Zoom calls the jobs make: the real client (server/zoom/client.ts) provides them. */
-export interface ZoomMeetingChanger {
-  deleteMeeting: ZoomClient['deleteMeeting'];
-  updateMeeting(accessToken: string, meetingId: string, change: { startTime: Date; durationMinutes: number; timeZone: string }, options?: CallOptions): Promise<void>;
-}
+/** The Zoom calls the jobs make. */
+export type ZoomMeetingChanger = Pick<ZoomClient, 'deleteMeeting' | 'updateMeeting'>;
 
 /** Queues a Zoom change in the booking change's transaction: it exists exactly when the change commits. */
 export async function queueZoomChange(trx: Transaction<Database>, clock: Clock, kind: typeof ZOOM_DELETE_MEETING_JOB | typeof ZOOM_UPDATE_MEETING_JOB, payload: ZoomChangePayload): Promise<void> {
@@ -147,7 +144,7 @@ export function createZoomChangeJobHandlers(deps: ZoomChangeJobDeps): JobHandler
       try {
         await withAccessToken(payload.specialistId, context.signal, (accessToken) => zoom.updateMeeting(accessToken, payload.meetingId, change, { signal: context.signal }));
       } catch (error) {
-        if (!(error instanceof ZoomApiError && error.status === 404 && error.code === 3001)) throw error;
+        if (!(error instanceof ZoomMeetingNotFoundError)) throw error;
         // Deleted at Zoom (by the specialist, by hand): there is nothing to move, and a retry would not change that.
         logger.warn('zoom meeting to move no longer exists', { specialistId: payload.specialistId, bookingId: payload.bookingId });
         return;

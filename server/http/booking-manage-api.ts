@@ -12,7 +12,7 @@ import { parseOrThrow } from '../validation.js';
 import { createApiEnvelope } from './api-envelope.js';
 import { addressLimitKey, type ClientAddressOf } from './client-address.js';
 import { readJsonBody } from './json-body.js';
-import { parseIdempotencyKey } from './public-api.js';
+import { parseIdempotencyKey } from './idempotency-key.js';
 
 /**
  * Changes of one booking per day: each cancel or reschedule emails both

@@ -1,5 +1,4 @@
 import { Hono, type Context, type ErrorHandler } from 'hono';
-import { z } from 'zod';
 import { CreateBookingRequestSchema, IdSchema, LIMITS, SlotsQuerySchema, SlugSchema, type SlotsResponse } from '../../sdk/contract.js';
 import type { ListSlotsInput, SlotList, SlotLister } from '../availability/index.js';
 import { createBooking, type BookingDeps } from '../bookings/index.js';
@@ -15,6 +14,7 @@ import { createApiEnvelope } from './api-envelope.js';
 import { addressLimitKey, type ClientAddressOf } from './client-address.js';
 import { sendSharedJson } from './shared-json.js';
 import { readJsonBody } from './json-body.js';
+import { parseIdempotencyKey } from './idempotency-key.js';
 import { bookingManageApiRoutes } from './booking-manage-api.js';
 
 const SLOTS_PATH = '/specialists/:slug/services/:serviceId/slots';
@@ -36,11 +36,6 @@ export interface PublicApiDeps {
   /** Told of every answer as it goes out (metrics). */
   onAnswered?: (c: Context, response: Response) => void;
 }
-
-const IdempotencyKeySchema = z
-  .string()
-  .regex(/^[\x21-\x7e]+$/, 'Use printable ASCII without spaces')
-  .max(LIMITS.idempotencyKeyMaxLength, `At most ${LIMITS.idempotencyKeyMaxLength} characters`);
 
 function slugParam(value: string): string {
   if (!SlugSchema.safeParse(value).success) throw new DomainError('not_found', `No specialist is published at "${value}".`);
@@ -136,12 +131,4 @@ export function publicApiRoutes(deps: PublicApiDeps): Hono {
   app.route('/', bookingManageApiRoutes({ ...deps, db, clock: deps.bookings.clock, limits: deps.bookings.limits }));
 
   return app;
-}
-
-/** An `Idempotency-Key` header's value, or `validation_failed` naming the header. */
-export function parseIdempotencyKey(value: string): string {
-  return parseOrThrow(IdempotencyKeySchema, value, {
-    rootName: 'Idempotency-Key',
-    summarize: (errors) => `Please check the Idempotency-Key header: ${errors[0]!.message}.`,
-  });
 }

@@ -111,6 +111,23 @@ describe.each(DATABASE_KINDS)('Zoom changes of cancelled and rescheduled booking
     expect(server.emulator.controls.meetings(zoomUserId).filter((m) => m.agenda.includes(booking.id))).toEqual([]);
   });
 
+  it('runs a change once when two workers (as in two processes) look for it at the same moment', async () => {
+    const booking = await book();
+    const meetingId = await meetingIdOf(booking.id);
+    await server.services.lifecycle.reschedule(booking.id, customer(booking.id), { start: '2030-01-09T13:00:00.000Z' });
+    const other = createJobWorker({
+      db: db(),
+      databaseKind: kind,
+      clock: time.clock,
+      logger: server.core.logger,
+      handlers: createZoomChangeJobHandlers({ db: db(), zoom: server.core.zoom, connections: server.services.connections, logger: server.core.logger }),
+    });
+    const [mine, theirs] = await Promise.all([worker.runDue(), other.runDue()]);
+    expect(mine + theirs).toBe(1);
+    expect(await zoomJobs()).toMatchObject([{ kind: 'zoom.update-meeting', status: 'done', attempts: 1 }]);
+    expect(Date.parse(meeting(meetingId)!.start_time)).toBe(Date.parse('2030-01-09T13:00:00.000Z'));
+  });
+
   it('keeps retrying a deletion while the token is dead, and runs it at once after the re-auth', async () => {
     const booking = await book();
     const meetingId = await meetingIdOf(booking.id);

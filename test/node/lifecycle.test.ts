@@ -284,6 +284,25 @@ describe.each(DATABASE_KINDS)('booking lifecycle on %s', (kind) => {
     });
   });
 
+  describe('the specialist', () => {
+    it('reschedules inside the window, raising the event as the specialist', async () => {
+      const booking = await book();
+      time.advance(12 * HOUR);
+      const moved = await lifecycle.reschedule(booking.id, { kind: 'specialist', specialistId }, { start: '2030-01-09T09:00:00.000Z' });
+      expect(moved).toMatchObject({ start: '2030-01-09T09:00:00.000Z', canReschedule: true });
+      expect(recorded.events.rescheduled[0]).toMatchObject({ rescheduledBy: 'specialist', sequence: 1 });
+    });
+
+    it('cannot offer a reschedule of a cancelled booking, and offers are not customers\' to make', async () => {
+      const booking = await book();
+      await lifecycle.cancel(booking.id, customer(booking.id));
+      expect((await refusal(lifecycle.offerReschedule(booking.id, specialistId))).code).toBe('booking_not_changeable');
+      expect((await refusal(lifecycle.offerReschedule(booking.id, 'someone-else'))).code).toBe('not_found');
+      expect((await bookingRow(booking.id)).reschedule_offered_at).toBeNull();
+      expect(recorded.events.offered).toEqual([]);
+    });
+  });
+
   describe('listForSpecialist', () => {
     it('lists upcoming bookings soonest first, and past or cancelled ones latest first', async () => {
       const later = await book(TUESDAY_LATER);

@@ -1,8 +1,8 @@
 import { Hono, type Context, type ErrorHandler } from 'hono';
-import { z } from 'zod';
 import { CreateBookingRequestSchema, IdSchema, LIMITS, SlotsQuerySchema, SlugSchema, type SlotsResponse } from '../../sdk/contract.js';
 import type { ListSlotsInput, SlotList, SlotLister } from '../availability/index.js';
 import { createBooking, type BookingDeps } from '../bookings/index.js';
+import type { BookingLifecycle } from '../bookings/lifecycle.js';
 import { DomainError, rateLimited } from '../errors.js';
 import type { SlotReadLimiter } from '../limits/index.js';
 import type { Logger } from '../logger.js';
@@ -14,11 +14,15 @@ import { createApiEnvelope } from './api-envelope.js';
 import { addressLimitKey, type ClientAddressOf } from './client-address.js';
 import { sendSharedJson } from './shared-json.js';
 import { readJsonBody } from './json-body.js';
+import { parseIdempotencyKey } from './idempotency-key.js';
+import { bookingManageApiRoutes } from './booking-manage-api.js';
 
 const SLOTS_PATH = '/specialists/:slug/services/:serviceId/slots';
 
 export interface PublicApiDeps {
   bookings: BookingDeps;
+  /** Reading, cancelling and rescheduling a booking with its manage token (issue #16). */
+  lifecycle: BookingLifecycle;
   slots: SlotLister;
   /** Slot reads per client address, counted without a database round trip. */
   slotReads: SlotReadLimiter;
@@ -32,11 +36,6 @@ export interface PublicApiDeps {
   /** Told of every answer as it goes out (metrics). */
   onAnswered?: (c: Context, response: Response) => void;
 }
-
-const IdempotencyKeySchema = z
-  .string()
-  .regex(/^[\x21-\x7e]+$/, 'Use printable ASCII without spaces')
-  .max(LIMITS.idempotencyKeyMaxLength, `At most ${LIMITS.idempotencyKeyMaxLength} characters`);
 
 function slugParam(value: string): string {
   if (!SlugSchema.safeParse(value).success) throw new DomainError('not_found', `No specialist is published at "${value}".`);
@@ -129,12 +128,7 @@ export function publicApiRoutes(deps: PublicApiDeps): Hono {
     }),
   );
 
-  return app;
-}
+  app.route('/', bookingManageApiRoutes({ ...deps, db, clock: deps.bookings.clock, limits: deps.bookings.limits }));
 
-function parseIdempotencyKey(value: string): string {
-  return parseOrThrow(IdempotencyKeySchema, value, {
-    rootName: 'Idempotency-Key',
-    summarize: (errors) => `Please check the Idempotency-Key header: ${errors[0]!.message}.`,
-  });
+  return app;
 }

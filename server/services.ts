@@ -5,7 +5,9 @@ import { createSlotLister, type SlotLister } from './availability/index.js';
 import type { BookingDeps } from './bookings/index.js';
 import type { Clock } from './clock.js';
 import type { Database } from './db/schema.js';
-import { createEmailReauthNotifier, createInviteSender, createNotGoneThroughSender, createZoomAccountChangeNotifier } from './email/notifications.js';
+import { createManageTokens, type ManageTokens } from './bookings/manage-tokens.js';
+import type { BookingLifecycleHandlers } from './bookings/lifecycle-events.js';
+import { createEmailReauthNotifier, createInviteSender, createLifecycleEmails, createNotGoneThroughSender, createZoomAccountChangeNotifier } from './email/notifications.js';
 import type { OutboxDeps } from './email/outbox.js';
 import { createSlotReadLimiter, type AbuseLimits, type SlotReadLimiter } from './limits/index.js';
 import type { Logger } from './logger.js';
@@ -49,6 +51,10 @@ export interface Services {
   outbox: OutboxDeps;
   /** Emails the specialist when the connected Zoom account changes. */
   notifyZoomAccountChanged: ZoomAccountChangeNotifier;
+  /** Signs and checks the token of a booking's manage link. */
+  manageTokens: ManageTokens;
+  /** The cancellation, reschedule and reschedule-offer emails, for the booking lifecycle's `handlers`. */
+  lifecycleEmails: BookingLifecycleHandlers;
 }
 
 /** Derives the link-signing key from the token encryption key, so one secret is configured. */
@@ -68,6 +74,8 @@ export function createServices(deps: CoreDeps): Services {
   const meetings = createZoomMeetings({ zoom: deps.zoom, connections, logger: deps.logger });
   const links = createSignInLinks(deps);
   const outbox: OutboxDeps = { clock: deps.clock, cipher: deps.cipher, messageIdDomain: new URL(deps.publicUrl).hostname };
+  const manageTokens = createManageTokens(deps.signingKey);
+  const bookingEmails = { ...outbox, publicUrl: deps.publicUrl, manageTokens };
   const notifyReauthRequired =
     deps.notifyReauthRequired ??
     createEmailReauthNotifier({ ...outbox, links, publicUrl: deps.publicUrl, windowMs: deps.reauthEmailWindowMs ?? 3_600_000 });
@@ -79,6 +87,8 @@ export function createServices(deps: CoreDeps): Services {
     links,
     outbox,
     notifyZoomAccountChanged: createZoomAccountChangeNotifier({ ...outbox, publicUrl: deps.publicUrl }),
+    manageTokens,
+    lifecycleEmails: createLifecycleEmails(bookingEmails),
     bookings: {
       db: deps.db,
       clock: deps.clock,
@@ -86,7 +96,7 @@ export function createServices(deps: CoreDeps): Services {
       cipher: deps.cipher,
       meetings,
       notifyReauthRequired,
-      onBookingConfirmed: createInviteSender(outbox),
+      onBookingConfirmed: createInviteSender(bookingEmails),
       onBookingNotGoneThrough: createNotGoneThroughSender({ ...outbox, publicUrl: deps.publicUrl }),
       limits: deps.limits,
     },

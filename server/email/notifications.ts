@@ -3,7 +3,16 @@ import type { SignInLinks } from '../auth/links.js';
 import type { Database } from '../db/schema.js';
 import type { ZoomAccountChangeNotifier } from '../zoom/authorization.js';
 import type { ReauthNotifier } from '../zoom/reauth.js';
-import { buildInviteIcs } from './ics.js';
+import type { BookingLifecycleHandlers } from '../bookings/lifecycle-events.js';
+import type { ManageTokens } from '../bookings/manage-tokens.js';
+import { buildBookingIcs, type CalendarMethod } from './ics.js';
+import {
+  customerCancellationEmail,
+  customerRescheduleEmail,
+  rescheduleOfferEmail,
+  specialistCancellationEmail,
+  specialistRescheduleEmail,
+} from './lifecycle-templates.js';
 import { enqueueEmail, type OutboxDeps } from './outbox.js';
 import {
   bookingNotGoneThroughEmail,
@@ -85,24 +94,89 @@ export function createEmailReauthNotifier(deps: OutboxDeps & { links: SignInLink
 /** Called in the transaction that confirms a booking: may queue work that must commit with it. */
 export type BookingConfirmedHandler = (trx: Transaction<Database>, event: BookingConfirmedEvent) => Promise<void>;
 
-/** Queues the two invitations of a confirmed booking, each with an .ics. */
-export function createInviteSender(deps: OutboxDeps): BookingConfirmedHandler {
+/** What the booking emails need beyond the outbox: links to the public site and the manage-link tokens. */
+export interface BookingEmailDeps extends OutboxDeps {
+  /** Base of every link, e.g. `https://booking.example.com`. */
+  publicUrl: string;
+  manageTokens: ManageTokens;
+}
+
+/** The customer's manage link: `${publicUrl}/bookings/${id}/manage?token=…`. */
+export function manageUrlOf(deps: BookingEmailDeps, bookingId: string): string {
+  return `${deps.publicUrl}/bookings/${encodeURIComponent(bookingId)}/manage?token=${deps.manageTokens.issue(bookingId)}`;
+}
+
+/** The parts of a booking its calendar files are made of. */
+interface CalendarFileInput {
+  bookingId: string;
+  service: { title: string };
+  specialist: { name: string; email: string };
+  customer: { name: string; email: string };
+  start: Date;
+  end: Date;
+  /** Absent from a cancellation. */
+  joinUrl?: string;
+}
+
+/**
+ * The booking's `.ics`: its UID (`${bookingId}@${domain}`) is the same for
+ * every file of the booking, so a calendar app updates the event it has;
+ * organizer the specialist, attendee the customer.
+ */
+function calendarFile(deps: OutboxDeps, booking: CalendarFileInput, change: { method: CalendarMethod; sequence: number }): string {
+  return buildBookingIcs({
+    ...change,
+    uid: `${booking.bookingId}@${deps.messageIdDomain}`,
+    stamp: deps.clock(),
+    start: booking.start,
+    end: booking.end,
+    summary: `${booking.service.title}: ${booking.specialist.name} and ${booking.customer.name}`,
+    description: booking.joinUrl ? `Zoom: ${booking.joinUrl}` : 'Cancelled.',
+    location: booking.joinUrl,
+    organizer: { name: booking.specialist.name, email: booking.specialist.email },
+    attendee: { name: booking.customer.name, email: booking.customer.email },
+  });
+}
+
+/**
+ * Queues the two invitations of a confirmed booking (METHOD:REQUEST,
+ * SEQUENCE 0: a new booking's `calendar_sequence`); the customer's carries
+ * the manage link and the "Add to calendar" links.
+ */
+export function createInviteSender(deps: BookingEmailDeps): BookingConfirmedHandler {
   return async function queueInvites(trx, event) {
-    const ics = buildInviteIcs({
-      uid: `${event.bookingId}@${deps.messageIdDomain}`,
-      stamp: deps.clock(),
-      start: event.start,
-      end: event.end,
-      summary: `${event.service.title}: ${event.specialist.name} and ${event.customer.name}`,
-      description: `Zoom: ${event.joinUrl}`,
-      location: event.joinUrl,
-      url: event.joinUrl,
-      organizer: { name: event.specialist.name, email: event.specialist.email },
-      attendee: { name: event.customer.name, email: event.customer.email },
-    });
-    const input = { ...event, ics };
+    const ics = calendarFile(deps, event, { method: 'REQUEST', sequence: 0 });
+    const input = { ...event, ics, manageUrl: manageUrlOf(deps, event.bookingId) };
     await enqueueEmail(trx, deps, { specialistId: event.specialist.id, ...customerInviteEmail(input) });
     await enqueueEmail(trx, deps, { specialistId: event.specialist.id, ...specialistInviteEmail(input) });
+  };
+}
+
+/**
+ * The emails of a booking's lifecycle (issue #16), queued in the transaction
+ * of the change: a cancellation to both parties (METHOD:CANCEL with the
+ * event's SEQUENCE), a reschedule to both (METHOD:REQUEST with the new, higher
+ * SEQUENCE, the same join link), a reschedule offer to the customer (with the
+ * manage link). All are filed under the specialist, so a failed one shows on
+ * their dashboard.
+ */
+export function createLifecycleEmails(deps: BookingEmailDeps): BookingLifecycleHandlers {
+  return {
+    async onCancelled(trx, event) {
+      const ics = calendarFile(deps, event, { method: 'CANCEL', sequence: event.sequence });
+      const input = { ...event, ics, bookUrl: `${deps.publicUrl}/book/${encodeURIComponent(event.specialist.slug)}` };
+      await enqueueEmail(trx, deps, { specialistId: event.specialist.id, ...customerCancellationEmail(input) });
+      await enqueueEmail(trx, deps, { specialistId: event.specialist.id, ...specialistCancellationEmail(input) });
+    },
+    async onRescheduled(trx, event) {
+      const ics = calendarFile(deps, event, { method: 'REQUEST', sequence: event.sequence });
+      const input = { ...event, ics, manageUrl: manageUrlOf(deps, event.bookingId) };
+      await enqueueEmail(trx, deps, { specialistId: event.specialist.id, ...customerRescheduleEmail(input) });
+      await enqueueEmail(trx, deps, { specialistId: event.specialist.id, ...specialistRescheduleEmail(input) });
+    },
+    async onRescheduleOffered(trx, event) {
+      await enqueueEmail(trx, deps, { specialistId: event.specialist.id, ...rescheduleOfferEmail({ ...event, manageUrl: manageUrlOf(deps, event.bookingId) }) });
+    },
   };
 }
 

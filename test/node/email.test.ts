@@ -23,6 +23,35 @@ function linksIn(mail: ParsedMail): string[] {
   return [...String(mail.html).matchAll(/href="([^"]+)"/g)].map((m) => m[1]!.replace(/&amp;/g, '&'));
 }
 
+/**
+ * The calendar parts as they arrive: nodemailer's `icalEvent` sends an inline
+ * `text/calendar; method=…` part (no Content-Disposition: an alternative to
+ * the text and HTML, which Gmail and Outlook show as an invitation card) and
+ * the same file as an `invite.ics` attachment. Asserts there are exactly
+ * these two and that they hold the same text.
+ */
+function calendarOf(mail: ParsedMail): { method: string; ics: string } {
+  expect(mail.attachments.map((a) => [a.contentType, a.contentDisposition, a.filename])).toEqual([
+    ['text/calendar', undefined, undefined],
+    ['application/ics', 'attachment', 'invite.ics'],
+  ]);
+  const [inline, attached] = mail.attachments;
+  const type = inline!.headers.get('content-type') as { value: string; params: Record<string, string> };
+  expect(type.params.charset).toBe('utf-8');
+  const ics = inline!.content.toString('utf8');
+  expect(attached!.content.toString('utf8')).toBe(ics);
+  return { method: type.params.method!, ics };
+}
+
+/** One property's value in an .ics, e.g. `icsValue(ics, 'SEQUENCE')`. */
+function icsValue(ics: string, name: string): string | undefined {
+  return icsLines(ics)
+    .find((l) => l.startsWith(`${name}:`) || l.startsWith(`${name};`))
+    ?.replace(/^[^:]*:/, '');
+}
+
+const replyToOf = (mail: ParsedMail) => mail.replyTo?.value.map((a) => a.address);
+
 describe.each(DATABASE_KINDS)('email on %s', (kind) => {
   let database: TestDatabase;
   let server: TestServer;
@@ -208,7 +237,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       expect(specialist.text).toContain('Their note: Line one\n\tLine two');
       for (const mail of [customer, specialist]) {
         expect(String(mail.subject) + mail.text + String(mail.html)).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
-        const ics = mail.attachments[0]!.content.toString('utf8');
+        const { ics } = calendarOf(mail);
         // RFC 5545: content lines end in CRLF, fold at 75 octets, and hold no other control character than a fold's tab.
         expect(ics.endsWith('\r\n')).toBe(true);
         for (const line of ics.slice(0, -2).split('\r\n')) {
@@ -283,26 +312,66 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       expect(specialist.text).toContain(`Start the meeting as host: ${meeting!.start_url}`);
       expect(linksIn(specialist)).toContain(meeting!.start_url);
 
+      // Replies to the customer's email reach the specialist; the specialist's copy has no Reply-To.
+      expect(replyToOf(customer)).toEqual(['anna@example.test']);
+      expect(specialist.replyTo).toBeUndefined();
+
+      const { booking } = await res.json();
       for (const mail of [customer, specialist]) {
-        expect(mail.attachments).toHaveLength(1);
-        const [attachment] = mail.attachments;
-        expect(attachment!.filename).toBe('invite.ics');
-        expect(attachment!.contentType).toBe('text/calendar');
-        const lines = icsLines(attachment!.content.toString('utf8'));
+        const { method, ics } = calendarOf(mail);
+        expect(method).toBe('REQUEST');
+        const lines = icsLines(ics);
         expect(lines).toEqual(
           expect.arrayContaining([
             'METHOD:REQUEST',
             'BEGIN:VEVENT',
+            `UID:${booking.id}@127.0.0.1`,
+            'SEQUENCE:0',
             'DTSTART:20300107T090000Z',
             'DTEND:20300107T093000Z',
             `LOCATION:${meeting!.join_url}`,
             'ORGANIZER;CN="Anna Berg":mailto:anna@example.test',
-            'ATTENDEE;CN="Carla Customer";ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:carla@example.test',
+            'ATTENDEE;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE;CN="Carla Customer":MAILTO:carla@example.test',
+            'STATUS:CONFIRMED',
             'END:VCALENDAR',
           ]),
         );
-        expect(lines.find((l) => l.startsWith('UID:'))).toMatch(/^UID:[0-9a-f-]{36}@127\.0\.0\.1$/);
       }
+
+      // The manage link: signed for this booking, in the text and behind the HTML's link.
+      const manageUrl = customer.text!.match(/^Cancel or reschedule: (\S+)$/m)![1]!;
+      const manage = new URL(manageUrl);
+      expect(manage.origin + manage.pathname).toBe(`${server.url}/bookings/${booking.id}/manage`);
+      expect([...manage.searchParams.keys()]).toEqual(['token']);
+      expect(server.services.manageTokens.isValid(booking.id, manage.searchParams.get('token')!)).toBe(true);
+      expect(linksIn(customer)).toContain(manageUrl);
+      expect(specialist.text).not.toContain('/manage?token=');
+
+      // "Add to calendar": Google and Outlook, with the booking's times in UTC, its title and the join link, never the manage token.
+      const googleLink = customer.text!.match(/^Add to Google Calendar: (\S+)$/m)![1]!;
+      const google = new URL(googleLink);
+      expect(google.origin + google.pathname).toBe('https://calendar.google.com/calendar/render');
+      expect(Object.fromEntries(google.searchParams)).toEqual({
+        action: 'TEMPLATE',
+        text: 'Intro call with Anna Berg',
+        dates: '20300107T090000Z/20300107T093000Z',
+        details: `Join on Zoom: ${meeting!.join_url}`,
+        location: meeting!.join_url,
+      });
+      const outlookLink = customer.text!.match(/^Add to Outlook: (\S+)$/m)![1]!;
+      const outlook = new URL(outlookLink);
+      expect(outlook.origin + outlook.pathname).toBe('https://outlook.live.com/calendar/0/deeplink/compose');
+      expect(Object.fromEntries(outlook.searchParams)).toEqual({
+        path: '/calendar/action/compose',
+        rru: 'addevent',
+        subject: 'Intro call with Anna Berg',
+        startdt: '2030-01-07T09:00:00Z',
+        enddt: '2030-01-07T09:30:00Z',
+        body: `Join on Zoom: ${meeting!.join_url}`,
+        location: meeting!.join_url,
+      });
+      expect(linksIn(customer)).toEqual(expect.arrayContaining([googleLink, outlookLink]));
+      expect(googleLink + outlookLink).not.toContain('token');
       // The join link in the email works: Zoom knows that meeting.
       expect(customer.text).toContain(`/j/${meeting!.id}?pwd=${meeting!.password}`);
     });

@@ -181,16 +181,20 @@ export function createLifecycleEmails(deps: BookingEmailDeps): BookingLifecycleH
 }
 
 /** A pending booking released because its time came too close: whom to tell, about what, and where to book again. */
-export type BookingNotGoneThroughEvent = Omit<BookingNotGoneThroughInput, 'bookUrl'> & { specialist: { id: string; slug: string } };
+export type BookingNotGoneThroughEvent = Omit<BookingNotGoneThroughInput, 'bookUrl' | 'specialist'> & {
+  specialist: Omit<BookingNotGoneThroughInput['specialist'], 'email'> & { id: string; slug: string };
+};
 
 /** Called in the transaction that releases such a booking: may queue work that must commit with it. */
 export type BookingNotGoneThroughHandler = (trx: Transaction<Database>, event: BookingNotGoneThroughEvent) => Promise<void>;
 
-/** Queues the customer's "did not go through" email, linking the specialist's booking page (`/book/{slug}`). */
+/** Queues the customer's "did not go through" email, linking the specialist's booking page (`/book/{slug}`); replies go to the specialist. */
 export function createNotGoneThroughSender(deps: OutboxDeps & { publicUrl: string }): BookingNotGoneThroughHandler {
   return async function emailCustomer(trx, event) {
     const bookUrl = `${deps.publicUrl}/book/${encodeURIComponent(event.specialist.slug)}`;
-    await enqueueEmail(trx, deps, { specialistId: event.specialist.id, ...bookingNotGoneThroughEmail({ ...event, bookUrl }) });
+    const { email } = await trx.selectFrom('specialists').select('email').where('id', '=', event.specialist.id).executeTakeFirstOrThrow();
+    const specialist = { ...event.specialist, email };
+    await enqueueEmail(trx, deps, { specialistId: event.specialist.id, ...bookingNotGoneThroughEmail({ ...event, specialist, bookUrl }) });
   };
 }
 

@@ -183,7 +183,8 @@ ${button(input.startUrl, 'Start the meeting as host')}
 
 /** A pending booking the server could not finish in time, for the customer's email. */
 export interface BookingNotGoneThroughInput {
-  specialist: { name: string; timeZone: string };
+  /** `email` is the Reply-To. */
+  specialist: { name: string; email: string; timeZone: string };
   service: { title: string };
   customer: { name: string; email: string; timeZone: string | null };
   start: Date;
@@ -217,7 +218,7 @@ export function bookingNotGoneThroughEmail(input: BookingNotGoneThroughInput): O
 ${button(input.bookUrl, 'Pick another time')}
 <p style="margin:0;font-size:14px;color:#4b5563">Or open <a href="${escapeHtml(input.bookUrl)}" style="color:${BRAND}">${escapeHtml(input.bookUrl)}</a>.</p>`,
   );
-  return withoutHostileText({ kind: 'booking_not_gone_through', to: input.customer.email, subject, text, html });
+  return withoutHostileText({ kind: 'booking_not_gone_through', to: input.customer.email, replyTo: input.specialist.email, subject, text, html });
 }
 
 /** The passwordless sign-in email. */

@@ -1,5 +1,6 @@
 import type { ParsedMail } from 'mailparser';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { BookingParties } from '../../server/bookings/lifecycle-events.js';
 import { createNotGoneThroughSender } from '../../server/email/notifications.js';
 import { createEmailJobHandler, enqueueEmail, type MailSender } from '../../server/email/outbox.js';
 import { createMailSender } from '../../server/email/transport.js';
@@ -278,6 +279,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       const [mail] = await smtp.waitForMessages(1);
       expect(mail!.subject).toBe('Your booking with Anna <i>Berg</i>X-Injected: 1 did not go through');
       expect(mail!.to).toMatchObject({ value: [{ address: 'carla@example.test' }] });
+      expect(replyToOf(mail!)).toEqual(['anna@example.test']);
       expect(mail!.text).toContain('Hi Carla <script>x</script>,');
       expect(mail!.text).toContain('We could not finish your booking of Intro call with Anna <i>Berg</i>X-Injected: 1 for Monday, 7 January 2030 at 04:00 (America/New_York)');
       expect(mail!.text).toContain(`Pick another time: ${server.url}/book/anna`);
@@ -382,6 +384,141 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       expect(await outbox()).toEqual([]);
       expect((await book()).status).toBe(201);
       expect((await outbox()).length).toBe(2);
+    });
+  });
+
+  describe('lifecycle emails (cancel, reschedule, reschedule offer)', () => {
+    const NEW_START = '2030-01-08T14:00:00.000Z';
+    let bookingId: string;
+    let joinUrl: string;
+    let parties: BookingParties;
+    /** Raises a lifecycle event as the domain does: in a transaction, through the handlers the services built. */
+    const raise = (raiseIn: (trx: Parameters<typeof server.services.lifecycleEmails.onCancelled>[0]) => Promise<void>) => db().transaction().execute(raiseIn);
+    const byRecipient = async (count: number) => {
+      expect(await worker.runDue()).toBe(count);
+      const mails = await smtp.waitForMessages(count);
+      return (address: string) => mails.find((m) => m.to && !Array.isArray(m.to) && m.to.value[0]!.address === address)!;
+    };
+    const slotEnd = (start: string) => new Date(Date.parse(start) + 30 * 60_000);
+
+    beforeEach(async () => {
+      await connectZoom(server, specialistId);
+      const res = await book('Carla Customer', FREE_SLOT, { timeZone: 'America/New_York' });
+      expect(res.status).toBe(201);
+      ({ id: bookingId, zoomJoinUrl: joinUrl } = (await res.json()).booking);
+      // The confirmations are not what these tests look at.
+      expect(await worker.runDue()).toBe(2);
+      await smtp.waitForMessages(2);
+      smtp.messages.length = 0;
+      await db().deleteFrom('email_outbox').execute();
+      parties = {
+        bookingId,
+        specialist: { id: specialistId, slug: 'anna', name: 'Anna Berg', email: 'anna@example.test', timeZone: 'Europe/Berlin' },
+        service: { id: serviceIds[0]!, title: 'Intro call', durationMinutes: 30 },
+        customer: { name: 'Carla Customer', email: 'carla@example.test', timeZone: 'America/New_York', note: null },
+      };
+    });
+
+    it('a customer’s cancellation tells both parties, each in their own zone, with the reason escaped and a METHOD:CANCEL of the same event', async () => {
+      const reason = 'Sick <b>today</b>\nSorry';
+      await raise((trx) => server.services.lifecycleEmails.onCancelled(trx, { ...parties, start: new Date(FREE_SLOT), end: slotEnd(FREE_SLOT), cancelledBy: 'customer', reason, sequence: 1 }));
+      // Both filed under the specialist: a failed one shows on their dashboard.
+      expect((await outbox()).map((r) => [r.kind, r.to_address, r.specialist_id])).toEqual([
+        ['booking_cancelled_customer', 'carla@example.test', specialistId],
+        ['booking_cancelled_specialist', 'anna@example.test', specialistId],
+      ]);
+      const to = await byRecipient(2);
+      const customer = to('carla@example.test');
+      expect(customer.subject).toBe('Cancelled: Intro call with Anna Berg');
+      expect(customer.text).toContain('Your Intro call with Anna Berg on Monday, 7 January 2030 at 04:00 (America/New_York) is cancelled. You cancelled it.');
+      expect(customer.text).toContain(`Your reason: ${reason}`);
+      expect(customer.text).toContain(`Book another time: ${server.url}/book/anna`);
+      expect(customer.html).toContain('Your reason: Sick &lt;b&gt;today&lt;/b&gt;');
+      expect(customer.html).not.toContain('<b>today');
+      expect(replyToOf(customer)).toEqual(['anna@example.test']);
+
+      const specialist = to('anna@example.test');
+      expect(specialist.subject).toBe('Cancelled: Intro call with Carla Customer');
+      expect(specialist.text).toContain('Intro call with Carla Customer on Monday, 7 January 2030 at 10:00 (Europe/Berlin) is cancelled. Carla Customer (carla@example.test) cancelled it.');
+      expect(specialist.text).toContain(`Their reason: ${reason}`);
+      expect(specialist.replyTo).toBeUndefined();
+
+      for (const mail of [customer, specialist]) {
+        const { method, ics } = calendarOf(mail);
+        expect(method).toBe('CANCEL');
+        expect([icsValue(ics, 'METHOD'), icsValue(ics, 'UID'), icsValue(ics, 'SEQUENCE'), icsValue(ics, 'STATUS')]).toEqual(['CANCEL', `${bookingId}@127.0.0.1`, '1', 'CANCELLED']);
+        expect([icsValue(ics, 'DTSTART'), icsValue(ics, 'DTEND')]).toEqual(['20300107T090000Z', '20300107T093000Z']);
+        expect(ics).not.toContain(joinUrl);
+      }
+    });
+
+    it('a specialist’s cancellation says who cancelled and carries their message to the customer', async () => {
+      await raise((trx) =>
+        server.services.lifecycleEmails.onCancelled(trx, { ...parties, start: new Date(FREE_SLOT), end: slotEnd(FREE_SLOT), cancelledBy: 'specialist', reason: 'I am ill, sorry.', sequence: 1 }),
+      );
+      const to = await byRecipient(2);
+      expect(to('carla@example.test').text).toContain('is cancelled. Anna Berg cancelled it.\n\nTheir message: I am ill, sorry.');
+      expect(to('anna@example.test').text).toContain('is cancelled. You cancelled it.\n\nYour message: I am ill, sorry.');
+    });
+
+    it('a reschedule tells both parties the old and the new time in their zone, keeps the join link, and updates the event with a higher SEQUENCE', async () => {
+      await raise((trx) =>
+        server.services.lifecycleEmails.onRescheduled(trx, {
+          ...parties,
+          previousStart: new Date(FREE_SLOT),
+          previousEnd: slotEnd(FREE_SLOT),
+          start: new Date(NEW_START),
+          end: slotEnd(NEW_START),
+          rescheduledBy: 'specialist',
+          joinUrl,
+          sequence: 1,
+        }),
+      );
+      expect((await outbox()).map((r) => r.kind)).toEqual(['booking_rescheduled_customer', 'booking_rescheduled_specialist']);
+      const to = await byRecipient(2);
+      const customer = to('carla@example.test');
+      expect(customer.subject).toBe('Rescheduled: Intro call with Anna Berg');
+      expect(customer.text).toContain(
+        'Your Intro call with Anna Berg is now on Tuesday, 8 January 2030 at 09:00 (America/New_York) (it was on Monday, 7 January 2030 at 04:00 (America/New_York)). Anna Berg moved it.',
+      );
+      expect(customer.text).toContain(`Join on Zoom (the same link as before): ${joinUrl}`);
+      const manageUrl = customer.text!.match(/^Cancel or reschedule: (\S+)$/m)![1]!;
+      expect(manageUrl).toBe(`${server.url}/bookings/${bookingId}/manage?token=${server.services.manageTokens.issue(bookingId)}`);
+      expect(replyToOf(customer)).toEqual(['anna@example.test']);
+
+      const specialist = to('anna@example.test');
+      expect(specialist.subject).toBe('Rescheduled: Intro call with Carla Customer');
+      expect(specialist.text).toContain('Intro call with Carla Customer is now on Tuesday, 8 January 2030 at 15:00 (Europe/Berlin) (it was on Monday, 7 January 2030 at 10:00 (Europe/Berlin)). You moved it.');
+      expect(specialist.text).toContain(`its join link stays the same: ${joinUrl}`);
+      expect(specialist.text).not.toContain('/manage?token=');
+      expect(specialist.replyTo).toBeUndefined();
+
+      for (const mail of [customer, specialist]) {
+        const { method, ics } = calendarOf(mail);
+        expect(method).toBe('REQUEST');
+        expect([icsValue(ics, 'METHOD'), icsValue(ics, 'UID'), icsValue(ics, 'SEQUENCE'), icsValue(ics, 'STATUS')]).toEqual(['REQUEST', `${bookingId}@127.0.0.1`, '1', 'CONFIRMED']);
+        expect([icsValue(ics, 'DTSTART'), icsValue(ics, 'DTEND'), icsValue(ics, 'LOCATION')]).toEqual(['20300108T140000Z', '20300108T143000Z', joinUrl]);
+      }
+    });
+
+    it('a reschedule offer gives the customer the specialist’s message, the manage link, and says the window is lifted', async () => {
+      const message = 'Something came up <on my side>.';
+      await raise((trx) => server.services.lifecycleEmails.onRescheduleOffered(trx, { ...parties, start: new Date(FREE_SLOT), end: slotEnd(FREE_SLOT), message }));
+      expect((await outbox()).map((r) => [r.kind, r.to_address, r.specialist_id])).toEqual([['reschedule_offered', 'carla@example.test', specialistId]]);
+      const [mail] = await (async () => {
+        expect(await worker.runDue()).toBe(1);
+        return smtp.waitForMessages(1);
+      })();
+      expect(mail!.subject).toBe('Anna Berg invites you to pick a new time for Intro call');
+      expect(mail!.text).toContain('Anna Berg asks you to choose another time for your Intro call, now booked for Monday, 7 January 2030 at 04:00 (America/New_York).');
+      expect(mail!.text).toContain(`Their message: ${message}`);
+      expect(mail!.html).toContain('Their message: Something came up &lt;on my side&gt;.');
+      expect(mail!.text).toContain('The usual cancellation window does not apply: you can reschedule or cancel this booking until it starts.');
+      const manageUrl = `${server.url}/bookings/${bookingId}/manage?token=${server.services.manageTokens.issue(bookingId)}`;
+      expect(mail!.text).toContain(`Choose a new time: ${manageUrl}`);
+      expect(linksIn(mail!)).toEqual([manageUrl]);
+      expect(replyToOf(mail!)).toEqual(['anna@example.test']);
+      expect(mail!.attachments).toEqual([]);
     });
   });
 

@@ -3,6 +3,9 @@ import type { Kysely } from 'kysely';
 import { createSignInLinks, type SignInLinks } from './auth/links.js';
 import { createSlotLister, type SlotLister } from './availability/index.js';
 import type { BookingDeps } from './bookings/index.js';
+import { createBookingLifecycle, type BookingLifecycle } from './bookings/lifecycle.js';
+import type { BookingLifecycleHandlers } from './bookings/lifecycle-events.js';
+import { createManageTokens, type ManageTokens } from './bookings/manage-tokens.js';
 import type { Clock } from './clock.js';
 import type { Database } from './db/schema.js';
 import { createManageTokens, type ManageTokens } from './bookings/manage-tokens.js';
@@ -36,6 +39,8 @@ export interface CoreDeps {
   notifyReauthRequired?: ReauthNotifier;
   /** Booking and slot-read limits (`loadConfig().limits`). */
   limits: AbuseLimits;
+  /** What a cancel, a reschedule or an offer also does (emails, reminders). Default: nothing beyond the change and its Zoom job. */
+  lifecycleHandlers?: BookingLifecycleHandlers;
 }
 
 export interface Services {
@@ -47,6 +52,10 @@ export interface Services {
   /** Counts slot reads per client address in memory, shared through the database in batches. */
   slotReads: SlotReadLimiter;
   bookings: BookingDeps;
+  /** Signs and checks the token of each booking's manage link. */
+  manageTokens: ManageTokens;
+  /** Reading, cancelling and rescheduling bookings, and reschedule offers (issue #16). */
+  lifecycle: BookingLifecycle;
   links: SignInLinks;
   outbox: OutboxDeps;
   /** Emails the specialist when the connected Zoom account changes. */
@@ -56,6 +65,13 @@ export interface Services {
   /** The cancellation, reschedule and reschedule-offer emails, for the booking lifecycle's `handlers`. */
   lifecycleEmails: BookingLifecycleHandlers;
 }
+
+/** Until the lifecycle's emails and reminders are wired in (the mail and reminder work of issue #16). */
+const NO_LIFECYCLE_HANDLERS: BookingLifecycleHandlers = {
+  onCancelled: async () => {},
+  onRescheduled: async () => {},
+  onRescheduleOffered: async () => {},
+};
 
 /** Derives the link-signing key from the token encryption key, so one secret is configured. */
 export function deriveSigningKey(encryptionKey: Buffer): Buffer {
@@ -79,8 +95,11 @@ export function createServices(deps: CoreDeps): Services {
   const notifyReauthRequired =
     deps.notifyReauthRequired ??
     createEmailReauthNotifier({ ...outbox, links, publicUrl: deps.publicUrl, windowMs: deps.reauthEmailWindowMs ?? 3_600_000 });
+  const manageTokens = createManageTokens(deps.signingKey);
   return {
     connections,
+    manageTokens,
+    lifecycle: createBookingLifecycle({ ...deps, manageTokens, handlers: deps.lifecycleHandlers ?? NO_LIFECYCLE_HANDLERS }),
     slots: createSlotLister(deps),
     allowedOrigins: createAllowedOriginsLookup(deps.db),
     slotReads: createSlotReadLimiter({ ...deps, limit: deps.limits.slotReadsPerAddressPerMinute }),

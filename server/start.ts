@@ -23,6 +23,7 @@ import { createEmailJobHandler } from './email/outbox.js';
 import { createMailSender } from './email/transport.js';
 import { createZoomClient, type ZoomClient } from './zoom/client.js';
 import { createMeetingCleanupJobHandler } from './zoom/meeting-cleanup.js';
+import { createZoomChangeJobHandlers } from './bookings/zoom-changes.js';
 import type { ZoomConnectionStore } from './zoom/connections.js';
 import type { ReauthNotifier } from './zoom/reauth.js';
 import { startZoomEmulator, type RunningZoomEmulator } from './zoom-emulator/index.js';
@@ -191,6 +192,7 @@ function backgroundTasks({ config, options, core, services, sender, databaseKind
         handlers: [
           createEmailJobHandler({ db, clock, cipher, logger, sender, from: config.mailFrom ?? `specialist-booking <no-reply@${new URL(publicUrl).hostname}>` }),
           createMeetingCleanupJobHandler(services.bookings.meetings),
+          ...createZoomChangeJobHandlers({ db, zoom: core.zoom, connections: services.connections, logger }),
         ],
       }),
     ),

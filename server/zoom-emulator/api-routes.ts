@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { dailyLimitHeaders, dailyLimitMessage, failureResponse } from './faults.js';
-import { buildMeeting, meetingListItem, nextPageToken, pageStart, parseMeetingRequest } from './meetings.js';
+import { applyMeetingUpdate, buildMeeting, meetingListItem, nextPageToken, pageStart, parseMeetingRequest, parseMeetingUpdate, type FieldError } from './meetings.js';
 import type { EmulatorState, EmulatorUser } from './state.js';
 
 type Env = { Variables: { user: EmulatorUser } };
@@ -25,18 +25,23 @@ export function apiRoutes(state: EmulatorState): Hono<Env> {
 
   app.get('/users/me', (c) => c.json(c.get('user')));
 
+  const dailyLimitReached = (c: Context<Env>) =>
+    c.json({ code: 429, message: dailyLimitMessage(state.settings.dailyMeetingLimit) }, 429, dailyLimitHeaders(state.now()));
+  const notAnObject = (c: Context<Env>) => c.json({ code: 300, message: 'Request Body should be a valid JSON object.' }, 400);
+  const validationFailed = (c: Context<Env>, errors: FieldError[]) => c.json({ code: 300, message: 'Validation Failed.', errors }, 400);
+  const readObject = async (c: Context<Env>) => {
+    const body: unknown = await c.req.json().catch(() => undefined);
+    return typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
+  };
+
   app.post('/users/me/meetings', async (c) => {
     const user = c.get('user');
     // Zoom's limit counts requests at its gateway, before it looks at the body.
-    if (!state.countMeetingCreate(user.id)) {
-      return c.json({ code: 429, message: dailyLimitMessage(state.settings.dailyMeetingLimit) }, 429, dailyLimitHeaders(state.now()));
-    }
-    const body: unknown = await c.req.json().catch(() => undefined);
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      return c.json({ code: 300, message: 'Request Body should be a valid JSON object.' }, 400);
-    }
-    const parsed = parseMeetingRequest(body as Record<string, unknown>, user);
-    if ('errors' in parsed) return c.json({ code: 300, message: 'Validation Failed.', errors: parsed.errors }, 400);
+    if (!state.countMeetingWrite(user.id)) return dailyLimitReached(c);
+    const body = await readObject(c);
+    if (!body) return notAnObject(c);
+    const parsed = parseMeetingRequest(body, user);
+    if ('errors' in parsed) return validationFailed(c, parsed.errors);
     const meeting = buildMeeting({ id: state.newMeetingId(), request: parsed.request, host: user, origin: new URL(c.req.url).origin, now: state.now() });
     state.meetings.set(meeting.id, meeting);
     return c.json(meeting, 201);
@@ -75,6 +80,20 @@ export function apiRoutes(state: EmulatorState): Hono<Env> {
   app.get('/meetings/:id', (c) => {
     const meeting = findMeeting(c);
     return meeting ? c.json(meeting) : noSuchMeeting(c);
+  });
+
+  // Any subset of the create fields; only those sent change, and the meeting keeps its id and join link.
+  // Updates count against the same daily limit as creates, at the gateway like them.
+  app.patch('/meetings/:id', async (c) => {
+    if (!state.countMeetingWrite(c.get('user').id)) return dailyLimitReached(c);
+    const meeting = findMeeting(c);
+    if (!meeting) return noSuchMeeting(c);
+    const body = await readObject(c);
+    if (!body) return notAnObject(c);
+    const parsed = parseMeetingUpdate(body, meeting);
+    if ('errors' in parsed) return validationFailed(c, parsed.errors);
+    state.meetings.set(meeting.id, applyMeetingUpdate(meeting, parsed.update));
+    return c.body(null, 204);
   });
 
   app.delete('/meetings/:id', (c) => {

@@ -49,32 +49,84 @@ function parseStartTime(value: string, timeZone: string): number {
   return new TZDate(y, mo - 1, d, h, mi, s, timeZone).getTime();
 }
 
-/** Validates a create-meeting body as Zoom does (code 300 field errors), in field order. */
-export function parseMeetingRequest(body: Record<string, unknown>, user: EmulatorUser): { request: MeetingRequest } | { errors: FieldError[] } {
+/** The fields of a create or update body that Zoom validated, in Zoom's units. */
+type MeetingFields = Partial<MeetingRequest>;
+
+/**
+ * Checks the fields a body carries as Zoom does (code 300 field errors, in
+ * field order). `required` fields are errors when absent; other absent fields
+ * are left out of the result. A `start_time` without an offset is local time
+ * in the body's `timezone`, or `zoneForLocalTimes` when the body has none.
+ */
+function validateMeetingFields(
+  body: Record<string, unknown>,
+  options: { required: readonly ('start_time' | 'duration')[]; zoneForLocalTimes: string },
+): { fields: MeetingFields } | { errors: FieldError[] } {
   const errors: FieldError[] = [];
-  const { topic = 'Zoom Meeting', type = 2, start_time, duration, timezone = user.timezone, agenda = '', settings = {} } = body;
-  if (typeof topic !== 'string' || topic.length > 200) errors.push({ field: 'topic', message: 'Topic must be a string of at most 200 characters.' });
-  if (type !== 2) {
+  const fields: MeetingFields = {};
+  const has = (field: string) => field in body || (options.required as readonly string[]).includes(field);
+  const { topic, type, start_time, duration, timezone, agenda, settings } = body;
+  if (has('topic')) {
+    if (typeof topic !== 'string' || topic.length > 200) errors.push({ field: 'topic', message: 'Topic must be a string of at most 200 characters.' });
+    else fields.topic = topic;
+  }
+  if (has('type') && type !== 2) {
     const isKnown = typeof type === 'number' && KNOWN_MEETING_TYPES.has(type);
     errors.push({ field: 'type', message: isKnown ? 'The emulator only schedules meetings of type 2.' : 'Invalid field.' });
   }
-  const zone = typeof timezone === 'string' && isTimeZone(timezone) ? timezone : undefined;
-  const startMs = typeof start_time === 'string' ? parseStartTime(start_time, zone ?? 'UTC') : NaN;
-  if (Number.isNaN(startMs)) errors.push({ field: 'start_time', message: 'Invalid start_time: use yyyy-MM-ddTHH:mm:ssZ.' });
-  if (typeof duration !== 'number' || !Number.isInteger(duration) || duration <= 0) errors.push({ field: 'duration', message: 'Duration must be a positive integer (minutes).' });
-  if (zone === undefined) errors.push({ field: 'timezone', message: 'Invalid timezone.' });
-  if (typeof agenda !== 'string' || agenda.length > 2000) errors.push({ field: 'agenda', message: 'Agenda must be a string of at most 2000 characters.' });
-  if (!isPlainObject(settings)) errors.push({ field: 'settings', message: 'Settings must be an object.' });
-  if (errors.length) return { errors };
+  const zone = has('timezone') ? (typeof timezone === 'string' && isTimeZone(timezone) ? timezone : undefined) : options.zoneForLocalTimes;
+  if (has('start_time')) {
+    const startMs = typeof start_time === 'string' ? parseStartTime(start_time, zone ?? 'UTC') : NaN;
+    if (Number.isNaN(startMs)) errors.push({ field: 'start_time', message: 'Invalid start_time: use yyyy-MM-ddTHH:mm:ssZ.' });
+    else fields.startMs = startMs;
+  }
+  if (has('duration')) {
+    if (typeof duration !== 'number' || !Number.isInteger(duration) || duration <= 0) errors.push({ field: 'duration', message: 'Duration must be a positive integer (minutes).' });
+    else fields.duration = duration;
+  }
+  if (has('timezone')) {
+    if (zone === undefined) errors.push({ field: 'timezone', message: 'Invalid timezone.' });
+    else fields.timezone = zone;
+  }
+  if (has('agenda')) {
+    if (typeof agenda !== 'string' || agenda.length > 2000) errors.push({ field: 'agenda', message: 'Agenda must be a string of at most 2000 characters.' });
+    else fields.agenda = agenda;
+  }
+  if (has('settings')) {
+    if (!isPlainObject(settings)) errors.push({ field: 'settings', message: 'Settings must be an object.' });
+    else fields.settings = settings;
+  }
+  return errors.length ? { errors } : { fields };
+}
+
+/** Validates a create-meeting body as Zoom does (code 300 field errors), in field order. `start_time` and `duration` are required. */
+export function parseMeetingRequest(body: Record<string, unknown>, user: EmulatorUser): { request: MeetingRequest } | { errors: FieldError[] } {
+  const withDefaults = { topic: 'Zoom Meeting', type: 2, timezone: user.timezone, agenda: '', settings: {}, ...body };
+  const checked = validateMeetingFields(withDefaults, { required: ['start_time', 'duration'], zoneForLocalTimes: user.timezone });
+  return 'errors' in checked ? checked : { request: checked.fields as MeetingRequest };
+}
+
+/**
+ * Validates a `PATCH /meetings/{id}` body: any subset of the create fields,
+ * each checked as on create. A `start_time` without an offset is read in the
+ * body's `timezone`, else in the meeting's.
+ */
+export function parseMeetingUpdate(body: Record<string, unknown>, meeting: EmulatorMeeting): { update: MeetingFields } | { errors: FieldError[] } {
+  const checked = validateMeetingFields(body, { required: [], zoneForLocalTimes: meeting.timezone });
+  return 'errors' in checked ? checked : { update: checked.fields };
+}
+
+/** The meeting after an update: only the fields sent change; its id, links and password stay (Zoom keeps the join link). */
+export function applyMeetingUpdate(meeting: EmulatorMeeting, update: MeetingFields): EmulatorMeeting {
   return {
-    request: {
-      topic: topic as string,
-      startMs,
-      duration: duration as number,
-      timezone: zone!,
-      agenda: agenda as string,
-      settings: settings as Record<string, unknown>,
-    },
+    ...meeting,
+    ...(update.topic === undefined ? {} : { topic: update.topic }),
+    ...(update.startMs === undefined ? {} : { start_time: zoomTime(update.startMs) }),
+    ...(update.duration === undefined ? {} : { duration: update.duration }),
+    ...(update.timezone === undefined ? {} : { timezone: update.timezone }),
+    ...(update.agenda === undefined ? {} : { agenda: update.agenda }),
+    // Zoom merges the settings sent into the meeting's.
+    ...(update.settings === undefined ? {} : { settings: { ...meeting.settings, ...update.settings } }),
   };
 }
 

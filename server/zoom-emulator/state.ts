@@ -108,7 +108,7 @@ const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
  * Everything the emulator remembers, with the rules Zoom applies to it:
  * single-use codes, rotating single-use refresh tokens, "token tolerance 1"
  * (a new authorization kills the user's earlier tokens), revocation, the
- * daily meeting-create limit. Every expiry reads `settings.clock`.
+ * daily meeting create/update limit. Every expiry reads `settings.clock`.
  */
 export class EmulatorState {
   readonly users = new Map<string, EmulatorUser>();
@@ -225,8 +225,8 @@ export class EmulatorState {
     return user ? { user } : { error: 'Invalid access token.' };
   }
 
-  /** Counts a meeting create request against the user's limit for the current UTC day; false when over it. */
-  countMeetingCreate(userId: string): boolean {
+  /** Counts a meeting create or update request against the user's one limit for the current UTC day; false when over it. */
+  countMeetingWrite(userId: string): boolean {
     const key = `${userId}:${utcDay(this.now())}`;
     const used = this.dailyCreates.get(key) ?? 0;
     if (used >= this.settings.dailyMeetingLimit) return false;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { systemClock, type Clock } from '../clock.js';
 import { retryAfterDelay } from '../../sdk/retry-after.js';
 import { readJsonOrUndefined } from '../../sdk/response-json.js';
-import { ZoomApiError, ZoomMalformedAnswerError, ZoomNetworkError, ZoomOAuthError } from './errors.js';
+import { ZoomApiError, ZoomMalformedAnswerError, ZoomMeetingNotFoundError, ZoomNetworkError, ZoomOAuthError } from './errors.js';
 
 export interface ZoomClientOptions {
   clientId: string;
@@ -28,7 +28,16 @@ export interface ZoomClientOptions {
 }
 
 /** Which of Zoom's endpoints a request went to. */
-export type ZoomOperation = 'token_exchange' | 'token_refresh' | 'token_revoke' | 'get_me' | 'create_meeting' | 'list_meetings' | 'get_meeting' | 'delete_meeting';
+export type ZoomOperation =
+  | 'token_exchange'
+  | 'token_refresh'
+  | 'token_revoke'
+  | 'get_me'
+  | 'create_meeting'
+  | 'list_meetings'
+  | 'get_meeting'
+  | 'update_meeting'
+  | 'delete_meeting';
 
 /** What went wrong with one request: its status class, or no answer at all. */
 export type ZoomErrorKind = '401' | '429' | '4xx' | '5xx' | 'network' | 'timeout';
@@ -87,6 +96,12 @@ const MeetingListAnswerSchema = z.object({
   meetings: z.array(z.object({ id: MeetingIdSchema, agenda: z.string().default('') })),
 });
 
+/** Zoom's `start_time` for an instant: UTC, whole seconds, `YYYY-MM-DDTHH:mm:ssZ`. */
+const zoomStartTime = (instant: Date) => instant.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** Zoom's contract: 404 code 3001 means the meeting does not exist (any more). */
+const isMeetingUnknown = (error: unknown): error is ZoomApiError => error instanceof ZoomApiError && error.status === 404 && error.code === 3001;
+
 /** Zoom's largest `page_size` for meeting lists. */
 const MAX_PAGE_SIZE = 300;
 
@@ -122,6 +137,14 @@ export interface ZoomMeetingInput {
   agenda: string;
 }
 
+/** A new time for an existing meeting (`PATCH /meetings/{id}`). */
+export interface ZoomMeetingTimeChange {
+  /** UTC instant. */
+  startTime: Date;
+  durationMinutes: number;
+  timeZone: string;
+}
+
 export interface ZoomMeeting {
   id: string;
   joinUrl: string;
@@ -140,6 +163,12 @@ export interface ZoomClient {
   createMeeting(accessToken: string, input: ZoomMeetingInput, options?: CallOptions): Promise<ZoomMeeting>;
   /** Scheduled meetings of the token's user whose agenda contains `marker`, from every page of Zoom's list. */
   findMeetingsByAgendaMarker(accessToken: string, marker: string, options?: CallOptions): Promise<ZoomMeeting[]>;
+  /**
+   * Moves a meeting to a new time; it keeps its id and join link (Zoom answers 204).
+   * @throws ZoomMeetingNotFoundError when Zoom does not know the meeting (404 code 3001): deleted at Zoom, or never there.
+   * @throws ZoomApiError for other refusals, after the retries transient ones get.
+   */
+  updateMeeting(accessToken: string, meetingId: string, change: ZoomMeetingTimeChange, options?: CallOptions): Promise<void>;
   /** Deletes a meeting; one Zoom no longer knows (404 code 3001) counts as deleted. */
   deleteMeeting(accessToken: string, meetingId: string, options?: CallOptions): Promise<void>;
 }
@@ -313,7 +342,7 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
       const meeting = await api<unknown>('create_meeting', accessToken, 'POST', '/users/me/meetings', {
         topic: input.topic.slice(0, 200),
         type: 2,
-        start_time: input.startTime.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        start_time: zoomStartTime(input.startTime),
         duration: input.durationMinutes,
         timezone: input.timeZone,
         agenda: input.agenda.slice(0, 2000),
@@ -341,12 +370,22 @@ export function createZoomClient(options: ZoomClientOptions): ZoomClient {
       return Promise.all(matches.map(async (id) => toMeeting('get_meeting', await api<unknown>('get_meeting', accessToken, 'GET', `/meetings/${id}`, undefined, options.signal))));
     },
 
+    async updateMeeting(accessToken, meetingId, change, options = {}) {
+      const body = { start_time: zoomStartTime(change.startTime), duration: change.durationMinutes, timezone: change.timeZone };
+      try {
+        await api('update_meeting', accessToken, 'PATCH', `/meetings/${encodeURIComponent(meetingId)}`, body, options.signal);
+      } catch (error) {
+        if (isMeetingUnknown(error)) throw new ZoomMeetingNotFoundError(meetingId, error);
+        throw error;
+      }
+    },
+
     async deleteMeeting(accessToken, meetingId, options = {}) {
       try {
         await api('delete_meeting', accessToken, 'DELETE', `/meetings/${encodeURIComponent(meetingId)}`, undefined, options.signal);
       } catch (error) {
-        // Zoom's contract: 404 code 3001 means the meeting does not exist (any more): it is gone either way.
-        if (error instanceof ZoomApiError && error.status === 404 && error.code === 3001) return;
+        // A meeting Zoom does not know is gone either way.
+        if (isMeetingUnknown(error)) return;
         throw error;
       }
     },

@@ -40,6 +40,22 @@ export class ZoomApiError extends Error {
   }
 }
 
+/**
+ * Zoom does not know the meeting a call named (404 code 3001): it was deleted
+ * at Zoom, or never existed. A `ZoomApiError` still, so code that handles
+ * those keeps working; callers that care (a reschedule whose meeting is gone)
+ * test for this class.
+ */
+export class ZoomMeetingNotFoundError extends ZoomApiError {
+  override name = 'ZoomMeetingNotFoundError';
+  constructor(
+    readonly meetingId: string,
+    refusal: ZoomApiError,
+  ) {
+    super(refusal.status, refusal.code, refusal.message, refusal.rateLimitType, refusal.retryAfterSeconds);
+  }
+}
+
 /** Zoom could not be reached, or did not answer in time. */
 export class ZoomNetworkError extends Error {
   override name = 'ZoomNetworkError';

@@ -537,6 +537,91 @@ describe('Zoom emulator over HTTP', () => {
       }
     });
 
+    const updateMeeting = (accessToken: string, id: number | string, body: unknown) =>
+      api(`/meetings/${id}`, accessToken, { method: 'PATCH', body: typeof body === 'string' ? body : JSON.stringify(body) });
+    const readMeeting = async (accessToken: string, id: number) => {
+      const res = await api(`/meetings/${id}`, accessToken);
+      expect(res.status).toBe(200);
+      return res.json();
+    };
+
+    it('updates a meeting: 204 without a body; only the fields sent change; id and join link stay', async () => {
+      const { access_token } = await connect();
+      const meeting = await (await createMeeting(access_token)).json();
+      const res = await updateMeeting(access_token, meeting.id, { start_time: '2030-01-09T14:30:00Z', duration: 45, timezone: 'America/New_York' });
+      expect(res.status).toBe(204);
+      expect(await res.text()).toBe('');
+      const moved = { ...meeting, start_time: '2030-01-09T14:30:00Z', duration: 45, timezone: 'America/New_York' };
+      expect(await readMeeting(access_token, meeting.id)).toEqual(moved);
+      expect(zoom.controls.meetings(ada.id)).toEqual([moved]);
+
+      expect((await updateMeeting(access_token, meeting.id, { topic: 'Follow-up', agenda: 'Booking ref 43', settings: { join_before_host: true } })).status).toBe(204);
+      const renamed = await readMeeting(access_token, meeting.id);
+      expect(renamed).toEqual({ ...moved, topic: 'Follow-up', agenda: 'Booking ref 43', settings: { ...meeting.settings, join_before_host: true } });
+      expect(renamed.settings).toMatchObject({ waiting_room: false, join_before_host: true });
+
+      // An empty update is valid and changes nothing.
+      expect((await updateMeeting(access_token, meeting.id, {})).status).toBe(204);
+      expect(await readMeeting(access_token, meeting.id)).toEqual(renamed);
+      // The list shows the update too.
+      const list = await (await api('/users/me/meetings', access_token)).json();
+      expect(list.meetings).toEqual([expect.objectContaining({ id: meeting.id, start_time: '2030-01-09T14:30:00Z', duration: 45, topic: 'Follow-up', join_url: meeting.join_url })]);
+    });
+
+    it("reads an update's start_time without Z in the body's time zone, else in the meeting's", async () => {
+      const { access_token } = await connect();
+      const meeting = await (await createMeeting(access_token)).json();
+      expect((await updateMeeting(access_token, meeting.id, { start_time: '2030-01-10T10:00:00' })).status).toBe(204);
+      expect((await readMeeting(access_token, meeting.id)).start_time).toBe('2030-01-10T09:00:00Z');
+      expect((await updateMeeting(access_token, meeting.id, { start_time: '2030-01-10T10:00:00', timezone: 'Asia/Tokyo' })).status).toBe(204);
+      expect(await readMeeting(access_token, meeting.id)).toMatchObject({ start_time: '2030-01-10T01:00:00Z', timezone: 'Asia/Tokyo' });
+    });
+
+    it('validates an update with code 300 and field errors, and then changes nothing', async () => {
+      zoom.controls.setDailyMeetingLimit(100);
+      const { access_token } = await connect();
+      const meeting = await (await createMeeting(access_token)).json();
+      const res = await updateMeeting(access_token, meeting.id, {
+        topic: 'x'.repeat(201),
+        type: 9,
+        start_time: 'tomorrow',
+        duration: 0,
+        timezone: 'Mars/Olympus',
+        agenda: 'a'.repeat(2001),
+        settings: [],
+      });
+      expect(res.status).toBe(400);
+      const body = await res.json();
+      expect(body).toEqual({ code: 300, message: 'Validation Failed.', errors: expect.any(Array) });
+      expect(body.errors.map((e: { field: string }) => e.field)).toEqual(['topic', 'type', 'start_time', 'duration', 'timezone', 'agenda', 'settings']);
+
+      // One bad field refuses the whole update: the good ones sent with it do not apply either.
+      const partly = await updateMeeting(access_token, meeting.id, { start_time: '2030-02-01T09:00:00Z', duration: -5 });
+      expect(partly.status).toBe(400);
+      expect(await partly.json()).toEqual({ code: 300, message: 'Validation Failed.', errors: [{ field: 'duration', message: expect.any(String) }] });
+      for (const notAnObject of ['{oops', '[1]', 'null']) {
+        const refused = await updateMeeting(access_token, meeting.id, notAnObject);
+        expect(refused.status).toBe(400);
+        expect(await refused.json()).toEqual({ code: 300, message: 'Request Body should be a valid JSON object.' });
+      }
+      expect(await readMeeting(access_token, meeting.id)).toEqual(meeting);
+    });
+
+    it("answers 404 code 3001 to a read or an update of an unknown, deleted or another user's meeting", async () => {
+      const { access_token } = await connect();
+      const meeting = await (await createMeeting(access_token)).json();
+      const bob = zoom.controls.addUser();
+      const bobs = await (await createMeeting((await connect(bob.id)).access_token)).json();
+      expect((await api(`/meetings/${meeting.id}`, access_token, { method: 'DELETE' })).status).toBe(204);
+      for (const id of [meeting.id, bobs.id, 12345678901, 'abc']) {
+        for (const res of [await api(`/meetings/${id}`, access_token), await updateMeeting(access_token, id, { duration: 60 })]) {
+          expect(res.status).toBe(404);
+          expect(await res.json()).toEqual({ code: 3001, message: `Meeting does not exist: ${id}.` });
+        }
+      }
+      expect(zoom.controls.meetings(bob.id)).toEqual([bobs]);
+    });
+
     it('answers 401 code 124 for expired, revoked, missing, malformed and query-string tokens', async () => {
       const { access_token } = await connect();
       zoom.controls.expireAccessTokens(ada.id);
@@ -594,6 +679,20 @@ describe('Zoom emulator over HTTP', () => {
       expect((await createMeeting(access_token)).status).toBe(429);
       time.advance(1);
       expect((await createMeeting(access_token)).status).toBe(201);
+    });
+
+    it('counts updates against the same daily create/update limit, and refuses an update over it with nothing changed', async () => {
+      const { access_token } = await connect();
+      const meeting = await (await createMeeting(access_token)).json();
+      for (let i = 0; i < 3; i++) expect((await updateMeeting(access_token, meeting.id, { duration: 31 + i })).status).toBe(204);
+      expect((await createMeeting(access_token)).status).toBe(201);
+      const limited = await updateMeeting(access_token, meeting.id, { duration: 90 });
+      expect(limited.status).toBe(429);
+      expect(limited.headers.get('x-ratelimit-type')).toBe('Daily-limit');
+      expect(limited.headers.get('retry-after')).toBe('2030-01-08T00:00:00Z');
+      expect((await limited.json()).code).toBe(429);
+      expect((await createMeeting(access_token)).status).toBe(429);
+      expect((await readMeeting(access_token, meeting.id)).duration).toBe(33);
     });
   });
 
@@ -832,6 +931,7 @@ describe('Zoom emulator over HTTP', () => {
         ['/oauth/authorize', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `pad=${big}` }],
         ['/oauth/revoke', { method: 'POST', headers: { authorization: basic(), 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${big}` }],
         ['/v2/users/me/meetings', { method: 'POST', headers: { authorization: `Bearer ${pair.access_token}`, 'content-type': 'application/json' }, body: JSON.stringify({ agenda: big }) }],
+        ['/v2/meetings/12345678901', { method: 'PATCH', headers: { authorization: `Bearer ${pair.access_token}`, 'content-type': 'application/json' }, body: JSON.stringify({ agenda: big }) }],
         ['/__emulator/users', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ display_name: big }) }],
         ['/__emulator/fail-next', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ body: big }) }],
       ];

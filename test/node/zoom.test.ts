@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { resumeStalePendingBookings } from '../../server/bookings/index.js';
 import { createZoomClient } from '../../server/zoom/client.js';
-import { ZoomMalformedAnswerError } from '../../server/zoom/errors.js';
+import { ZoomApiError, ZoomMalformedAnswerError, ZoomMeetingNotFoundError } from '../../server/zoom/errors.js';
 import { bookingMarker } from '../../server/zoom/meetings.js';
 import { DATABASE_KINDS, useTestDatabase } from './helpers/databases.js';
 import { bookingBody, createTestClock, FREE_SLOT, NOW, seedSpecialist } from './helpers/fixtures.js';
@@ -463,6 +463,82 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
       controller.abort(reason);
       await expect(call).rejects.toBe(reason);
       expect(server.emulator.controls.meetings()).toEqual([]);
+    });
+  });
+
+  describe('moving a meeting (issue #16)', () => {
+    const change = { startTime: new Date('2030-01-08T13:00:00Z'), durationMinutes: 45, timeZone: 'America/New_York' };
+    const bookedMeeting = async () => {
+      expect((await book()).status).toBe(201);
+      return server.emulator.controls.meetings(zoomUserId)[0]!;
+    };
+    const patches = () => server.zoomProxy!.requests.filter((r) => r.method === 'PATCH');
+
+    it('updateMeeting moves the meeting with one PATCH; it keeps its id and join link; metrics name it update_meeting', async () => {
+      const before = await bookedMeeting();
+      await expect(server.core.zoom.updateMeeting(await currentAccessToken(), String(before.id), change)).resolves.toBeUndefined();
+      expect(server.emulator.controls.meetings(zoomUserId)).toEqual([{ ...before, start_time: '2030-01-08T13:00:00Z', duration: 45, timezone: 'America/New_York' }]);
+      expect(patches().map((r) => r.path)).toEqual([`/v2/meetings/${before.id}`]);
+      const scrape = await server.metrics.scrape();
+      expect(scrape).toMatch(/zoom_request_duration_seconds_count\{operation="update_meeting"\} 1\n/);
+      expect(scrape).not.toMatch(/zoom_errors_total\{operation="update_meeting"/);
+    });
+
+    it('updateMeeting on a meeting Zoom no longer knows throws ZoomMeetingNotFoundError; other refusals stay plain ZoomApiErrors', async () => {
+      const meeting = await bookedMeeting();
+      const token = await currentAccessToken();
+      await server.core.zoom.deleteMeeting(token, String(meeting.id));
+      const gone = await server.core.zoom.updateMeeting(token, String(meeting.id), change).catch((error: unknown) => error);
+      expect(gone).toBeInstanceOf(ZoomMeetingNotFoundError);
+      expect(gone).toBeInstanceOf(ZoomApiError);
+      expect(gone).toMatchObject({ meetingId: String(meeting.id), status: 404, code: 3001, message: `Meeting does not exist: ${meeting.id}.` });
+
+      answerNextZoomCall(404, JSON.stringify({ code: 1001, message: 'User does not exist.' }));
+      const otherNotFound = await server.core.zoom.updateMeeting(token, String(meeting.id), change).catch((error: unknown) => error);
+      expect(otherNotFound).toBeInstanceOf(ZoomApiError);
+      expect(otherNotFound).not.toBeInstanceOf(ZoomMeetingNotFoundError);
+      expect(otherNotFound).toMatchObject({ status: 404, code: 1001 });
+    });
+
+    it('updateMeeting refuses invalid fields with code 300 and no retry', async () => {
+      const meeting = await bookedMeeting();
+      const token = await currentAccessToken();
+      const invalid = await server.core.zoom.updateMeeting(token, String(meeting.id), { ...change, timeZone: 'Mars/Olympus' }).catch((error: unknown) => error);
+      expect(invalid).toBeInstanceOf(ZoomApiError);
+      expect(invalid).not.toBeInstanceOf(ZoomMeetingNotFoundError);
+      expect(invalid).toMatchObject({ status: 400, code: 300 });
+      expect(patches()).toHaveLength(1);
+      expect(server.emulator.controls.meetings(zoomUserId)).toEqual([meeting]);
+    });
+
+    it('updateMeeting retries a 5xx and a QPS 429 through, and does not retry a daily limit', async () => {
+      const meeting = await bookedMeeting();
+      const token = await currentAccessToken();
+      server.emulator.controls.failNext(1, { status: 503, body: '<html>Service Unavailable</html>' });
+      server.emulator.controls.failNext(1, { status: 429, rateLimitType: 'QPS' });
+      await server.core.zoom.updateMeeting(token, String(meeting.id), change);
+      expect(patches()).toHaveLength(3);
+      expect(server.emulator.controls.meetings(zoomUserId)[0]).toMatchObject({ start_time: '2030-01-08T13:00:00Z' });
+      expect(await server.metrics.scrape()).toMatch(/zoom_errors_total\{operation="update_meeting",kind="5xx"\} 1\n/);
+
+      server.emulator.controls.failNext(1, { status: 429, rateLimitType: 'Daily-limit', retryAfter: '2030-01-08T00:00:00Z' });
+      await expect(server.core.zoom.updateMeeting(token, String(meeting.id), { ...change, durationMinutes: 90 })).rejects.toMatchObject({ status: 429, rateLimitType: 'Daily-limit' });
+      expect(patches()).toHaveLength(4);
+      expect(server.emulator.controls.meetings(zoomUserId)[0]).toMatchObject({ duration: 45 });
+    });
+
+    it('an abort ends an update Zoom is slow to answer, with the signal’s reason', async () => {
+      const meeting = await bookedMeeting();
+      const token = await currentAccessToken();
+      const controller = new AbortController();
+      let release!: () => void;
+      server.zoomProxy!.faults.push({ kind: 'hold', release: new Promise<void>((resolve) => (release = resolve)) });
+      const call = server.core.zoom.updateMeeting(token, String(meeting.id), change, { signal: controller.signal });
+      await vi.waitFor(() => expect(patches()).toHaveLength(1), { interval: 5 });
+      const reason = new Error('lease lost');
+      controller.abort(reason);
+      await expect(call).rejects.toBe(reason);
+      release();
     });
   });
 

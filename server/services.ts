@@ -8,8 +8,6 @@ import type { BookingLifecycleHandlers } from './bookings/lifecycle-events.js';
 import { createManageTokens, type ManageTokens } from './bookings/manage-tokens.js';
 import type { Clock } from './clock.js';
 import type { Database } from './db/schema.js';
-import { createManageTokens, type ManageTokens } from './bookings/manage-tokens.js';
-import type { BookingLifecycleHandlers } from './bookings/lifecycle-events.js';
 import { createEmailReauthNotifier, createInviteSender, createLifecycleEmails, createNotGoneThroughSender, createZoomAccountChangeNotifier } from './email/notifications.js';
 import type { OutboxDeps } from './email/outbox.js';
 import { createSlotReadLimiter, type AbuseLimits, type SlotReadLimiter } from './limits/index.js';
@@ -39,7 +37,7 @@ export interface CoreDeps {
   notifyReauthRequired?: ReauthNotifier;
   /** Booking and slot-read limits (`loadConfig().limits`). */
   limits: AbuseLimits;
-  /** What a cancel, a reschedule or an offer also does (emails, reminders). Default: nothing beyond the change and its Zoom job. */
+  /** What a cancel, a reschedule or an offer also does, besides its Zoom job. Default: the lifecycle emails (server/email/notifications.ts). */
   lifecycleHandlers?: BookingLifecycleHandlers;
 }
 
@@ -60,18 +58,7 @@ export interface Services {
   outbox: OutboxDeps;
   /** Emails the specialist when the connected Zoom account changes. */
   notifyZoomAccountChanged: ZoomAccountChangeNotifier;
-  /** Signs and checks the token of a booking's manage link. */
-  manageTokens: ManageTokens;
-  /** The cancellation, reschedule and reschedule-offer emails, for the booking lifecycle's `handlers`. */
-  lifecycleEmails: BookingLifecycleHandlers;
 }
-
-/** Until the lifecycle's emails and reminders are wired in (the mail and reminder work of issue #16). */
-const NO_LIFECYCLE_HANDLERS: BookingLifecycleHandlers = {
-  onCancelled: async () => {},
-  onRescheduled: async () => {},
-  onRescheduleOffered: async () => {},
-};
 
 /** Derives the link-signing key from the token encryption key, so one secret is configured. */
 export function deriveSigningKey(encryptionKey: Buffer): Buffer {
@@ -90,24 +77,21 @@ export function createServices(deps: CoreDeps): Services {
   const meetings = createZoomMeetings({ zoom: deps.zoom, connections, logger: deps.logger });
   const links = createSignInLinks(deps);
   const outbox: OutboxDeps = { clock: deps.clock, cipher: deps.cipher, messageIdDomain: new URL(deps.publicUrl).hostname };
-  const manageTokens = createManageTokens(deps.signingKey);
-  const bookingEmails = { ...outbox, publicUrl: deps.publicUrl, manageTokens };
   const notifyReauthRequired =
     deps.notifyReauthRequired ??
     createEmailReauthNotifier({ ...outbox, links, publicUrl: deps.publicUrl, windowMs: deps.reauthEmailWindowMs ?? 3_600_000 });
   const manageTokens = createManageTokens(deps.signingKey);
+  const bookingEmails = { ...outbox, publicUrl: deps.publicUrl, manageTokens };
   return {
     connections,
     manageTokens,
-    lifecycle: createBookingLifecycle({ ...deps, manageTokens, handlers: deps.lifecycleHandlers ?? NO_LIFECYCLE_HANDLERS }),
+    lifecycle: createBookingLifecycle({ ...deps, manageTokens, handlers: deps.lifecycleHandlers ?? createLifecycleEmails(bookingEmails) }),
     slots: createSlotLister(deps),
     allowedOrigins: createAllowedOriginsLookup(deps.db),
     slotReads: createSlotReadLimiter({ ...deps, limit: deps.limits.slotReadsPerAddressPerMinute }),
     links,
     outbox,
     notifyZoomAccountChanged: createZoomAccountChangeNotifier({ ...outbox, publicUrl: deps.publicUrl }),
-    manageTokens,
-    lifecycleEmails: createLifecycleEmails(bookingEmails),
     bookings: {
       db: deps.db,
       clock: deps.clock,

@@ -1,7 +1,9 @@
+import type { Transaction } from 'kysely';
 import type { ParsedMail } from 'mailparser';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { BookingParties } from '../../server/bookings/lifecycle-events.js';
-import { createNotGoneThroughSender } from '../../server/email/notifications.js';
+import type { Database } from '../../server/db/schema.js';
+import { createLifecycleEmails, createNotGoneThroughSender } from '../../server/email/notifications.js';
 import { createEmailJobHandler, enqueueEmail, type MailSender } from '../../server/email/outbox.js';
 import { createMailSender } from '../../server/email/transport.js';
 import { createJobWorker, type JobWorker, type RetryPolicy } from '../../server/jobs/index.js';
@@ -392,8 +394,10 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
     let bookingId: string;
     let joinUrl: string;
     let parties: BookingParties;
-    /** Raises a lifecycle event as the domain does: in a transaction, through the handlers the services built. */
-    const raise = (raiseIn: (trx: Parameters<typeof server.services.lifecycleEmails.onCancelled>[0]) => Promise<void>) => db().transaction().execute(raiseIn);
+    /** The handlers as services.ts builds them for the booking lifecycle. */
+    const lifecycleEmails = () => createLifecycleEmails({ ...server.services.outbox, publicUrl: server.url, manageTokens: server.services.manageTokens });
+    /** Raises a lifecycle event as the domain does: in a transaction of its own. */
+    const raise = (raiseIn: (trx: Transaction<Database>) => Promise<void>) => db().transaction().execute(raiseIn);
     const byRecipient = async (count: number) => {
       expect(await worker.runDue()).toBe(count);
       const mails = await smtp.waitForMessages(count);
@@ -419,9 +423,35 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       };
     });
 
+    it('through the manage API, a reschedule and then a cancel update the one calendar event (SEQUENCE 1, then 2) and email both parties', async () => {
+      // Outside the cancellation window: the booking is three hours away.
+      await db().updateTable('specialists').set({ cancellation_window_minutes: 60 }).where('id', '=', specialistId).execute();
+      const token = server.services.manageTokens.issue(bookingId);
+      const change = (action: string, body: Record<string, unknown>) =>
+        fetch(`${server.url}/api/v1/bookings/${bookingId}/${action}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, ...body }) });
+      const calendarsOf = async (count: number) => {
+        expect(await worker.runDue()).toBe(count);
+        const mails = [...(await smtp.waitForMessages(count))];
+        smtp.messages.length = 0;
+        return mails.map((mail) => ({ subject: mail.subject, ...calendarOf(mail) })).map(({ subject, method, ics }) => [subject, method, icsValue(ics, 'UID'), icsValue(ics, 'SEQUENCE'), icsValue(ics, 'DTSTART'), icsValue(ics, 'STATUS')]);
+      };
+
+      expect((await change('reschedule', { start: NEW_START })).status).toBe(200);
+      expect((await calendarsOf(2)).sort()).toEqual([
+        ['Rescheduled: Intro call with Anna Berg', 'REQUEST', `${bookingId}@127.0.0.1`, '1', '20300108T140000Z', 'CONFIRMED'],
+        ['Rescheduled: Intro call with Carla Customer', 'REQUEST', `${bookingId}@127.0.0.1`, '1', '20300108T140000Z', 'CONFIRMED'],
+      ]);
+
+      expect((await change('cancel', { reason: 'Plans changed' })).status).toBe(200);
+      expect((await calendarsOf(2)).sort()).toEqual([
+        ['Cancelled: Intro call with Anna Berg', 'CANCEL', `${bookingId}@127.0.0.1`, '2', '20300108T140000Z', 'CANCELLED'],
+        ['Cancelled: Intro call with Carla Customer', 'CANCEL', `${bookingId}@127.0.0.1`, '2', '20300108T140000Z', 'CANCELLED'],
+      ]);
+    });
+
     it('a customer’s cancellation tells both parties, each in their own zone, with the reason escaped and a METHOD:CANCEL of the same event', async () => {
       const reason = 'Sick <b>today</b>\nSorry';
-      await raise((trx) => server.services.lifecycleEmails.onCancelled(trx, { ...parties, start: new Date(FREE_SLOT), end: slotEnd(FREE_SLOT), cancelledBy: 'customer', reason, sequence: 1 }));
+      await raise((trx) => lifecycleEmails().onCancelled(trx, { ...parties, start: new Date(FREE_SLOT), end: slotEnd(FREE_SLOT), cancelledBy: 'customer', reason, sequence: 1 }));
       // Both filed under the specialist: a failed one shows on their dashboard.
       expect((await outbox()).map((r) => [r.kind, r.to_address, r.specialist_id])).toEqual([
         ['booking_cancelled_customer', 'carla@example.test', specialistId],
@@ -454,7 +484,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
 
     it('a specialist’s cancellation says who cancelled and carries their message to the customer', async () => {
       await raise((trx) =>
-        server.services.lifecycleEmails.onCancelled(trx, { ...parties, start: new Date(FREE_SLOT), end: slotEnd(FREE_SLOT), cancelledBy: 'specialist', reason: 'I am ill, sorry.', sequence: 1 }),
+        lifecycleEmails().onCancelled(trx, { ...parties, start: new Date(FREE_SLOT), end: slotEnd(FREE_SLOT), cancelledBy: 'specialist', reason: 'I am ill, sorry.', sequence: 1 }),
       );
       const to = await byRecipient(2);
       expect(to('carla@example.test').text).toContain('is cancelled. Anna Berg cancelled it.\n\nTheir message: I am ill, sorry.');
@@ -463,7 +493,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
 
     it('a reschedule tells both parties the old and the new time in their zone, keeps the join link, and updates the event with a higher SEQUENCE', async () => {
       await raise((trx) =>
-        server.services.lifecycleEmails.onRescheduled(trx, {
+        lifecycleEmails().onRescheduled(trx, {
           ...parties,
           previousStart: new Date(FREE_SLOT),
           previousEnd: slotEnd(FREE_SLOT),
@@ -503,7 +533,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
 
     it('a reschedule offer gives the customer the specialist’s message, the manage link, and says the window is lifted', async () => {
       const message = 'Something came up <on my side>.';
-      await raise((trx) => server.services.lifecycleEmails.onRescheduleOffered(trx, { ...parties, start: new Date(FREE_SLOT), end: slotEnd(FREE_SLOT), message }));
+      await raise((trx) => lifecycleEmails().onRescheduleOffered(trx, { ...parties, start: new Date(FREE_SLOT), end: slotEnd(FREE_SLOT), message }));
       expect((await outbox()).map((r) => [r.kind, r.to_address, r.specialist_id])).toEqual([['reschedule_offered', 'carla@example.test', specialistId]]);
       const [mail] = await (async () => {
         expect(await worker.runDue()).toBe(1);

@@ -4,6 +4,7 @@ import type { Database } from '../db/schema.js';
 import type { ZoomAccountChangeNotifier } from '../zoom/authorization.js';
 import type { ReauthNotifier } from '../zoom/reauth.js';
 import type { BookingLifecycleHandlers } from '../bookings/lifecycle-events.js';
+import { countPendingZoomChanges } from '../bookings/lifecycle.js';
 import type { ManageTokens } from '../bookings/manage-tokens.js';
 import { buildBookingIcs, type CalendarMethod } from './ics.js';
 import {
@@ -33,7 +34,8 @@ export const REAUTH_LINK_TTL_MS = 24 * 3_600_000;
  * specialist per window (default one hour), however many customers hit the
  * problem; the next email says how many attempts failed meanwhile. The
  * throttle is a compare-and-swap on `reauth_notices`, so concurrent attempts
- * in several processes still send one email.
+ * in several processes still send one email. The email also names the
+ * cancellations and reschedules whose Zoom change waits for the connection.
  */
 export function createEmailReauthNotifier(deps: OutboxDeps & { links: SignInLinks; publicUrl: string; windowMs: number }): ReauthNotifier {
   return async function emailSpecialist(trx, event) {
@@ -82,6 +84,7 @@ export function createEmailReauthNotifier(deps: OutboxDeps & { links: SignInLink
         start: event.start,
         attemptedAt: event.attemptedAt,
         failedAttempts,
+        pendingZoomChanges: await countPendingZoomChanges(trx, specialistId),
         reauthorizeUrl,
         settingsUrl: `${deps.publicUrl}/settings/zoom`,
         linkValidHours: REAUTH_LINK_TTL_MS / 3_600_000,

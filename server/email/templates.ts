@@ -12,6 +12,8 @@ export interface ReauthEmailInput {
   attemptedAt: Date;
   /** Booking attempts that failed since the last such email, this one included. */
   failedAttempts: number;
+  /** Cancellations and reschedules whose Zoom change waits for the connection (issue #16); named when there are some. */
+  pendingZoomChanges: number;
   reauthorizeUrl: string;
   settingsUrl: string;
   linkValidHours: number;
@@ -27,11 +29,16 @@ export function reauthRequiredEmail(input: ReauthEmailInput): OutgoingEmail {
   const attempted = formatWhen(input.attemptedAt, specialist.timeZone);
   const more =
     input.failedAttempts > 1 ? `${input.failedAttempts} booking attempts have failed since our last email about this.` : undefined;
+  const pending =
+    input.pendingZoomChanges > 0
+      ? `${input.pendingZoomChanges === 1 ? '1 change' : `${input.pendingZoomChanges} changes`} to booked sessions (cancelled or moved) ${input.pendingZoomChanges === 1 ? 'waits' : 'wait'} to reach Zoom. Your customers have been told; Zoom is updated as soon as you re-authorize.`
+      : undefined;
   const text = [
     `Hi ${specialist.name},`,
     '',
     `${customer.name} tried to book "${service.title}" for ${slot}, on ${attempted}, but the booking could not be completed: your Zoom connection needs to be re-authorized.`,
     ...(more ? ['', more] : []),
+    ...(pending ? ['', pending] : []),
     '',
     'Why this matters: every session booked through your booking page gets its own Zoom meeting. Until Zoom is reconnected, customers cannot book you.',
     '',
@@ -53,6 +60,7 @@ export function reauthRequiredEmail(input: ReauthEmailInput): OutgoingEmail {
 <p style="margin:0 0 12px">Hi ${escapeHtml(specialist.name)},</p>
 <p style="margin:0 0 12px"><strong>${escapeHtml(customer.name)}</strong> tried to book <strong>${escapeHtml(service.title)}</strong> for ${escapeHtml(slot)}, on ${escapeHtml(attempted)}, but the booking could not be completed: your Zoom connection needs to be re-authorized.</p>
 ${more ? `<p style="margin:0 0 12px;padding:10px 14px;background:#fef3c7;border-radius:8px">${escapeHtml(more)}</p>` : ''}
+${pending ? `<p style="margin:0 0 12px;padding:10px 14px;background:#fef3c7;border-radius:8px">${escapeHtml(pending)}</p>` : ''}
 <p style="margin:0 0 12px"><strong>Why this matters:</strong> every session booked through your booking page gets its own Zoom meeting. Until Zoom is reconnected, customers cannot book you.</p>
 <p style="margin:0 0 4px">It takes under a minute:</p>
 <ol style="margin:0 0 8px;padding-left:22px"><li>Click the button below: it takes you to Zoom.</li><li>On Zoom’s page, click <strong>Allow</strong>.</li><li>Done: customers can book again.</li></ol>

@@ -146,6 +146,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
         'Carla Customer tried to book "Intro call" for Monday, 7 January 2030 at 10:00 (Europe/Berlin), on Monday, 7 January 2030 at 07:00 (Europe/Berlin), but the booking could not be completed: your Zoom connection needs to be re-authorized.',
       );
       expect(mail!.text).toContain('2. On Zoom’s page, click "Allow".');
+      expect(mail!.text).not.toContain('to reach Zoom');
       expect(mail!.html).toContain('>Re-authorize Zoom</a>');
       const [oneClick, settings] = linksIn(mail!);
       expect(oneClick).toMatch(new RegExp(`^${server.url}/auth/link\\?token=`));
@@ -170,6 +171,29 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       expect(again.headers.get('location')).toBe('/sign-in?reason=used&next=%2Fsettings%23zoom');
       expect(again.headers.get('set-cookie')).toBeNull();
       expect(await (await fetch(`${server.url}/sign-in?reason=used&next=%2Fsettings%23zoom`)).text()).toContain('That link was already used. Sign in again to continue.');
+    });
+
+    it('names the cancellations and reschedules whose Zoom change waits for the re-authorization', async () => {
+      const zoomUserId = await connectZoom(server, specialistId);
+      const booked = await book('Carla Customer', '2030-01-08T09:00:00Z');
+      expect(booked.status).toBe(201);
+      const { booking } = await booked.json();
+      server.emulator.controls.revokeAllTokens(zoomUserId);
+      // The customer cancels while the specialist's Zoom token is dead: the cancel happens, its meeting deletion waits.
+      const cancelled = await fetch(`${server.url}/api/v1/bookings/${booking.id}/cancel`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token: server.services.manageTokens.issue(booking.id) }),
+      });
+      expect(cancelled.status).toBe(200);
+      expect((await book('Second Customer')).status).toBe(409);
+      expect(await worker.runDue()).toBe(5); // two confirmations, two cancellations, the re-auth email
+      const mails = await smtp.waitForMessages(5);
+      const reauth = mails.find((m) => m.subject === REAUTH_SUBJECT)!;
+      const pending = '1 change to booked sessions (cancelled or moved) waits to reach Zoom. Your customers have been told; Zoom is updated as soon as you re-authorize.';
+      expect(reauth.text).toContain(`Second Customer tried to book`);
+      expect(reauth.text).toContain(pending);
+      expect(reauth.html).toContain(pending);
     });
 
     it('refuses an expired or tampered link', async () => {

@@ -29,7 +29,6 @@ export interface OutgoingEmail {
   subject: string;
   text: string;
   html: string;
-  attachments?: EmailAttachment[];
   calendar?: EmailCalendar;
   /** Where replies go: the specialist, on a customer's email (issue #16). Omitted: to the sender. */
   replyTo?: string;
@@ -54,7 +53,7 @@ export async function enqueueEmail(trx: Transaction<Database> | Kysely<Database>
   const id = randomUUID();
   const now = deps.clock().toISOString();
   // Everything a reader could learn from is encrypted with the body, the calendar and the Reply-To address too.
-  const content: EmailContent = { text: email.text, html: email.html, attachments: email.attachments ?? [], calendar: email.calendar, replyTo: email.replyTo };
+  const content: EmailContent = { text: email.text, html: email.html, calendar: email.calendar, replyTo: email.replyTo };
   await trx
     .insertInto('email_outbox')
     .values({
@@ -158,8 +157,8 @@ export function createEmailJobHandler(options: EmailJobOptions): JobHandler<Emai
         throw new PermanentJobError(reason);
       }
       try {
-        const { calendar, ...body } = content;
-        await sender.sendMail({ from: options.from, to: row.to_address, subject: row.subject, messageId: row.message_id, ...body, ...(calendar ? { icalEvent: calendar } : {}) });
+        const { calendar, attachments = [], ...body } = content;
+        await sender.sendMail({ from: options.from, to: row.to_address, subject: row.subject, messageId: row.message_id, ...body, attachments, ...(calendar ? { icalEvent: calendar } : {}) });
       } catch (error) {
         const reason = describeError(error);
         await recordAttempt(outboxId, context.attempt, reason);
@@ -183,11 +182,15 @@ export function createEmailJobHandler(options: EmailJobOptions): JobHandler<Emai
   };
 }
 
-/** What `content_enc` holds, as JSON (`calendar` and `replyTo` absent from messages queued before issue #16). */
+/**
+ * What `content_enc` holds, as JSON. Messages queued before issue #16 have
+ * no `calendar` or `replyTo` and carry their invite.ics in `attachments`,
+ * which is still sent; messages queued since have no attachments.
+ */
 interface EmailContent {
   text: string;
   html: string;
-  attachments: EmailAttachment[];
+  attachments?: EmailAttachment[];
   calendar?: EmailCalendar;
   replyTo?: string;
 }

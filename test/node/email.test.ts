@@ -692,6 +692,17 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       expect(smtp.messages.map((m) => m.messageId)).toEqual([taken.message_id, taken.message_id]);
     });
 
+    it('still sends a message queued before calendars moved to icalEvent, with its invite.ics attachment', async () => {
+      const id = await queue();
+      const ics = 'BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n';
+      const legacy = { text: 'Hi', html: '<p>Hi</p>', attachments: [{ filename: 'invite.ics', content: ics, contentType: 'text/calendar; charset=utf-8; method=REQUEST' }] };
+      await db().updateTable('email_outbox').set({ content_enc: server.cipher.encrypt(JSON.stringify(legacy), `outbox:${id}`) }).where('id', '=', id).execute();
+      expect(await worker.runDue()).toBe(1);
+      const [mail] = await smtp.waitForMessages(1);
+      expect(mail!.attachments.map((a) => [a.filename, a.contentType, a.content.toString('utf8')])).toEqual([['invite.ics', 'text/calendar', ics]]);
+      expect(mail!.replyTo).toBeUndefined();
+    });
+
     it('fails a message that cannot be decrypted at once, with the reason', async () => {
       const id = await queue();
       // Content encrypted for another row (as under another key) does not decrypt for this one.

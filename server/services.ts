@@ -8,7 +8,7 @@ import type { BookingLifecycleHandlers } from './bookings/lifecycle-events.js';
 import { createManageTokens, type ManageTokens } from './bookings/manage-tokens.js';
 import type { Clock } from './clock.js';
 import type { Database } from './db/schema.js';
-import { createEmailReauthNotifier, createInviteSender, createNotGoneThroughSender, createZoomAccountChangeNotifier } from './email/notifications.js';
+import { createEmailReauthNotifier, createInviteSender, createLifecycleEmails, createNotGoneThroughSender, createZoomAccountChangeNotifier } from './email/notifications.js';
 import type { OutboxDeps } from './email/outbox.js';
 import { createSlotReadLimiter, type AbuseLimits, type SlotReadLimiter } from './limits/index.js';
 import type { Logger } from './logger.js';
@@ -37,7 +37,7 @@ export interface CoreDeps {
   notifyReauthRequired?: ReauthNotifier;
   /** Booking and slot-read limits (`loadConfig().limits`). */
   limits: AbuseLimits;
-  /** What a cancel, a reschedule or an offer also does (emails, reminders). Default: nothing beyond the change and its Zoom job. */
+  /** What a cancel, a reschedule or an offer also does, besides its Zoom job. Default: the lifecycle emails (server/email/notifications.ts). */
   lifecycleHandlers?: BookingLifecycleHandlers;
 }
 
@@ -60,13 +60,6 @@ export interface Services {
   notifyZoomAccountChanged: ZoomAccountChangeNotifier;
 }
 
-/** Until the lifecycle's emails and reminders are wired in (the mail and reminder work of issue #16). */
-const NO_LIFECYCLE_HANDLERS: BookingLifecycleHandlers = {
-  onCancelled: async () => {},
-  onRescheduled: async () => {},
-  onRescheduleOffered: async () => {},
-};
-
 /** Derives the link-signing key from the token encryption key, so one secret is configured. */
 export function deriveSigningKey(encryptionKey: Buffer): Buffer {
   return Buffer.from(hkdfSync('sha256', encryptionKey, Buffer.alloc(0), 'specialist-booking sign-in links', 32));
@@ -88,10 +81,11 @@ export function createServices(deps: CoreDeps): Services {
     deps.notifyReauthRequired ??
     createEmailReauthNotifier({ ...outbox, links, publicUrl: deps.publicUrl, windowMs: deps.reauthEmailWindowMs ?? 3_600_000 });
   const manageTokens = createManageTokens(deps.signingKey);
+  const bookingEmails = { ...outbox, publicUrl: deps.publicUrl, manageTokens };
   return {
     connections,
     manageTokens,
-    lifecycle: createBookingLifecycle({ ...deps, manageTokens, handlers: deps.lifecycleHandlers ?? NO_LIFECYCLE_HANDLERS }),
+    lifecycle: createBookingLifecycle({ ...deps, manageTokens, handlers: deps.lifecycleHandlers ?? createLifecycleEmails(bookingEmails) }),
     slots: createSlotLister(deps),
     allowedOrigins: createAllowedOriginsLookup(deps.db),
     slotReads: createSlotReadLimiter({ ...deps, limit: deps.limits.slotReadsPerAddressPerMinute }),
@@ -105,7 +99,7 @@ export function createServices(deps: CoreDeps): Services {
       cipher: deps.cipher,
       meetings,
       notifyReauthRequired,
-      onBookingConfirmed: createInviteSender(outbox),
+      onBookingConfirmed: createInviteSender(bookingEmails),
       onBookingNotGoneThrough: createNotGoneThroughSender({ ...outbox, publicUrl: deps.publicUrl }),
       limits: deps.limits,
     },

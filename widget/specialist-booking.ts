@@ -1,5 +1,6 @@
 import { html, LitElement, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { createBookingClient, type BookingClient, type Profile, type SlotList } from '../sdk/client.js';
+import { googleCalendarUrl, outlookCalendarUrl } from '../sdk/calendar-links.js';
 import { BookingApiError } from '../sdk/errors.js';
 import { randomIdempotencyKey } from '../sdk/idempotency-key.js';
 import type { Booking, Service, Slot } from '../sdk/contract.js';
@@ -56,6 +57,7 @@ function waitInWords(seconds: number): string {
  * @csspart input - Each form field.
  * @csspart button - Primary buttons.
  * @csspart success - The confirmation view.
+ * @csspart calendar-link - Each "Add to calendar" link (Google Calendar, Outlook) in the confirmation view.
  * @csspart error - Error messages with a retry.
  * @csspart dialog - The re-authorization modal.
  *
@@ -565,7 +567,25 @@ export class SpecialistBooking extends LitElement {
       </p>
       <p>The Zoom link is in your email${booking.customer.email ? html` (${booking.customer.email})` : nothing}.</p>
       ${booking.zoomJoinUrl ? html`<p><a href=${booking.zoomJoinUrl} target="_blank" rel="noopener">Join on Zoom</a></p>` : nothing}
+      ${this.renderCalendarLinks(booking)}
     </div>`;
+  }
+
+  /** "Add to calendar" for Google and Outlook: the same links as the confirmation email's (sdk/calendar-links.ts). */
+  private renderCalendarLinks(booking: Booking): TemplateResult {
+    const name = this.profile?.specialist.name;
+    const event = {
+      title: name ? `${booking.serviceTitle} with ${name}` : booking.serviceTitle,
+      start: booking.start,
+      end: booking.end,
+      details: booking.zoomJoinUrl ? `Join on Zoom: ${booking.zoomJoinUrl}` : undefined,
+      location: booking.zoomJoinUrl ?? undefined,
+    };
+    return html`<p>
+      Add to calendar:
+      <a part="calendar-link" href=${googleCalendarUrl(event)} target="_blank" rel="noopener">Google Calendar</a> ·
+      <a part="calendar-link" href=${outlookCalendarUrl(event)} target="_blank" rel="noopener">Outlook</a>
+    </p>`;
   }
 
   private renderDialog(): TemplateResult | typeof nothing {

@@ -173,7 +173,7 @@ export interface EmailOutboxTable {
   to_address: string;
   subject: string;
   /**
-   * JSON { text, html, attachments }, encrypted: it can hold sign-in links and
+   * JSON (EmailContent in email/outbox.ts: text, html, calendar, Reply-To), encrypted: it can hold sign-in links and
    * host links. Empty once purged, EMAIL_BODY_RETENTION_DAYS after sending
    * (or after queueing, for a failed email; migration 0008 indexes the rows
    * that still have one).

@@ -1,84 +1,78 @@
 /**
- * An iCalendar invitation (RFC 5545, METHOD:REQUEST) for one booking, in UTC,
- * with the Zoom join link as location. Written by hand: it is one VEVENT, and
- * the rules that matter (escaping, CRLF, folding at 75 octets) are few.
+ * A booking's iCalendar file (RFC 5545 and iTIP, RFC 5546), written by
+ * ical-generator (issue #16: a maintained library, not a hand-written one).
+ * One VEVENT in UTC whose UID stays the same for the booking's whole life, so
+ * calendar apps update the event they already have: an invitation and a
+ * reschedule are `METHOD:REQUEST` (a reschedule with a higher SEQUENCE), a
+ * cancellation is `METHOD:CANCEL` with `STATUS:CANCELLED`.
  */
+import ical, { ICalAttendeeRole, ICalAttendeeStatus, ICalCalendarMethod, ICalEventStatus } from 'ical-generator';
 import { withoutControlCharacters } from './format.js';
 
-export interface IcsInvite {
+/** The iTIP methods a booking's calendar file uses. */
+export type CalendarMethod = 'REQUEST' | 'CANCEL';
+
+export interface BookingCalendarEvent {
+  method: CalendarMethod;
+  /** `${bookingId}@${domain}`: the same for every file of one booking. */
   uid: string;
-  /** When the invitation was made. */
+  /** The booking's `calendar_sequence`: 0 at confirmation, higher after each change. */
+  sequence: number;
+  /** When this file was made (DTSTAMP). */
   stamp: Date;
   start: Date;
   end: Date;
   summary: string;
   description: string;
-  location: string;
-  url: string;
+  /** The join link, also the event's URL; none on a cancellation. */
+  location?: string;
+  /** The specialist. */
   organizer: { name: string; email: string };
+  /** The customer. */
   attendee: { name: string; email: string };
 }
 
-const utc = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+/** Text for a calendar: no control characters or bidi overrides; line breaks only where `multiline`, as `\n`. */
+function clean(value: string, options: { multiline?: boolean } = {}): string {
+  // A carriage return alone would end the content line; ical-generator escapes `\n`.
+  return withoutControlCharacters(value, options).replace(/\r\n?/g, '\n');
+}
 
 /**
- * Escapes TEXT values (backslash, semicolon, comma, newline), without
- * control characters (RFC 5545 §3.3.11); only a `multiline` value (the
- * description) keeps its line breaks, as escaped newlines.
+ * The `.ics` text of one booking event, content lines ending in CRLF and
+ * folded at 75 octets.
+ *
+ * @example
+ * buildBookingIcs({ method: 'CANCEL', uid: `${id}@booking.example.com`, sequence: 1, ... })
  */
-function text(value: string, options: { multiline?: boolean } = {}): string {
-  // A carriage return alone would end the content line.
-  const safe = withoutControlCharacters(value, options).replace(/\r(?!\n)/g, '');
-  return safe.replace(/\\/g, '\\\\').replace(/;/g, '\\;').replace(/,/g, '\\,').replace(/\r?\n/g, '\\n');
-}
-
-/** Quoted parameter values may not hold quotes or control characters (RFC 5545 §3.1, QSAFE-CHAR). */
-function param(value: string): string {
-  return `"${withoutControlCharacters(value).replace(/"/g, "'")}"`;
-}
-
-/** Folds a content line at 75 octets, never inside a UTF-8 character. */
-function fold(line: string): string {
-  const parts: string[] = [];
-  let current = '';
-  let size = 0;
-  for (const ch of line) {
-    const bytes = Buffer.byteLength(ch);
-    if (size + bytes > (parts.length === 0 ? 75 : 74)) {
-      parts.push(current);
-      current = '';
-      size = 0;
-    }
-    current += ch;
-    size += bytes;
-  }
-  parts.push(current);
-  return parts.join('\r\n ');
-}
-
-export function buildInviteIcs(invite: IcsInvite): string {
-  const lines = [
-    'BEGIN:VCALENDAR',
-    'VERSION:2.0',
-    'PRODID:-//specialist-booking//EN',
-    'CALSCALE:GREGORIAN',
-    'METHOD:REQUEST',
-    'BEGIN:VEVENT',
-    `UID:${invite.uid}`,
-    `DTSTAMP:${utc(invite.stamp)}`,
-    `DTSTART:${utc(invite.start)}`,
-    `DTEND:${utc(invite.end)}`,
-    `SUMMARY:${text(invite.summary)}`,
-    `DESCRIPTION:${text(invite.description, { multiline: true })}`,
-    `LOCATION:${text(invite.location)}`,
-    `URL:${invite.url}`,
-    `ORGANIZER;CN=${param(invite.organizer.name)}:mailto:${invite.organizer.email}`,
-    `ATTENDEE;CN=${param(invite.attendee.name)};ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:${invite.attendee.email}`,
-    'SEQUENCE:0',
-    'STATUS:CONFIRMED',
-    'TRANSP:OPAQUE',
-    'END:VEVENT',
-    'END:VCALENDAR',
-  ];
-  return lines.map(fold).join('\r\n') + '\r\n';
+export function buildBookingIcs(event: BookingCalendarEvent): string {
+  const isCancel = event.method === 'CANCEL';
+  const calendar = ical({
+    prodId: { company: 'specialist-booking', product: 'booking', language: 'EN' },
+    method: isCancel ? ICalCalendarMethod.CANCEL : ICalCalendarMethod.REQUEST,
+  });
+  calendar.createEvent({
+    id: event.uid,
+    sequence: event.sequence,
+    stamp: event.stamp,
+    start: event.start,
+    end: event.end,
+    summary: clean(event.summary),
+    description: clean(event.description, { multiline: true }),
+    location: event.location === undefined ? null : clean(event.location),
+    url: event.location === undefined ? null : clean(event.location),
+    organizer: { name: clean(event.organizer.name), email: clean(event.organizer.email) },
+    attendees: [
+      {
+        name: clean(event.attendee.name),
+        email: clean(event.attendee.email),
+        role: ICalAttendeeRole.REQ,
+        status: ICalAttendeeStatus.NEEDSACTION,
+        rsvp: !isCancel,
+      },
+    ],
+    status: isCancel ? ICalEventStatus.CANCELLED : ICalEventStatus.CONFIRMED,
+  });
+  // RFC 5545 §3.1: every content line, the last one too, ends in CRLF.
+  return `${calendar.toString()}\r\n`;
 }

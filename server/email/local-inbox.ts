@@ -58,7 +58,8 @@ export async function startLocalInbox(options: { port?: number; hostname?: strin
               date: mail.date ?? new Date(),
               text: mail.text ?? '',
               html: typeof mail.html === 'string' ? mail.html : '',
-              attachments: mail.attachments.map((a) => ({ filename: a.filename ?? 'attachment', contentType: a.contentType, content: a.content.toString('utf8') })),
+              // The inline text/calendar alternative (an invitation card) is the same file as the invite.ics attachment: list it once.
+              attachments: mail.attachments.filter((a) => !(a.contentType === 'text/calendar' && a.filename === undefined)).map((a) => ({ filename: a.filename ?? 'attachment', contentType: a.contentType, content: a.content.toString('utf8') })),
               deliveries: 1,
             });
           }

@@ -3,7 +3,17 @@ import type { SignInLinks } from '../auth/links.js';
 import type { Database } from '../db/schema.js';
 import type { ZoomAccountChangeNotifier } from '../zoom/authorization.js';
 import type { ReauthNotifier } from '../zoom/reauth.js';
-import { buildInviteIcs } from './ics.js';
+import type { BookingLifecycleHandlers } from '../bookings/lifecycle-events.js';
+import { countPendingZoomChanges } from '../bookings/lifecycle.js';
+import type { ManageTokens } from '../bookings/manage-tokens.js';
+import { buildBookingIcs, type CalendarMethod } from './ics.js';
+import {
+  customerCancellationEmail,
+  customerRescheduleEmail,
+  rescheduleOfferEmail,
+  specialistCancellationEmail,
+  specialistRescheduleEmail,
+} from './lifecycle-templates.js';
 import { enqueueEmail, type OutboxDeps } from './outbox.js';
 import {
   bookingNotGoneThroughEmail,
@@ -24,7 +34,8 @@ export const REAUTH_LINK_TTL_MS = 24 * 3_600_000;
  * specialist per window (default one hour), however many customers hit the
  * problem; the next email says how many attempts failed meanwhile. The
  * throttle is a compare-and-swap on `reauth_notices`, so concurrent attempts
- * in several processes still send one email.
+ * in several processes still send one email. The email also names the
+ * cancellations and reschedules whose Zoom change waits for the connection.
  */
 export function createEmailReauthNotifier(deps: OutboxDeps & { links: SignInLinks; publicUrl: string; windowMs: number }): ReauthNotifier {
   return async function emailSpecialist(trx, event) {
@@ -73,6 +84,7 @@ export function createEmailReauthNotifier(deps: OutboxDeps & { links: SignInLink
         start: event.start,
         attemptedAt: event.attemptedAt,
         failedAttempts,
+        pendingZoomChanges: await countPendingZoomChanges(trx, specialistId),
         reauthorizeUrl,
         settingsUrl: `${deps.publicUrl}/settings/zoom`,
         linkValidHours: REAUTH_LINK_TTL_MS / 3_600_000,
@@ -85,38 +97,107 @@ export function createEmailReauthNotifier(deps: OutboxDeps & { links: SignInLink
 /** Called in the transaction that confirms a booking: may queue work that must commit with it. */
 export type BookingConfirmedHandler = (trx: Transaction<Database>, event: BookingConfirmedEvent) => Promise<void>;
 
-/** Queues the two invitations of a confirmed booking, each with an .ics. */
-export function createInviteSender(deps: OutboxDeps): BookingConfirmedHandler {
+/** What the booking emails need beyond the outbox: links to the public site and the manage-link tokens. */
+export interface BookingEmailDeps extends OutboxDeps {
+  /** Base of every link, e.g. `https://booking.example.com`. */
+  publicUrl: string;
+  manageTokens: ManageTokens;
+}
+
+/** The customer's manage link: `${publicUrl}/bookings/${id}/manage?token=…`. */
+export function manageUrlOf(deps: BookingEmailDeps, bookingId: string): string {
+  return `${deps.publicUrl}/bookings/${encodeURIComponent(bookingId)}/manage?token=${deps.manageTokens.issue(bookingId)}`;
+}
+
+/** The parts of a booking its calendar files are made of. */
+interface CalendarFileInput {
+  bookingId: string;
+  service: { title: string };
+  specialist: { name: string; email: string };
+  customer: { name: string; email: string };
+  start: Date;
+  end: Date;
+  /** Absent from a cancellation. */
+  joinUrl?: string;
+}
+
+/**
+ * The booking's `.ics`: its UID (`${bookingId}@${domain}`) is the same for
+ * every file of the booking, so a calendar app updates the event it has;
+ * organizer the specialist, attendee the customer.
+ */
+function calendarFile(deps: OutboxDeps, booking: CalendarFileInput, change: { method: CalendarMethod; sequence: number }): string {
+  return buildBookingIcs({
+    ...change,
+    uid: `${booking.bookingId}@${deps.messageIdDomain}`,
+    stamp: deps.clock(),
+    start: booking.start,
+    end: booking.end,
+    summary: `${booking.service.title}: ${booking.specialist.name} and ${booking.customer.name}`,
+    description: booking.joinUrl ? `Zoom: ${booking.joinUrl}` : 'Cancelled.',
+    location: booking.joinUrl,
+    organizer: { name: booking.specialist.name, email: booking.specialist.email },
+    attendee: { name: booking.customer.name, email: booking.customer.email },
+  });
+}
+
+/**
+ * Queues the two invitations of a confirmed booking (METHOD:REQUEST,
+ * SEQUENCE 0: a new booking's `calendar_sequence`); the customer's carries
+ * the manage link and the "Add to calendar" links.
+ */
+export function createInviteSender(deps: BookingEmailDeps): BookingConfirmedHandler {
   return async function queueInvites(trx, event) {
-    const ics = buildInviteIcs({
-      uid: `${event.bookingId}@${deps.messageIdDomain}`,
-      stamp: deps.clock(),
-      start: event.start,
-      end: event.end,
-      summary: `${event.service.title}: ${event.specialist.name} and ${event.customer.name}`,
-      description: `Zoom: ${event.joinUrl}`,
-      location: event.joinUrl,
-      url: event.joinUrl,
-      organizer: { name: event.specialist.name, email: event.specialist.email },
-      attendee: { name: event.customer.name, email: event.customer.email },
-    });
-    const input = { ...event, ics };
+    const ics = calendarFile(deps, event, { method: 'REQUEST', sequence: 0 });
+    const input = { ...event, ics, manageUrl: manageUrlOf(deps, event.bookingId) };
     await enqueueEmail(trx, deps, { specialistId: event.specialist.id, ...customerInviteEmail(input) });
     await enqueueEmail(trx, deps, { specialistId: event.specialist.id, ...specialistInviteEmail(input) });
   };
 }
 
+/**
+ * The emails of a booking's lifecycle (issue #16), queued in the transaction
+ * of the change: a cancellation to both parties (METHOD:CANCEL with the
+ * event's SEQUENCE), a reschedule to both (METHOD:REQUEST with the new, higher
+ * SEQUENCE, the same join link), a reschedule offer to the customer (with the
+ * manage link). All are filed under the specialist, so a failed one shows on
+ * their dashboard.
+ */
+export function createLifecycleEmails(deps: BookingEmailDeps): BookingLifecycleHandlers {
+  return {
+    async onCancelled(trx, event) {
+      const ics = calendarFile(deps, event, { method: 'CANCEL', sequence: event.sequence });
+      const input = { ...event, ics, bookUrl: `${deps.publicUrl}/book/${encodeURIComponent(event.specialist.slug)}` };
+      await enqueueEmail(trx, deps, { specialistId: event.specialist.id, ...customerCancellationEmail(input) });
+      await enqueueEmail(trx, deps, { specialistId: event.specialist.id, ...specialistCancellationEmail(input) });
+    },
+    async onRescheduled(trx, event) {
+      const ics = calendarFile(deps, event, { method: 'REQUEST', sequence: event.sequence });
+      const input = { ...event, ics, manageUrl: manageUrlOf(deps, event.bookingId) };
+      await enqueueEmail(trx, deps, { specialistId: event.specialist.id, ...customerRescheduleEmail(input) });
+      await enqueueEmail(trx, deps, { specialistId: event.specialist.id, ...specialistRescheduleEmail(input) });
+    },
+    async onRescheduleOffered(trx, event) {
+      await enqueueEmail(trx, deps, { specialistId: event.specialist.id, ...rescheduleOfferEmail({ ...event, manageUrl: manageUrlOf(deps, event.bookingId) }) });
+    },
+  };
+}
+
 /** A pending booking released because its time came too close: whom to tell, about what, and where to book again. */
-export type BookingNotGoneThroughEvent = Omit<BookingNotGoneThroughInput, 'bookUrl'> & { specialist: { id: string; slug: string } };
+export type BookingNotGoneThroughEvent = Omit<BookingNotGoneThroughInput, 'bookUrl' | 'specialist'> & {
+  specialist: Omit<BookingNotGoneThroughInput['specialist'], 'email'> & { id: string; slug: string };
+};
 
 /** Called in the transaction that releases such a booking: may queue work that must commit with it. */
 export type BookingNotGoneThroughHandler = (trx: Transaction<Database>, event: BookingNotGoneThroughEvent) => Promise<void>;
 
-/** Queues the customer's "did not go through" email, linking the specialist's booking page (`/book/{slug}`). */
+/** Queues the customer's "did not go through" email, linking the specialist's booking page (`/book/{slug}`); replies go to the specialist. */
 export function createNotGoneThroughSender(deps: OutboxDeps & { publicUrl: string }): BookingNotGoneThroughHandler {
   return async function emailCustomer(trx, event) {
     const bookUrl = `${deps.publicUrl}/book/${encodeURIComponent(event.specialist.slug)}`;
-    await enqueueEmail(trx, deps, { specialistId: event.specialist.id, ...bookingNotGoneThroughEmail({ ...event, bookUrl }) });
+    const { email } = await trx.selectFrom('specialists').select('email').where('id', '=', event.specialist.id).executeTakeFirstOrThrow();
+    const specialist = { ...event.specialist, email };
+    await enqueueEmail(trx, deps, { specialistId: event.specialist.id, ...bookingNotGoneThroughEmail({ ...event, specialist, bookUrl }) });
   };
 }
 

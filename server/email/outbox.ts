@@ -12,13 +12,26 @@ export interface EmailAttachment {
   contentType: string;
 }
 
+/**
+ * A calendar invitation or update, sent through nodemailer's `icalEvent`:
+ * the inline `text/calendar; method=…` part that Gmail and Outlook show as
+ * an invitation card (nodemailer also attaches it as `invite.ics`).
+ */
+export interface EmailCalendar {
+  method: 'REQUEST' | 'CANCEL';
+  /** The `.ics` text (server/email/ics.ts). */
+  content: string;
+}
+
 export interface OutgoingEmail {
   kind: string;
   to: string;
   subject: string;
   text: string;
   html: string;
-  attachments?: EmailAttachment[];
+  calendar?: EmailCalendar;
+  /** Where replies go: the specialist, on a customer's email (issue #16). Omitted: to the sender. */
+  replyTo?: string;
   /** The specialist whose message this is (their dashboard shows it if it fails); omit for system mail. */
   specialistId?: string;
 }
@@ -39,7 +52,8 @@ export interface OutboxDeps {
 export async function enqueueEmail(trx: Transaction<Database> | Kysely<Database>, deps: OutboxDeps, email: OutgoingEmail): Promise<string> {
   const id = randomUUID();
   const now = deps.clock().toISOString();
-  const content = JSON.stringify({ text: email.text, html: email.html, attachments: email.attachments ?? [] });
+  // Everything a reader could learn from is encrypted with the body, the calendar and the Reply-To address too.
+  const content: EmailContent = { text: email.text, html: email.html, calendar: email.calendar, replyTo: email.replyTo };
   await trx
     .insertInto('email_outbox')
     .values({
@@ -48,7 +62,7 @@ export async function enqueueEmail(trx: Transaction<Database> | Kysely<Database>
       message_id: `<${id}@${deps.messageIdDomain}>`,
       to_address: email.to,
       subject: email.subject,
-      content_enc: deps.cipher.encrypt(content, `outbox:${id}`),
+      content_enc: deps.cipher.encrypt(JSON.stringify(content), `outbox:${id}`),
       status: 'pending',
       attempts: 0,
       last_error: null,
@@ -77,6 +91,9 @@ export interface MailSender {
     html: string;
     messageId: string;
     attachments: EmailAttachment[];
+    /** nodemailer's `icalEvent`. */
+    icalEvent?: EmailCalendar;
+    replyTo?: string;
   }): Promise<unknown>;
   /** Lets go of open connections (a pooled transport's). */
   close?(): void;
@@ -130,7 +147,7 @@ export function createEmailJobHandler(options: EmailJobOptions): JobHandler<Emai
       if (!row || row.status !== 'pending') return;
       await db.updateTable('email_outbox').set({ attempts: context.attempt }).where('id', '=', outboxId).execute();
       const fields = { outboxId, kind: row.kind, attempt: context.attempt };
-      let content: { text: string; html: string; attachments: EmailAttachment[] };
+      let content: EmailContent;
       try {
         content = JSON.parse(cipher.decrypt(row.content_enc, `outbox:${outboxId}`));
       } catch (error) {
@@ -140,7 +157,8 @@ export function createEmailJobHandler(options: EmailJobOptions): JobHandler<Emai
         throw new PermanentJobError(reason);
       }
       try {
-        await sender.sendMail({ from: options.from, to: row.to_address, subject: row.subject, messageId: row.message_id, ...content });
+        const { calendar, attachments = [], ...body } = content;
+        await sender.sendMail({ from: options.from, to: row.to_address, subject: row.subject, messageId: row.message_id, ...body, attachments, ...(calendar ? { icalEvent: calendar } : {}) });
       } catch (error) {
         const reason = describeError(error);
         await recordAttempt(outboxId, context.attempt, reason);
@@ -162,6 +180,19 @@ export function createEmailJobHandler(options: EmailJobOptions): JobHandler<Emai
         .execute();
     },
   };
+}
+
+/**
+ * What `content_enc` holds, as JSON. Messages queued before issue #16 have
+ * no `calendar` or `replyTo` and carry their invite.ics in `attachments`,
+ * which is still sent; messages queued since have no attachments.
+ */
+interface EmailContent {
+  text: string;
+  html: string;
+  attachments?: EmailAttachment[];
+  calendar?: EmailCalendar;
+  replyTo?: string;
 }
 
 /** An `email.send` job's payload: the outbox row to deliver (the content stays there, encrypted). */

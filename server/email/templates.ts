@@ -1,40 +1,8 @@
+import { googleCalendarUrl, outlookCalendarUrl } from '../../sdk/calendar-links.js';
 import { escapeHtml } from '../text/html.js';
 import type { OutgoingEmail } from './outbox.js';
-import { formatWhen, withoutControlCharacters } from './format.js';
-
-const BRAND = '#4f46e5';
-
-/**
- * An email whose subject and bodies hold no control characters or bidi
- * overrides: names and service titles come from settings and bookings.
- */
-function withoutHostileText(email: OutgoingEmail): OutgoingEmail {
-  // Names and titles have their line breaks removed before they are used (see `oneLine`); here the rest goes.
-  return {
-    ...email,
-    subject: withoutControlCharacters(email.subject),
-    text: withoutControlCharacters(email.text, { multiline: true }),
-    html: withoutControlCharacters(email.html, { multiline: true }),
-  };
-}
-
-/** A simple, table-based HTML frame that common mail clients render alike. */
-function frame(title: string, inner: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(title)}</title></head>
-<body style="margin:0;padding:0;background:#f3f4f6;font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#111827">
-<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="background:#f3f4f6"><tr><td align="center" style="padding:24px 12px">
-<table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="max-width:560px;background:#ffffff;border-radius:12px"><tr><td style="padding:28px 28px 20px;font-size:16px;line-height:1.5">
-${inner}
-</td></tr></table>
-<p style="font-size:12px;color:#6b7280;margin:16px 0 0">Sent by specialist-booking.</p>
-</td></tr></table></body></html>`;
-}
-
-function button(href: string, label: string): string {
-  return `<table role="presentation" cellpadding="0" cellspacing="0" style="margin:24px 0"><tr><td style="border-radius:8px;background:${BRAND}">
-<a href="${escapeHtml(href)}" style="display:inline-block;padding:14px 28px;font-weight:700;color:#ffffff;text-decoration:none;border-radius:8px">${escapeHtml(label)}</a>
-</td></tr></table>`;
-}
+import { formatWhen } from './format.js';
+import { BRAND, button, frame, oneLine, withoutHostileText } from './layout.js';
 
 export interface ReauthEmailInput {
   specialist: { name: string; email: string; timeZone: string };
@@ -44,13 +12,12 @@ export interface ReauthEmailInput {
   attemptedAt: Date;
   /** Booking attempts that failed since the last such email, this one included. */
   failedAttempts: number;
+  /** Cancellations and reschedules whose Zoom change waits for the connection (issue #16); named when there are some. */
+  pendingZoomChanges: number;
   reauthorizeUrl: string;
   settingsUrl: string;
   linkValidHours: number;
 }
-
-/** A name or a title on one line: a line break in it could forge a line of the email. */
-const oneLine = (value: string) => withoutControlCharacters(value);
 
 /** The email that asks a specialist to re-authorize Zoom, with a one-click link. */
 export function reauthRequiredEmail(input: ReauthEmailInput): OutgoingEmail {
@@ -62,11 +29,16 @@ export function reauthRequiredEmail(input: ReauthEmailInput): OutgoingEmail {
   const attempted = formatWhen(input.attemptedAt, specialist.timeZone);
   const more =
     input.failedAttempts > 1 ? `${input.failedAttempts} booking attempts have failed since our last email about this.` : undefined;
+  const pending =
+    input.pendingZoomChanges > 0
+      ? `${input.pendingZoomChanges === 1 ? '1 change' : `${input.pendingZoomChanges} changes`} to booked sessions (cancelled or moved) ${input.pendingZoomChanges === 1 ? 'waits' : 'wait'} to reach Zoom. Your customers have been told; Zoom is updated as soon as you re-authorize.`
+      : undefined;
   const text = [
     `Hi ${specialist.name},`,
     '',
     `${customer.name} tried to book "${service.title}" for ${slot}, on ${attempted}, but the booking could not be completed: your Zoom connection needs to be re-authorized.`,
     ...(more ? ['', more] : []),
+    ...(pending ? ['', pending] : []),
     '',
     'Why this matters: every session booked through your booking page gets its own Zoom meeting. Until Zoom is reconnected, customers cannot book you.',
     '',
@@ -88,6 +60,7 @@ export function reauthRequiredEmail(input: ReauthEmailInput): OutgoingEmail {
 <p style="margin:0 0 12px">Hi ${escapeHtml(specialist.name)},</p>
 <p style="margin:0 0 12px"><strong>${escapeHtml(customer.name)}</strong> tried to book <strong>${escapeHtml(service.title)}</strong> for ${escapeHtml(slot)}, on ${escapeHtml(attempted)}, but the booking could not be completed: your Zoom connection needs to be re-authorized.</p>
 ${more ? `<p style="margin:0 0 12px;padding:10px 14px;background:#fef3c7;border-radius:8px">${escapeHtml(more)}</p>` : ''}
+${pending ? `<p style="margin:0 0 12px;padding:10px 14px;background:#fef3c7;border-radius:8px">${escapeHtml(pending)}</p>` : ''}
 <p style="margin:0 0 12px"><strong>Why this matters:</strong> every session booked through your booking page gets its own Zoom meeting. Until Zoom is reconnected, customers cannot book you.</p>
 <p style="margin:0 0 4px">It takes under a minute:</p>
 <ol style="margin:0 0 8px;padding-left:22px"><li>Click the button below: it takes you to Zoom.</li><li>On Zoom’s page, click <strong>Allow</strong>.</li><li>Done: customers can book again.</li></ol>
@@ -112,12 +85,13 @@ export interface BookingConfirmedEvent {
   startUrl: string;
 }
 
-/** A confirmed booking with its calendar file, for the two invitations. */
+/** A confirmed booking with its calendar file and its customer's links, for the two invitations. */
 export interface InviteInput extends BookingConfirmedEvent {
+  /** The `.ics` invitation (METHOD:REQUEST). */
   ics: string;
+  /** The customer's manage link (`/bookings/{id}/manage?token=…`). */
+  manageUrl: string;
 }
-
-const icsAttachment = (ics: string) => ({ filename: 'invite.ics', content: ics, contentType: 'text/calendar; charset=utf-8; method=REQUEST' });
 
 function withNamesOnOneLine(input: InviteInput): InviteInput {
   return {
@@ -128,12 +102,21 @@ function withNamesOnOneLine(input: InviteInput): InviteInput {
   };
 }
 
-/** The customer's confirmation, in the customer's time zone. */
+/**
+ * The customer's confirmation, in the customer's time zone: the join link,
+ * the manage link, "Add to calendar" links for Google and Outlook, and the
+ * invitation (an inline `text/calendar` part). Replies go to the specialist.
+ * The calendar links carry the join link but not the manage link: its token
+ * would otherwise sit in a third party's URL and in a shared calendar.
+ */
 export function customerInviteEmail(invite: InviteInput): OutgoingEmail {
   const input = withNamesOnOneLine(invite);
   const zone = input.customer.timeZone ?? input.specialist.timeZone;
   const when = formatWhen(input.start, zone);
   const subject = `Confirmed: ${input.service.title} with ${input.specialist.name}`;
+  const calendarEvent = { title: `${input.service.title} with ${input.specialist.name}`, start: input.start, end: input.end, details: `Join on Zoom: ${input.joinUrl}`, location: input.joinUrl };
+  const google = googleCalendarUrl(calendarEvent);
+  const outlook = outlookCalendarUrl(calendarEvent);
   const text = [
     `Hi ${input.customer.name},`,
     '',
@@ -141,7 +124,12 @@ export function customerInviteEmail(invite: InviteInput): OutgoingEmail {
     '',
     `Join on Zoom: ${input.joinUrl}`,
     '',
-    'The attached invite.ics adds it to your calendar.',
+    `Cancel or reschedule: ${input.manageUrl}`,
+    '',
+    `Add to Google Calendar: ${google}`,
+    `Add to Outlook: ${outlook}`,
+    '',
+    'The attached invite.ics adds it to any other calendar. Reply to this email to reach the specialist.',
   ].join('\n');
   const html = frame(
     subject,
@@ -150,12 +138,22 @@ export function customerInviteEmail(invite: InviteInput): OutgoingEmail {
 <p style="margin:0 0 12px">Your <strong>${escapeHtml(input.service.title)}</strong> (${input.service.durationMinutes} minutes) with <strong>${escapeHtml(input.specialist.name)}</strong> is booked for <strong>${escapeHtml(when)}</strong>.</p>
 ${button(input.joinUrl, 'Join on Zoom')}
 <p style="margin:0 0 12px;font-size:14px;color:#4b5563">Zoom link: <a href="${escapeHtml(input.joinUrl)}" style="color:${BRAND}">${escapeHtml(input.joinUrl)}</a></p>
-<p style="margin:0;font-size:14px;color:#4b5563">The attached invite.ics adds it to your calendar.</p>`,
+<p style="margin:0 0 12px">Add to calendar: <a href="${escapeHtml(google)}" style="color:${BRAND}">Google Calendar</a> · <a href="${escapeHtml(outlook)}" style="color:${BRAND}">Outlook</a></p>
+<p style="margin:0 0 12px">Can’t make it? <a href="${escapeHtml(input.manageUrl)}" style="color:${BRAND}">Cancel or reschedule</a></p>
+<p style="margin:0;font-size:14px;color:#4b5563">The attached invite.ics adds it to any other calendar. Reply to this email to reach the specialist.</p>`,
   );
-  return withoutHostileText({ kind: 'booking_confirmed_customer', to: input.customer.email, subject, text, html, attachments: [icsAttachment(input.ics)] });
+  return withoutHostileText({
+    kind: 'booking_confirmed_customer',
+    to: input.customer.email,
+    replyTo: input.specialist.email,
+    subject,
+    text,
+    html,
+    calendar: { method: 'REQUEST', content: input.ics },
+  });
 }
 
-/** The specialist's copy, in the specialist's zone, with the host start link. */
+/** The specialist's copy, in the specialist's zone, with the host start link and the invitation. */
 export function specialistInviteEmail(invite: InviteInput): OutgoingEmail {
   const input = withNamesOnOneLine(invite);
   const when = formatWhen(input.start, input.specialist.timeZone);
@@ -181,12 +179,20 @@ ${button(input.startUrl, 'Start the meeting as host')}
 <p style="margin:0 0 12px;font-size:14px;color:#4b5563">Join link for participants: <a href="${escapeHtml(input.joinUrl)}" style="color:${BRAND}">${escapeHtml(input.joinUrl)}</a></p>
 <p style="margin:0;font-size:14px;color:#4b5563">The attached invite.ics adds it to your calendar.</p>`,
   );
-  return withoutHostileText({ kind: 'booking_confirmed_specialist', to: input.specialist.email, subject, text, html, attachments: [icsAttachment(input.ics)] });
+  return withoutHostileText({
+    kind: 'booking_confirmed_specialist',
+    to: input.specialist.email,
+    subject,
+    text,
+    html,
+    calendar: { method: 'REQUEST', content: input.ics },
+  });
 }
 
 /** A pending booking the server could not finish in time, for the customer's email. */
 export interface BookingNotGoneThroughInput {
-  specialist: { name: string; timeZone: string };
+  /** `email` is the Reply-To. */
+  specialist: { name: string; email: string; timeZone: string };
   service: { title: string };
   customer: { name: string; email: string; timeZone: string | null };
   start: Date;
@@ -220,7 +226,7 @@ export function bookingNotGoneThroughEmail(input: BookingNotGoneThroughInput): O
 ${button(input.bookUrl, 'Pick another time')}
 <p style="margin:0;font-size:14px;color:#4b5563">Or open <a href="${escapeHtml(input.bookUrl)}" style="color:${BRAND}">${escapeHtml(input.bookUrl)}</a>.</p>`,
   );
-  return withoutHostileText({ kind: 'booking_not_gone_through', to: input.customer.email, subject, text, html });
+  return withoutHostileText({ kind: 'booking_not_gone_through', to: input.customer.email, replyTo: input.specialist.email, subject, text, html });
 }
 
 /** The passwordless sign-in email. */

@@ -1,6 +1,9 @@
+import type { Transaction } from 'kysely';
 import type { ParsedMail } from 'mailparser';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createNotGoneThroughSender } from '../../server/email/notifications.js';
+import type { BookingParties } from '../../server/bookings/lifecycle-events.js';
+import type { Database } from '../../server/db/schema.js';
+import { createLifecycleEmails, createNotGoneThroughSender } from '../../server/email/notifications.js';
 import { createEmailJobHandler, enqueueEmail, type MailSender } from '../../server/email/outbox.js';
 import { createMailSender } from '../../server/email/transport.js';
 import { createJobWorker, type JobWorker, type RetryPolicy } from '../../server/jobs/index.js';
@@ -22,6 +25,35 @@ function icsLines(ics: string): string[] {
 function linksIn(mail: ParsedMail): string[] {
   return [...String(mail.html).matchAll(/href="([^"]+)"/g)].map((m) => m[1]!.replace(/&amp;/g, '&'));
 }
+
+/**
+ * The calendar parts as they arrive: nodemailer's `icalEvent` sends an inline
+ * `text/calendar; method=…` part (no Content-Disposition: an alternative to
+ * the text and HTML, which Gmail and Outlook show as an invitation card) and
+ * the same file as an `invite.ics` attachment. Asserts there are exactly
+ * these two and that they hold the same text.
+ */
+function calendarOf(mail: ParsedMail): { method: string; ics: string } {
+  expect(mail.attachments.map((a) => [a.contentType, a.contentDisposition, a.filename])).toEqual([
+    ['text/calendar', undefined, undefined],
+    ['application/ics', 'attachment', 'invite.ics'],
+  ]);
+  const [inline, attached] = mail.attachments;
+  const type = inline!.headers.get('content-type') as { value: string; params: Record<string, string> };
+  expect(type.params.charset).toBe('utf-8');
+  const ics = inline!.content.toString('utf8');
+  expect(attached!.content.toString('utf8')).toBe(ics);
+  return { method: type.params.method!, ics };
+}
+
+/** One property's value in an .ics, e.g. `icsValue(ics, 'SEQUENCE')`. */
+function icsValue(ics: string, name: string): string | undefined {
+  return icsLines(ics)
+    .find((l) => l.startsWith(`${name}:`) || l.startsWith(`${name};`))
+    ?.replace(/^[^:]*:/, '');
+}
+
+const replyToOf = (mail: ParsedMail) => mail.replyTo?.value.map((a) => a.address);
 
 describe.each(DATABASE_KINDS)('email on %s', (kind) => {
   let database: TestDatabase;
@@ -114,6 +146,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
         'Carla Customer tried to book "Intro call" for Monday, 7 January 2030 at 10:00 (Europe/Berlin), on Monday, 7 January 2030 at 07:00 (Europe/Berlin), but the booking could not be completed: your Zoom connection needs to be re-authorized.',
       );
       expect(mail!.text).toContain('2. On Zoom’s page, click "Allow".');
+      expect(mail!.text).not.toContain('to reach Zoom');
       expect(mail!.html).toContain('>Re-authorize Zoom</a>');
       const [oneClick, settings] = linksIn(mail!);
       expect(oneClick).toMatch(new RegExp(`^${server.url}/auth/link\\?token=`));
@@ -138,6 +171,29 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       expect(again.headers.get('location')).toBe('/sign-in?reason=used&next=%2Fsettings%23zoom');
       expect(again.headers.get('set-cookie')).toBeNull();
       expect(await (await fetch(`${server.url}/sign-in?reason=used&next=%2Fsettings%23zoom`)).text()).toContain('That link was already used. Sign in again to continue.');
+    });
+
+    it('names the cancellations and reschedules whose Zoom change waits for the re-authorization', async () => {
+      const zoomUserId = await connectZoom(server, specialistId);
+      const booked = await book('Carla Customer', '2030-01-08T09:00:00Z');
+      expect(booked.status).toBe(201);
+      const { booking } = await booked.json();
+      server.emulator.controls.revokeAllTokens(zoomUserId);
+      // The customer cancels while the specialist's Zoom token is dead: the cancel happens, its meeting deletion waits.
+      const cancelled = await fetch(`${server.url}/api/v1/bookings/${booking.id}/cancel`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token: server.services.manageTokens.issue(booking.id) }),
+      });
+      expect(cancelled.status).toBe(200);
+      expect((await book('Second Customer')).status).toBe(409);
+      expect(await worker.runDue()).toBe(5); // two confirmations, two cancellations, the re-auth email
+      const mails = await smtp.waitForMessages(5);
+      const reauth = mails.find((m) => m.subject === REAUTH_SUBJECT)!;
+      const pending = '1 change to booked sessions (cancelled or moved) waits to reach Zoom. Your customers have been told; Zoom is updated as soon as you re-authorize.';
+      expect(reauth.text).toContain(`Second Customer tried to book`);
+      expect(reauth.text).toContain(pending);
+      expect(reauth.html).toContain(pending);
     });
 
     it('refuses an expired or tampered link', async () => {
@@ -208,7 +264,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       expect(specialist.text).toContain('Their note: Line one\n\tLine two');
       for (const mail of [customer, specialist]) {
         expect(String(mail.subject) + mail.text + String(mail.html)).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
-        const ics = mail.attachments[0]!.content.toString('utf8');
+        const { ics } = calendarOf(mail);
         // RFC 5545: content lines end in CRLF, fold at 75 octets, and hold no other control character than a fold's tab.
         expect(ics.endsWith('\r\n')).toBe(true);
         for (const line of ics.slice(0, -2).split('\r\n')) {
@@ -249,6 +305,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       const [mail] = await smtp.waitForMessages(1);
       expect(mail!.subject).toBe('Your booking with Anna <i>Berg</i>X-Injected: 1 did not go through');
       expect(mail!.to).toMatchObject({ value: [{ address: 'carla@example.test' }] });
+      expect(replyToOf(mail!)).toEqual(['anna@example.test']);
       expect(mail!.text).toContain('Hi Carla <script>x</script>,');
       expect(mail!.text).toContain('We could not finish your booking of Intro call with Anna <i>Berg</i>X-Injected: 1 for Monday, 7 January 2030 at 04:00 (America/New_York)');
       expect(mail!.text).toContain(`Pick another time: ${server.url}/book/anna`);
@@ -283,26 +340,66 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       expect(specialist.text).toContain(`Start the meeting as host: ${meeting!.start_url}`);
       expect(linksIn(specialist)).toContain(meeting!.start_url);
 
+      // Replies to the customer's email reach the specialist; the specialist's copy has no Reply-To.
+      expect(replyToOf(customer)).toEqual(['anna@example.test']);
+      expect(specialist.replyTo).toBeUndefined();
+
+      const { booking } = await res.json();
       for (const mail of [customer, specialist]) {
-        expect(mail.attachments).toHaveLength(1);
-        const [attachment] = mail.attachments;
-        expect(attachment!.filename).toBe('invite.ics');
-        expect(attachment!.contentType).toBe('text/calendar');
-        const lines = icsLines(attachment!.content.toString('utf8'));
+        const { method, ics } = calendarOf(mail);
+        expect(method).toBe('REQUEST');
+        const lines = icsLines(ics);
         expect(lines).toEqual(
           expect.arrayContaining([
             'METHOD:REQUEST',
             'BEGIN:VEVENT',
+            `UID:${booking.id}@127.0.0.1`,
+            'SEQUENCE:0',
             'DTSTART:20300107T090000Z',
             'DTEND:20300107T093000Z',
             `LOCATION:${meeting!.join_url}`,
             'ORGANIZER;CN="Anna Berg":mailto:anna@example.test',
-            'ATTENDEE;CN="Carla Customer";ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:carla@example.test',
+            'ATTENDEE;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE;CN="Carla Customer":MAILTO:carla@example.test',
+            'STATUS:CONFIRMED',
             'END:VCALENDAR',
           ]),
         );
-        expect(lines.find((l) => l.startsWith('UID:'))).toMatch(/^UID:[0-9a-f-]{36}@127\.0\.0\.1$/);
       }
+
+      // The manage link: signed for this booking, in the text and behind the HTML's link.
+      const manageUrl = customer.text!.match(/^Cancel or reschedule: (\S+)$/m)![1]!;
+      const manage = new URL(manageUrl);
+      expect(manage.origin + manage.pathname).toBe(`${server.url}/bookings/${booking.id}/manage`);
+      expect([...manage.searchParams.keys()]).toEqual(['token']);
+      expect(server.services.manageTokens.isValid(booking.id, manage.searchParams.get('token')!)).toBe(true);
+      expect(linksIn(customer)).toContain(manageUrl);
+      expect(specialist.text).not.toContain('/manage?token=');
+
+      // "Add to calendar": Google and Outlook, with the booking's times in UTC, its title and the join link, never the manage token.
+      const googleLink = customer.text!.match(/^Add to Google Calendar: (\S+)$/m)![1]!;
+      const google = new URL(googleLink);
+      expect(google.origin + google.pathname).toBe('https://calendar.google.com/calendar/render');
+      expect(Object.fromEntries(google.searchParams)).toEqual({
+        action: 'TEMPLATE',
+        text: 'Intro call with Anna Berg',
+        dates: '20300107T090000Z/20300107T093000Z',
+        details: `Join on Zoom: ${meeting!.join_url}`,
+        location: meeting!.join_url,
+      });
+      const outlookLink = customer.text!.match(/^Add to Outlook: (\S+)$/m)![1]!;
+      const outlook = new URL(outlookLink);
+      expect(outlook.origin + outlook.pathname).toBe('https://outlook.live.com/calendar/0/deeplink/compose');
+      expect(Object.fromEntries(outlook.searchParams)).toEqual({
+        path: '/calendar/action/compose',
+        rru: 'addevent',
+        subject: 'Intro call with Anna Berg',
+        startdt: '2030-01-07T09:00:00Z',
+        enddt: '2030-01-07T09:30:00Z',
+        body: `Join on Zoom: ${meeting!.join_url}`,
+        location: meeting!.join_url,
+      });
+      expect(linksIn(customer)).toEqual(expect.arrayContaining([googleLink, outlookLink]));
+      expect(googleLink + outlookLink).not.toContain('token');
       // The join link in the email works: Zoom knows that meeting.
       expect(customer.text).toContain(`/j/${meeting!.id}?pwd=${meeting!.password}`);
     });
@@ -313,6 +410,169 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       expect(await outbox()).toEqual([]);
       expect((await book()).status).toBe(201);
       expect((await outbox()).length).toBe(2);
+    });
+  });
+
+  describe('lifecycle emails (cancel, reschedule, reschedule offer)', () => {
+    const NEW_START = '2030-01-08T14:00:00.000Z';
+    let bookingId: string;
+    let joinUrl: string;
+    let parties: BookingParties;
+    /** The handlers as services.ts builds them for the booking lifecycle. */
+    const lifecycleEmails = () => createLifecycleEmails({ ...server.services.outbox, publicUrl: server.url, manageTokens: server.services.manageTokens });
+    /** Raises a lifecycle event as the domain does: in a transaction of its own. */
+    const raise = (raiseIn: (trx: Transaction<Database>) => Promise<void>) => db().transaction().execute(raiseIn);
+    const byRecipient = async (count: number) => {
+      expect(await worker.runDue()).toBe(count);
+      const mails = await smtp.waitForMessages(count);
+      return (address: string) => mails.find((m) => m.to && !Array.isArray(m.to) && m.to.value[0]!.address === address)!;
+    };
+    const slotEnd = (start: string) => new Date(Date.parse(start) + 30 * 60_000);
+
+    beforeEach(async () => {
+      await connectZoom(server, specialistId);
+      const res = await book('Carla Customer', FREE_SLOT, { timeZone: 'America/New_York' });
+      expect(res.status).toBe(201);
+      ({ id: bookingId, zoomJoinUrl: joinUrl } = (await res.json()).booking);
+      // The confirmations are not what these tests look at.
+      expect(await worker.runDue()).toBe(2);
+      await smtp.waitForMessages(2);
+      smtp.messages.length = 0;
+      await db().deleteFrom('email_outbox').execute();
+      parties = {
+        bookingId,
+        specialist: { id: specialistId, slug: 'anna', name: 'Anna Berg', email: 'anna@example.test', timeZone: 'Europe/Berlin' },
+        service: { id: serviceIds[0]!, title: 'Intro call', durationMinutes: 30 },
+        customer: { name: 'Carla Customer', email: 'carla@example.test', timeZone: 'America/New_York', note: null },
+      };
+    });
+
+    it('through the manage API, a reschedule and then a cancel update the one calendar event (SEQUENCE 1, then 2) and email both parties', async () => {
+      // Outside the cancellation window: the booking is three hours away.
+      await db().updateTable('specialists').set({ cancellation_window_minutes: 60 }).where('id', '=', specialistId).execute();
+      const token = server.services.manageTokens.issue(bookingId);
+      const change = (action: string, body: Record<string, unknown>) =>
+        fetch(`${server.url}/api/v1/bookings/${bookingId}/${action}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, ...body }) });
+      const calendarsOf = async (count: number) => {
+        expect(await worker.runDue()).toBe(count);
+        const mails = [...(await smtp.waitForMessages(count))];
+        smtp.messages.length = 0;
+        return mails.map((mail) => ({ subject: mail.subject, ...calendarOf(mail) })).map(({ subject, method, ics }) => [subject, method, icsValue(ics, 'UID'), icsValue(ics, 'SEQUENCE'), icsValue(ics, 'DTSTART'), icsValue(ics, 'STATUS')]);
+      };
+
+      expect((await change('reschedule', { start: NEW_START })).status).toBe(200);
+      expect((await calendarsOf(2)).sort()).toEqual([
+        ['Rescheduled: Intro call with Anna Berg', 'REQUEST', `${bookingId}@127.0.0.1`, '1', '20300108T140000Z', 'CONFIRMED'],
+        ['Rescheduled: Intro call with Carla Customer', 'REQUEST', `${bookingId}@127.0.0.1`, '1', '20300108T140000Z', 'CONFIRMED'],
+      ]);
+
+      expect((await change('cancel', { reason: 'Plans changed' })).status).toBe(200);
+      expect((await calendarsOf(2)).sort()).toEqual([
+        ['Cancelled: Intro call with Anna Berg', 'CANCEL', `${bookingId}@127.0.0.1`, '2', '20300108T140000Z', 'CANCELLED'],
+        ['Cancelled: Intro call with Carla Customer', 'CANCEL', `${bookingId}@127.0.0.1`, '2', '20300108T140000Z', 'CANCELLED'],
+      ]);
+    });
+
+    it('a customer’s cancellation tells both parties, each in their own zone, with the reason escaped and a METHOD:CANCEL of the same event', async () => {
+      const reason = 'Sick <b>today</b>\nSorry';
+      await raise((trx) => lifecycleEmails().onCancelled(trx, { ...parties, start: new Date(FREE_SLOT), end: slotEnd(FREE_SLOT), cancelledBy: 'customer', reason, sequence: 1 }));
+      // Both filed under the specialist: a failed one shows on their dashboard.
+      expect((await outbox()).map((r) => [r.kind, r.to_address, r.specialist_id])).toEqual([
+        ['booking_cancelled_customer', 'carla@example.test', specialistId],
+        ['booking_cancelled_specialist', 'anna@example.test', specialistId],
+      ]);
+      const to = await byRecipient(2);
+      const customer = to('carla@example.test');
+      expect(customer.subject).toBe('Cancelled: Intro call with Anna Berg');
+      expect(customer.text).toContain('Your Intro call with Anna Berg on Monday, 7 January 2030 at 04:00 (America/New_York) is cancelled. You cancelled it.');
+      expect(customer.text).toContain(`Your reason: ${reason}`);
+      expect(customer.text).toContain(`Book another time: ${server.url}/book/anna`);
+      expect(customer.html).toContain('Your reason: Sick &lt;b&gt;today&lt;/b&gt;');
+      expect(customer.html).not.toContain('<b>today');
+      expect(replyToOf(customer)).toEqual(['anna@example.test']);
+
+      const specialist = to('anna@example.test');
+      expect(specialist.subject).toBe('Cancelled: Intro call with Carla Customer');
+      expect(specialist.text).toContain('Intro call with Carla Customer on Monday, 7 January 2030 at 10:00 (Europe/Berlin) is cancelled. Carla Customer (carla@example.test) cancelled it.');
+      expect(specialist.text).toContain(`Their reason: ${reason}`);
+      expect(specialist.replyTo).toBeUndefined();
+
+      for (const mail of [customer, specialist]) {
+        const { method, ics } = calendarOf(mail);
+        expect(method).toBe('CANCEL');
+        expect([icsValue(ics, 'METHOD'), icsValue(ics, 'UID'), icsValue(ics, 'SEQUENCE'), icsValue(ics, 'STATUS')]).toEqual(['CANCEL', `${bookingId}@127.0.0.1`, '1', 'CANCELLED']);
+        expect([icsValue(ics, 'DTSTART'), icsValue(ics, 'DTEND')]).toEqual(['20300107T090000Z', '20300107T093000Z']);
+        expect(ics).not.toContain(joinUrl);
+      }
+    });
+
+    it('a specialist’s cancellation says who cancelled and carries their message to the customer', async () => {
+      await raise((trx) =>
+        lifecycleEmails().onCancelled(trx, { ...parties, start: new Date(FREE_SLOT), end: slotEnd(FREE_SLOT), cancelledBy: 'specialist', reason: 'I am ill, sorry.', sequence: 1 }),
+      );
+      const to = await byRecipient(2);
+      expect(to('carla@example.test').text).toContain('is cancelled. Anna Berg cancelled it.\n\nTheir message: I am ill, sorry.');
+      expect(to('anna@example.test').text).toContain('is cancelled. You cancelled it.\n\nYour message: I am ill, sorry.');
+    });
+
+    it('a reschedule tells both parties the old and the new time in their zone, keeps the join link, and updates the event with a higher SEQUENCE', async () => {
+      await raise((trx) =>
+        lifecycleEmails().onRescheduled(trx, {
+          ...parties,
+          previousStart: new Date(FREE_SLOT),
+          previousEnd: slotEnd(FREE_SLOT),
+          start: new Date(NEW_START),
+          end: slotEnd(NEW_START),
+          rescheduledBy: 'specialist',
+          joinUrl,
+          sequence: 1,
+        }),
+      );
+      expect((await outbox()).map((r) => r.kind)).toEqual(['booking_rescheduled_customer', 'booking_rescheduled_specialist']);
+      const to = await byRecipient(2);
+      const customer = to('carla@example.test');
+      expect(customer.subject).toBe('Rescheduled: Intro call with Anna Berg');
+      expect(customer.text).toContain(
+        'Your Intro call with Anna Berg is now on Tuesday, 8 January 2030 at 09:00 (America/New_York) (it was on Monday, 7 January 2030 at 04:00 (America/New_York)). Anna Berg moved it.',
+      );
+      expect(customer.text).toContain(`Join on Zoom (the same link as before): ${joinUrl}`);
+      const manageUrl = customer.text!.match(/^Cancel or reschedule: (\S+)$/m)![1]!;
+      expect(manageUrl).toBe(`${server.url}/bookings/${bookingId}/manage?token=${server.services.manageTokens.issue(bookingId)}`);
+      expect(replyToOf(customer)).toEqual(['anna@example.test']);
+
+      const specialist = to('anna@example.test');
+      expect(specialist.subject).toBe('Rescheduled: Intro call with Carla Customer');
+      expect(specialist.text).toContain('Intro call with Carla Customer is now on Tuesday, 8 January 2030 at 15:00 (Europe/Berlin) (it was on Monday, 7 January 2030 at 10:00 (Europe/Berlin)). You moved it.');
+      expect(specialist.text).toContain(`its join link stays the same: ${joinUrl}`);
+      expect(specialist.text).not.toContain('/manage?token=');
+      expect(specialist.replyTo).toBeUndefined();
+
+      for (const mail of [customer, specialist]) {
+        const { method, ics } = calendarOf(mail);
+        expect(method).toBe('REQUEST');
+        expect([icsValue(ics, 'METHOD'), icsValue(ics, 'UID'), icsValue(ics, 'SEQUENCE'), icsValue(ics, 'STATUS')]).toEqual(['REQUEST', `${bookingId}@127.0.0.1`, '1', 'CONFIRMED']);
+        expect([icsValue(ics, 'DTSTART'), icsValue(ics, 'DTEND'), icsValue(ics, 'LOCATION')]).toEqual(['20300108T140000Z', '20300108T143000Z', joinUrl]);
+      }
+    });
+
+    it('a reschedule offer gives the customer the specialist’s message, the manage link, and says the window is lifted', async () => {
+      const message = 'Something came up <on my side>.';
+      await raise((trx) => lifecycleEmails().onRescheduleOffered(trx, { ...parties, start: new Date(FREE_SLOT), end: slotEnd(FREE_SLOT), message }));
+      expect((await outbox()).map((r) => [r.kind, r.to_address, r.specialist_id])).toEqual([['reschedule_offered', 'carla@example.test', specialistId]]);
+      const [mail] = await (async () => {
+        expect(await worker.runDue()).toBe(1);
+        return smtp.waitForMessages(1);
+      })();
+      expect(mail!.subject).toBe('Anna Berg invites you to pick a new time for Intro call');
+      expect(mail!.text).toContain('Anna Berg asks you to choose another time for your Intro call, now booked for Monday, 7 January 2030 at 04:00 (America/New_York).');
+      expect(mail!.text).toContain(`Their message: ${message}`);
+      expect(mail!.html).toContain('Their message: Something came up &lt;on my side&gt;.');
+      expect(mail!.text).toContain('The usual cancellation window does not apply: you can reschedule or cancel this booking until it starts.');
+      const manageUrl = `${server.url}/bookings/${bookingId}/manage?token=${server.services.manageTokens.issue(bookingId)}`;
+      expect(mail!.text).toContain(`Choose a new time: ${manageUrl}`);
+      expect(linksIn(mail!)).toEqual([manageUrl]);
+      expect(replyToOf(mail!)).toEqual(['anna@example.test']);
+      expect(mail!.attachments).toEqual([]);
     });
   });
 
@@ -430,6 +690,17 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
         [2, null],
       ]);
       expect(smtp.messages.map((m) => m.messageId)).toEqual([taken.message_id, taken.message_id]);
+    });
+
+    it('still sends a message queued before calendars moved to icalEvent, with its invite.ics attachment', async () => {
+      const id = await queue();
+      const ics = 'BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n';
+      const legacy = { text: 'Hi', html: '<p>Hi</p>', attachments: [{ filename: 'invite.ics', content: ics, contentType: 'text/calendar; charset=utf-8; method=REQUEST' }] };
+      await db().updateTable('email_outbox').set({ content_enc: server.cipher.encrypt(JSON.stringify(legacy), `outbox:${id}`) }).where('id', '=', id).execute();
+      expect(await worker.runDue()).toBe(1);
+      const [mail] = await smtp.waitForMessages(1);
+      expect(mail!.attachments.map((a) => [a.filename, a.contentType, a.content.toString('utf8')])).toEqual([['invite.ics', 'text/calendar', ics]]);
+      expect(mail!.replyTo).toBeUndefined();
     });
 
     it('fails a message that cannot be decrypted at once, with the reason', async () => {

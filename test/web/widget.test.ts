@@ -110,6 +110,43 @@ describe('<specialist-booking>', () => {
     expect(await command<string[]>('emails-to', { address: 'wanda@example.test' })).to.deep.equal(['Confirmed: Intro call with Rosa Martín']);
   });
 
+  it('offers "Add to calendar" links for Google Calendar and Outlook with the booking’s times, title and join link', async () => {
+    const s = await createSpecialist();
+    const el = await mount(s);
+    await pickSlot(el);
+    await fill(el, 'Cal Endar', 'cal@example.test');
+    const confirmed = oneEvent(el, 'booking-confirmed');
+    $(el, '[data-confirm]')!.click();
+    const { detail } = await confirmed;
+    await el.updateComplete;
+    const links = $$(el, '[part~="calendar-link"]') as HTMLAnchorElement[];
+    expect(links.map((a) => [a.textContent!.trim(), a.target, a.rel])).to.deep.equal([
+      ['Google Calendar', '_blank', 'noopener'],
+      ['Outlook', '_blank', 'noopener'],
+    ]);
+    const utc = (iso: string) => new Date(iso).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const google = new URL(links[0]!.href);
+    expect(google.origin + google.pathname).to.equal('https://calendar.google.com/calendar/render');
+    expect(Object.fromEntries(google.searchParams)).to.deep.equal({
+      action: 'TEMPLATE',
+      text: 'Intro call with Rosa Martín',
+      dates: `${utc(detail.start).replace(/[-:]/g, '')}/${utc(detail.end).replace(/[-:]/g, '')}`,
+      details: `Join on Zoom: ${detail.zoomJoinUrl}`,
+      location: detail.zoomJoinUrl,
+    });
+    const outlook = new URL(links[1]!.href);
+    expect(outlook.origin + outlook.pathname).to.equal('https://outlook.live.com/calendar/0/deeplink/compose');
+    expect(Object.fromEntries(outlook.searchParams)).to.deep.equal({
+      path: '/calendar/action/compose',
+      rru: 'addevent',
+      subject: 'Intro call with Rosa Martín',
+      startdt: utc(detail.start),
+      enddt: utc(detail.end),
+      body: `Join on Zoom: ${detail.zoomJoinUrl}`,
+      location: detail.zoomJoinUrl,
+    });
+  });
+
   it('shows the re-auth modal when the specialist’s Zoom needs re-authorizing, and gives focus back on Escape', async () => {
     const s = await createSpecialist(false);
     const el = await mount(s);

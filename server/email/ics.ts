@@ -39,6 +39,15 @@ function clean(value: string, options: { multiline?: boolean } = {}): string {
 }
 
 /**
+ * A name for a parameter value (`CN=`): RFC 5545 §3.1 allows no DQUOTE in
+ * one, and ical-generator 10 escapes it with a backslash, which no calendar
+ * reads (RFC 6868's `^'` is the only escape). A quote becomes an apostrophe.
+ */
+function cleanParameter(value: string): string {
+  return clean(value).replaceAll('"', "'");
+}
+
+/**
  * The `.ics` text of one booking event, content lines ending in CRLF and
  * folded at 75 octets.
  *
@@ -61,10 +70,10 @@ export function buildBookingIcs(event: BookingCalendarEvent): string {
     description: clean(event.description, { multiline: true }),
     location: event.location === undefined ? null : clean(event.location),
     url: event.location === undefined ? null : clean(event.location),
-    organizer: { name: clean(event.organizer.name), email: clean(event.organizer.email) },
+    organizer: { name: cleanParameter(event.organizer.name), email: clean(event.organizer.email) },
     attendees: [
       {
-        name: clean(event.attendee.name),
+        name: cleanParameter(event.attendee.name),
         email: clean(event.attendee.email),
         role: ICalAttendeeRole.REQ,
         status: ICalAttendeeStatus.NEEDSACTION,

@@ -1,6 +1,7 @@
 import type {
   Booking,
   CreateBookingRequest,
+  ManagedBooking,
   ErrorResponse,
   FieldError,
   PublicProfileResponse,
@@ -70,6 +71,49 @@ export interface CreateBookingOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * Why a manage-link call could not look at the booking, shared by
+ * `getBooking`, `cancelBooking` and `rescheduleBooking`:
+ *
+ * - `invalid_link`: the token is not this booking's (mistyped or forged link);
+ * - `link_expired`: the session has started, so the link no longer works;
+ * - `not_found`: no such booking.
+ */
+export type ManageLinkProblem =
+  | { status: 'invalid_link'; message: string }
+  | { status: 'link_expired'; message: string }
+  | { status: 'not_found'; message: string };
+
+/**
+ * Why a change was refused, shared by `cancelBooking` and `rescheduleBooking`:
+ *
+ * - `change_window_closed`: too close to the start for the customer to
+ *   change it online; `message` names the specialist's contact;
+ * - `not_changeable`: it was cancelled (a reschedule) or changed at the same
+ *   moment by someone else; reload it;
+ * - `rate_limited`: too many changes; try again after `retryAfterSeconds`;
+ * - `invalid`: the request was refused (`code`: `validation_failed`,
+ *   `slot_unavailable`, `idempotency_key_reused`, …), `fieldErrors` by field.
+ */
+export type ChangeRefusal =
+  | { status: 'change_window_closed'; message: string }
+  | { status: 'not_changeable'; message: string }
+  | { status: 'rate_limited'; message: string; retryAfterSeconds: number }
+  | { status: 'invalid'; code: string; message: string; fieldErrors: Record<string, string> };
+
+/** `getBooking`'s outcomes: `found`, or why not (`ManageLinkProblem`). */
+export type GetBookingOutcome = { status: 'found'; booking: ManagedBooking } | ManageLinkProblem;
+
+/** `cancelBooking`'s outcomes: `cancelled` (also for a booking already cancelled), or why not. */
+export type CancelBookingOutcome = { status: 'cancelled'; booking: ManagedBooking } | ManageLinkProblem | ChangeRefusal;
+
+/** `rescheduleBooking`'s outcomes: `rescheduled`, `slot_taken` (someone got the time first: list slots again), or why not. */
+export type RescheduleBookingOutcome =
+  | { status: 'rescheduled'; booking: ManagedBooking }
+  | { status: 'slot_taken'; message: string }
+  | ManageLinkProblem
+  | ChangeRefusal;
+
 export interface BookingClient {
   /** A specialist's public profile and active services. */
   getSpecialist(slug: string, options?: { signal?: AbortSignal }): Promise<Profile>;
@@ -77,12 +121,41 @@ export interface BookingClient {
   listSlots(slug: string, serviceId: string, range?: { from?: Date | string; to?: Date | string; signal?: AbortSignal }): Promise<SlotList>;
   /** Books a slot. Expected outcomes are values; see `BookingOutcome`. */
   createBooking(slug: string, request: CreateBookingRequest, options?: CreateBookingOptions): Promise<BookingOutcome>;
+  /** A booking, with the token of its manage link (from the confirmation email). Changes nothing. */
+  getBooking(bookingId: string, token: string, options?: { signal?: AbortSignal }): Promise<GetBookingOutcome>;
+  /**
+   * Cancels a booking; `reason` goes to the specialist. Idempotent: a repeat
+   * (or a retry) answers `cancelled` and sends nothing again.
+   */
+  cancelBooking(bookingId: string, token: string, options?: { reason?: string; signal?: AbortSignal }): Promise<CancelBookingOutcome>;
+  /**
+   * Moves a booking to `start`, another listed slot of the same service.
+   * Every retry sends the same idempotency key (default: a fresh random key
+   * per call), so the booking moves at most once.
+   */
+  rescheduleBooking(bookingId: string, token: string, start: Date | string, options?: { idempotencyKey?: string; signal?: AbortSignal }): Promise<RescheduleBookingOutcome>;
 }
 
 /** Booking answers that are outcomes even with a retryable status: retrying at once cannot help. */
 const BOOKING_OUTCOME_CODES = new Set(['zoom_unavailable']);
 
 const INVALID_BOOKING_CODES = new Set(['validation_failed', 'invalid_json', 'slot_unavailable', 'idempotency_key_reused', 'payload_too_large']);
+
+type ManageAnswer = { success?: boolean; booking?: ManagedBooking } & Partial<Omit<ErrorResponse, 'success'>>;
+
+/** The outcome shared by the manage-link calls for an error answer, or undefined for an unexpected one (thrown). */
+function manageRefusalOf(body: ManageAnswer | undefined, headers: Headers): ManageLinkProblem | ChangeRefusal | undefined {
+  const code = body?.code;
+  const message = typeof body?.message === 'string' ? body.message : '';
+  if (code === 'invalid_manage_token') return { status: 'invalid_link', message };
+  if (code === 'manage_link_expired') return { status: 'link_expired', message };
+  if (code === 'not_found') return { status: 'not_found', message };
+  if (code === 'change_window_closed') return { status: 'change_window_closed', message };
+  if (code === 'booking_not_changeable') return { status: 'not_changeable', message };
+  if (code === 'rate_limited') return { status: 'rate_limited', message, retryAfterSeconds: retryAfterSecondsOf(headers, body?.retryAfterSeconds, 60) };
+  if (typeof code === 'string' && INVALID_BOOKING_CODES.has(code)) return { status: 'invalid', code, message, fieldErrors: fieldErrorMap(body?.errors) };
+  return undefined;
+}
 
 /**
  * Creates a typed client for the booking API. Runs in browsers and in Node
@@ -186,8 +259,43 @@ export function createBookingClient(options: BookingClientOptions): BookingClien
       }
       throw apiError(status, body, headers);
     },
+
+    async getBooking(bookingId, token, opts = {}) {
+      const { status, body, headers } = await request<ManageAnswer>('GET', `${bookingPath(bookingId)}?${new URLSearchParams({ token })}`, { signal: opts.signal });
+      if (status === 200 && body?.success === true && body.booking) return { status: 'found', booking: body.booking };
+      const refusal = manageRefusalOf(body, headers);
+      if (refusal && (refusal.status === 'invalid_link' || refusal.status === 'link_expired' || refusal.status === 'not_found')) return refusal;
+      throw apiError(status, body, headers);
+    },
+
+    async cancelBooking(bookingId, token, opts = {}) {
+      const { status, body, headers } = await request<ManageAnswer>('POST', `${bookingPath(bookingId)}/cancel`, {
+        body: { token, ...(opts.reason === undefined ? {} : { reason: opts.reason }) },
+        signal: opts.signal,
+      });
+      if (status === 200 && body?.success === true && body.booking) return { status: 'cancelled', booking: body.booking };
+      const refusal = manageRefusalOf(body, headers);
+      if (refusal) return refusal;
+      throw apiError(status, body, headers);
+    },
+
+    async rescheduleBooking(bookingId, token, start, opts = {}) {
+      const idempotencyKey = opts.idempotencyKey ?? randomIdempotencyKey();
+      const { status, body, headers } = await request<ManageAnswer>('POST', `${bookingPath(bookingId)}/reschedule`, {
+        body: { token, start: toIso(start) },
+        headers: { 'Idempotency-Key': idempotencyKey },
+        signal: opts.signal,
+      });
+      if (status === 200 && body?.success === true && body.booking) return { status: 'rescheduled', booking: body.booking };
+      if (body?.code === 'slot_taken') return { status: 'slot_taken', message: typeof body.message === 'string' ? body.message : '' };
+      const refusal = manageRefusalOf(body, headers);
+      if (refusal) return refusal;
+      throw apiError(status, body, headers);
+    },
   };
 }
+
+const bookingPath = (bookingId: string) => `/api/v1/bookings/${encodeURIComponent(bookingId)}`;
 
 function fieldErrorMap(errors: FieldError[] | undefined): Record<string, string> {
   const map: Record<string, string> = {};

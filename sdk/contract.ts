@@ -18,6 +18,10 @@ export const LIMITS = {
   customerNameMaxLength: 120,
   customerNoteMaxLength: 2000,
   idempotencyKeyMaxLength: 255,
+  /** A cancellation reason, or a specialist's message to the customer. */
+  changeReasonMaxLength: 1000,
+  /** Longest manage token accepted (a real one is 43 characters). */
+  manageTokenMaxLength: 128,
 } as const;
 
 // Building a formatter is the complete check and a slow one; valid zones are a small set, so they are remembered.
@@ -199,6 +203,76 @@ export const BookingResponseSchema = z
   .meta({ id: 'BookingResponse' });
 
 // ---------------------------------------------------------------------------
+// Managing a booking (issue #16): the customer's manage link, the specialist's dashboard
+
+const ManageTokenSchema = z
+  .string()
+  .min(1, 'The manage token is missing')
+  .max(LIMITS.manageTokenMaxLength, 'Not a valid manage token')
+  .meta({ description: "The token of the booking's manage link (from the confirmation email)" });
+
+const ChangeReasonSchema = refuseHostileInText(
+  z.string().trim().max(LIMITS.changeReasonMaxLength, `At most ${LIMITS.changeReasonMaxLength} characters`),
+  'A reason',
+);
+
+export const ManageTokenQuerySchema = z.strictObject({ token: ManageTokenSchema }).meta({ id: 'ManageTokenQuery' });
+
+export const CancelBookingRequestSchema = z
+  .strictObject({
+    token: ManageTokenSchema,
+    reason: ChangeReasonSchema.optional().meta({ description: "Why, for the specialist's email" }),
+  })
+  .meta({ id: 'CancelBookingRequest' });
+
+export const RescheduleBookingRequestSchema = z
+  .strictObject({
+    token: ManageTokenSchema,
+    start: InstantSchema.meta({ description: "The new start: one of the same service's listed slots" }),
+  })
+  .meta({ id: 'RescheduleBookingRequest' });
+
+export const ManagedBookingSchema = z
+  .object({
+    id: IdSchema,
+    status: z.enum(BOOKING_STATUSES),
+    start: UtcInstantSchema,
+    end: UtcInstantSchema,
+    service: z.object({ id: IdSchema, title: z.string(), durationMinutes: z.number().int().positive() }),
+    specialist: z.object({
+      slug: SlugSchema,
+      name: z.string(),
+      email: z.string().meta({ description: 'Where the customer can write (the change window message names it)' }),
+      timeZone: z.string(),
+    }),
+    customer: z.object({ name: z.string(), email: z.string(), timeZone: z.string().nullable() }),
+    zoomJoinUrl: z.string().nullable(),
+    changeWindow: z
+      .object({
+        closesAt: UtcInstantSchema.meta({ description: 'From then on the customer can no longer cancel or reschedule' }),
+        isOpen: z.boolean(),
+        isLiftedByOffer: z.boolean().meta({ description: 'The specialist offered a reschedule: the window does not apply' }),
+      })
+      .meta({ description: "The specialist's cancellation window for this booking" }),
+    canCancel: z.boolean().meta({ description: 'Whether the caller may cancel now' }),
+    canReschedule: z.boolean().meta({ description: 'Whether the caller may reschedule now' }),
+    cancellation: z
+      .object({ at: UtcInstantSchema, by: z.enum(['customer', 'specialist']), reason: z.string().nullable() })
+      .nullable()
+      .meta({ description: 'Set once cancelled' }),
+    rescheduleOfferedAt: UtcInstantSchema.nullable(),
+    createdAt: UtcInstantSchema,
+  })
+  .meta({ id: 'ManagedBooking' });
+
+export const ManagedBookingResponseSchema = z
+  .object({
+    success: z.literal(true),
+    booking: ManagedBookingSchema,
+  })
+  .meta({ id: 'ManagedBookingResponse' });
+
+// ---------------------------------------------------------------------------
 // Errors and health
 
 export const FieldErrorSchema = z.object({
@@ -237,5 +311,9 @@ export type CreateBookingRequest = z.input<typeof CreateBookingRequestSchema>;
 export type Booking = z.infer<typeof BookingSchema>;
 export type BookingStatus = (typeof BOOKING_STATUSES)[number];
 export type BookingResponse = z.infer<typeof BookingResponseSchema>;
+export type ManagedBooking = z.infer<typeof ManagedBookingSchema>;
+export type ManagedBookingResponse = z.infer<typeof ManagedBookingResponseSchema>;
+export type CancelBookingRequest = z.input<typeof CancelBookingRequestSchema>;
+export type RescheduleBookingRequest = z.input<typeof RescheduleBookingRequestSchema>;
 export type FieldError = z.infer<typeof FieldErrorSchema>;
 export type ErrorResponse = z.infer<typeof ErrorResponseSchema>;

@@ -4,7 +4,19 @@
 export { createBookingClient } from './client.js';
 export { randomIdempotencyKey } from './idempotency-key.js';
 export { retryAfterDelay } from './retry-after.js';
-export type { BookingClient, BookingClientOptions, BookingOutcome, CreateBookingOptions, Profile, SlotList } from './client.js';
+export type {
+  BookingClient,
+  BookingClientOptions,
+  BookingOutcome,
+  CancelBookingOutcome,
+  ChangeRefusal,
+  CreateBookingOptions,
+  GetBookingOutcome,
+  ManageLinkProblem,
+  Profile,
+  RescheduleBookingOutcome,
+  SlotList,
+} from './client.js';
 export { BookingError, BookingApiError, BookingConnectionError, BookingTimeoutError } from './errors.js';
 export { ERROR_CODES, isErrorCode, type ErrorCode } from './error-codes.js';
-export type { Booking, BookingStatus, CreateBookingRequest, Customer, Price, PublicSpecialist, Service, Slot } from './contract.js';
+export type { Booking, BookingStatus, CreateBookingRequest, Customer, ManagedBooking, Price, PublicSpecialist, Service, Slot } from './contract.js';

@@ -71,6 +71,7 @@ export function createApp(deps: AppDeps): Hono<{ Variables: SessionVariables }> 
     '/api/v1',
     publicApiRoutes({
       bookings: services.bookings,
+      lifecycle: services.lifecycle,
       slots: services.slots,
       slotReads: services.slotReads,
       allowedOrigins: services.allowedOrigins,

@@ -3,11 +3,14 @@ import type { Kysely } from 'kysely';
 import { createSignInLinks, type SignInLinks } from './auth/links.js';
 import { createSlotLister, type SlotLister } from './availability/index.js';
 import type { BookingDeps } from './bookings/index.js';
+import { createBookingLifecycle, type BookingLifecycle } from './bookings/lifecycle.js';
+import type { BookingLifecycleHandlers } from './bookings/lifecycle-events.js';
+import { createManageTokens, type ManageTokens } from './bookings/manage-tokens.js';
 import type { Clock } from './clock.js';
 import type { Database } from './db/schema.js';
 import { createEmailReauthNotifier, createInviteSender, createNotGoneThroughSender, createZoomAccountChangeNotifier } from './email/notifications.js';
 import type { OutboxDeps } from './email/outbox.js';
-import { scheduleReminders } from './email/reminders.js';
+import { createReminderLifecycleHandlers, scheduleReminders } from './email/reminders.js';
 import { createSlotReadLimiter, type AbuseLimits, type SlotReadLimiter } from './limits/index.js';
 import type { Logger } from './logger.js';
 import type { TokenCipher } from './security/token-cipher.js';
@@ -35,6 +38,8 @@ export interface CoreDeps {
   notifyReauthRequired?: ReauthNotifier;
   /** Booking and slot-read limits (`loadConfig().limits`). */
   limits: AbuseLimits;
+  /** What a cancel, a reschedule or an offer also does (emails, reminders). Default: the reminders' part only (see email/reminders.ts). */
+  lifecycleHandlers?: BookingLifecycleHandlers;
 }
 
 export interface Services {
@@ -46,6 +51,10 @@ export interface Services {
   /** Counts slot reads per client address in memory, shared through the database in batches. */
   slotReads: SlotReadLimiter;
   bookings: BookingDeps;
+  /** Signs and checks the token of each booking's manage link. */
+  manageTokens: ManageTokens;
+  /** Reading, cancelling and rescheduling bookings, and reschedule offers (issue #16). */
+  lifecycle: BookingLifecycle;
   links: SignInLinks;
   outbox: OutboxDeps;
   /** Emails the specialist when the connected Zoom account changes. */
@@ -73,8 +82,13 @@ export function createServices(deps: CoreDeps): Services {
   const notifyReauthRequired =
     deps.notifyReauthRequired ??
     createEmailReauthNotifier({ ...outbox, links, publicUrl: deps.publicUrl, windowMs: deps.reauthEmailWindowMs ?? 3_600_000 });
+  const manageTokens = createManageTokens(deps.signingKey);
+  // Reminders move and go with the booking; the lifecycle's emails are the mail work of issue #16.
+  const lifecycleHandlers: BookingLifecycleHandlers = { ...createReminderLifecycleHandlers(deps), onRescheduleOffered: async () => {} };
   return {
     connections,
+    manageTokens,
+    lifecycle: createBookingLifecycle({ ...deps, manageTokens, handlers: deps.lifecycleHandlers ?? lifecycleHandlers }),
     slots: createSlotLister(deps),
     allowedOrigins: createAllowedOriginsLookup(deps.db),
     slotReads: createSlotReadLimiter({ ...deps, limit: deps.limits.slotReadsPerAddressPerMinute }),

@@ -21,10 +21,10 @@ import { createServices, deriveSigningKey, type CoreDeps, type Services } from '
 import { startLocalInbox, type LocalInbox } from './email/local-inbox.js';
 import { createEmailJobHandler } from './email/outbox.js';
 import { createReminderJobHandler } from './email/reminders.js';
-import { createManageTokens } from './bookings/manage-tokens.js';
 import { createMailSender } from './email/transport.js';
 import { createZoomClient, type ZoomClient } from './zoom/client.js';
 import { createMeetingCleanupJobHandler } from './zoom/meeting-cleanup.js';
+import { createZoomChangeJobHandlers } from './bookings/zoom-changes.js';
 import type { ZoomConnectionStore } from './zoom/connections.js';
 import type { ReauthNotifier } from './zoom/reauth.js';
 import { startZoomEmulator, type RunningZoomEmulator } from './zoom-emulator/index.js';
@@ -193,7 +193,8 @@ function backgroundTasks({ config, options, core, services, sender, databaseKind
         handlers: [
           createEmailJobHandler({ db, clock, cipher, logger, sender, from: config.mailFrom ?? `specialist-booking <no-reply@${new URL(publicUrl).hostname}>` }),
           createMeetingCleanupJobHandler(services.bookings.meetings),
-          createReminderJobHandler({ db, clock, logger, outbox: services.outbox, publicUrl, manageTokens: createManageTokens(core.signingKey) }),
+          ...createZoomChangeJobHandlers({ db, zoom: core.zoom, connections: services.connections, logger }),
+          createReminderJobHandler({ db, clock, logger, outbox: services.outbox, publicUrl, manageTokens: services.manageTokens }),
         ],
       }),
     ),

@@ -152,6 +152,11 @@ export async function createBooking(deps: BookingDeps, input: CreateBookingInput
     meeting_lock_until: columns.meeting_lock_until!,
     meeting_lock_token: columns.meeting_lock_token!,
     meeting_requested_at: now,
+    cancelled_at: null,
+    cancelled_by: null,
+    cancel_reason: null,
+    calendar_sequence: 0,
+    reschedule_offered_at: null,
     created_at: now,
     updated_at: now,
   };
@@ -491,7 +496,13 @@ async function findByKey(db: Kysely<Database>, specialist: SpecialistRow, idempo
   return existing;
 }
 
-async function assertSlotIsOffered(deps: BookingDeps, specialist: SpecialistRow, service: ServiceRow, start: number): Promise<void> {
+/**
+ * Refuses (`slot_unavailable`) a start that is not one of the service's
+ * offered slots now: past, inside the minimum notice, beyond the horizon or
+ * outside the weekly hours. Claims are not looked at: the claims' primary
+ * key refuses a taken time when the booking or the move is written.
+ */
+export async function assertSlotIsOffered(deps: Pick<BookingDeps, 'db' | 'clock'>, specialist: SpecialistRow, service: ServiceRow, start: number): Promise<void> {
   const now = deps.clock().getTime();
   if (start < now) throw new DomainError('slot_unavailable', 'That time has already passed. Please pick a time in the future.');
   if (start < now + specialist.min_notice_minutes * MINUTE) {

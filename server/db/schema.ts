@@ -20,6 +20,8 @@ export interface SpecialistsTable {
   min_notice_minutes: number;
   /** How far ahead customers may book, in days. */
   booking_horizon_days: number;
+  /** How close to the start a customer may still cancel or reschedule, in minutes (default 1440: 24 h). */
+  cancellation_window_minutes: Generated<number>;
   /** Raised with every change to claims, weekly hours or services: cached slot lists compare it. */
   availability_version: Generated<number>;
   /** The Zoom user last connected, kept across a disconnect so a later switch to another user is noticed. */
@@ -81,6 +83,25 @@ export interface BookingsTable {
   meeting_lock_token: string | null;
   /** Set just before the first meeting create call: a meeting may exist from then on. */
   meeting_requested_at: string | null;
+  /** When the booking was cancelled, by whom, and the customer's reason or the specialist's message (migration 0012). */
+  cancelled_at: Generated<string | null>;
+  cancelled_by: Generated<BookingChangedBy | null>;
+  cancel_reason: Generated<string | null>;
+  /** The calendar event's SEQUENCE: raised by every cancel or reschedule, so calendar apps replace the event they hold. */
+  calendar_sequence: Generated<number>;
+  /** Set when the specialist offered a reschedule: the cancellation window no longer applies to this booking. */
+  reschedule_offered_at: Generated<string | null>;
+}
+
+export type BookingChangedBy = 'customer' | 'specialist';
+
+/** The `Idempotency-Key`s of reschedules: a repeat is answered as the first, another body with the key is refused. */
+export interface BookingChangeKeysTable {
+  booking_id: string;
+  idempotency_key: string;
+  /** Hash of the request body. */
+  request_fingerprint: string;
+  created_at: string;
 }
 
 /**
@@ -238,6 +259,8 @@ export interface JobsTable {
   created_at: string;
   /** When it ended, done or failed. */
   finished_at: string | null;
+  /** The specialist the work is for, when it waits on their Zoom connection (migration 0012). */
+  specialist_id: Generated<string | null>;
 }
 
 export interface Database {
@@ -246,6 +269,7 @@ export interface Database {
   availability_rules: AvailabilityRulesTable;
   bookings: BookingsTable;
   booking_slot_claims: BookingSlotClaimsTable;
+  booking_change_keys: BookingChangeKeysTable;
   zoom_connections: ZoomConnectionsTable;
   oauth_states: OauthStatesTable;
   sessions: SessionsTable;

@@ -32,6 +32,8 @@ export interface ApiEnvelopeOptions {
   ownOrigin: string;
   /** Origins a specialist allows (undefined for an unknown slug), at once when known. */
   allowedOriginsFor(slug: string): AllowedOrigins | Promise<AllowedOrigins>;
+  /** The route parameter `allowedOriginsFor` is given. Default `slug`. */
+  originsKeyParam?: string;
   /** Turns a thrown error into the answer (the app's `onError`). */
   onError: ErrorHandler;
   /** One line per request at level info, when that level is on. */
@@ -84,12 +86,13 @@ const EXPOSED_HEADERS = 'Idempotent-Replayed, Retry-After, X-Request-Id';
  */
 export function createApiEnvelope(options: ApiEnvelopeOptions): ApiEnvelope {
   const { ownOrigin, allowedOriginsFor, onError, logger, clientAddressOf, onAnswered } = options;
+  const originsKeyParam = options.originsKeyParam ?? 'slug';
   const logsRequests = logger.isEnabled('info');
 
   /** Whether `origin` may call this specialist's API: at once when the specialist's origins are cached. */
   function isAllowedOrigin(c: Context, origin: string): boolean | Promise<boolean> {
     if (origin === ownOrigin) return true;
-    const allowed = allowedOriginsFor(c.req.param('slug') ?? '');
+    const allowed = allowedOriginsFor(c.req.param(originsKeyParam) ?? '');
     return allowed instanceof Promise ? allowed.then((list) => isListed(c, origin, list)) : isListed(c, origin, allowed);
   }
 

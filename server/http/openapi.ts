@@ -18,6 +18,10 @@ const COMPONENTS: z.ZodType[] = [
   contract.CreateBookingRequestSchema,
   contract.BookingSchema,
   contract.BookingResponseSchema,
+  contract.ManagedBookingSchema,
+  contract.ManagedBookingResponseSchema,
+  contract.CancelBookingRequestSchema,
+  contract.RescheduleBookingRequestSchema,
   contract.ErrorResponseSchema,
   contract.HealthResponseSchema,
 ];
@@ -50,6 +54,12 @@ const unavailableAnswer = (description: string) => ({
   ...errorAnswer(`${description}. Retry-After and retryAfterSeconds say how many seconds to wait before trying again.`),
   headers: { 'Retry-After': { description: "Seconds to wait: Zoom's own Retry-After when a Zoom rate limit was the cause, else 30", schema: { type: 'integer', minimum: 1 } } },
 });
+const bookingIdParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: "The booking's id" };
+const manageErrors = {
+  403: errorAnswer("The token is not this booking's manage token (invalid_manage_token), or the call comes from a website the specialist did not allow (origin_not_allowed)"),
+  404: errorAnswer('No such booking (not_found)'),
+  410: errorAnswer('The session has started: the manage link no longer works (manage_link_expired)'),
+};
 const slugParameter = { name: 'slug', in: 'path', required: true, schema: { type: 'string' }, description: "The specialist's public slug", example: 'demo' };
 
 /**
@@ -132,6 +142,65 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
             422: errorAnswer('Time not offered (slot_unavailable) or key reused with another body (idempotency_key_reused)'),
             429: rateLimitedAnswer('Too many bookings from this client address this hour, by this customer with this specialist today, or for this specialist today'),
             503: unavailableAnswer('Zoom is unavailable for now, after the server retried it; nothing was booked (zoom_unavailable)'),
+          },
+        },
+      },
+      '/api/v1/bookings/{id}': {
+        get: {
+          operationId: 'getBooking',
+          summary: 'A booking, as its manage link shows it',
+          description: "Needs the token of the booking's manage link (from the confirmation email). Changes nothing. Works until the session starts.",
+          parameters: [bookingIdParameter, { name: 'token', in: 'query', required: true, schema: { type: 'string' }, description: 'The manage token' }],
+          responses: { 200: json('ManagedBookingResponse', 'The booking'), 400: errorAnswer('Token missing (validation_failed)'), ...manageErrors },
+        },
+      },
+      '/api/v1/bookings/{id}/cancel': {
+        post: {
+          operationId: 'cancelBooking',
+          summary: 'Cancel a booking',
+          description:
+            'Releases the time and deletes the Zoom meeting (in the background). Idempotent: cancelling a cancelled booking answers 200 with it, and nothing is sent again. ' +
+            "Refused inside the specialist's cancellation window unless the specialist offered a reschedule.",
+          parameters: [bookingIdParameter],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('CancelBookingRequest') } } },
+          responses: {
+            200: json('ManagedBookingResponse', 'The cancelled booking'),
+            400: errorAnswer('Malformed JSON (invalid_json) or invalid fields (validation_failed)'),
+            ...manageErrors,
+            409: errorAnswer("Inside the cancellation window (change_window_closed; the message names the specialist's contact), or the booking can no longer change (booking_not_changeable)"),
+            413: errorAnswer('Body too large (payload_too_large)'),
+            415: errorAnswer('Body is not JSON (unsupported_media_type)'),
+            429: rateLimitedAnswer('Too many changes from this client address this hour, or to this booking today'),
+          },
+        },
+      },
+      '/api/v1/bookings/{id}/reschedule': {
+        post: {
+          operationId: 'rescheduleBooking',
+          summary: 'Move a booking to another free slot of the same service',
+          description:
+            'The new time and the old are swapped in one step: the booking never holds both or neither. The Zoom meeting is moved (in the background) and keeps its join link. ' +
+            'Send an Idempotency-Key: a repeat with the same key and start answers as the first. Refused inside the cancellation window unless the specialist offered a reschedule.',
+          parameters: [
+            bookingIdParameter,
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              schema: { type: 'string', maxLength: contract.LIMITS.idempotencyKeyMaxLength },
+              description: 'A unique key per reschedule attempt, reused on every retry of it',
+            },
+          ],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('RescheduleBookingRequest') } } },
+          responses: {
+            200: json('ManagedBookingResponse', 'The rescheduled booking'),
+            400: errorAnswer('Malformed JSON (invalid_json) or invalid fields (validation_failed)'),
+            ...manageErrors,
+            409: errorAnswer('The time was taken (slot_taken), inside the cancellation window (change_window_closed), or the booking can no longer change (booking_not_changeable)'),
+            413: errorAnswer('Body too large (payload_too_large)'),
+            415: errorAnswer('Body is not JSON (unsupported_media_type)'),
+            422: errorAnswer('Time not offered (slot_unavailable) or key reused with another start (idempotency_key_reused)'),
+            429: rateLimitedAnswer('Too many changes from this client address this hour, or to this booking today'),
           },
         },
       },

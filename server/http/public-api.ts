@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { CreateBookingRequestSchema, IdSchema, LIMITS, SlotsQuerySchema, SlugSchema, type SlotsResponse } from '../../sdk/contract.js';
 import type { ListSlotsInput, SlotList, SlotLister } from '../availability/index.js';
 import { createBooking, type BookingDeps } from '../bookings/index.js';
+import type { BookingLifecycle } from '../bookings/lifecycle.js';
 import { DomainError, rateLimited } from '../errors.js';
 import type { SlotReadLimiter } from '../limits/index.js';
 import type { Logger } from '../logger.js';
@@ -14,11 +15,14 @@ import { createApiEnvelope } from './api-envelope.js';
 import { addressLimitKey, type ClientAddressOf } from './client-address.js';
 import { sendSharedJson } from './shared-json.js';
 import { readJsonBody } from './json-body.js';
+import { bookingManageApiRoutes } from './booking-manage-api.js';
 
 const SLOTS_PATH = '/specialists/:slug/services/:serviceId/slots';
 
 export interface PublicApiDeps {
   bookings: BookingDeps;
+  /** Reading, cancelling and rescheduling a booking with its manage token (issue #16). */
+  lifecycle: BookingLifecycle;
   slots: SlotLister;
   /** Slot reads per client address, counted without a database round trip. */
   slotReads: SlotReadLimiter;
@@ -129,10 +133,13 @@ export function publicApiRoutes(deps: PublicApiDeps): Hono {
     }),
   );
 
+  app.route('/', bookingManageApiRoutes({ ...deps, db, clock: deps.bookings.clock, limits: deps.bookings.limits }));
+
   return app;
 }
 
-function parseIdempotencyKey(value: string): string {
+/** An `Idempotency-Key` header's value, or `validation_failed` naming the header. */
+export function parseIdempotencyKey(value: string): string {
   return parseOrThrow(IdempotencyKeySchema, value, {
     rootName: 'Idempotency-Key',
     summarize: (errors) => `Please check the Idempotency-Key header: ${errors[0]!.message}.`,

@@ -13,6 +13,8 @@ export interface NewJob {
   runAfter?: Date;
   /** At most one job with this key ever: a second enqueue with it adds nothing and returns the first job's id. */
   dedupeKey?: string;
+  /** The specialist the work is for, when it waits on their Zoom connection (counted and hurried after a re-auth). */
+  specialistId?: string;
 }
 
 /**
@@ -40,6 +42,7 @@ export async function enqueueJob(trx: Transaction<Database> | Kysely<Database>, 
       dedupe_key: job.dedupeKey ?? null,
       created_at: now.toISOString(),
       finished_at: null,
+      specialist_id: job.specialistId ?? null,
     })
     .onConflict((oc) => oc.column('dedupe_key').doNothing())
     .executeTakeFirst();

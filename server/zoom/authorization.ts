@@ -9,6 +9,7 @@ import type { TokenCipher } from '../security/token-cipher.js';
 import type { ZoomClient, ZoomTokens, ZoomUser } from './client.js';
 import type { ZoomConnectionRow, ZoomConnectionStore } from './connections.js';
 import { ZoomApiError, ZoomMalformedAnswerError, ZoomNetworkError, ZoomOAuthError } from './errors.js';
+import { makeZoomChangesDue } from '../bookings/zoom-changes.js';
 
 const OAUTH_STATE_LIFETIME_MS = 10 * 60_000;
 
@@ -106,7 +107,8 @@ class Refusal extends Error {
  *    - from a session: when the Zoom user differs from the one connected
  *      last (connected now, or before a disconnect), the specialist is told
  *      by email.
- *    A refusal leaves the connection and the link as they were.
+ *    A refusal leaves the connection and the link as they were. The
+ *    specialist's Zoom changes waiting in the job queue are made due now.
  */
 export async function completeZoomAuthorization(
   deps: AuthorizationDeps,
@@ -152,6 +154,8 @@ export async function completeZoomAuthorization(
           current: { email: user.email, displayName: user.displayName },
         });
       }
+      // Zoom changes that waited for this connection (issue #16) run as soon as it is saved, not at their backed-off time.
+      await makeZoomChangesDue(trx, deps.clock, row.specialist_id);
     });
     return linkId !== null ? { kind: 'reauthorized_by_link', user } : { kind: 'connected', user, wasReauthorization };
   } catch (error) {

@@ -101,6 +101,7 @@ describe.each(DATABASE_KINDS)('jobs on %s', (kind) => {
         dedupe_key: 'booking:1',
         created_at: NOW.toISOString(),
         finished_at: null,
+        specialist_id: null,
       },
     ]);
   });
@@ -288,10 +289,10 @@ describe.each(DATABASE_KINDS)('migration 0011 on %s', (kind) => {
     const db = database().handle.db as unknown as Kysely<any>;
     const migrationTableSchema = kind === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]!.schema : undefined;
     const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations }, migrationTableSchema });
-    // Down to just before 0011, through any later migrations.
+    // Back to just before 0011, through the later migrations.
     const down = await migrator.migrateTo('0010_meeting_lock_token');
     expect(down.error).toBeUndefined();
-    expect(down.results?.at(-1)).toMatchObject({ migrationName: '0011_jobs', status: 'Success' });
+    expect(down.results?.map((r) => [r.migrationName, r.status]).at(-1)).toEqual(['0011_jobs', 'Success']);
     const legacy = (id: string, status: string) => ({
       id,
       kind: 'sign_in',
@@ -325,6 +326,7 @@ describe.each(DATABASE_KINDS)('migration 0011 on %s', (kind) => {
         dedupe_key: 'email:waiting',
         created_at: '2030-01-07T05:00:00.000Z',
         finished_at: null,
+        specialist_id: null,
       },
     ]);
     expect(await db.selectFrom('email_outbox').select(['id', 'status', 'attempts', 'specialist_id', 'failed_at']).orderBy('id').execute()).toEqual([

@@ -222,4 +222,53 @@ describe('SDK against the real server', () => {
     expect(again).toMatchObject({ status: 'confirmed', isReplay: true });
     expect(await bookingCount()).toBe(1);
   });
+
+  describe('managing a booking with its manage token', () => {
+    const TUESDAY = '2030-01-08T09:00:00.000Z';
+    async function bookTuesday(start = TUESDAY) {
+      const outcome = await client.createBooking('anna', { serviceId: serviceIds[0]!, start, customer });
+      if (outcome.status !== 'confirmed') throw new Error(`booking answered ${outcome.status}`);
+      return { id: outcome.booking.id, token: server.services.manageTokens.issue(outcome.booking.id) };
+    }
+
+    it('reads a booking, and tells a forged link and an unknown booking apart as values', async () => {
+      const { id, token } = await bookTuesday();
+      const found = await client.getBooking(id, token);
+      expect(found).toMatchObject({ status: 'found', booking: { id, status: 'confirmed', start: TUESDAY, canCancel: true, canReschedule: true } });
+      expect(await client.getBooking(id, 'forged')).toMatchObject({ status: 'invalid_link' });
+      const ghost = 'no-such-booking';
+      expect(await client.getBooking(ghost, server.services.manageTokens.issue(ghost))).toMatchObject({ status: 'not_found' });
+    });
+
+    it('cancels, and a repeat answers the same', async () => {
+      const { id, token } = await bookTuesday();
+      const first = await client.cancelBooking(id, token, { reason: 'Something came up' });
+      expect(first).toMatchObject({ status: 'cancelled', booking: { id, status: 'cancelled', cancellation: { by: 'customer', reason: 'Something came up' } } });
+      expect(await client.cancelBooking(id, token)).toEqual(first);
+    });
+
+    it('refuses a cancel inside the window as a value naming the contact', async () => {
+      const { id, token } = await bookTuesday(FREE_SLOT); // three hours away: inside the 24-hour window
+      const outcome = await client.cancelBooking(id, token);
+      expect(outcome.status).toBe('change_window_closed');
+      if (outcome.status !== 'change_window_closed') throw new Error('unreachable');
+      expect(outcome.message).toContain('anna@example.test');
+    });
+
+    it('reschedules, answers slot_taken as a value, and a lost answer is replayed with the same key', async () => {
+      const { id, token } = await bookTuesday();
+      await bookTuesday('2030-01-08T10:00:00.000Z');
+      expect(await client.rescheduleBooking(id, token, '2030-01-08T10:00:00.000Z')).toMatchObject({ status: 'slot_taken' });
+      proxy.requests.length = 0;
+      proxy.faults.push({ kind: 'drop-response' });
+      const moved = await client.rescheduleBooking(id, token, new Date('2030-01-08T12:00:00.000Z'));
+      expect(moved).toMatchObject({ status: 'rescheduled', booking: { id, start: '2030-01-08T12:00:00.000Z' } });
+      expect(proxy.requests).toHaveLength(2);
+      expect(proxy.requests[0]!.headers['idempotency-key']).toBe(proxy.requests[1]!.headers['idempotency-key']);
+      const row = await database.handle.db.selectFrom('bookings').select(['start_at', 'calendar_sequence']).where('id', '=', id).executeTakeFirstOrThrow();
+      expect(row).toEqual({ start_at: '2030-01-08T12:00:00.000Z', calendar_sequence: 1 });
+      const reused = await client.rescheduleBooking(id, token, '2030-01-08T13:00:00.000Z', { idempotencyKey: proxy.requests[0]!.headers['idempotency-key'] as string });
+      expect(reused).toMatchObject({ status: 'invalid', code: 'idempotency_key_reused' });
+    });
+  });
 });

@@ -1,0 +1,123 @@
+import { Hono, type Context, type ErrorHandler } from 'hono';
+import type { Kysely } from 'kysely';
+import { CancelBookingRequestSchema, IdSchema, LIMITS, ManageTokenQuerySchema, RescheduleBookingRequestSchema, type ManagedBookingResponse } from '../../sdk/contract.js';
+import type { BookingLifecycle } from '../bookings/lifecycle.js';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/schema.js';
+import { DomainError, rateLimited } from '../errors.js';
+import { DAY_MS, HOUR_MS, hitRateLimits, type AbuseLimits } from '../limits/index.js';
+import type { Logger } from '../logger.js';
+import type { AllowedOriginsLookup } from '../specialists/allowed-origins.js';
+import { parseOrThrow } from '../validation.js';
+import { createApiEnvelope } from './api-envelope.js';
+import { addressLimitKey, type ClientAddressOf } from './client-address.js';
+import { readJsonBody } from './json-body.js';
+import { parseIdempotencyKey } from './public-api.js';
+
+/**
+ * Changes of one booking per day: each cancel or reschedule emails both
+ * parties, so a leaked manage link must not become a way to flood them.
+ */
+const CHANGES_PER_BOOKING_PER_DAY = 10;
+
+export interface BookingManageApiDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  lifecycle: BookingLifecycle;
+  /** Changes per client address per hour count against `bookingsPerAddressPerHour`. */
+  limits: Pick<AbuseLimits, 'bookingsPerAddressPerHour'>;
+  clientAddressOf: ClientAddressOf;
+  allowedOrigins: AllowedOriginsLookup;
+  publicUrl: string;
+  onError: ErrorHandler;
+  logger: Logger;
+  onAnswered?: (c: Context, response: Response) => void;
+}
+
+function bookingIdParam(c: Context): string {
+  const value = c.req.param('id') ?? '';
+  if (!IdSchema.safeParse(value).success) throw new DomainError('not_found', 'That booking does not exist.');
+  return value;
+}
+
+/**
+ * The customer's side of a booking (issue #16), mounted at `/api/v1`:
+ * `GET /bookings/{id}?token=…`, `POST /bookings/{id}/cancel` and
+ * `POST /bookings/{id}/reschedule` (with an optional `Idempotency-Key`),
+ * each holding the manage link's token. Inside the API envelope (request
+ * id, error shape); CORS grants the booking's specialist's allowed origins,
+ * as the booking API does. The writes count against a per-address and a
+ * per-booking limit (`rate_limited`, 429).
+ */
+export function bookingManageApiRoutes(deps: BookingManageApiDeps): Hono {
+  const app = new Hono();
+  const { db, lifecycle } = deps;
+
+  /** The slug whose allowed origins a booking's API grants; undefined (own origin only) for an unknown booking. */
+  async function originsOfBooking(bookingId: string) {
+    if (!IdSchema.safeParse(bookingId).success) return undefined;
+    const row = await db
+      .selectFrom('bookings')
+      .innerJoin('specialists', 'specialists.id', 'bookings.specialist_id')
+      .select('specialists.slug')
+      .where('bookings.id', '=', bookingId)
+      .executeTakeFirst();
+    return row ? deps.allowedOrigins.originsFor(row.slug) : undefined;
+  }
+
+  const envelope = createApiEnvelope({
+    ownOrigin: new URL(deps.publicUrl).origin,
+    allowedOriginsFor: originsOfBooking,
+    originsKeyParam: 'id',
+    onError: deps.onError,
+    logger: deps.logger,
+    clientAddressOf: deps.clientAddressOf,
+    onAnswered: deps.onAnswered,
+  });
+
+  async function countChange(c: Context, bookingId: string): Promise<void> {
+    const verdict = await hitRateLimits(db, deps.clock, [
+      { bucket: `booking-change:address:${addressLimitKey(deps.clientAddressOf(c))}`, limit: deps.limits.bookingsPerAddressPerHour, windowMs: HOUR_MS },
+      { bucket: `booking-change:booking:${bookingId}`, limit: CHANGES_PER_BOOKING_PER_DAY, windowMs: DAY_MS },
+    ]);
+    if (!verdict.isAllowed) throw rateLimited('Too many changes to bookings.', verdict.retryAfterSeconds);
+  }
+
+  const answer = (c: Context, booking: ManagedBookingResponse['booking']) => c.json({ success: true as const, booking } satisfies ManagedBookingResponse);
+
+  app.options('/bookings/:id', envelope.preflight);
+  app.options('/bookings/:id/*', envelope.preflight);
+
+  app.get(
+    '/bookings/:id',
+    envelope.route(async (c) => {
+      const id = bookingIdParam(c);
+      const { token } = parseOrThrow(ManageTokenQuerySchema, c.req.query());
+      return answer(c, await lifecycle.get(id, { kind: 'customer', token }));
+    }),
+  );
+
+  app.post(
+    '/bookings/:id/cancel',
+    envelope.route(async (c) => {
+      const id = bookingIdParam(c);
+      const body = await readJsonBody(c, CancelBookingRequestSchema, LIMITS.maxBodyBytes);
+      await countChange(c, id);
+      return answer(c, await lifecycle.cancel(id, { kind: 'customer', token: body.token }, { reason: body.reason }));
+    }),
+  );
+
+  app.post(
+    '/bookings/:id/reschedule',
+    envelope.route(async (c) => {
+      const id = bookingIdParam(c);
+      const rawKey = c.req.header('idempotency-key');
+      const idempotencyKey = rawKey === undefined ? undefined : parseIdempotencyKey(rawKey);
+      const body = await readJsonBody(c, RescheduleBookingRequestSchema, LIMITS.maxBodyBytes);
+      await countChange(c, id);
+      return answer(c, await lifecycle.reschedule(id, { kind: 'customer', token: body.token }, { start: body.start, idempotencyKey }));
+    }),
+  );
+
+  return app;
+}

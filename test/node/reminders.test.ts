@@ -427,6 +427,32 @@ describe.each(DATABASE_KINDS)('reminders on %s', (kind) => {
       expect(await reminderRows()).toHaveLength(4);
     });
 
+    it("through the booking lifecycle: the customer's reschedule moves the reminders, the specialist's cancel deletes them", async () => {
+      const id = await book();
+      const worker = newWorker();
+      await drain(worker);
+      smtp.messages.length = 0;
+      const access = { kind: 'customer' as const, token: createManageTokens(server.core.signingKey).issue(id) };
+      await server.services.lifecycle.reschedule(id, access, { start: NEW_START });
+      expect((await reminderJobs()).map((job) => [job.run_after, job.dedupe_key])).toEqual([
+        ['2030-01-08T13:00:00.000Z', `reminder:${id}:${NEW_START}:1440`],
+        ['2030-01-09T12:00:00.000Z', `reminder:${id}:${NEW_START}:60`],
+      ]);
+      moveTo('2030-01-08T13:00:00.000Z');
+      expect(await drain(worker)).toBe(3);
+      await smtp.waitForMessages(2);
+      expect(subjects()).toEqual([
+        'Reminder: Intro call with Anna Berg, Wednesday, 9 January 2030 at 08:00 (America/New_York)',
+        'Reminder: Intro call with Carla <b>Customer</b>, Wednesday, 9 January 2030 at 14:00 (Europe/Berlin)',
+      ]);
+      // The 1 h reminder is still to come; the specialist cancels (the customer's window has closed).
+      await server.services.lifecycle.cancel(id, { kind: 'specialist', specialistId }, { reason: 'Sorry' });
+      expect((await reminderJobs()).map((job) => job.status)).toEqual(['done']);
+      moveTo('2030-01-09T12:00:00.000Z');
+      expect(await drain(worker)).toBe(0);
+      expect(smtp.messages).toHaveLength(2);
+    });
+
     it('a reminder of the old time left behind by a reschedule does nothing', async () => {
       const id = await book();
       const worker = newWorker();

@@ -4,12 +4,13 @@ import { createSignInLinks, type SignInLinks } from './auth/links.js';
 import { createSlotLister, type SlotLister } from './availability/index.js';
 import type { BookingDeps } from './bookings/index.js';
 import { createBookingLifecycle, type BookingLifecycle } from './bookings/lifecycle.js';
-import type { BookingLifecycleHandlers } from './bookings/lifecycle-events.js';
+import { combineLifecycleHandlers, type BookingLifecycleHandlers } from './bookings/lifecycle-events.js';
 import { createManageTokens, type ManageTokens } from './bookings/manage-tokens.js';
 import type { Clock } from './clock.js';
 import type { Database } from './db/schema.js';
 import { createEmailReauthNotifier, createInviteSender, createLifecycleEmails, createNotGoneThroughSender, createZoomAccountChangeNotifier } from './email/notifications.js';
 import type { OutboxDeps } from './email/outbox.js';
+import { createReminderLifecycleHandlers, scheduleReminders } from './email/reminders.js';
 import { createSlotReadLimiter, type AbuseLimits, type SlotReadLimiter } from './limits/index.js';
 import type { Logger } from './logger.js';
 import type { TokenCipher } from './security/token-cipher.js';
@@ -37,7 +38,7 @@ export interface CoreDeps {
   notifyReauthRequired?: ReauthNotifier;
   /** Booking and slot-read limits (`loadConfig().limits`). */
   limits: AbuseLimits;
-  /** What a cancel, a reschedule or an offer also does, besides its Zoom job. Default: the lifecycle emails (server/email/notifications.ts). */
+  /** What a cancel, a reschedule or an offer also does, besides its Zoom job. Default: the lifecycle emails and the reminders' moves. */
   lifecycleHandlers?: BookingLifecycleHandlers;
 }
 
@@ -82,10 +83,13 @@ export function createServices(deps: CoreDeps): Services {
     createEmailReauthNotifier({ ...outbox, links, publicUrl: deps.publicUrl, windowMs: deps.reauthEmailWindowMs ?? 3_600_000 });
   const manageTokens = createManageTokens(deps.signingKey);
   const bookingEmails = { ...outbox, publicUrl: deps.publicUrl, manageTokens };
+  const queueInvites = createInviteSender(bookingEmails);
+  // Both parties are emailed, and the booking's reminders move or go with it.
+  const lifecycleHandlers = deps.lifecycleHandlers ?? combineLifecycleHandlers(createLifecycleEmails(bookingEmails), createReminderLifecycleHandlers(deps));
   return {
     connections,
     manageTokens,
-    lifecycle: createBookingLifecycle({ ...deps, manageTokens, handlers: deps.lifecycleHandlers ?? createLifecycleEmails(bookingEmails) }),
+    lifecycle: createBookingLifecycle({ ...deps, manageTokens, handlers: lifecycleHandlers }),
     slots: createSlotLister(deps),
     allowedOrigins: createAllowedOriginsLookup(deps.db),
     slotReads: createSlotReadLimiter({ ...deps, limit: deps.limits.slotReadsPerAddressPerMinute }),
@@ -99,7 +103,10 @@ export function createServices(deps: CoreDeps): Services {
       cipher: deps.cipher,
       meetings,
       notifyReauthRequired,
-      onBookingConfirmed: createInviteSender(bookingEmails),
+      onBookingConfirmed: async (trx, event) => {
+        await queueInvites(trx, event);
+        await scheduleReminders(trx, deps, { bookingId: event.bookingId, specialistId: event.specialist.id, start: event.start });
+      },
       onBookingNotGoneThrough: createNotGoneThroughSender({ ...outbox, publicUrl: deps.publicUrl }),
       limits: deps.limits,
     },

@@ -53,3 +53,21 @@ export interface BookingLifecycleHandlers {
   onRescheduled(trx: Transaction<Database>, event: BookingRescheduledEvent): Promise<void>;
   onRescheduleOffered(trx: Transaction<Database>, event: RescheduleOfferedEvent): Promise<void>;
 }
+
+/**
+ * Handlers that each do their part of every event, in order, in the same
+ * transaction: e.g. the lifecycle emails and the reminders' moves.
+ */
+export function combineLifecycleHandlers(...parts: Partial<BookingLifecycleHandlers>[]): BookingLifecycleHandlers {
+  return {
+    async onCancelled(trx, event) {
+      for (const part of parts) await part.onCancelled?.(trx, event);
+    },
+    async onRescheduled(trx, event) {
+      for (const part of parts) await part.onRescheduled?.(trx, event);
+    },
+    async onRescheduleOffered(trx, event) {
+      for (const part of parts) await part.onRescheduleOffered?.(trx, event);
+    },
+  };
+}

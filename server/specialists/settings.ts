@@ -197,36 +197,37 @@ export async function setAllowedOrigins(db: Kysely<Database>, clock: Clock, spec
   await db.updateTable('specialists').set({ allowed_origins: JSON.stringify(origins), updated_at: clock().toISOString() }).where('id', '=', specialistId).execute();
 }
 
-export interface UpcomingBooking {
-  id: string;
-  start: string;
-  end: string;
-  serviceTitle: string;
-  customerName: string;
-  customerEmail: string;
-  joinUrl: string | null;
+/** Longest cancellation window: 30 days before the start. */
+const MAX_HOURS_BEFORE = 720;
+
+const hoursText = (minutes: number) => String(Math.round((minutes / 60) * 100) / 100);
+
+/** The cancellation window as the settings form sends it: whole hours (0 lets customers change until the start). */
+export const BookingRulesSchema = z.object({
+  cancellationWindowHours: z
+    .string()
+    .trim()
+    .regex(/^\d{1,3}$/, 'Cancellation window: enter whole hours, like 24')
+    .transform(Number)
+    .refine((hours) => hours <= MAX_HOURS_BEFORE, `Cancellation window: at most ${MAX_HOURS_BEFORE} hours`),
+});
+
+/** The booking rules as the settings form shows them: "24". */
+export function bookingRulesText(specialist: Pick<SpecialistRow, 'cancellation_window_minutes'>): { cancellationWindowHours: string } {
+  return { cancellationWindowHours: hoursText(specialist.cancellation_window_minutes) };
 }
 
-export async function listUpcomingBookings(db: Kysely<Database>, clock: Clock, specialistId: string, limit = 20): Promise<UpcomingBooking[]> {
-  const rows = await db
-    .selectFrom('bookings')
-    .innerJoin('services', 'services.id', 'bookings.service_id')
-    .select(['bookings.id', 'bookings.start_at', 'bookings.end_at', 'services.title', 'bookings.customer_name', 'bookings.customer_email', 'bookings.zoom_join_url'])
-    .where('bookings.specialist_id', '=', specialistId)
-    .where('bookings.status', '=', 'confirmed')
-    .where('bookings.end_at', '>', clock().toISOString())
-    .orderBy('bookings.start_at')
-    .limit(limit)
+/** Saves the cancellation window; throws `validation_failed` with a message naming the field. */
+export async function updateBookingRules(db: Kysely<Database>, clock: Clock, specialistId: string, input: unknown): Promise<void> {
+  const rules = parseOrThrow(BookingRulesSchema, input, { summarize: listProblems });
+  await db
+    .updateTable('specialists')
+    .set({
+      cancellation_window_minutes: rules.cancellationWindowHours * 60,
+      updated_at: clock().toISOString(),
+    })
+    .where('id', '=', specialistId)
     .execute();
-  return rows.map((r) => ({
-    id: r.id,
-    start: r.start_at,
-    end: r.end_at,
-    serviceTitle: r.title,
-    customerName: r.customer_name,
-    customerEmail: r.customer_email,
-    joinUrl: r.zoom_join_url,
-  }));
 }
 
 export type { SpecialistRow };

@@ -87,8 +87,8 @@ describe.each(DATABASE_KINDS)('the manage page on %s', (kind) => {
     expect(first.text).toContain(`action="/bookings/${bookingId}/manage/cancel"`);
     expect(first.text).toContain(`action="/bookings/${bookingId}/manage/reschedule"`);
     // Free times by day in the customer's zone; the booking's own time is not offered.
-    expect(first.text).toContain('<legend>Thursday 10 January</legend>');
-    expect(first.text).toContain(`value="${THURSDAY_14}" required>08:00</label>`);
+    expect(first.text).toContain('<optgroup label="Thursday 10 January">');
+    expect(first.text).toContain(`<option value="${THURSDAY_14}">Thursday 10 January, 08:00</option>`);
     expect(first.text).not.toContain(`value="${WEDNESDAY_10}"`);
     expect(await stateSnapshot()).toEqual(before);
   });
@@ -160,7 +160,7 @@ describe.each(DATABASE_KINDS)('the manage page on %s', (kind) => {
     expect(after.text).toContain('Your booking has moved. We emailed you the new time.');
     expect(after.text).toContain('Thursday, 10 January 2030 at 08:00 (America/New_York)');
     // The old time is free again and offered.
-    expect(after.text).toContain(`value="${WEDNESDAY_10}" required>04:00</label>`);
+    expect(after.text).toContain(`<option value="${WEDNESDAY_10}">Wednesday 9 January, 04:00</option>`);
   });
 
   it('answers a time someone else took with a message, and leaves the booking where it was', async () => {

@@ -79,10 +79,6 @@ h1{font-size:1.6rem;margin:0 0 16px}
 .button{display:inline-block;border:0;border-radius:8px;padding:10px 18px;font:inherit;font-weight:600;cursor:pointer;text-decoration:none;background:var(--brand);color:#fff}
 .button.danger{background:var(--bad)}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:0}dl.facts dt{font-weight:600}dl.facts dd{margin:0;overflow-wrap:anywhere}
-fieldset.day{border:0;padding:0;margin:12px 0}fieldset.day legend{font-weight:600;padding:0}
-.slots{display:flex;flex-wrap:wrap;gap:8px;margin-top:6px}
-label.slot{display:inline-flex;gap:6px;align-items:center;margin:0;font-weight:400;border:1px solid #9ca3af;border-radius:8px;padding:6px 10px;cursor:pointer}
-label.slot:has(input:checked){border-color:var(--brand);background:#eef2ff}
 @media (max-width:480px){main{padding:12px}.card{padding:14px}.top{padding:10px 12px}}
 .button.secondary{background:#fff;color:var(--ink);border:1px solid var(--line)}
 .button:focus-visible,a:focus-visible{outline:3px solid #a5b4fc;outline-offset:2px}

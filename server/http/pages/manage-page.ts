@@ -1,3 +1,4 @@
+import { LIMITS } from '../../../sdk/contract.js';
 import { formatWhen } from '../../email/format.js';
 import { html, layout, type Flash, type SafeHtml } from './layout.js';
 
@@ -30,7 +31,7 @@ export interface SlotDay {
   slots: { start: string; label: string }[];
 }
 
-/** The days shown on the page at most: a week of choices keeps it short on a phone. */
+/** The days offered at most: a week of choices, in one native picker (short on a phone). */
 const SLOT_DAYS_SHOWN = 7;
 
 /**
@@ -93,14 +94,13 @@ function rescheduleCard(view: ManageView, csrf: SafeHtml, days: SlotDay[]): Safe
   ${
     days.length === 0
       ? html`<p class="muted">No other free times in the next two weeks. Write to <a href="mailto:${view.specialistEmail}">${view.specialistName}</a>.</p>`
-      : html`<p class="hint">Times in ${view.timeZone}.</p>
-  <form method="post" action="/bookings/${view.bookingId}/manage/reschedule">${csrf}
-    ${days.map(
-      (day) => html`<fieldset class="day"><legend>${day.label}</legend><div class="slots">
-      ${day.slots.map(
-        (slot) => html`<label class="slot"><input type="radio" name="start" value="${slot.start}" required>${slot.label}</label>`,
-      )}</div></fieldset>`,
-    )}
+      : html`<form method="post" action="/bookings/${view.bookingId}/manage/reschedule">${csrf}
+    <label for="new-time">New time</label>
+    <select id="new-time" name="start" required aria-describedby="new-time-hint">
+      <option value="">Pick a time</option>
+      ${days.map((day) => html`<optgroup label="${day.label}">${day.slots.map((slot) => html`<option value="${slot.start}">${day.label}, ${slot.label}</option>`)}</optgroup>`)}
+    </select>
+    <p class="hint" id="new-time-hint">Free times of the next days, in ${view.timeZone}.</p>
     <div class="actions"><button class="button" type="submit">Move my booking</button></div>
   </form>`
   }
@@ -112,7 +112,7 @@ function cancelCard(view: ManageView, csrf: SafeHtml): SafeHtml {
   <h2 id="cancel-title">Cancel the booking</h2>
   <form method="post" action="/bookings/${view.bookingId}/manage/cancel">${csrf}
     <label for="reason">Reason (optional, sent to ${view.specialistName})</label>
-    <textarea id="reason" name="reason" rows="2" maxlength="500"></textarea>
+    <textarea id="reason" name="reason" rows="2" maxlength="${String(LIMITS.changeReasonMaxLength)}"></textarea>
     <div class="actions"><button class="button danger" type="submit">Cancel booking</button></div>
   </form>
 </section>`;

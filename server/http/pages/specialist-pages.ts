@@ -1,3 +1,4 @@
+import { LIMITS } from '../../../sdk/contract.js';
 import { formatWhen } from '../../email/format.js';
 import type { FailedEmail } from '../../email/outbox.js';
 import type { ServiceRow, SpecialistRow } from '../../specialists/index.js';
@@ -65,7 +66,7 @@ function bookingActions(b: DashboardBooking, csrfToken: string): SafeHtml | '' {
   return html`<details class="booking-actions"><summary>Change…</summary>
   <form method="post" action="/dashboard/bookings/${b.id}/cancel">${csrf}
     <label for="cancel-message-${b.id}">Message to ${b.customerName}</label>
-    <textarea id="cancel-message-${b.id}" name="message" rows="2" maxlength="500"></textarea>
+    <textarea id="cancel-message-${b.id}" name="message" rows="2" maxlength="${String(LIMITS.changeReasonMaxLength)}"></textarea>
     <div class="actions"><button class="button danger" type="submit">Cancel booking</button></div>
   </form>
   ${
@@ -73,7 +74,7 @@ function bookingActions(b: DashboardBooking, csrfToken: string): SafeHtml | '' {
       ? ''
       : html`<form method="post" action="/dashboard/bookings/${b.id}/offer-reschedule">${csrf}
     <label for="offer-message-${b.id}">Message with the offer (optional)</label>
-    <textarea id="offer-message-${b.id}" name="message" rows="2" maxlength="500"></textarea>
+    <textarea id="offer-message-${b.id}" name="message" rows="2" maxlength="${String(LIMITS.changeReasonMaxLength)}"></textarea>
     <div class="actions"><button class="button secondary" type="submit">Offer a new time</button></div>
     <p class="hint">Emails ${b.customerName} their manage link and lets them move or cancel it even inside your cancellation window.</p>
   </form>`

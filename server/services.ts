@@ -10,6 +10,7 @@ import type { Clock } from './clock.js';
 import type { Database } from './db/schema.js';
 import { createEmailReauthNotifier, createInviteSender, createNotGoneThroughSender, createZoomAccountChangeNotifier } from './email/notifications.js';
 import type { OutboxDeps } from './email/outbox.js';
+import { scheduleReminders } from './email/reminders.js';
 import { createSlotReadLimiter, type AbuseLimits, type SlotReadLimiter } from './limits/index.js';
 import type { Logger } from './logger.js';
 import type { TokenCipher } from './security/token-cipher.js';
@@ -84,6 +85,7 @@ export function createServices(deps: CoreDeps): Services {
   const meetings = createZoomMeetings({ zoom: deps.zoom, connections, logger: deps.logger });
   const links = createSignInLinks(deps);
   const outbox: OutboxDeps = { clock: deps.clock, cipher: deps.cipher, messageIdDomain: new URL(deps.publicUrl).hostname };
+  const queueInvites = createInviteSender(outbox);
   const notifyReauthRequired =
     deps.notifyReauthRequired ??
     createEmailReauthNotifier({ ...outbox, links, publicUrl: deps.publicUrl, windowMs: deps.reauthEmailWindowMs ?? 3_600_000 });
@@ -105,7 +107,10 @@ export function createServices(deps: CoreDeps): Services {
       cipher: deps.cipher,
       meetings,
       notifyReauthRequired,
-      onBookingConfirmed: createInviteSender(outbox),
+      onBookingConfirmed: async (trx, event) => {
+        await queueInvites(trx, event);
+        await scheduleReminders(trx, deps, { bookingId: event.bookingId, specialistId: event.specialist.id, start: event.start });
+      },
       onBookingNotGoneThrough: createNotGoneThroughSender({ ...outbox, publicUrl: deps.publicUrl }),
       limits: deps.limits,
     },

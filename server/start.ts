@@ -20,6 +20,8 @@ import { createTokenCipher } from './security/token-cipher.js';
 import { createServices, deriveSigningKey, type CoreDeps, type Services } from './services.js';
 import { startLocalInbox, type LocalInbox } from './email/local-inbox.js';
 import { createEmailJobHandler } from './email/outbox.js';
+import { createReminderJobHandler } from './email/reminders.js';
+import { createManageTokens } from './bookings/manage-tokens.js';
 import { createMailSender } from './email/transport.js';
 import { createZoomClient, type ZoomClient } from './zoom/client.js';
 import { createMeetingCleanupJobHandler } from './zoom/meeting-cleanup.js';
@@ -193,6 +195,7 @@ function backgroundTasks({ config, options, core, services, sender, databaseKind
           createEmailJobHandler({ db, clock, cipher, logger, sender, from: config.mailFrom ?? `specialist-booking <no-reply@${new URL(publicUrl).hostname}>` }),
           createMeetingCleanupJobHandler(services.bookings.meetings),
           ...createZoomChangeJobHandlers({ db, zoom: core.zoom, connections: services.connections, logger }),
+          createReminderJobHandler({ db, clock, logger, outbox: services.outbox, publicUrl, manageTokens: createManageTokens(core.signingKey) }),
         ],
       }),
     ),

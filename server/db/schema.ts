@@ -30,6 +30,8 @@ export interface SpecialistsTable {
   last_zoom_display_name: string | null;
   created_at: string;
   updated_at: string;
+  /** JSON array of minutes before a session's start when its reminders go out; default `[1440,60]` (24 h and 1 h). */
+  reminder_offsets_minutes: Generated<string>;
 }
 
 export interface ServicesTable {

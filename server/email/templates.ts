@@ -2,13 +2,13 @@ import { escapeHtml } from '../text/html.js';
 import type { OutgoingEmail } from './outbox.js';
 import { formatWhen, withoutControlCharacters } from './format.js';
 
-const BRAND = '#4f46e5';
+export const BRAND = '#4f46e5';
 
 /**
  * An email whose subject and bodies hold no control characters or bidi
  * overrides: names and service titles come from settings and bookings.
  */
-function withoutHostileText(email: OutgoingEmail): OutgoingEmail {
+export function withoutHostileText(email: OutgoingEmail): OutgoingEmail {
   // Names and titles have their line breaks removed before they are used (see `oneLine`); here the rest goes.
   return {
     ...email,
@@ -19,7 +19,7 @@ function withoutHostileText(email: OutgoingEmail): OutgoingEmail {
 }
 
 /** A simple, table-based HTML frame that common mail clients render alike. */
-function frame(title: string, inner: string): string {
+export function frame(title: string, inner: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(title)}</title></head>
 <body style="margin:0;padding:0;background:#f3f4f6;font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#111827">
 <table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="background:#f3f4f6"><tr><td align="center" style="padding:24px 12px">
@@ -30,7 +30,7 @@ ${inner}
 </td></tr></table></body></html>`;
 }
 
-function button(href: string, label: string): string {
+export function button(href: string, label: string): string {
   return `<table role="presentation" cellpadding="0" cellspacing="0" style="margin:24px 0"><tr><td style="border-radius:8px;background:${BRAND}">
 <a href="${escapeHtml(href)}" style="display:inline-block;padding:14px 28px;font-weight:700;color:#ffffff;text-decoration:none;border-radius:8px">${escapeHtml(label)}</a>
 </td></tr></table>`;
@@ -50,7 +50,7 @@ export interface ReauthEmailInput {
 }
 
 /** A name or a title on one line: a line break in it could forge a line of the email. */
-const oneLine = (value: string) => withoutControlCharacters(value);
+export const oneLine = (value: string) => withoutControlCharacters(value);
 
 /** The email that asks a specialist to re-authorize Zoom, with a one-click link. */
 export function reauthRequiredEmail(input: ReauthEmailInput): OutgoingEmail {

@@ -288,9 +288,10 @@ describe.each(DATABASE_KINDS)('migration 0011 on %s', (kind) => {
     const db = database().handle.db as unknown as Kysely<any>;
     const migrationTableSchema = kind === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]!.schema : undefined;
     const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations }, migrationTableSchema });
-    const down = await migrator.migrateDown();
+    // Down to just before 0011, through any later migrations.
+    const down = await migrator.migrateTo('0010_meeting_lock_token');
     expect(down.error).toBeUndefined();
-    expect(down.results?.map((r) => [r.migrationName, r.status])).toEqual([['0011_jobs', 'Success']]);
+    expect(down.results?.at(-1)).toMatchObject({ migrationName: '0011_jobs', status: 'Success' });
     const legacy = (id: string, status: string) => ({
       id,
       kind: 'sign_in',

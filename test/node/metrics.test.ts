@@ -157,11 +157,17 @@ describe.each(DATABASE_KINDS)('/metrics on %s', (kind) => {
 
   it('reads the background jobs waiting and given up on, by kind', async () => {
     const jobs = await db().selectFrom('jobs').select(['kind', 'status']).execute();
-    expect(new Set(jobs.map((job) => job.kind))).toEqual(new Set(['email.send']));
-    const failed = jobs.filter((job) => job.status === 'failed').length;
-    expect(failed).toBe(1);
-    expect(get('jobs_pending', { kind: 'email.send' })).toBe(jobs.length - failed);
-    expect(get('jobs_failed', { kind: 'email.send' })).toBe(failed);
+    // Email, the meeting clean-up of the failed bookings, and the confirmed bookings' reminders (issue #16).
+    expect(new Set(jobs.map((job) => job.kind))).toEqual(new Set(['email.send', 'zoom.delete-booking-meetings', 'email.booking-reminder']));
+    const count = (kind: string, status: string) => jobs.filter((job) => job.kind === kind && job.status === status).length;
+    // A kind with no job in a status has no sample for it.
+    const sampleOf = (n: number) => (n === 0 ? undefined : n);
+    expect(count('email.send', 'failed')).toBe(1);
+    expect(count('email.booking-reminder', 'pending')).toBeGreaterThan(0);
+    for (const kind of new Set(jobs.map((job) => job.kind))) {
+      expect([kind, get('jobs_pending', { kind })]).toEqual([kind, sampleOf(count(kind, 'pending'))]);
+      expect([kind, get('jobs_failed', { kind })]).toEqual([kind, sampleOf(count(kind, 'failed'))]);
+    }
   });
 
   /** Asserts who gets /metrics at `url`, with `headers` on every request: 404 without the right token, 200 with it. */

@@ -11,6 +11,7 @@ import * as lastZoomUser from './0009_last_zoom_user.js';
 import * as meetingLockToken from './0010_meeting_lock_token.js';
 import * as jobs from './0011_jobs.js';
 import * as bookingLifecycle from './0012_booking_lifecycle.js';
+import * as reminderOffsets from './0013_reminder_offsets.js';
 
 /**
  * Every migration, in order. Listed here rather than read from a folder so
@@ -29,4 +30,5 @@ export const migrations: Record<string, Migration> = {
   '0010_meeting_lock_token': meetingLockToken,
   '0011_jobs': jobs,
   '0012_booking_lifecycle': bookingLifecycle,
+  '0013_reminder_offsets': reminderOffsets,
 };

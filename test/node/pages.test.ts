@@ -287,7 +287,7 @@ describe('hosted pages for specialists', () => {
     it('shows every section and the exact embed snippet', async () => {
       const { text } = await page('/settings', cookie);
       expect(text).toContain('<h2 id="zoom-status-title">Zoom Integration <span class="badge none">Not connected</span></h2>');
-      for (const heading of ['Profile', 'Services', 'Weekly availability', 'Cancellations', 'Embed on your site']) expect(text).toContain(`>${heading}</h2>`);
+      for (const heading of ['Profile', 'Services', 'Weekly availability', 'Cancellations and reminders', 'Embed on your site']) expect(text).toContain(`>${heading}</h2>`);
       expect(text).toContain(
         `&lt;script type=&quot;module&quot; src=&quot;${server.url}/widget/specialist-booking.js&quot;&gt;&lt;/script&gt;\n&lt;specialist-booking specialist=&quot;anna&quot; api-base=&quot;${server.url}&quot;&gt;&lt;/specialist-booking&gt;`,
       );
@@ -334,23 +334,29 @@ describe('hosted pages for specialists', () => {
       expect((await db().selectFrom('availability_rules').select('id').execute()).length).toBe(3);
     });
 
-    it('saves the cancellation window, and explains a wrong one', async () => {
-      expect((await page('/settings', cookie)).text).toContain('name="cancellationWindowHours" type="text" inputmode="numeric" aria-describedby="cancellation-window-hint" value="24"');
-      const ok = await postForm('/settings/booking-rules', cookie, { _csrf: csrf, cancellationWindowHours: ' 48 ' });
+    it('saves the cancellation window and reminder times, and explains wrong ones', async () => {
+      const shown = (await page('/settings', cookie)).text;
+      expect(shown).toContain('name="cancellationWindowHours" type="text" inputmode="numeric" aria-describedby="cancellation-window-hint" value="24"');
+      expect(shown).toContain('name="reminderHours" type="text" aria-describedby="reminder-hours-hint" value="24, 1"');
+      const ok = await postForm('/settings/booking-rules', cookie, { _csrf: csrf, cancellationWindowHours: ' 48 ', reminderHours: '2, 0.5, 48' });
       expect(ok.headers.get('location')).toBe('/settings?flash=saved#changes');
-      const windowMinutes = async () => (await db().selectFrom('specialists').select('cancellation_window_minutes').where('id', '=', specialistId).executeTakeFirstOrThrow()).cancellation_window_minutes;
-      expect(await windowMinutes()).toBe(2880);
-      expect((await page('/settings', cookie)).text).toContain('aria-describedby="cancellation-window-hint" value="48"');
-      const bad = await postForm('/settings/booking-rules', cookie, { _csrf: csrf, cancellationWindowHours: 'a day' });
+      const rules = () => db().selectFrom('specialists').select(['cancellation_window_minutes', 'reminder_offsets_minutes']).where('id', '=', specialistId).executeTakeFirstOrThrow();
+      expect(await rules()).toEqual({ cancellation_window_minutes: 2880, reminder_offsets_minutes: '[2880,120,30]' });
+      expect((await page('/settings', cookie)).text).toContain('value="48, 2, 0.5"');
+      const bad = await postForm('/settings/booking-rules', cookie, { _csrf: csrf, cancellationWindowHours: 'a day', reminderHours: '24, 1, 2, 3' });
       expect(bad.status).toBe(400);
-      expect(await bad.text()).toContain('Cancellation window: enter whole hours, like 24.');
-      const tooFar = await postForm('/settings/booking-rules', cookie, { _csrf: csrf, cancellationWindowHours: '721' });
+      expect(await bad.text()).toContain('Cancellation window: enter whole hours, like 24. Reminders: at most 3.');
+      const tooFar = await postForm('/settings/booking-rules', cookie, { _csrf: csrf, cancellationWindowHours: '721', reminderHours: 'soon' });
       expect(tooFar.status).toBe(400);
-      expect(await tooFar.text()).toContain('Cancellation window: at most 720 hours.');
-      expect(await windowMinutes()).toBe(2880);
-      expect((await postForm('/settings/booking-rules', cookie, { _csrf: csrf, cancellationWindowHours: '0' })).status).toBe(303);
-      expect(await windowMinutes()).toBe(0);
-      expect((await postForm('/settings/booking-rules', cookie, { _csrf: 'nope', cancellationWindowHours: '1' })).status).toBe(403);
+      expect(await tooFar.text()).toContain('Cancellation window: at most 720 hours. Reminders: write hours before the start, like 24, 1.');
+      const tooSoon = await postForm('/settings/booking-rules', cookie, { _csrf: csrf, cancellationWindowHours: '24', reminderHours: '0.1, 721' });
+      expect(tooSoon.status).toBe(400);
+      expect(await tooSoon.text()).toContain('Reminders: each from 0.25 to 720 hours before the start.');
+      expect(await rules()).toEqual({ cancellation_window_minutes: 2880, reminder_offsets_minutes: '[2880,120,30]' });
+      const none = await postForm('/settings/booking-rules', cookie, { _csrf: csrf, cancellationWindowHours: '0', reminderHours: '' });
+      expect(none.status).toBe(303);
+      expect(await rules()).toEqual({ cancellation_window_minutes: 0, reminder_offsets_minutes: '[]' });
+      expect((await postForm('/settings/booking-rules', cookie, { _csrf: 'nope', cancellationWindowHours: '1', reminderHours: '' })).status).toBe(403);
     });
 
     it('saves allowed embed origins as origins, and CORS follows', async () => {

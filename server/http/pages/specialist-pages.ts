@@ -153,8 +153,8 @@ export function settingsPage(options: {
   csrfToken: string;
   publicUrl: string;
   timeZones: string[];
-  /** The cancellation window as the form shows it (`bookingRulesText`). */
-  bookingRules: { cancellationWindowHours: string };
+  /** The cancellation window and reminder times as the form shows them (`bookingRulesText`). */
+  bookingRules: { cancellationWindowHours: string; reminderHours: string };
   flash?: Flash | undefined;
 }): string {
   const { specialist, csrfToken } = options;
@@ -210,12 +210,15 @@ export function settingsPage(options: {
 </section>
 
 <section class="card" id="changes" aria-labelledby="changes-title">
-  <h2 id="changes-title">Cancellations</h2>
+  <h2 id="changes-title">Cancellations and reminders</h2>
   <form method="post" action="/settings/booking-rules">${csrf}
     <label for="cancellation-window">Customers may cancel or move a booking online until (hours before the start)</label>
     <input id="cancellation-window" name="cancellationWindowHours" type="text" inputmode="numeric" aria-describedby="cancellation-window-hint" value="${options.bookingRules.cancellationWindowHours}">
     <p class="hint" id="cancellation-window-hint">Inside this window the booking's page shows your email address instead. 0 allows changes until the start.</p>
-    <div class="actions"><button class="button" type="submit">Save cancellation window</button></div>
+    <label for="reminder-hours">Reminders (hours before the start)</label>
+    <input id="reminder-hours" name="reminderHours" type="text" aria-describedby="reminder-hours-hint" value="${options.bookingRules.reminderHours}">
+    <p class="hint" id="reminder-hours-hint">Up to three, separated by commas, like 24, 1. Leave empty for none. They go to the customer and to you.</p>
+    <div class="actions"><button class="button" type="submit">Save cancellations and reminders</button></div>
   </form>
 </section>
 

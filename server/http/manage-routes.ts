@@ -87,6 +87,16 @@ export function manageRoutes(deps: ManageRoutesDeps): Hono {
     return undefined;
   }
 
+  /** The free times of the booking's service; none once the specialist stopped offering it (the page then names their email). */
+  async function freeSlotsOf(booking: ManagedBooking): Promise<readonly { start: string }[]> {
+    try {
+      return (await deps.slots.list({ slug: booking.specialist.slug, serviceId: booking.service.id })).slots;
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'not_found') return [];
+      throw error;
+    }
+  }
+
   /** The page for the booking the token manages, or the page saying why the link does not work. */
   async function renderManage(c: Context, bookingId: string, token: string, flash: Flash | undefined, status: 200 | 400 = 200): Promise<Response> {
     let booking: ManagedBooking;
@@ -98,8 +108,7 @@ export function manageRoutes(deps: ManageRoutesDeps): Hono {
       throw error;
     }
     const view = viewOf(booking, token);
-    const slots = view.canReschedule ? (await deps.slots.list({ slug: booking.specialist.slug, serviceId: booking.service.id })).slots : [];
-    const days = groupSlotsByDay(slots, view.timeZone, booking.start);
+    const days = view.canReschedule ? groupSlotsByDay(await freeSlotsOf(booking), view.timeZone, booking.start) : [];
     return c.html(managePage({ view, csrfToken: deps.cookies.preSessionCsrf(c), days, flash }), status);
   }
 

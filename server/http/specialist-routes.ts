@@ -1,4 +1,5 @@
 import { Hono, type Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Kysely } from 'kysely';
 import { deleteSession, deleteSessionsOf } from '../auth/sessions.js';
 import { requestSignInLink, safeNextPath, SignInEmailSchema, type SignInDeps } from '../auth/sign-in.js';
@@ -141,7 +142,7 @@ export function specialistRoutes(deps: SpecialistRoutesDeps): Hono<Env> {
     return c.redirect('/sign-in?reason=signed_out_everywhere', 303);
   });
 
-  async function renderDashboard(c: Context<Env>, flash: Flash | undefined, status: 200 | 400 | 404 | 409 = 200) {
+  async function renderDashboard(c: Context<Env>, flash: Flash | undefined, status: ContentfulStatusCode = 200) {
     const session = c.get('session')!;
     const specialist = await deps.db.selectFrom('specialists').selectAll().where('id', '=', session.specialistId).executeTakeFirstOrThrow();
     return c.html(
@@ -180,7 +181,7 @@ export function specialistRoutes(deps: SpecialistRoutesDeps): Hono<Env> {
         await change(session.specialistId, c.req.param('bookingId') ?? '', message);
       } catch (error) {
         if (error instanceof DomainError && (error.code === 'validation_failed' || error.code === 'not_found' || error.code === 'booking_not_changeable')) {
-          return renderDashboard(c, { kind: 'error', message: error.message }, STATUS_BY_CODE[error.code] as 400 | 404 | 409);
+          return renderDashboard(c, { kind: 'error', message: error.message }, STATUS_BY_CODE[error.code]);
         }
         throw error;
       }

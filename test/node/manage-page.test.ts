@@ -192,6 +192,14 @@ describe.each(DATABASE_KINDS)('the manage page on %s', (kind) => {
     expect(await bookingRow()).toMatchObject({ status: 'confirmed', start_at: WEDNESDAY_10 });
   });
 
+  it('offers no times, and the specialist’s email, once the service is no longer offered', async () => {
+    await db().updateTable('services').set({ is_active: 0 }).where('id', '=', serviceIds[0]!).execute();
+    const { res, text } = await openPage();
+    expect(res.status).toBe(200);
+    expect(text).toContain('No other free times in the next two weeks. Write to <a href="mailto:anna@example.test">Anna Berg</a>.');
+    expect(text).toContain(`action="/bookings/${bookingId}/manage/cancel"`);
+  });
+
   it('says the link has ended once the session started', async () => {
     time.advance(51 * HOUR + 1); // Wednesday 10:00:00.001 Berlin.
     const { res, text } = await openPage();

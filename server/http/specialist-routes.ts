@@ -5,7 +5,7 @@ import { deleteSession, deleteSessionsOf } from '../auth/sessions.js';
 import { requestSignInLink, safeNextPath, SignInEmailSchema, type SignInDeps } from '../auth/sign-in.js';
 import { z } from 'zod';
 import { CancelBookingRequestSchema, type ManagedBooking } from '../../sdk/contract.js';
-import type { BookingLifecycle } from '../bookings/lifecycle.js';
+import { countPendingZoomChanges, type BookingLifecycle } from '../bookings/lifecycle.js';
 import type { Database } from '../db/schema.js';
 import { listFailedEmails } from '../email/outbox.js';
 import { DomainError } from '../errors.js';
@@ -151,6 +151,7 @@ export function specialistRoutes(deps: SpecialistRoutesDeps): Hono<Env> {
         connection: await deps.connections.find(specialist.id),
         upcoming: (await deps.lifecycle.listForSpecialist(specialist.id, { when: 'upcoming', limit: BOOKINGS_SHOWN })).map(dashboardRow),
         past: (await deps.lifecycle.listForSpecialist(specialist.id, { when: 'past', limit: BOOKINGS_SHOWN })).map(dashboardRow),
+        pendingZoomChanges: await countPendingZoomChanges(deps.db, specialist.id),
         failedEmails: await listFailedEmails(deps.db, { specialistId: specialist.id, limit: FAILED_EMAILS_SHOWN }),
         csrfToken: session.csrfToken,
         flash,

@@ -232,6 +232,7 @@ describe('hosted pages for specialists', () => {
       const cookie = await signInCookie(server, specialistId);
       const { text } = await page('/dashboard', cookie);
       expect(text).toContain(`action="/dashboard/bookings/${first}/cancel"`);
+      expect(text).not.toContain('pending-zoom-changes');
       expect(text).toContain(`action="/dashboard/bookings/${second}/offer-reschedule"`);
       const csrf = csrfOf(text);
 
@@ -244,6 +245,8 @@ describe('hosted pages for specialists', () => {
       expect(offered.headers.get('location')).toBe('/dashboard?flash=offered#upcoming');
       expect(await bookingState(second)).toMatchObject({ status: 'confirmed', reschedule_offered_at: NOW.toISOString() });
       const after = await page('/dashboard?flash=offered', cookie);
+      // The cancel's meeting deletion is queued; no worker runs in this test.
+      expect(after.text).toContain('<p class="hint" id="pending-zoom-changes">1 meeting change waits to be made in Zoom (cancelled or moved bookings).');
       expect(after.text).toContain('Offer sent: the customer got an email with a link to pick a new time.');
       expect(after.text).toContain('<span class="badge none">New time offered</span>');
       expect(after.text).not.toContain(`action="/dashboard/bookings/${second}/offer-reschedule"`);

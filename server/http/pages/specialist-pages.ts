@@ -91,6 +91,13 @@ ${bookings.map(
 )}</tbody></table>`;
 }
 
+/** Zoom changes still queued: they go through on their own once Zoom answers (after a re-authorization, if the card asks for one). */
+function pendingZoomChangesNote(count: number): SafeHtml | '' {
+  if (count === 0) return '';
+  const changes = count === 1 ? '1 meeting change waits' : `${count} meeting changes wait`;
+  return html`<p class="hint" id="pending-zoom-changes">${changes} to be made in Zoom (cancelled or moved bookings). They go through on their own as soon as Zoom accepts them.</p>`;
+}
+
 /** The specialist's emails given up on (issue #15): to whom, what, when and why. Nothing when there are none. */
 function failedEmailsCard(emails: FailedEmail[], timeZone: string): SafeHtml | '' {
   if (emails.length === 0) return '';
@@ -107,6 +114,8 @@ export function dashboardPage(options: {
   connection: ZoomConnectionRow | undefined;
   upcoming: DashboardBooking[];
   past: DashboardBooking[];
+  /** Meetings to delete or move in Zoom after a cancel or reschedule, not yet carried out (`countPendingZoomChanges`). */
+  pendingZoomChanges: number;
   failedEmails: FailedEmail[];
   csrfToken: string;
   flash?: Flash | undefined;
@@ -120,6 +129,7 @@ export function dashboardPage(options: {
 ${zoomStatusCard(options.connection, options.csrfToken, specialist.time_zone)}
 <section class="card" id="upcoming" aria-labelledby="upcoming-title">
   <h2 id="upcoming-title">Upcoming bookings</h2>
+  ${pendingZoomChangesNote(options.pendingZoomChanges)}
   ${bookingRows(options.upcoming, specialist.time_zone, options.csrfToken, 'No upcoming bookings yet.')}
 </section>
 <section class="card" id="past" aria-labelledby="past-title">

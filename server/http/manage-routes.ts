@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono';
-import type { SlotLister } from '../availability/index.js';
 import type { z } from 'zod';
 import { CancelBookingRequestSchema, RescheduleBookingRequestSchema, type ManagedBooking } from '../../sdk/contract.js';
+import type { SlotLister } from '../availability/index.js';
 import type { BookingLifecycle } from '../bookings/lifecycle.js';
 import { DomainError } from '../errors.js';
 import { listProblems, parseOrThrow } from '../validation.js';
@@ -47,7 +47,6 @@ function viewOf(booking: ManagedBooking, token: string): ManageView {
     token,
     status: booking.status === 'cancelled' ? 'cancelled' : 'confirmed',
     start: new Date(booking.start),
-    end: new Date(booking.end),
     timeZone: booking.customer.timeZone ?? booking.specialist.timeZone,
     serviceTitle: booking.service.title,
     specialistName: booking.specialist.name,

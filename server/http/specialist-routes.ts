@@ -48,7 +48,7 @@ const FLASHES: Record<string, Flash> = {
   disconnected: { kind: 'success', message: 'Zoom disconnected. Customers cannot book you until you connect it again.' },
   denied: { kind: 'error', message: 'Zoom was not connected: the authorization was declined on Zoom’s page.' },
   saved: { kind: 'success', message: 'Saved.' },
-  cancelled: { kind: 'success', message: 'Booking cancelled. We emailed the customer your message.' },
+  cancelled: { kind: 'success', message: 'Booking cancelled. The customer gets an email saying so, with your message if you wrote one.' },
   offered: { kind: 'success', message: 'Offer sent: the customer got an email with a link to pick a new time.' },
 };
 

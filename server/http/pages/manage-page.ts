@@ -9,7 +9,6 @@ export interface ManageView {
   token: string;
   status: 'confirmed' | 'cancelled';
   start: Date;
-  end: Date;
   /** The customer's stored zone, else the specialist's: every time on the page is in it. */
   timeZone: string;
   serviceTitle: string;
@@ -60,7 +59,11 @@ export function groupSlotsByDay(slots: readonly { start: string }[], timeZone: s
   return days;
 }
 
-const hoursBetween = (later: Date, earlier: Date) => Math.round((later.getTime() - earlier.getTime()) / 3_600_000);
+/** "24 hours", "1 hour": the window's length, from the start back to when it closes. */
+function windowLength(view: ManageView): string {
+  const hours = Math.round((view.start.getTime() - view.changeWindow.closesAt.getTime()) / 3_600_000);
+  return `${hours} hour${hours === 1 ? '' : 's'}`;
+}
 
 function bookingSummary(view: ManageView): SafeHtml {
   return html`<dl class="facts">
@@ -82,7 +85,7 @@ function cancelledCard(view: ManageView): SafeHtml {
 function windowClosedCard(view: ManageView): SafeHtml {
   return html`<section class="card" id="window-closed" aria-labelledby="window-title">
   <h2 id="window-title">Changes are closed online</h2>
-  <p>${view.specialistName} takes cancellations and changes online until ${hoursBetween(view.start, view.changeWindow.closesAt)} hours before the start
+  <p>${view.specialistName} takes cancellations and changes online until ${windowLength(view)} before the start
   (${formatWhen(view.changeWindow.closesAt, view.timeZone)}). To cancel or move it now, write to
   <a href="mailto:${view.specialistEmail}">${view.specialistName}</a> (${view.specialistEmail}).</p>
 </section>`;

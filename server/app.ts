@@ -19,6 +19,7 @@ import { authRoutes } from './http/auth-routes.js';
 import { bookingPageRoutes } from './http/booking-page-routes.js';
 import { specialistRoutes } from './http/specialist-routes.js';
 import { inboxRoutes } from './http/inbox-routes.js';
+import { manageRoutes } from './http/manage-routes.js';
 import { staticRoutes } from './http/static-routes.js';
 import type { LocalInbox } from './email/local-inbox.js';
 import type { Metrics } from './metrics/index.js';
@@ -130,7 +131,8 @@ function siteApp(deps: AppDeps & { clientAddressOf: ClientAddressOf }, services:
   const authorization = { ...deps, connections: services.connections, links: services.links, notifyZoomAccountChanged: services.notifyZoomAccountChanged };
   app.route('/', zoomRoutes(authorization));
   app.route('/', authRoutes({ ...authorization, cookies }));
-  app.route('/', specialistRoutes({ ...deps, links: services.links, outbox: services.outbox, connections: services.connections, cookies }));
+  app.route('/', specialistRoutes({ ...deps, links: services.links, outbox: services.outbox, connections: services.connections, lifecycle: services.lifecycle, cookies }));
+  app.route('/', manageRoutes({ lifecycle: services.lifecycle, slots: services.slots, cookies }));
   if (deps.inbox) app.route('/inbox', inboxRoutes(deps.inbox));
   app.route('/', bookingPageRoutes(deps));
   app.route('/', staticRoutes());

@@ -1,19 +1,25 @@
 import { Hono, type Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Kysely } from 'kysely';
 import { deleteSession, deleteSessionsOf } from '../auth/sessions.js';
 import { requestSignInLink, safeNextPath, SignInEmailSchema, type SignInDeps } from '../auth/sign-in.js';
+import { z } from 'zod';
+import { CancelBookingRequestSchema, type ManagedBooking } from '../../sdk/contract.js';
+import { countPendingZoomChanges, type BookingLifecycle } from '../bookings/lifecycle.js';
 import type { Database } from '../db/schema.js';
 import { listFailedEmails } from '../email/outbox.js';
 import { DomainError } from '../errors.js';
+import { listProblems, parseOrThrow } from '../validation.js';
 import { allowedOriginsOf } from '../specialists/index.js';
 import {
   addService,
+  bookingRulesText,
   listAllServices,
-  listUpcomingBookings,
   replaceWeeklyHours,
   setAllowedOrigins,
   setServiceActive,
   timeZoneChoices,
+  updateBookingRules,
   updateProfile,
   updateService,
   weeklyHoursText,
@@ -21,7 +27,8 @@ import {
 import type { ZoomConnectionStore } from '../zoom/connections.js';
 import { addressLimitKey, type ClientAddressOf } from './client-address.js';
 import type { SiteCookies } from './cookies.js';
-import { checkEmailPage, dashboardPage, expiredFormPage, settingsPage, signInPage } from './pages/specialist-pages.js';
+import { STATUS_BY_CODE } from './errors.js';
+import { checkEmailPage, dashboardPage, expiredFormPage, settingsPage, signInPage, type DashboardBooking } from './pages/specialist-pages.js';
 import type { Flash } from './pages/layout.js';
 import { hasValidCsrf, type SessionVariables } from './session.js';
 
@@ -31,6 +38,8 @@ export interface SpecialistRoutesDeps extends SignInDeps {
   connections: ZoomConnectionStore;
   clientAddressOf: ClientAddressOf;
   cookies: SiteCookies;
+  /** Lists the dashboard's bookings and carries out its cancel and reschedule-offer buttons. */
+  lifecycle: BookingLifecycle;
 }
 
 const FLASHES: Record<string, Flash> = {
@@ -39,6 +48,8 @@ const FLASHES: Record<string, Flash> = {
   disconnected: { kind: 'success', message: 'Zoom disconnected. Customers cannot book you until you connect it again.' },
   denied: { kind: 'error', message: 'Zoom was not connected: the authorization was declined on Zoom’s page.' },
   saved: { kind: 'success', message: 'Saved.' },
+  cancelled: { kind: 'success', message: 'Booking cancelled. The customer gets an email saying so, with your message if you wrote one.' },
+  offered: { kind: 'success', message: 'Offer sent: the customer got an email with a link to pick a new time.' },
 };
 
 const SIGN_IN_REASONS: Record<string, Flash> = {
@@ -53,6 +64,26 @@ type Env = { Variables: SessionVariables };
 
 /** The newest failed emails the dashboard lists; the operator's CLI lists them all. */
 const FAILED_EMAILS_SHOWN = 20;
+
+/** A specialist's message to the customer: the API's rules for a cancellation reason. */
+const DashboardMessageSchema = z.object({ message: CancelBookingRequestSchema.shape.reason });
+
+/** Bookings the dashboard lists in each of its two tables. */
+const BOOKINGS_SHOWN = 20;
+
+function dashboardRow(booking: ManagedBooking): DashboardBooking {
+  return {
+    id: booking.id,
+    start: new Date(booking.start),
+    serviceTitle: booking.service.title,
+    customerName: booking.customer.name,
+    customerEmail: booking.customer.email,
+    status: booking.status === 'cancelled' ? 'cancelled' : 'confirmed',
+    joinUrl: booking.zoomJoinUrl,
+    isRescheduleOffered: booking.changeWindow.isLiftedByOffer,
+    cancelledBy: booking.cancellation?.by ?? null,
+  };
+}
 
 /**
  * The hosted pages for specialists: passwordless sign-in, the dashboard,
@@ -111,21 +142,61 @@ export function specialistRoutes(deps: SpecialistRoutesDeps): Hono<Env> {
     return c.redirect('/sign-in?reason=signed_out_everywhere', 303);
   });
 
-  app.get('/dashboard', async (c) => {
-    const session = c.get('session');
-    if (!session) return c.redirect('/sign-in?next=%2Fdashboard', 302);
+  async function renderDashboard(c: Context<Env>, flash: Flash | undefined, status: ContentfulStatusCode = 200) {
+    const session = c.get('session')!;
     const specialist = await deps.db.selectFrom('specialists').selectAll().where('id', '=', session.specialistId).executeTakeFirstOrThrow();
     return c.html(
       dashboardPage({
         specialist,
         connection: await deps.connections.find(specialist.id),
-        bookings: await listUpcomingBookings(deps.db, deps.clock, specialist.id),
+        upcoming: (await deps.lifecycle.listForSpecialist(specialist.id, { when: 'upcoming', limit: BOOKINGS_SHOWN })).map(dashboardRow),
+        past: (await deps.lifecycle.listForSpecialist(specialist.id, { when: 'past', limit: BOOKINGS_SHOWN })).map(dashboardRow),
+        pendingZoomChanges: await countPendingZoomChanges(deps.db, specialist.id),
         failedEmails: await listFailedEmails(deps.db, { specialistId: specialist.id, limit: FAILED_EMAILS_SHOWN }),
         csrfToken: session.csrfToken,
-        flash: FLASHES[c.req.query('zoom') ?? ''],
+        flash,
       }),
+      status,
     );
+  }
+
+  app.get('/dashboard', async (c) => {
+    if (!c.get('session')) return c.redirect('/sign-in?next=%2Fdashboard', 302);
+    return renderDashboard(c, FLASHES[c.req.query('zoom') ?? c.req.query('flash') ?? '']);
   });
+
+  /**
+   * A booking button on the dashboard: signed in, CSRF checked, the message
+   * read with the API's rules for a reason, the change made, back to the
+   * list. A refusal (a bad message, another specialist's booking, one that
+   * started meanwhile) shows the dashboard again with why.
+   */
+  const bookingForm = (done: string, change: (specialistId: string, bookingId: string, message: string | undefined) => Promise<unknown>) =>
+    async function handleBookingForm(c: Context<Env>) {
+      const session = c.get('session');
+      if (!session) return c.redirect('/sign-in?next=%2Fdashboard', 303);
+      if (!(await hasValidCsrf(c))) return c.html(expiredFormPage('/dashboard'), 403);
+      const form = await c.req.parseBody();
+      try {
+        const { message } = parseOrThrow(DashboardMessageSchema, { message: typeof form.message === 'string' && form.message.trim() !== '' ? form.message : undefined }, { summarize: listProblems });
+        await change(session.specialistId, c.req.param('bookingId') ?? '', message);
+      } catch (error) {
+        if (error instanceof DomainError && (error.code === 'validation_failed' || error.code === 'not_found' || error.code === 'booking_not_changeable')) {
+          return renderDashboard(c, { kind: 'error', message: error.message }, STATUS_BY_CODE[error.code]);
+        }
+        throw error;
+      }
+      return c.redirect(`/dashboard?flash=${done}#upcoming`, 303);
+    };
+
+  app.post(
+    '/dashboard/bookings/:bookingId/cancel',
+    bookingForm('cancelled', (specialistId, bookingId, message) => deps.lifecycle.cancel(bookingId, { kind: 'specialist', specialistId }, { reason: message })),
+  );
+  app.post(
+    '/dashboard/bookings/:bookingId/offer-reschedule',
+    bookingForm('offered', (specialistId, bookingId, message) => deps.lifecycle.offerReschedule(bookingId, specialistId, { message })),
+  );
 
   async function renderSettings(c: Context<Env>, flash: Flash | undefined, status: 200 | 400 = 200) {
     const session = c.get('session')!;
@@ -140,6 +211,7 @@ export function specialistRoutes(deps: SpecialistRoutesDeps): Hono<Env> {
         csrfToken: session.csrfToken,
         publicUrl: deps.publicUrl,
         timeZones: timeZoneChoices(specialist.time_zone),
+        bookingRules: bookingRulesText(specialist),
         flash,
       }),
       status,
@@ -179,6 +251,7 @@ export function specialistRoutes(deps: SpecialistRoutesDeps): Hono<Env> {
     '/settings/availability',
     settingsForm('availability', (id, form) => replaceWeeklyHours(deps.db, id, [1, 2, 3, 4, 5, 6, 7].map((d) => form[`day${d}`] ?? ''))),
   );
+  app.post('/settings/booking-rules', settingsForm('changes', (id, form) => updateBookingRules(deps.db, deps.clock, id, form)));
   app.post('/settings/origins', settingsForm('embed', (id, form) => setAllowedOrigins(deps.db, deps.clock, id, form.origins ?? '')));
 
   return app;

@@ -10,6 +10,7 @@ import { refuseHostileInLine, refuseHostileInText, TimeZoneSchema } from '../../
 import type { Clock } from '../clock.js';
 import { markAvailabilityChanged } from '../availability/version.js';
 import type { Database } from '../db/schema.js';
+import { parseReminderOffsets } from '../email/reminders.js';
 import { DomainError } from '../errors.js';
 import { listProblems, parseOrThrow, validationFailed } from '../validation.js';
 import type { ServiceRow, SpecialistRow } from './index.js';
@@ -197,36 +198,59 @@ export async function setAllowedOrigins(db: Kysely<Database>, clock: Clock, spec
   await db.updateTable('specialists').set({ allowed_origins: JSON.stringify(origins), updated_at: clock().toISOString() }).where('id', '=', specialistId).execute();
 }
 
-export interface UpcomingBooking {
-  id: string;
-  start: string;
-  end: string;
-  serviceTitle: string;
-  customerName: string;
-  customerEmail: string;
-  joinUrl: string | null;
+/** Most reminders a specialist can set per booking (issue #16: "e.g. 24 h and 1 h"). */
+const MAX_REMINDERS = 3;
+/** Longest cancellation window and earliest reminder: 30 days before the start. */
+const MAX_HOURS_BEFORE = 720;
+
+const hoursText = (minutes: number) => String(Math.round((minutes / 60) * 100) / 100);
+
+/**
+ * The cancellation window and reminder times as the settings form sends them:
+ * whole hours for the window (0 lets customers change until the start), and a
+ * comma-separated list of hours for reminders ("24, 1"; empty for none).
+ */
+export const BookingRulesSchema = z.object({
+  cancellationWindowHours: z
+    .string()
+    .trim()
+    .regex(/^\d{1,3}$/, 'Cancellation window: enter whole hours, like 24')
+    .transform(Number)
+    .refine((hours) => hours <= MAX_HOURS_BEFORE, `Cancellation window: at most ${MAX_HOURS_BEFORE} hours`),
+  reminderHours: z
+    .string()
+    .trim()
+    .transform((text) => text.split(',').map((part) => part.trim()).filter(Boolean))
+    .refine((parts) => parts.every((part) => /^\d{1,3}(\.\d{1,2})?$/.test(part)), 'Reminders: write hours before the start, like 24, 1')
+    .transform((parts) => [...new Set(parts.map((part) => Math.round(Number(part) * 60)))].sort((a, b) => b - a))
+    .refine((minutes) => minutes.every((m) => m >= 15 && m <= MAX_HOURS_BEFORE * 60), `Reminders: each from 0.25 to ${MAX_HOURS_BEFORE} hours before the start`)
+    .refine((minutes) => minutes.length <= MAX_REMINDERS, `Reminders: at most ${MAX_REMINDERS}`),
+});
+
+/** The booking rules as the settings form shows them: "24" and "24, 1". */
+export function bookingRulesText(specialist: Pick<SpecialistRow, 'cancellation_window_minutes' | 'reminder_offsets_minutes'>): {
+  cancellationWindowHours: string;
+  reminderHours: string;
+} {
+  const reminderHours = parseReminderOffsets(specialist.reminder_offsets_minutes).map(hoursText).join(', ');
+  return { cancellationWindowHours: hoursText(specialist.cancellation_window_minutes), reminderHours };
 }
 
-export async function listUpcomingBookings(db: Kysely<Database>, clock: Clock, specialistId: string, limit = 20): Promise<UpcomingBooking[]> {
-  const rows = await db
-    .selectFrom('bookings')
-    .innerJoin('services', 'services.id', 'bookings.service_id')
-    .select(['bookings.id', 'bookings.start_at', 'bookings.end_at', 'services.title', 'bookings.customer_name', 'bookings.customer_email', 'bookings.zoom_join_url'])
-    .where('bookings.specialist_id', '=', specialistId)
-    .where('bookings.status', '=', 'confirmed')
-    .where('bookings.end_at', '>', clock().toISOString())
-    .orderBy('bookings.start_at')
-    .limit(limit)
+/**
+ * Saves the cancellation window and the reminder times; throws
+ * `validation_failed` with one field error per problem.
+ */
+export async function updateBookingRules(db: Kysely<Database>, clock: Clock, specialistId: string, input: unknown): Promise<void> {
+  const rules = parseOrThrow(BookingRulesSchema, input, { summarize: listProblems });
+  await db
+    .updateTable('specialists')
+    .set({
+      cancellation_window_minutes: rules.cancellationWindowHours * 60,
+      reminder_offsets_minutes: JSON.stringify(rules.reminderHours),
+      updated_at: clock().toISOString(),
+    })
+    .where('id', '=', specialistId)
     .execute();
-  return rows.map((r) => ({
-    id: r.id,
-    start: r.start_at,
-    end: r.end_at,
-    serviceTitle: r.title,
-    customerName: r.customer_name,
-    customerEmail: r.customer_email,
-    joinUrl: r.zoom_join_url,
-  }));
 }
 
 export type { SpecialistRow };

@@ -187,6 +187,92 @@ describe('hosted pages for specialists', () => {
       expect(text).toMatch(/<form class="inline" method="post" action="\/settings\/zoom\/connect">\s*<input type="hidden" name="_csrf" value="[^"]+">\s*<button class="button" type="submit">Re-authorize Zoom<\/button>/);
     });
 
+    const book = async (slug: string, serviceId: string, start: string, customer: Record<string, unknown> = {}) => {
+      const res = await fetch(`${server.url}/api/v1/specialists/${slug}/bookings`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(bookingBody(serviceId, start, customer)),
+      });
+      expect(res.status).toBe(201);
+      return ((await res.json()) as { booking: { id: string } }).booking.id;
+    };
+    const bookingState = (id: string) =>
+      db().selectFrom('bookings').select(['status', 'cancelled_by', 'cancel_reason', 'reschedule_offered_at']).where('id', '=', id).executeTakeFirstOrThrow();
+
+    it('lists upcoming and past bookings with their status, only the specialist’s own', async () => {
+      await connectZoom(server, specialistId);
+      const other = await seedSpecialist(db(), { slug: 'bob', name: 'Bob Other', email: 'bob@example.test' });
+      await connectZoom(server, other.specialistId);
+      await book('anna', serviceIds[0]!, FREE_SLOT, { name: 'Early <em>Bird</em>' });
+      await book('anna', serviceIds[0]!, '2030-01-09T09:00:00.000Z', { name: 'Later Customer', email: 'later@example.test' });
+      const cancelled = await book('anna', serviceIds[0]!, '2030-01-10T09:00:00.000Z', { name: 'Gone Customer', email: 'gone@example.test' });
+      await book('bob', other.serviceIds[0]!, '2030-01-09T10:00:00.000Z', { name: 'Bob’s Customer' });
+      time.advance(4 * 3_600_000); // 11:00 Berlin: the 10:00 session is over.
+      const cookie = await signInCookie(server, specialistId);
+      await postForm(`/dashboard/bookings/${cancelled}/cancel`, cookie, { _csrf: csrfOf((await page('/dashboard', cookie)).text), message: '' });
+      const { text } = await page('/dashboard', cookie);
+      const upcoming = text.slice(text.indexOf('id="upcoming"'), text.indexOf('id="past"'));
+      const past = text.slice(text.indexOf('id="past"'));
+      const rowsOf = (section: string) => [...section.matchAll(/<tr id="booking-[^"]+"><td>(.*?)<\/td><td>.*?<\/td><td>(.*?)<br>.*?<span class="badge [a-z]+">(.*?)<\/span>/gs)].map((m) => m.slice(1));
+      expect(rowsOf(upcoming)).toEqual([['Wednesday, 9 January 2030 at 10:00 (Europe/Berlin)', 'Later Customer', 'Confirmed']]);
+      expect(rowsOf(past)).toEqual([
+        ['Thursday, 10 January 2030 at 10:00 (Europe/Berlin)', 'Gone Customer', 'Cancelled by you'],
+        ['Monday, 7 January 2030 at 10:00 (Europe/Berlin)', 'Early &lt;em&gt;Bird&lt;/em&gt;', 'Confirmed'],
+      ]);
+      expect(upcoming).toContain('/cancel"');
+      expect(past).not.toContain('/cancel"');
+      expect(text).not.toContain('<em>Bird</em>');
+      expect(text).not.toContain('Bob’s Customer');
+    });
+
+    it('cancels a booking with a message to the customer, and offers another a reschedule', async () => {
+      await connectZoom(server, specialistId);
+      const first = await book('anna', serviceIds[0]!, '2030-01-08T09:00:00.000Z');
+      const second = await book('anna', serviceIds[0]!, '2030-01-09T09:00:00.000Z', { email: 'dora@example.test' });
+      const cookie = await signInCookie(server, specialistId);
+      const { text } = await page('/dashboard', cookie);
+      expect(text).toContain(`action="/dashboard/bookings/${first}/cancel"`);
+      expect(text).not.toContain('pending-zoom-changes');
+      expect(text).toContain(`action="/dashboard/bookings/${second}/offer-reschedule"`);
+      const csrf = csrfOf(text);
+
+      const cancelled = await postForm(`/dashboard/bookings/${first}/cancel`, cookie, { _csrf: csrf, message: 'I am ill, sorry.' });
+      expect(cancelled.status).toBe(303);
+      expect(cancelled.headers.get('location')).toBe('/dashboard?flash=cancelled#upcoming');
+      expect(await bookingState(first)).toMatchObject({ status: 'cancelled', cancelled_by: 'specialist', cancel_reason: 'I am ill, sorry.' });
+
+      const offered = await postForm(`/dashboard/bookings/${second}/offer-reschedule`, cookie, { _csrf: csrf, message: '' });
+      expect(offered.headers.get('location')).toBe('/dashboard?flash=offered#upcoming');
+      expect(await bookingState(second)).toMatchObject({ status: 'confirmed', reschedule_offered_at: NOW.toISOString() });
+      const after = await page('/dashboard?flash=offered', cookie);
+      // The cancel's meeting deletion is queued; no worker runs in this test.
+      expect(after.text).toContain('<p class="hint" id="pending-zoom-changes">1 meeting change waits to be made in Zoom (cancelled or moved bookings).');
+      expect(after.text).toContain('Offer sent: the customer got an email with a link to pick a new time.');
+      expect(after.text).toContain('<span class="badge none">New time offered</span>');
+      expect(after.text).not.toContain(`action="/dashboard/bookings/${second}/offer-reschedule"`);
+    });
+
+    it('refuses booking actions without the session’s CSRF token, signed out, or on another specialist’s booking', async () => {
+      await connectZoom(server, specialistId);
+      const other = await seedSpecialist(db(), { slug: 'bob', name: 'Bob Other', email: 'bob@example.test' });
+      await connectZoom(server, other.specialistId);
+      const mine = await book('anna', serviceIds[0]!, '2030-01-08T09:00:00.000Z');
+      const bobs = await book('bob', other.serviceIds[0]!, '2030-01-08T09:00:00.000Z');
+      const cookie = await signInCookie(server, specialistId);
+      const csrf = csrfOf((await page('/dashboard', cookie)).text);
+      expect((await postForm(`/dashboard/bookings/${mine}/cancel`, cookie, { _csrf: 'forged' })).status).toBe(403);
+      expect((await postForm(`/dashboard/bookings/${mine}/cancel`, '', { _csrf: csrf })).headers.get('location')).toBe('/sign-in?next=%2Fdashboard');
+      const notMine = await postForm(`/dashboard/bookings/${bobs}/cancel`, cookie, { _csrf: csrf });
+      expect(notMine.status).toBe(404);
+      expect(await notMine.text()).toContain('<p class="flash error" role="alert">That booking does not exist.</p>');
+      const badMessage = await postForm(`/dashboard/bookings/${mine}/cancel`, cookie, { _csrf: csrf, message: 'Sorry\u0000' });
+      expect(badMessage.status).toBe(400);
+      expect(await badMessage.text()).toMatch(/<p class="flash error" role="alert">A reason [^<]+<\/p>/);
+      expect((await postForm(`/dashboard/bookings/${bobs}/offer-reschedule`, cookie, { _csrf: csrf })).status).toBe(404);
+      expect(await bookingState(mine)).toMatchObject({ status: 'confirmed', cancelled_by: null, reschedule_offered_at: null });
+      expect(await bookingState(bobs)).toMatchObject({ status: 'confirmed', cancelled_by: null, reschedule_offered_at: null });
+    });
+
     it('sends signed-out visitors to sign in, then back', async () => {
       expect((await page('/dashboard', '')).res.headers.get('location')).toBe('/sign-in?next=%2Fdashboard');
       expect((await page('/settings', '')).res.headers.get('location')).toBe('/sign-in?next=%2Fsettings');
@@ -204,7 +290,7 @@ describe('hosted pages for specialists', () => {
     it('shows every section and the exact embed snippet', async () => {
       const { text } = await page('/settings', cookie);
       expect(text).toContain('<h2 id="zoom-status-title">Zoom Integration <span class="badge none">Not connected</span></h2>');
-      for (const heading of ['Profile', 'Services', 'Weekly availability', 'Embed on your site']) expect(text).toContain(`>${heading}</h2>`);
+      for (const heading of ['Profile', 'Services', 'Weekly availability', 'Cancellations and reminders', 'Embed on your site']) expect(text).toContain(`>${heading}</h2>`);
       expect(text).toContain(
         `&lt;script type=&quot;module&quot; src=&quot;${server.url}/widget/specialist-booking.js&quot;&gt;&lt;/script&gt;\n&lt;specialist-booking specialist=&quot;anna&quot; api-base=&quot;${server.url}&quot;&gt;&lt;/specialist-booking&gt;`,
       );
@@ -249,6 +335,31 @@ describe('hosted pages for specialists', () => {
       expect(bad.status).toBe(400);
       expect(await bad.text()).toContain('Tuesday: write hours like 09:00-12:00, 13:00-17:30. Wednesday: the ranges overlap.');
       expect((await db().selectFrom('availability_rules').select('id').execute()).length).toBe(3);
+    });
+
+    it('saves the cancellation window and reminder times, and explains wrong ones', async () => {
+      const shown = (await page('/settings', cookie)).text;
+      expect(shown).toContain('name="cancellationWindowHours" type="text" inputmode="numeric" aria-describedby="cancellation-window-hint" value="24"');
+      expect(shown).toContain('name="reminderHours" type="text" aria-describedby="reminder-hours-hint" value="24, 1"');
+      const ok = await postForm('/settings/booking-rules', cookie, { _csrf: csrf, cancellationWindowHours: ' 48 ', reminderHours: '2, 0.5, 48' });
+      expect(ok.headers.get('location')).toBe('/settings?flash=saved#changes');
+      const rules = () => db().selectFrom('specialists').select(['cancellation_window_minutes', 'reminder_offsets_minutes']).where('id', '=', specialistId).executeTakeFirstOrThrow();
+      expect(await rules()).toEqual({ cancellation_window_minutes: 2880, reminder_offsets_minutes: '[2880,120,30]' });
+      expect((await page('/settings', cookie)).text).toContain('value="48, 2, 0.5"');
+      const bad = await postForm('/settings/booking-rules', cookie, { _csrf: csrf, cancellationWindowHours: 'a day', reminderHours: '24, 1, 2, 3' });
+      expect(bad.status).toBe(400);
+      expect(await bad.text()).toContain('Cancellation window: enter whole hours, like 24. Reminders: at most 3.');
+      const tooFar = await postForm('/settings/booking-rules', cookie, { _csrf: csrf, cancellationWindowHours: '721', reminderHours: 'soon' });
+      expect(tooFar.status).toBe(400);
+      expect(await tooFar.text()).toContain('Cancellation window: at most 720 hours. Reminders: write hours before the start, like 24, 1.');
+      const tooSoon = await postForm('/settings/booking-rules', cookie, { _csrf: csrf, cancellationWindowHours: '24', reminderHours: '0.1, 721' });
+      expect(tooSoon.status).toBe(400);
+      expect(await tooSoon.text()).toContain('Reminders: each from 0.25 to 720 hours before the start.');
+      expect(await rules()).toEqual({ cancellation_window_minutes: 2880, reminder_offsets_minutes: '[2880,120,30]' });
+      const none = await postForm('/settings/booking-rules', cookie, { _csrf: csrf, cancellationWindowHours: '0', reminderHours: '' });
+      expect(none.status).toBe(303);
+      expect(await rules()).toEqual({ cancellation_window_minutes: 0, reminder_offsets_minutes: '[]' });
+      expect((await postForm('/settings/booking-rules', cookie, { _csrf: 'nope', cancellationWindowHours: '1', reminderHours: '' })).status).toBe(403);
     });
 
     it('saves allowed embed origins as origins, and CORS follows', async () => {

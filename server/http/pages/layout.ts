@@ -77,6 +77,9 @@ h1{font-size:1.6rem;margin:0 0 16px}
 .badge.ok{background:#d1fae5;color:var(--ok)}.badge.bad{background:#fee2e2;color:var(--bad)}.badge.none{background:#f3f4f6;color:var(--muted)}
 .flash{border-radius:8px;padding:12px 16px}.flash.success{background:#d1fae5;color:#064e3b}.flash.error{background:#fee2e2;color:#7f1d1d}
 .button{display:inline-block;border:0;border-radius:8px;padding:10px 18px;font:inherit;font-weight:600;cursor:pointer;text-decoration:none;background:var(--brand);color:#fff}
+.button.danger{background:var(--bad)}
+dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:0}dl.facts dt{font-weight:600}dl.facts dd{margin:0;overflow-wrap:anywhere}
+@media (max-width:480px){main{padding:12px}.card{padding:14px}.top{padding:10px 12px}}
 .button.secondary{background:#fff;color:var(--ink);border:1px solid var(--line)}
 .button:focus-visible,a:focus-visible{outline:3px solid #a5b4fc;outline-offset:2px}
 .muted{color:var(--muted)}

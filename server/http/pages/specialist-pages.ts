@@ -1,7 +1,8 @@
+import { LIMITS } from '../../../sdk/contract.js';
 import { formatWhen } from '../../email/format.js';
 import type { FailedEmail } from '../../email/outbox.js';
 import type { ServiceRow, SpecialistRow } from '../../specialists/index.js';
-import { SERVICE_DURATIONS, WEEKDAYS, type UpcomingBooking } from '../../specialists/settings.js';
+import { SERVICE_DURATIONS, WEEKDAYS } from '../../specialists/settings.js';
 import type { ZoomConnectionRow } from '../../zoom/connections.js';
 import { html, layout, type Flash, type SafeHtml } from './layout.js';
 import { zoomStatusCard } from './zoom-status.js';
@@ -39,13 +40,62 @@ export function checkEmailPage(email: string): string {
   });
 }
 
-function bookingRows(bookings: UpcomingBooking[], timeZone: string): SafeHtml {
-  if (bookings.length === 0) return html`<p class="muted">No upcoming bookings yet.</p>`;
-  return html`<table><thead><tr><th scope="col">When</th><th scope="col">Service</th><th scope="col">Customer</th><th scope="col">Zoom</th></tr></thead><tbody>
+/** A booking as the dashboard lists it: the lifecycle's `ManagedBooking`, trimmed to what a row shows. */
+export interface DashboardBooking {
+  id: string;
+  start: Date;
+  serviceTitle: string;
+  customerName: string;
+  customerEmail: string;
+  status: 'confirmed' | 'cancelled';
+  joinUrl: string | null;
+  /** A reschedule offer lifted the cancellation window: the customer may move or cancel it now. */
+  isRescheduleOffered: boolean;
+  cancelledBy: 'customer' | 'specialist' | null;
+}
+
+function statusBadge(b: DashboardBooking): SafeHtml {
+  if (b.status === 'cancelled') return html`<span class="badge bad">Cancelled by ${b.cancelledBy === 'specialist' ? 'you' : 'customer'}</span>`;
+  return b.isRescheduleOffered ? html`<span class="badge none">New time offered</span>` : html`<span class="badge ok">Confirmed</span>`;
+}
+
+/** Cancel (with a message to the customer) and offer a reschedule, each a POST with the session's CSRF token. */
+function bookingActions(b: DashboardBooking, csrfToken: string): SafeHtml | '' {
+  if (b.status !== 'confirmed') return '';
+  const csrf = html`<input type="hidden" name="_csrf" value="${csrfToken}">`;
+  return html`<details class="booking-actions"><summary>Change…</summary>
+  <form method="post" action="/dashboard/bookings/${b.id}/cancel">${csrf}
+    <label for="cancel-message-${b.id}">Message to ${b.customerName}</label>
+    <textarea id="cancel-message-${b.id}" name="message" rows="2" maxlength="${String(LIMITS.changeReasonMaxLength)}"></textarea>
+    <div class="actions"><button class="button danger" type="submit">Cancel booking</button></div>
+  </form>
+  ${
+    b.isRescheduleOffered
+      ? ''
+      : html`<form method="post" action="/dashboard/bookings/${b.id}/offer-reschedule">${csrf}
+    <label for="offer-message-${b.id}">Message with the offer (optional)</label>
+    <textarea id="offer-message-${b.id}" name="message" rows="2" maxlength="${String(LIMITS.changeReasonMaxLength)}"></textarea>
+    <div class="actions"><button class="button secondary" type="submit">Offer a new time</button></div>
+    <p class="hint">Emails ${b.customerName} their manage link and lets them move or cancel it even inside your cancellation window.</p>
+  </form>`
+  }
+</details>`;
+}
+
+function bookingRows(bookings: DashboardBooking[], timeZone: string, csrfToken: string | undefined, empty: string): SafeHtml {
+  if (bookings.length === 0) return html`<p class="muted">${empty}</p>`;
+  return html`<table><thead><tr><th scope="col">When</th><th scope="col">Service</th><th scope="col">Customer</th><th scope="col">Status</th></tr></thead><tbody>
 ${bookings.map(
-  (b) => html`<tr><td>${formatWhen(new Date(b.start), timeZone)}</td><td>${b.serviceTitle}</td><td>${b.customerName}<br><span class="muted">${b.customerEmail}</span></td>
-<td>${b.joinUrl ? html`<a href="${b.joinUrl}">Join link</a>` : '—'}</td></tr>`,
+  (b) => html`<tr id="booking-${b.id}"><td>${formatWhen(b.start, timeZone)}</td><td>${b.serviceTitle}</td><td>${b.customerName}<br><span class="muted">${b.customerEmail}</span></td>
+<td>${statusBadge(b)}${b.status === 'confirmed' && b.joinUrl ? html`<br><a href="${b.joinUrl}">Join link</a>` : ''}${csrfToken ? bookingActions(b, csrfToken) : ''}</td></tr>`,
 )}</tbody></table>`;
+}
+
+/** Zoom changes still queued: they go through on their own once Zoom answers (after a re-authorization, if the card asks for one). */
+function pendingZoomChangesNote(count: number): SafeHtml | '' {
+  if (count === 0) return '';
+  const changes = count === 1 ? '1 meeting change waits' : `${count} meeting changes wait`;
+  return html`<p class="hint" id="pending-zoom-changes">${changes} to be made in Zoom (cancelled or moved bookings). They go through on their own as soon as Zoom accepts them.</p>`;
 }
 
 /** The specialist's emails given up on (issue #15): to whom, what, when and why. Nothing when there are none. */
@@ -62,7 +112,10 @@ ${emails.map((e) => html`<tr><td>${e.to}</td><td>${e.subject}</td><td>${formatWh
 export function dashboardPage(options: {
   specialist: SpecialistRow;
   connection: ZoomConnectionRow | undefined;
-  bookings: UpcomingBooking[];
+  upcoming: DashboardBooking[];
+  past: DashboardBooking[];
+  /** Meetings to delete or move in Zoom after a cancel or reschedule, not yet carried out (`countPendingZoomChanges`). */
+  pendingZoomChanges: number;
   failedEmails: FailedEmail[];
   csrfToken: string;
   flash?: Flash | undefined;
@@ -74,9 +127,14 @@ export function dashboardPage(options: {
     flash: options.flash,
     body: html`<h1>Hello, ${specialist.name}</h1>
 ${zoomStatusCard(options.connection, options.csrfToken, specialist.time_zone)}
-<section class="card" aria-labelledby="upcoming-title">
+<section class="card" id="upcoming" aria-labelledby="upcoming-title">
   <h2 id="upcoming-title">Upcoming bookings</h2>
-  ${bookingRows(options.bookings, specialist.time_zone)}
+  ${pendingZoomChangesNote(options.pendingZoomChanges)}
+  ${bookingRows(options.upcoming, specialist.time_zone, options.csrfToken, 'No upcoming bookings yet.')}
+</section>
+<section class="card" id="past" aria-labelledby="past-title">
+  <h2 id="past-title">Past bookings</h2>
+  ${bookingRows(options.past, specialist.time_zone, undefined, 'No past bookings yet.')}
 </section>
 ${failedEmailsCard(options.failedEmails, specialist.time_zone)}`,
   });
@@ -105,6 +163,8 @@ export function settingsPage(options: {
   csrfToken: string;
   publicUrl: string;
   timeZones: string[];
+  /** The cancellation window and reminder times as the form shows them (`bookingRulesText`). */
+  bookingRules: { cancellationWindowHours: string; reminderHours: string };
   flash?: Flash | undefined;
 }): string {
   const { specialist, csrfToken } = options;
@@ -156,6 +216,19 @@ export function settingsPage(options: {
     <input id="hours-${String(i + 1)}" name="day${String(i + 1)}" type="text" aria-describedby="availability-hint" value="${options.weeklyHours[i] ?? ''}">`,
     )}
     <div class="actions"><button class="button" type="submit">Save availability</button></div>
+  </form>
+</section>
+
+<section class="card" id="changes" aria-labelledby="changes-title">
+  <h2 id="changes-title">Cancellations and reminders</h2>
+  <form method="post" action="/settings/booking-rules">${csrf}
+    <label for="cancellation-window">Customers may cancel or move a booking online until (hours before the start)</label>
+    <input id="cancellation-window" name="cancellationWindowHours" type="text" inputmode="numeric" aria-describedby="cancellation-window-hint" value="${options.bookingRules.cancellationWindowHours}">
+    <p class="hint" id="cancellation-window-hint">Inside this window the booking's page shows your email address instead. 0 allows changes until the start.</p>
+    <label for="reminder-hours">Reminders (hours before the start)</label>
+    <input id="reminder-hours" name="reminderHours" type="text" aria-describedby="reminder-hours-hint" value="${options.bookingRules.reminderHours}">
+    <p class="hint" id="reminder-hours-hint">Up to three, separated by commas, like 24, 1. Leave empty for none. They go to the customer and to you.</p>
+    <div class="actions"><button class="button" type="submit">Save cancellations and reminders</button></div>
   </form>
 </section>
 

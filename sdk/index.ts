@@ -4,6 +4,7 @@
 export { createBookingClient } from './client.js';
 export { randomIdempotencyKey } from './idempotency-key.js';
 export { retryAfterDelay } from './retry-after.js';
+export { googleCalendarUrl, outlookCalendarUrl, type CalendarLinkEvent } from './calendar-links.js';
 export type {
   BookingClient,
   BookingClientOptions,

@@ -33,8 +33,10 @@ function pendingChangesSentence(count: number): string {
  */
 export function reauthRequiredEmail(input: ReauthEmailInput): OutgoingEmail {
   const specialist = { ...input.specialist, name: oneLine(input.specialist.name) };
+  // A booking attempt counts itself: only earlier ones are news. Waiting changes count none.
+  const newsFrom = input.trigger === 'booking_attempt' ? 2 : 1;
   const more =
-    input.failedAttempts > 1 || (input.trigger === 'changes_waiting' && input.failedAttempts === 1)
+    input.failedAttempts >= newsFrom
       ? `${input.failedAttempts === 1 ? '1 booking attempt has' : `${input.failedAttempts} booking attempts have`} failed since our last email about this.`
       : undefined;
   const pending = input.pendingZoomChanges > 0 ? pendingChangesSentence(input.pendingZoomChanges) : undefined;
@@ -54,7 +56,7 @@ export function reauthRequiredEmail(input: ReauthEmailInput): OutgoingEmail {
     notes = [...(more ? [more] : []), ...(pending ? [pending] : [])];
   } else {
     subject = '⚠️ Action Required: Re-authorize Your Zoom Account - changes waiting';
-    const sentence = `${pending ?? 'Changes to booked sessions (cancelled or moved) wait to reach Zoom.'} Your Zoom connection needs to be re-authorized.`;
+    const sentence = `Your Zoom connection needs to be re-authorized. ${pending ?? 'Changes to booked sessions (cancelled or moved) wait to reach Zoom.'}`;
     lead = { text: sentence, html: escapeHtml(sentence) };
     notes = more ? [more] : [];
   }

@@ -241,7 +241,7 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       expect(reauthMails().map((m) => m.subject)).toEqual([CHANGES_WAITING_SUBJECT]);
       const [first] = reauthMails();
       expect(first!.to).toMatchObject({ value: [{ address: 'anna@example.test' }] });
-      expect(first!.text).toContain('1 change to booked sessions (cancelled or moved) waits to reach Zoom. Your customers have been told; Zoom is updated as soon as you re-authorize. Your Zoom connection needs to be re-authorized.');
+      expect(first!.text).toContain('Your Zoom connection needs to be re-authorized. 1 change to booked sessions (cancelled or moved) waits to reach Zoom. Your customers have been told; Zoom is updated as soon as you re-authorize.');
       expect(first!.text).not.toContain('tried to book');
       expect(first!.text).not.toContain('booking attempts have failed');
       expect(first!.html).toContain('>Re-authorize Zoom</a>');

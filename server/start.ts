@@ -193,7 +193,7 @@ function backgroundTasks({ config, options, core, services, sender, databaseKind
         handlers: [
           createEmailJobHandler({ db, clock, cipher, logger, sender, from: config.mailFrom ?? `specialist-booking <no-reply@${new URL(publicUrl).hostname}>` }),
           createMeetingCleanupJobHandler(services.bookings.meetings),
-          ...createZoomChangeJobHandlers({ db, zoom: core.zoom, connections: services.connections, logger }),
+          ...createZoomChangeJobHandlers({ db, zoom: core.zoom, connections: services.connections, notifyReauthRequired: services.bookings.notifyReauthRequired, logger }),
           createReminderJobHandler({ db, clock, logger, outbox: services.outbox, publicUrl, manageTokens: services.manageTokens }),
         ],
       }),

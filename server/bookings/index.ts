@@ -470,6 +470,7 @@ async function releaseForReauth(deps: BookingDeps, booking: LeasedBooking, reaso
       .where('specialist_id', '=', specialist.id)
       .execute();
     return deps.notifyReauthRequired(trx, {
+      trigger: 'booking_attempt',
       specialist: { id: specialist.id, name: specialist.name, email: specialist.email, timeZone: specialist.time_zone },
       service: { id: service.id, title: service.title },
       customer: { name: row.customer_name, email: row.customer_email },

@@ -31,11 +31,13 @@ export const REAUTH_LINK_TTL_MS = 24 * 3_600_000;
 
 /**
  * The re-auth notifier that emails the specialist: at most one email per
- * specialist per window (default one hour), however many customers hit the
- * problem; the next email says how many attempts failed meanwhile. The
- * throttle is a compare-and-swap on `reauth_notices`, so concurrent attempts
- * in several processes still send one email. The email also names the
- * cancellations and reschedules whose Zoom change waits for the connection.
+ * specialist per window (default one hour), however many customers or Zoom
+ * change jobs hit the problem; the next email says how many booking attempts
+ * failed meanwhile (a job's failure is not one: the email names the waiting
+ * changes instead). The throttle is a compare-and-swap on `reauth_notices`, so
+ * concurrent attempts in several processes still send one email. The email
+ * also names the cancellations and reschedules whose Zoom change waits for
+ * the connection.
  */
 export function createEmailReauthNotifier(deps: OutboxDeps & { links: SignInLinks; publicUrl: string; windowMs: number }): ReauthNotifier {
   return async function emailSpecialist(trx, event) {
@@ -46,7 +48,8 @@ export function createEmailReauthNotifier(deps: OutboxDeps & { links: SignInLink
       .values({ specialist_id: specialistId, last_sent_at: now.toISOString(), attempts_since_sent: 0 })
       .onConflict((oc) => oc.column('specialist_id').doNothing())
       .executeTakeFirst();
-    let failedAttempts = 1;
+    const isBookingAttempt = event.trigger === 'booking_attempt';
+    let failedAttempts = isBookingAttempt ? 1 : 0;
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0) !== 1) {
       const notice = await trx.selectFrom('reauth_notices').selectAll().where('specialist_id', '=', specialistId).executeTakeFirstOrThrow();
       const isDue = Date.parse(notice.last_sent_at) + deps.windowMs <= now.getTime();
@@ -64,25 +67,23 @@ export function createEmailReauthNotifier(deps: OutboxDeps & { links: SignInLink
           ).numUpdatedRows,
         ) === 1;
       if (!won) {
-        await trx
-          .updateTable('reauth_notices')
-          .set((eb) => ({ attempts_since_sent: eb('attempts_since_sent', '+', 1) }))
-          .where('specialist_id', '=', specialistId)
-          .execute();
+        if (isBookingAttempt) {
+          await trx
+            .updateTable('reauth_notices')
+            .set((eb) => ({ attempts_since_sent: eb('attempts_since_sent', '+', 1) }))
+            .where('specialist_id', '=', specialistId)
+            .execute();
+        }
         // Emailed within the window already: the specialist has been notified.
         return { notified: true };
       }
-      failedAttempts = notice.attempts_since_sent + 1;
+      failedAttempts += notice.attempts_since_sent;
     }
     const reauthorizeUrl = await deps.links.create(trx, { specialistId, purpose: 'reauth', ttlMs: REAUTH_LINK_TTL_MS });
     await enqueueEmail(trx, deps, {
       specialistId,
       ...reauthRequiredEmail({
-        specialist: event.specialist,
-        service: event.service,
-        customer: event.customer,
-        start: event.start,
-        attemptedAt: event.attemptedAt,
+        ...event,
         failedAttempts,
         pendingZoomChanges: await countPendingZoomChanges(trx, specialistId),
         reauthorizeUrl,

@@ -4,69 +4,99 @@ import type { OutgoingEmail } from './outbox.js';
 import { formatWhen } from './format.js';
 import { BRAND, button, frame, oneLine, withoutHostileText } from './layout.js';
 
-export interface ReauthEmailInput {
+/** What brought the re-auth email about: a customer's booking attempt, or Zoom changes that wait (issue #16). */
+export type ReauthEmailTrigger =
+  | { trigger: 'booking_attempt'; service: { title: string }; customer: { name: string }; start: Date; attemptedAt: Date }
+  | { trigger: 'changes_waiting' };
+
+export type ReauthEmailInput = ReauthEmailTrigger & {
   specialist: { name: string; email: string; timeZone: string };
-  service: { title: string };
-  customer: { name: string };
-  start: Date;
-  attemptedAt: Date;
-  /** Booking attempts that failed since the last such email, this one included. */
+  /** Booking attempts that failed since the last such email: this one included when a booking attempt sends it. */
   failedAttempts: number;
   /** Cancellations and reschedules whose Zoom change waits for the connection (issue #16); named when there are some. */
   pendingZoomChanges: number;
   reauthorizeUrl: string;
   settingsUrl: string;
   linkValidHours: number;
+};
+
+/** How many changes wait, in words: "1 change … waits" or "3 changes … wait". */
+function pendingChangesSentence(count: number): string {
+  return `${count === 1 ? '1 change' : `${count} changes`} to booked sessions (cancelled or moved) ${count === 1 ? 'waits' : 'wait'} to reach Zoom. Your customers have been told; Zoom is updated as soon as you re-authorize.`;
 }
 
-/** The email that asks a specialist to re-authorize Zoom, with a one-click link. */
+/**
+ * The email that asks a specialist to re-authorize Zoom, with a one-click
+ * link. A booking attempt leads with the customer who could not book (subject
+ * ends with the service); waiting changes lead with how many (subject ends
+ * "changes waiting"), since no customer is involved.
+ */
 export function reauthRequiredEmail(input: ReauthEmailInput): OutgoingEmail {
   const specialist = { ...input.specialist, name: oneLine(input.specialist.name) };
-  const service = { title: oneLine(input.service.title) };
-  const customer = { name: oneLine(input.customer.name) };
-  const subject = `⚠️ Action Required: Re-authorize Your Zoom Account - ${service.title}`;
-  const slot = formatWhen(input.start, specialist.timeZone);
-  const attempted = formatWhen(input.attemptedAt, specialist.timeZone);
+  // A booking attempt counts itself: only earlier ones are news. Waiting changes count none.
+  const newsFrom = input.trigger === 'booking_attempt' ? 2 : 1;
   const more =
-    input.failedAttempts > 1 ? `${input.failedAttempts} booking attempts have failed since our last email about this.` : undefined;
-  const pending =
-    input.pendingZoomChanges > 0
-      ? `${input.pendingZoomChanges === 1 ? '1 change' : `${input.pendingZoomChanges} changes`} to booked sessions (cancelled or moved) ${input.pendingZoomChanges === 1 ? 'waits' : 'wait'} to reach Zoom. Your customers have been told; Zoom is updated as soon as you re-authorize.`
+    input.failedAttempts >= newsFrom
+      ? `${input.failedAttempts === 1 ? '1 booking attempt has' : `${input.failedAttempts} booking attempts have`} failed since our last email about this.`
       : undefined;
+  const pending = input.pendingZoomChanges > 0 ? pendingChangesSentence(input.pendingZoomChanges) : undefined;
+  let subject: string;
+  let lead: { text: string; html: string };
+  let notes: string[];
+  if (input.trigger === 'booking_attempt') {
+    const service = { title: oneLine(input.service.title) };
+    const customer = { name: oneLine(input.customer.name) };
+    subject = `⚠️ Action Required: Re-authorize Your Zoom Account - ${service.title}`;
+    const slot = formatWhen(input.start, specialist.timeZone);
+    const attempted = formatWhen(input.attemptedAt, specialist.timeZone);
+    lead = {
+      text: `${customer.name} tried to book "${service.title}" for ${slot}, on ${attempted}, but the booking could not be completed: your Zoom connection needs to be re-authorized.`,
+      html: `<strong>${escapeHtml(customer.name)}</strong> tried to book <strong>${escapeHtml(service.title)}</strong> for ${escapeHtml(slot)}, on ${escapeHtml(attempted)}, but the booking could not be completed: your Zoom connection needs to be re-authorized.`,
+    };
+    notes = [...(more ? [more] : []), ...(pending ? [pending] : [])];
+  } else {
+    subject = '⚠️ Action Required: Re-authorize Your Zoom Account - changes waiting';
+    const sentence = `Your Zoom connection needs to be re-authorized. ${pending ?? 'Changes to booked sessions (cancelled or moved) wait to reach Zoom.'}`;
+    lead = { text: sentence, html: escapeHtml(sentence) };
+    notes = more ? [more] : [];
+  }
+  const why =
+    input.trigger === 'booking_attempt'
+      ? 'every session booked through your booking page gets its own Zoom meeting. Until Zoom is reconnected, customers cannot book you.'
+      : 'until Zoom is reconnected, the meetings of cancelled sessions stay in your Zoom account, moved ones keep their old time, and customers cannot book you.';
+  const done = input.trigger === 'booking_attempt' ? 'Done: customers can book again.' : 'Done: Zoom is updated and customers can book again.';
+  const closing = input.trigger === 'booking_attempt' ? ['We let the customer know you have been notified.'] : [];
   const text = [
     `Hi ${specialist.name},`,
     '',
-    `${customer.name} tried to book "${service.title}" for ${slot}, on ${attempted}, but the booking could not be completed: your Zoom connection needs to be re-authorized.`,
-    ...(more ? ['', more] : []),
-    ...(pending ? ['', pending] : []),
+    lead.text,
+    ...notes.flatMap((note) => ['', note]),
     '',
-    'Why this matters: every session booked through your booking page gets its own Zoom meeting. Until Zoom is reconnected, customers cannot book you.',
+    `Why this matters: ${why}`,
     '',
     'It takes under a minute:',
     '1. Open the link below: it takes you to Zoom.',
     '2. On Zoom’s page, click "Allow".',
-    '3. Done: customers can book again.',
+    `3. ${done}`,
     '',
     `Re-authorize Zoom: ${input.reauthorizeUrl}`,
     `(This link restores the Zoom account connected before. It works once and expires in ${input.linkValidHours} hours.)`,
     '',
     `Or open your Zoom settings: ${input.settingsUrl}`,
-    '',
-    'We let the customer know you have been notified.',
+    ...closing.flatMap((line) => ['', line]),
   ].join('\n');
   const html = frame(
     subject,
     `<h1 style="font-size:22px;margin:0 0 16px">Your Zoom connection needs attention</h1>
 <p style="margin:0 0 12px">Hi ${escapeHtml(specialist.name)},</p>
-<p style="margin:0 0 12px"><strong>${escapeHtml(customer.name)}</strong> tried to book <strong>${escapeHtml(service.title)}</strong> for ${escapeHtml(slot)}, on ${escapeHtml(attempted)}, but the booking could not be completed: your Zoom connection needs to be re-authorized.</p>
-${more ? `<p style="margin:0 0 12px;padding:10px 14px;background:#fef3c7;border-radius:8px">${escapeHtml(more)}</p>` : ''}
-${pending ? `<p style="margin:0 0 12px;padding:10px 14px;background:#fef3c7;border-radius:8px">${escapeHtml(pending)}</p>` : ''}
-<p style="margin:0 0 12px"><strong>Why this matters:</strong> every session booked through your booking page gets its own Zoom meeting. Until Zoom is reconnected, customers cannot book you.</p>
+<p style="margin:0 0 12px">${lead.html}</p>
+${notes.map((note) => `<p style="margin:0 0 12px;padding:10px 14px;background:#fef3c7;border-radius:8px">${escapeHtml(note)}</p>`).join('\n')}
+<p style="margin:0 0 12px"><strong>Why this matters:</strong> ${escapeHtml(why)}</p>
 <p style="margin:0 0 4px">It takes under a minute:</p>
-<ol style="margin:0 0 8px;padding-left:22px"><li>Click the button below: it takes you to Zoom.</li><li>On Zoom’s page, click <strong>Allow</strong>.</li><li>Done: customers can book again.</li></ol>
+<ol style="margin:0 0 8px;padding-left:22px"><li>Click the button below: it takes you to Zoom.</li><li>On Zoom’s page, click <strong>Allow</strong>.</li><li>${escapeHtml(done)}</li></ol>
 ${button(input.reauthorizeUrl, 'Re-authorize Zoom')}
 <p style="margin:0 0 12px;font-size:14px;color:#4b5563">The button restores the Zoom account connected before. It works once and expires in ${input.linkValidHours} hours. You can also open your <a href="${escapeHtml(input.settingsUrl)}" style="color:${BRAND}">Zoom settings</a>.</p>
-<p style="margin:0;font-size:14px;color:#4b5563">We let the customer know you have been notified.</p>`,
+${closing.map((line) => `<p style="margin:0;font-size:14px;color:#4b5563">${escapeHtml(line)}</p>`).join('')}`,
   );
   return withoutHostileText({ kind: 'reauth_required', to: specialist.email, subject, text, html });
 }

@@ -2,21 +2,39 @@ import type { Transaction } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { ReauthReason } from './connections.js';
 
-/** A booking attempt that failed because the specialist's Zoom connection needs re-authorizing. */
-export interface ReauthRequiredEvent {
+/** Who is told and why the connection is dead: common to every re-auth event. */
+interface ReauthEventBase {
   specialist: { id: string; name: string; email: string; timeZone: string };
+  reason: ReauthReason;
+}
+
+/** A booking attempt that failed because the specialist's Zoom connection needs re-authorizing. */
+export interface BookingAttemptReauthEvent extends ReauthEventBase {
+  trigger: 'booking_attempt';
   service: { id: string; title: string };
   customer: { name: string; email: string };
   /** The slot the customer asked for. */
   start: Date;
   attemptedAt: Date;
-  reason: ReauthReason;
 }
 
 /**
+ * A Zoom change job (a cancelled booking's delete, a rescheduled one's move)
+ * found the connection dead (issue #16): without it the specialist would hear
+ * of the problem only when a customer next tries to book.
+ */
+export interface ChangesWaitingReauthEvent extends ReauthEventBase {
+  trigger: 'changes_waiting';
+}
+
+/** Why the specialist is asked to re-authorize: a booking attempt, or Zoom changes that wait. */
+export type ReauthRequiredEvent = BookingAttemptReauthEvent | ChangesWaitingReauthEvent;
+
+/**
  * Called once per booking attempt that needs re-authorization, inside the
- * transaction that releases the slot, so a notification it queues is stored
- * together with that change. Answers whether the specialist was (or will be)
+ * transaction that releases the slot, and once per Zoom change job attempt
+ * that finds the connection dead, in a transaction of its own; a notification
+ * it queues is stored together with that change. Answers whether the specialist was (or will be)
  * notified; it decides on its own whether to throttle.
  */
 export type ReauthNotifier = (trx: Transaction<Database>, event: ReauthRequiredEvent) => Promise<{ notified: boolean }>;

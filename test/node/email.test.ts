@@ -2,6 +2,7 @@ import type { Transaction } from 'kysely';
 import type { ParsedMail } from 'mailparser';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { BookingParties } from '../../server/bookings/lifecycle-events.js';
+import { createZoomChangeJobHandlers } from '../../server/bookings/zoom-changes.js';
 import type { Database } from '../../server/db/schema.js';
 import { createLifecycleEmails, createNotGoneThroughSender } from '../../server/email/notifications.js';
 import { createEmailJobHandler, enqueueEmail, type MailSender } from '../../server/email/outbox.js';
@@ -14,6 +15,7 @@ import { allowOnConsentPage, connectZoom, startTestServer, type TestServer } fro
 import { startTestSmtp, type TestSmtp } from './helpers/smtp.js';
 
 const REAUTH_SUBJECT = '⚠️ Action Required: Re-authorize Your Zoom Account - Intro call';
+const CHANGES_WAITING_SUBJECT = '⚠️ Action Required: Re-authorize Your Zoom Account - changes waiting';
 const HOUR_MS = 3_600_000;
 
 /** Reads an .ics into its unfolded property lines. */
@@ -194,6 +196,94 @@ describe.each(DATABASE_KINDS)('email on %s', (kind) => {
       expect(reauth.text).toContain(`Second Customer tried to book`);
       expect(reauth.text).toContain(pending);
       expect(reauth.html).toContain(pending);
+    });
+
+    it('a Zoom change that finds the token dead emails the specialist, once a window, and a re-auth revives changes that gave up', async () => {
+      const zoomUserId = await connectZoom(server, specialistId);
+      const ids: string[] = [];
+      for (const start of ['2030-01-08T09:00:00Z', '2030-01-09T09:00:00Z']) {
+        const res = await book('Carla Customer', start);
+        expect(res.status).toBe(201);
+        ids.push(((await res.json()) as { booking: { id: string } }).booking.id);
+      }
+      const meetingIds = await Promise.all(
+        ids.map(async (id) => (await db().selectFrom('bookings').select('zoom_meeting_id').where('id', '=', id).executeTakeFirstOrThrow()).zoom_meeting_id!),
+      );
+      const meetingExists = (id: string) => server.emulator.controls.meetings(zoomUserId).some((m) => String(m.id) === id);
+      // The job worker as start.ts runs it: email and the Zoom changes, with the server's (email) re-auth notifier.
+      const sender = createMailSender({ mode: 'smtp', url: `smtp://127.0.0.1:${smtp.port}`, isInsecureAllowed: false });
+      senders.push(sender);
+      const logger = createLogger('silent');
+      const both = createJobWorker({
+        db: db(),
+        databaseKind: kind,
+        clock: time.clock,
+        logger,
+        handlers: [
+          createEmailJobHandler({ db: db(), clock: time.clock, cipher: server.cipher, logger, sender, from: 'specialist-booking <no-reply@booking.test>' }),
+          ...createZoomChangeJobHandlers({ db: db(), zoom: server.core.zoom, connections: server.services.connections, notifyReauthRequired: server.services.bookings.notifyReauthRequired, logger }),
+        ],
+      });
+      const runAll = async () => {
+        await both.runDue();
+        await both.runDue(); // what the first run queued (the re-auth email)
+      };
+      const cancel = (id: string) => server.services.lifecycle.cancel(id, { kind: 'customer', token: server.services.manageTokens.issue(id) });
+      const reauthMails = () => smtp.messages.filter((m) => m.subject?.includes('Re-authorize'));
+      const zoomJobs = () => db().selectFrom('jobs').select(['status', 'attempts']).where('kind', '=', 'zoom.delete-meeting').orderBy('created_at').execute();
+      await runAll();
+      await smtp.waitForMessages(4); // the two bookings' invitations
+
+      server.emulator.controls.revokeAllTokens(zoomUserId);
+      expect((await cancel(ids[0]!)).status).toBe('cancelled');
+      await runAll();
+      await smtp.waitForMessages(7); // two cancellation emails and the re-auth email
+      expect(reauthMails().map((m) => m.subject)).toEqual([CHANGES_WAITING_SUBJECT]);
+      const [first] = reauthMails();
+      expect(first!.to).toMatchObject({ value: [{ address: 'anna@example.test' }] });
+      expect(first!.text).toContain('Your Zoom connection needs to be re-authorized. 1 change to booked sessions (cancelled or moved) waits to reach Zoom. Your customers have been told; Zoom is updated as soon as you re-authorize.');
+      expect(first!.text).not.toContain('tried to book');
+      expect(first!.text).not.toContain('booking attempts have failed');
+      expect(first!.html).toContain('>Re-authorize Zoom</a>');
+      // No customer tried to book: the job alone told the specialist.
+      expect((await db().selectFrom('bookings').select('status').orderBy('start_at').execute()).map((b) => b.status)).toEqual(['cancelled', 'confirmed']);
+      expect(await zoomJobs()).toEqual([{ status: 'pending', attempts: 1 }]);
+
+      // A second failing change inside the window: no second email.
+      time.advance(10 * 60_000);
+      expect((await cancel(ids[1]!)).status).toBe('cancelled');
+      await runAll();
+      await smtp.waitForMessages(9);
+      expect(reauthMails()).toHaveLength(1);
+      expect(await db().selectFrom('email_outbox').select('kind').where('kind', '=', 'reauth_required').execute()).toHaveLength(1);
+
+      // Eight days on, past the 7-day retry window: both changes give up (the window has passed, so one more email).
+      time.advance(8 * 24 * HOUR_MS);
+      await runAll();
+      await smtp.waitForMessages(10);
+      expect(await zoomJobs()).toMatchObject([{ status: 'failed' }, { status: 'failed' }]);
+      const latest = reauthMails().at(-1)!;
+      expect(latest.subject).toBe(CHANGES_WAITING_SUBJECT);
+      expect(latest.text).toContain('2 changes to booked sessions (cancelled or moved) wait to reach Zoom.');
+      expect(meetingIds.map(meetingExists)).toEqual([true, true]);
+
+      // The specialist follows the email's link through Zoom's consent: the changes that gave up run once more.
+      const toZoom = await fetch(linksIn(latest)[0]!, { redirect: 'manual' });
+      expect(toZoom.status).toBe(302);
+      const back = await allowOnConsentPage(toZoom.headers.get('location')!, zoomUserId);
+      const done = await fetch(back, { redirect: 'manual' });
+      expect(done.status).toBe(200);
+      expect(await done.text()).toContain('Zoom re-authorized — customers can book again.');
+      expect(await zoomJobs()).toEqual([
+        { status: 'pending', attempts: 0 },
+        { status: 'pending', attempts: 0 },
+      ]);
+      await both.runDue();
+      expect(await zoomJobs()).toEqual([
+        { status: 'done', attempts: 1 },
+        { status: 'done', attempts: 1 },
+      ]);
+      expect(meetingIds.map(meetingExists)).toEqual([false, false]);
     });
 
     it('refuses an expired or tampered link', async () => {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Booking } from '../../sdk/contract.js';
 import { countPendingZoomChanges, createZoomChangeJobHandlers } from '../../server/bookings/zoom-changes.js';
 import { createJobWorker, type JobWorker } from '../../server/jobs/index.js';
@@ -24,7 +24,8 @@ describe.each(DATABASE_KINDS)('Zoom changes of cancelled and rescheduled booking
     const anna = await seedSpecialist(db());
     serviceIds = anna.serviceIds;
     specialistId = anna.specialistId;
-    server = await startTestServer({ db: db(), clock: time.clock });
+    // Through the proxy, so a test can hold a Zoom call open; it passes everything else through.
+    server = await startTestServer({ db: db(), clock: time.clock, zoomThroughProxy: true });
     zoomUserId = await connectZoom(server, specialistId);
     // The worker start.ts runs, with only the Zoom change kinds.
     worker = createJobWorker({
@@ -32,7 +33,7 @@ describe.each(DATABASE_KINDS)('Zoom changes of cancelled and rescheduled booking
       databaseKind: kind,
       clock: time.clock,
       logger: server.core.logger,
-      handlers: createZoomChangeJobHandlers({ db: db(), zoom: server.core.zoom, connections: server.services.connections, logger: server.core.logger }),
+      handlers: createZoomChangeJobHandlers({ db: db(), zoom: server.core.zoom, connections: server.services.connections, notifyReauthRequired: server.services.bookings.notifyReauthRequired, logger: server.core.logger }),
     });
   });
   afterAll(async () => {
@@ -101,6 +102,40 @@ describe.each(DATABASE_KINDS)('Zoom changes of cancelled and rescheduled booking
     expect(server.emulator.controls.meetings(zoomUserId).filter((m) => m.agenda.includes(booking.id))).toHaveLength(1);
   });
 
+  it('puts right an older move whose slow PATCH lands after a newer one: the meeting ends at the latest time', async () => {
+    const booking = await book();
+    const meetingId = await meetingIdOf(booking.id);
+    const isPatch = (r: { method: string; path: string }) => r.method === 'PATCH' && r.path === `/v2/meetings/${meetingId}`;
+    const patches = () => server.zoomProxy!.requests.filter(isPatch);
+    const patchesBefore = patches().length;
+    await server.services.lifecycle.reschedule(booking.id, customer(booking.id), { start: '2030-01-09T13:00:00.000Z' });
+    // Job 1 reads the first new time, and its PATCH is held on its way to Zoom.
+    let release!: () => void;
+    server.zoomProxy!.faults.push({ kind: 'hold', release: new Promise<void>((resolve) => (release = resolve)) });
+    const first = worker.runDue();
+    await vi.waitFor(() => expect(patches()).toHaveLength(patchesBefore + 1), { timeout: 5_000, interval: 5 });
+    // Meanwhile a second reschedule commits, and its job (in another worker) moves the meeting to the latest time.
+    await server.services.lifecycle.reschedule(booking.id, customer(booking.id), { start: '2030-01-10T13:00:00.000Z' });
+    const other = createJobWorker({
+      db: db(),
+      databaseKind: kind,
+      clock: time.clock,
+      logger: server.core.logger,
+      handlers: createZoomChangeJobHandlers({ db: db(), zoom: server.core.zoom, connections: server.services.connections, notifyReauthRequired: server.services.bookings.notifyReauthRequired, logger: server.core.logger }),
+    });
+    expect(await other.runDue()).toBe(1);
+    expect(Date.parse(meeting(meetingId)!.start_time)).toBe(Date.parse('2030-01-10T13:00:00.000Z'));
+    // Job 1's stale PATCH lands last; job 1 sees the booking moved meanwhile and moves the meeting again.
+    release();
+    expect(await first).toBe(1);
+    expect(Date.parse(meeting(meetingId)!.start_time)).toBe(Date.parse('2030-01-10T13:00:00.000Z'));
+    expect(patches()).toHaveLength(patchesBefore + 3);
+    expect(await zoomJobs()).toMatchObject([
+      { kind: 'zoom.update-meeting', status: 'done', attempts: 1 },
+      { kind: 'zoom.update-meeting', status: 'done', attempts: 1 },
+    ]);
+  });
+
   it('leaves no meeting when a reschedule is followed by a cancel before the jobs run', async () => {
     const booking = await book();
     const meetingId = await meetingIdOf(booking.id);
@@ -120,7 +155,7 @@ describe.each(DATABASE_KINDS)('Zoom changes of cancelled and rescheduled booking
       databaseKind: kind,
       clock: time.clock,
       logger: server.core.logger,
-      handlers: createZoomChangeJobHandlers({ db: db(), zoom: server.core.zoom, connections: server.services.connections, logger: server.core.logger }),
+      handlers: createZoomChangeJobHandlers({ db: db(), zoom: server.core.zoom, connections: server.services.connections, notifyReauthRequired: server.services.bookings.notifyReauthRequired, logger: server.core.logger }),
     });
     const [mine, theirs] = await Promise.all([worker.runDue(), other.runDue()]);
     expect(mine + theirs).toBe(1);

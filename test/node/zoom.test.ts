@@ -97,6 +97,7 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
       });
       expect(server.reauthEvents).toEqual([
         {
+          trigger: 'booking_attempt',
           specialist: { id: specialistId, name: 'Anna Berg', email: 'anna@example.test', timeZone: 'Europe/Berlin' },
           service: { id: serviceIds[0], title: 'Intro call' },
           customer: { name: 'Carla Customer', email: 'carla@example.test' },

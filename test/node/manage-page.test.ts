@@ -225,7 +225,7 @@ describe.each(DATABASE_KINDS)('the manage page on %s', (kind) => {
     await db().updateTable('services').set({ is_active: 0 }).where('id', '=', serviceIds[0]!).execute();
     const { res, text } = await openPage();
     expect(res.status).toBe(200);
-    expect(text).toContain('No other free times in the next two weeks. Write to <a href="mailto:anna@example.test">Anna Berg</a>.');
+    expect(text).toContain('No other free times in the next 14 days. Write to <a href="mailto:anna@example.test">Anna Berg</a>.');
     expect(text).toContain(`action="/bookings/${bookingId}/manage/cancel"`);
   });
 

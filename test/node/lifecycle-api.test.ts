@@ -180,6 +180,9 @@ describe.each(DATABASE_KINDS)('booking manage API on %s', (kind) => {
       expect(await res.json()).toMatchObject({ code: 'rate_limited' });
       expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
       expect((await row(id)).status).toBe('confirmed');
+      // The refused cancel rolled back with its hits: the window's counts stay where the changes left them.
+      expect(await changeHits(`booking-change:booking:${id}`)).toBe(10);
+      expect(await db().selectFrom('jobs').select('kind').where('kind', '=', 'zoom.delete-meeting').execute()).toEqual([]);
     });
 
     it("refuses forged tokens without using up the booking's budget of changes", async () => {

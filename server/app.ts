@@ -132,7 +132,7 @@ function siteApp(deps: AppDeps & { clientAddressOf: ClientAddressOf }, services:
   app.route('/', zoomRoutes(authorization));
   app.route('/', authRoutes({ ...authorization, cookies }));
   app.route('/', specialistRoutes({ ...deps, links: services.links, outbox: services.outbox, connections: services.connections, lifecycle: services.lifecycle, cookies }));
-  app.route('/', manageRoutes({ lifecycle: services.lifecycle, slots: services.slots, cookies }));
+  app.route('/', manageRoutes({ ...deps, lifecycle: services.lifecycle, slots: services.slots, cookies }));
   if (deps.inbox) app.route('/inbox', inboxRoutes(deps.inbox));
   app.route('/', bookingPageRoutes(deps));
   app.route('/', staticRoutes());

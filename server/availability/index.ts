@@ -15,7 +15,8 @@ export { markAvailabilityChanged } from './version.js';
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
-const DEFAULT_RANGE_DAYS = 14;
+/** Days of slots a list without `to` covers; the manage page names it when it finds none. */
+export const DEFAULT_RANGE_DAYS = 14;
 
 export interface AvailabilityDeps {
   db: Kysely<Database>;

@@ -44,9 +44,9 @@ export interface BookingLifecycle {
   /** The booking as its manager sees it. A GET: it changes nothing. */
   get(bookingId: string, access: BookingAccess): Promise<ManagedBooking>;
   /** Cancels a confirmed booking; a cancelled one is answered as it is (idempotent). */
-  cancel(bookingId: string, access: BookingAccess, options?: { reason?: string | undefined }): Promise<ManagedBooking>;
+  cancel(bookingId: string, access: BookingAccess, options?: { reason?: string | undefined; countChange?: CountChange }): Promise<ManagedBooking>;
   /** Moves a confirmed booking to another of its service's offered slots. */
-  reschedule(bookingId: string, access: BookingAccess, change: { start: string; idempotencyKey?: string | undefined }): Promise<ManagedBooking>;
+  reschedule(bookingId: string, access: BookingAccess, change: { start: string; idempotencyKey?: string | undefined; countChange?: CountChange }): Promise<ManagedBooking>;
   /** The specialist offers the customer a reschedule: the cancellation window no longer applies to this booking. */
   offerReschedule(bookingId: string, specialistId: string, options?: { message?: string | undefined }): Promise<ManagedBooking>;
   /**
@@ -56,6 +56,13 @@ export interface BookingLifecycle {
    */
   listForSpecialist(specialistId: string, options: { when: 'upcoming' | 'past'; limit?: number; offset?: number }): Promise<ManagedBooking[]>;
 }
+
+/**
+ * Counts a change against the caller's limits (`countBookingChange`), run in
+ * the change's transaction only once it is sure to happen; throwing rolls
+ * the change back. Repeats and refused changes never reach it.
+ */
+export type CountChange = (trx: Transaction<Database>) => Promise<void>;
 
 type BookingRow = Selectable<BookingsTable>;
 
@@ -164,7 +171,8 @@ export function createBookingLifecycle(deps: BookingLifecycleDeps): BookingLifec
     /**
      * 1. A cancelled booking is answered as it is: a repeat sends nothing.
      * 2. In one transaction: the status update fenced on `confirmed` and the
-     *    start the checks saw (row count checked), the claims released, the
+     *    start the checks saw (row count checked), the caller's `countChange`
+     *    (a cancel that happens is the only one counted), the claims released, the
      *    calendar sequence raised, the Zoom deletion queued, `onCancelled`
      *    raised, and the slot caches told (`markAvailabilityChanged`).
      * A cancel that lost a race to another cancel answers as a repeat.
@@ -193,6 +201,7 @@ export function createBookingLifecycle(deps: BookingLifecycleDeps): BookingLifec
           .where('start_at', '=', row.start_at)
           .executeTakeFirst();
         if (!isOneRow(updated)) return false;
+        await options.countChange?.(trx);
         await trx.deleteFrom('booking_slot_claims').where('booking_id', '=', row.id).execute();
         if (row.zoom_meeting_id !== null) {
           await queueZoomChange(trx, clock, ZOOM_DELETE_MEETING_JOB, { specialistId: specialist.id, bookingId: row.id, meetingId: row.zoom_meeting_id });
@@ -221,7 +230,8 @@ export function createBookingLifecycle(deps: BookingLifecycleDeps): BookingLifec
      * 2. The new start must be one of the service's offered slots
      *    (`slot_unavailable`).
      * 3. In one transaction: the time update fenced on `confirmed` and the
-     *    previous start (row count checked), the old claims deleted and the
+     *    previous start (row count checked), the caller's `countChange` (so
+     *    repeats and refused moves are not counted), the old claims deleted and the
      *    new ones inserted (their primary key refuses a taken time:
      *    `slot_taken`, and the transaction rolls back, so the booking keeps
      *    its old time; no other transaction ever sees both or neither held),
@@ -260,6 +270,7 @@ export function createBookingLifecycle(deps: BookingLifecycleDeps): BookingLifec
             .where('start_at', '=', row.start_at)
             .executeTakeFirst();
           if (!isOneRow(updated)) return false;
+          await change.countChange?.(trx);
           if (key !== undefined) {
             await trx.insertInto('booking_change_keys').values({ booking_id: row.id, idempotency_key: key, request_fingerprint: fingerprint, created_at: now.toISOString() }).execute();
           }

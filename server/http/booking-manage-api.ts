@@ -4,8 +4,8 @@ import { CancelBookingRequestSchema, IdSchema, LIMITS, ManageTokenQuerySchema, R
 import type { BookingLifecycle } from '../bookings/lifecycle.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
-import { DomainError, rateLimited } from '../errors.js';
-import { DAY_MS, HOUR_MS, hitRateLimits, type AbuseLimits } from '../limits/index.js';
+import { DomainError } from '../errors.js';
+import { countBookingChange, type BookingChangeLimitDeps } from '../limits/index.js';
 import type { Logger } from '../logger.js';
 import type { AllowedOriginsLookup } from '../specialists/allowed-origins.js';
 import { parseOrThrow } from '../validation.js';
@@ -14,18 +14,12 @@ import { addressLimitKey, type ClientAddressOf } from './client-address.js';
 import { readJsonBody } from './json-body.js';
 import { parseIdempotencyKey } from './idempotency-key.js';
 
-/**
- * Changes of one booking per day: each cancel or reschedule emails both
- * parties, so a leaked manage link must not become a way to flood them.
- */
-const CHANGES_PER_BOOKING_PER_DAY = 10;
-
 export interface BookingManageApiDeps {
   db: Kysely<Database>;
   clock: Clock;
   lifecycle: BookingLifecycle;
-  /** Changes per client address per hour count against `bookingsPerAddressPerHour`. */
-  limits: Pick<AbuseLimits, 'bookingsPerAddressPerHour'>;
+  /** Changes per client address per hour count against `bookingsPerAddressPerHour` (see `countBookingChange`). */
+  limits: BookingChangeLimitDeps['limits'];
   clientAddressOf: ClientAddressOf;
   allowedOrigins: AllowedOriginsLookup;
   publicUrl: string;
@@ -46,8 +40,10 @@ function bookingIdParam(c: Context): string {
  * `POST /bookings/{id}/reschedule` (with an optional `Idempotency-Key`),
  * each holding the manage link's token. Inside the API envelope (request
  * id, error shape); CORS grants the booking's specialist's allowed origins,
- * as the booking API does. The writes count against a per-address and a
- * per-booking limit (`rate_limited`, 429).
+ * as the booking API does. A change that happens counts against a
+ * per-address and a per-booking limit, shared with the manage page
+ * (`countBookingChange`; `rate_limited`, 429); a forged token or a repeat
+ * does not.
  */
 export function bookingManageApiRoutes(deps: BookingManageApiDeps): Hono {
   const app = new Hono();
@@ -75,13 +71,7 @@ export function bookingManageApiRoutes(deps: BookingManageApiDeps): Hono {
     onAnswered: deps.onAnswered,
   });
 
-  async function countChange(c: Context, bookingId: string): Promise<void> {
-    const verdict = await hitRateLimits(db, deps.clock, [
-      { bucket: `booking-change:address:${addressLimitKey(deps.clientAddressOf(c))}`, limit: deps.limits.bookingsPerAddressPerHour, windowMs: HOUR_MS },
-      { bucket: `booking-change:booking:${bookingId}`, limit: CHANGES_PER_BOOKING_PER_DAY, windowMs: DAY_MS },
-    ]);
-    if (!verdict.isAllowed) throw rateLimited('Too many changes to bookings.', verdict.retryAfterSeconds);
-  }
+  const countChange = (c: Context, bookingId: string) => countBookingChange(deps, bookingId, addressLimitKey(deps.clientAddressOf(c)));
 
   const answer = (c: Context, booking: ManagedBookingResponse['booking']) => c.json({ success: true as const, booking } satisfies ManagedBookingResponse);
 
@@ -102,8 +92,7 @@ export function bookingManageApiRoutes(deps: BookingManageApiDeps): Hono {
     envelope.route(async (c) => {
       const id = bookingIdParam(c);
       const body = await readJsonBody(c, CancelBookingRequestSchema, LIMITS.maxBodyBytes);
-      await countChange(c, id);
-      return answer(c, await lifecycle.cancel(id, { kind: 'customer', token: body.token }, { reason: body.reason }));
+      return answer(c, await lifecycle.cancel(id, { kind: 'customer', token: body.token }, { reason: body.reason, countChange: countChange(c, id) }));
     }),
   );
 
@@ -114,8 +103,8 @@ export function bookingManageApiRoutes(deps: BookingManageApiDeps): Hono {
       const rawKey = c.req.header('idempotency-key');
       const idempotencyKey = rawKey === undefined ? undefined : parseIdempotencyKey(rawKey);
       const body = await readJsonBody(c, RescheduleBookingRequestSchema, LIMITS.maxBodyBytes);
-      await countChange(c, id);
-      return answer(c, await lifecycle.reschedule(id, { kind: 'customer', token: body.token }, { start: body.start, idempotencyKey }));
+      const change = { start: body.start, idempotencyKey, countChange: countChange(c, id) };
+      return answer(c, await lifecycle.reschedule(id, { kind: 'customer', token: body.token }, change));
     }),
   );
 

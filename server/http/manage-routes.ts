@@ -2,17 +2,21 @@ import { Hono, type Context } from 'hono';
 import type { z } from 'zod';
 import { CancelBookingRequestSchema, RescheduleBookingRequestSchema, type ManagedBooking } from '../../sdk/contract.js';
 import type { SlotLister } from '../availability/index.js';
-import type { BookingLifecycle } from '../bookings/lifecycle.js';
+import type { BookingLifecycle, CountChange } from '../bookings/lifecycle.js';
 import { DomainError } from '../errors.js';
+import { countBookingChange, type BookingChangeLimitDeps } from '../limits/index.js';
 import { listProblems, parseOrThrow } from '../validation.js';
+import { addressLimitKey, type ClientAddressOf } from './client-address.js';
 import type { SiteCookies } from './cookies.js';
 import { STATUS_BY_CODE } from './errors.js';
 import type { Flash } from './pages/layout.js';
 import { endedManageLinkPage, groupSlotsByDay, invalidManageLinkPage, managePage, type ManageView } from './pages/manage-page.js';
 import { expiredFormPage } from './pages/specialist-pages.js';
 
-export interface ManageRoutesDeps {
+export interface ManageRoutesDeps extends BookingChangeLimitDeps {
   lifecycle: BookingLifecycle;
+  /** The client's address: a form's change counts against the same limits as the API's. */
+  clientAddressOf: ClientAddressOf;
   /** The slot lister the API uses, so the page offers exactly the times a booking could take. */
   slots: SlotLister;
   cookies: SiteCookies;
@@ -72,7 +76,9 @@ function viewOf(booking: ManagedBooking, token: string): ManageView {
  *
  * A forged token answers 403 (an unknown booking 404) and a started session
  * 410, each with a page that says what to do; the lifecycle checks both on
- * every call.
+ * every call. A change counts against the API's limits (`countBookingChange`):
+ * over one, the page is shown again with 429, `Retry-After` and the wait in
+ * words.
  */
 export function manageRoutes(deps: ManageRoutesDeps): Hono {
   const app = new Hono();
@@ -97,7 +103,7 @@ export function manageRoutes(deps: ManageRoutesDeps): Hono {
   }
 
   /** The page for the booking the token manages, or the page saying why the link does not work. */
-  async function renderManage(c: Context, bookingId: string, token: string, flash: Flash | undefined, status: 200 | 400 = 200): Promise<Response> {
+  async function renderManage(c: Context, bookingId: string, token: string, flash: Flash | undefined, status: 200 | 400 | 429 = 200): Promise<Response> {
     let booking: ManagedBooking;
     try {
       booking = await deps.lifecycle.get(bookingId, { kind: 'customer', token });
@@ -118,7 +124,7 @@ export function manageRoutes(deps: ManageRoutesDeps): Hono {
    * change made, back to the page with its message. Input the schema refuses
    * shows the page again with the problem (400).
    */
-  const manageForm = <Input>(schema: z.ZodType<Input>, change: (bookingId: string, input: Input) => Promise<keyof typeof FLASHES>) =>
+  const manageForm = <Input>(schema: z.ZodType<Input>, change: (bookingId: string, input: Input, countChange: CountChange) => Promise<keyof typeof FLASHES>) =>
     async function handleManageForm(c: Context) {
       const bookingId = c.req.param('id') ?? '';
       const body = await c.req.parseBody();
@@ -129,9 +135,14 @@ export function manageRoutes(deps: ManageRoutesDeps): Hono {
       delete form._csrf;
       let done: keyof typeof FLASHES;
       try {
-        done = await change(bookingId, parseOrThrow(schema, form, { summarize: listProblems }));
+        const countChange = countBookingChange(deps, bookingId, addressLimitKey(deps.clientAddressOf(c)));
+        done = await change(bookingId, parseOrThrow(schema, form, { summarize: listProblems }), countChange);
       } catch (error) {
         if (error instanceof DomainError && error.code === 'validation_failed') return renderManage(c, bookingId, token, { kind: 'error', message: error.message }, 400);
+        if (error instanceof DomainError && error.code === 'rate_limited') {
+          c.header('Retry-After', String(error.details.retryAfterSeconds));
+          return renderManage(c, bookingId, token, { kind: 'error', message: error.message }, 429);
+        }
         const page = linkProblem(c, error);
         if (page) return page;
         const flashed = error instanceof DomainError ? FLASHED_REFUSALS[error.code] : undefined;
@@ -143,17 +154,17 @@ export function manageRoutes(deps: ManageRoutesDeps): Hono {
 
   app.post(
     '/bookings/:id/manage/cancel',
-    manageForm(CancelBookingRequestSchema, async (bookingId, { token, reason }) => {
-      await deps.lifecycle.cancel(bookingId, { kind: 'customer', token }, { reason });
+    manageForm(CancelBookingRequestSchema, async (bookingId, { token, reason }, countChange) => {
+      await deps.lifecycle.cancel(bookingId, { kind: 'customer', token }, { reason, countChange });
       return 'cancelled';
     }),
   );
 
   app.post(
     '/bookings/:id/manage/reschedule',
-    manageForm(RescheduleBookingRequestSchema.partial({ start: true }), async (bookingId, { token, start }) => {
+    manageForm(RescheduleBookingRequestSchema.partial({ start: true }), async (bookingId, { token, start }, countChange) => {
       if (!start) return 'no_time';
-      await deps.lifecycle.reschedule(bookingId, { kind: 'customer', token }, { start });
+      await deps.lifecycle.reschedule(bookingId, { kind: 'customer', token }, { start, countChange });
       return 'rescheduled';
     }),
   );

@@ -10,6 +10,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
 
+export { CHANGES_PER_BOOKING_PER_DAY, countBookingChange, type BookingChangeLimitDeps } from './booking-changes.js';
 export { createSlotReadLimiter, type SlotReadLimiter, type SlotReadLimiterOptions } from './slot-reads.js';
 
 export const MINUTE_MS = 60_000;

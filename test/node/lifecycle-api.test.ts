@@ -51,6 +51,9 @@ describe.each(DATABASE_KINDS)('booking manage API on %s', (kind) => {
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
   const row = (id: string) => db().selectFrom('bookings').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  /** The hits a limit bucket holds in its current window; 0 when it has none. */
+  const changeHits = async (bucket: string) =>
+    Number((await db().selectFrom('rate_limits').select('hits').where('bucket', '=', bucket).executeTakeFirst())?.hits ?? 0);
 
   describe('GET /bookings/{id}', () => {
     it('answers the booking for its token, and changes nothing', async () => {
@@ -177,6 +180,44 @@ describe.each(DATABASE_KINDS)('booking manage API on %s', (kind) => {
       expect(await res.json()).toMatchObject({ code: 'rate_limited' });
       expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
       expect((await row(id)).status).toBe('confirmed');
+      // The refused cancel rolled back with its hits: the window's counts stay where the changes left them.
+      expect(await changeHits(`booking-change:booking:${id}`)).toBe(10);
+      expect(await db().selectFrom('jobs').select('kind').where('kind', '=', 'zoom.delete-meeting').execute()).toEqual([]);
+    });
+
+    it("refuses forged tokens without using up the booking's budget of changes", async () => {
+      const { id, token } = await book();
+      for (let i = 0; i < 12; i++) {
+        const forged = await post(id, 'cancel', { token: `forged-${i}` });
+        expect(forged.status).toBe(403);
+        expect(await forged.json()).toMatchObject({ code: 'invalid_manage_token' });
+      }
+      expect(await changeHits(`booking-change:booking:${id}`)).toBe(0);
+      const real = await post(id, 'cancel', { token });
+      expect(real.status).toBe(200);
+      expect((await row(id)).status).toBe('cancelled');
+      expect(await changeHits(`booking-change:booking:${id}`)).toBe(1);
+    });
+
+    it('counts only changes that happen: repeats and refused changes are free', async () => {
+      const { id, token } = await book();
+      const moved = await post(id, 'reschedule', { token, start: '2030-01-08T12:00:00.000Z' }, { 'idempotency-key': 'move-1' });
+      expect(moved.status).toBe(200);
+      await book('2030-01-08T10:00:00.000Z');
+      for (let i = 0; i < 5; i++) {
+        expect((await post(id, 'reschedule', { token, start: '2030-01-08T12:00:00.000Z' }, { 'idempotency-key': 'move-1' })).status).toBe(200);
+        expect((await post(id, 'reschedule', { token, start: '2030-01-08T12:00:00.000Z' })).status).toBe(200);
+        expect((await post(id, 'reschedule', { token, start: '2030-01-08T10:00:00.000Z' })).status).toBe(409);
+      }
+      expect(await changeHits(`booking-change:booking:${id}`)).toBe(1);
+      expect(await changeHits('booking-change:address:127.0.0.1')).toBe(1);
+      for (let i = 0; i < 8; i++) expect((await post(id, 'reschedule', { token, start: i % 2 ? '2030-01-08T12:00:00.000Z' : TUESDAY_SLOT })).status).toBe(200);
+      expect((await post(id, 'cancel', { token })).status).toBe(200);
+      expect(await changeHits(`booking-change:booking:${id}`)).toBe(10);
+      const repeat = await post(id, 'cancel', { token });
+      expect(repeat.status).toBe(200);
+      expect(await repeat.json()).toMatchObject({ booking: { status: 'cancelled' } });
+      expect(await changeHits(`booking-change:booking:${id}`)).toBe(10);
     });
   });
 

@@ -80,6 +80,45 @@ describe.each(DATABASE_KINDS)('booking limits on %s', (kind) => {
     expect((await book(url, slots[4]!, { email: 'c@example.test' }, { 'x-forwarded-for': '198.51.100.7' })).status).toBe(201);
   });
 
+  it('per client address, changes through the manage page and the API share one count, apart from bookings', async () => {
+    const { url } = await serve({ bookingsPerAddressPerHour: 2 });
+    const address = { 'x-forwarded-for': '203.0.113.50' };
+    // Outside the default 24-hour cancellation window.
+    const later = slots.filter((start) => Date.parse(start) >= NOW.getTime() + 25 * 3_600_000);
+    const ids: string[] = [];
+    for (const [i, start] of [later[0]!, later[2]!].entries()) {
+      const res = await book(url, start, { email: `c${i}@example.test` }, address);
+      expect(res.status).toBe(201);
+      ids.push((await res.json()).booking.id);
+    }
+    const [first, second] = ids as [string, string];
+    const tokenOf = (id: string) => server!.services.manageTokens.issue(id);
+    const apiChange = (id: string, action: string, body: Record<string, string>, headers: Record<string, string>) =>
+      fetch(`${url}/api/v1/bookings/${id}/${action}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ token: tokenOf(id), ...body }) });
+    // The two bookings used up the address's bookings, not its changes.
+    expect((await apiChange(first, 'reschedule', { start: later[4]! }, address)).status).toBe(200);
+    const page = await fetch(`${url}/bookings/${second}/manage?token=${tokenOf(second)}`, { headers: address });
+    const cookie = page.headers.get('set-cookie')!.split(';')[0]!;
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
+    const postForm = (form: Record<string, string>) =>
+      fetch(`${url}/bookings/${second}/manage/cancel`, {
+        method: 'POST',
+        headers: { ...address, cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: csrf, token: tokenOf(second), ...form }),
+        redirect: 'manual',
+      });
+    expect((await postForm({})).status).toBe(303);
+    const before = await counts();
+    const refused = await apiChange(first, 'cancel', {}, address);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe(String(SECONDS_TO_NEXT_HOUR));
+    expect(await refused.json()).toEqual({ success: false, code: 'rate_limited', message: 'Too many changes to bookings. Please try again in 60 minutes.', retryAfterSeconds: SECONDS_TO_NEXT_HOUR });
+    expect(await counts()).toEqual(before);
+    expect((await db().selectFrom('bookings').select('status').where('id', '=', first).executeTakeFirstOrThrow()).status).toBe('confirmed');
+    // Another address is counted apart.
+    expect((await apiChange(first, 'cancel', {}, { 'x-forwarded-for': '198.51.100.7' })).status).toBe(200);
+  });
+
   it('per client address counts an IPv6 /64 as one address', async () => {
     const { url } = await serve({ bookingsPerAddressPerHour: 1 });
     expect((await book(url, slots[0]!, { email: 'a@example.test' }, { 'x-forwarded-for': '2001:db8:1:2::a' })).status).toBe(201);

@@ -176,6 +176,35 @@ describe.each(DATABASE_KINDS)('the manage page on %s', (kind) => {
     expect(await bookingRow()).toMatchObject({ status: 'confirmed', start_at: WEDNESDAY_10 });
   });
 
+  it('limits form changes with the API’s budget: a 429 page that says how long to wait, and nothing changes', async () => {
+    const { cookie, csrf } = await openPage();
+    const times = [THURSDAY_14, WEDNESDAY_10];
+    for (let i = 0; i < 5; i++) {
+      const moved = await fetch(`${server.url}/api/v1/bookings/${bookingId}/reschedule`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token, start: times[i % 2] }),
+      });
+      expect(moved.status).toBe(200);
+    }
+    for (let i = 5; i < 10; i++) {
+      const moved = await post(`/bookings/${bookingId}/manage/reschedule`, cookie, { _csrf: csrf, token, start: times[i % 2]! });
+      expect(moved.headers.get('location')).toMatch(/&done=rescheduled$/);
+    }
+    expect(await bookingRow()).toMatchObject({ start_at: WEDNESDAY_10, calendar_sequence: 10 });
+    const before = await stateSnapshot();
+    for (const [action, form] of [['reschedule', { start: THURSDAY_14 }], ['cancel', {}]] as const) {
+      const refused = await post(`/bookings/${bookingId}/manage/${action}`, cookie, { _csrf: csrf, token, ...form });
+      expect(refused.status).toBe(429);
+      // NOW is 06:00 UTC: the day's budget frees at midnight UTC.
+      expect(refused.headers.get('retry-after')).toBe(String(18 * 3600));
+      const text = await refused.text();
+      expect(text).toContain('<p class="flash error" role="alert">Too many changes to bookings. Please try again in 18 hours.</p>');
+      expect(text).toContain(`action="/bookings/${bookingId}/manage/cancel"`);
+    }
+    expect(await stateSnapshot()).toEqual(before);
+  });
+
   it('inside the cancellation window says so, with the specialist’s email, and offers no buttons', async () => {
     const { cookie, csrf } = await openPage();
     time.advance(36 * HOUR); // Tuesday 19:00 Berlin: 14 hours before the start.
@@ -196,7 +225,7 @@ describe.each(DATABASE_KINDS)('the manage page on %s', (kind) => {
     await db().updateTable('services').set({ is_active: 0 }).where('id', '=', serviceIds[0]!).execute();
     const { res, text } = await openPage();
     expect(res.status).toBe(200);
-    expect(text).toContain('No other free times in the next two weeks. Write to <a href="mailto:anna@example.test">Anna Berg</a>.');
+    expect(text).toContain('No other free times in the next 14 days. Write to <a href="mailto:anna@example.test">Anna Berg</a>.');
     expect(text).toContain(`action="/bookings/${bookingId}/manage/cancel"`);
   });
 

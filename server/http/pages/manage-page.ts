@@ -1,4 +1,5 @@
 import { LIMITS } from '../../../sdk/contract.js';
+import { DEFAULT_RANGE_DAYS } from '../../availability/index.js';
 import { formatWhen } from '../../email/format.js';
 import { html, layout, type Flash, type SafeHtml } from './layout.js';
 
@@ -30,7 +31,11 @@ export interface SlotDay {
   slots: { start: string; label: string }[];
 }
 
-/** The days offered at most: a week of choices, in one native picker (short on a phone). */
+/**
+ * The days offered at most: a week of choices, in one native picker (short
+ * on a phone). They are the first days with free times among the slot
+ * list's `DEFAULT_RANGE_DAYS`, so an empty list means none in that range.
+ */
 const SLOT_DAYS_SHOWN = 7;
 
 /**
@@ -96,7 +101,7 @@ function rescheduleCard(view: ManageView, csrf: SafeHtml, days: SlotDay[]): Safe
   <h2 id="reschedule-title">Move to another time</h2>
   ${
     days.length === 0
-      ? html`<p class="muted">No other free times in the next two weeks. Write to <a href="mailto:${view.specialistEmail}">${view.specialistName}</a>.</p>`
+      ? html`<p class="muted">No other free times in the next ${DEFAULT_RANGE_DAYS} days. Write to <a href="mailto:${view.specialistEmail}">${view.specialistName}</a>.</p>`
       : html`<form method="post" action="/bookings/${view.bookingId}/manage/reschedule">${csrf}
     <label for="new-time">New time</label>
     <select id="new-time" name="start" required aria-describedby="new-time-hint">

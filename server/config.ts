@@ -73,6 +73,9 @@ const EnvSchema = z.object({
   SLOT_READS_PER_ADDRESS_PER_MINUTE: limitCount(600),
   METRICS_TOKEN: z.string().min(32, 'must be at least 32 characters (openssl rand -hex 32)').optional(),
   ZOOM_EMULATOR_PORT: port().optional(),
+  ZOOM_HEALTH_CHECK_HOURS: wholeNumber(1, 720, 'hours').default(6),
+  ZOOM_HEALTH_CHECKS_PER_SECOND: wholeNumber(1, 100, 'checks').default(5),
+  ZOOM_REFRESH_TOKEN_LIFETIME_DAYS: wholeNumber(1, 5475, 'days').default(90),
 });
 
 const DEMO_DATABASE_URL = 'sqlite:./data/specialist-booking.sqlite';
@@ -108,6 +111,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** Bodies of sent emails are purged this long after they were sent; the rows stay. */
   emailBodyRetentionMs: number;
+  /** The routine Zoom connection check (issue #17, server/zoom/health.ts). */
+  zoomHealth: { checkIntervalMs: number; checksPerSecond: number; refreshTokenLifetimeMs: number };
   /** Booking and slot-read limits per address, customer and specialist. */
   limits: AbuseLimits;
   /** Bearer token that opens `/metrics` to callers off loopback or through a proxy; unset: direct loopback only. */
@@ -221,6 +226,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trustProxy,
     shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
     emailBodyRetentionMs: e.EMAIL_BODY_RETENTION_DAYS * 86_400_000,
+    zoomHealth: {
+      checkIntervalMs: e.ZOOM_HEALTH_CHECK_HOURS * 3_600_000,
+      checksPerSecond: e.ZOOM_HEALTH_CHECKS_PER_SECOND,
+      refreshTokenLifetimeMs: e.ZOOM_REFRESH_TOKEN_LIFETIME_DAYS * 86_400_000,
+    },
     limits: {
       bookingsPerAddressPerHour: e.BOOKINGS_PER_ADDRESS_PER_HOUR,
       bookingsPerCustomerPerDay: e.BOOKINGS_PER_CUSTOMER_PER_DAY,

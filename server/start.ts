@@ -23,6 +23,7 @@ import { createEmailJobHandler } from './email/outbox.js';
 import { createReminderJobHandler } from './email/reminders.js';
 import { createMailSender } from './email/transport.js';
 import { createZoomClient, type ZoomClient } from './zoom/client.js';
+import { createZoomHealthCheck, createZoomHealthNoticeJobHandler, ZOOM_HEALTH_TICK_MS } from './zoom/health.js';
 import { createMeetingCleanupJobHandler } from './zoom/meeting-cleanup.js';
 import { createZoomChangeJobHandlers } from './bookings/zoom-changes.js';
 import type { ZoomConnectionStore } from './zoom/connections.js';
@@ -176,10 +177,13 @@ interface BackgroundWiring {
  * order: the job worker (sends queued email, deletes leftover Zoom meetings,
  * and every later kind of job), the sweep that finishes
  * bookings whose request died mid-way (its first run ends before the server
- * is ready), and the retention job (purges old rows). `close()` stops them all.
+ * is ready), the retention job (purges old rows) and the Zoom health check
+ * (issue #17: each connection checked every few hours, a second's budget a
+ * run). `close()` stops them all.
  */
 function backgroundTasks({ config, options, core, services, sender, databaseKind }: BackgroundWiring): BackgroundTask[] {
   const { db, clock, cipher, logger, publicUrl } = core;
+  const zoomHealth = createZoomHealthCheck({ ...core, connections: services.connections, ...config.zoomHealth });
   return [
     // One worker for every kind of job (email now; later kinds add a handler, not a worker).
     namedTask(
@@ -195,6 +199,7 @@ function backgroundTasks({ config, options, core, services, sender, databaseKind
           createMeetingCleanupJobHandler(services.bookings.meetings),
           ...createZoomChangeJobHandlers({ db, zoom: core.zoom, connections: services.connections, notifyReauthRequired: services.bookings.notifyReauthRequired, logger }),
           createReminderJobHandler({ db, clock, logger, outbox: services.outbox, publicUrl, manageTokens: services.manageTokens }),
+          createZoomHealthNoticeJobHandler({ notifyReauthRequired: services.bookings.notifyReauthRequired }),
         ],
       }),
     ),
@@ -205,6 +210,12 @@ function backgroundTasks({ config, options, core, services, sender, databaseKind
       logger,
     }),
     namedTask('retention', createRetentionJob({ tasks: retentionTasks(db, { emailBodyRetentionMs: config.emailBodyRetentionMs }), clock, logger })),
+    periodicTask({
+      name: 'zoom health check',
+      intervalMs: ZOOM_HEALTH_TICK_MS,
+      run: (stopping) => zoomHealth.runDue(stopping),
+      logger,
+    }),
   ];
 }
 

@@ -141,6 +141,11 @@ export interface ZoomConnectionsTable {
   /** Lease of the per-connection refresh lock: who holds it, until when. */
   refresh_lock_owner: string | null;
   refresh_lock_until: string | null;
+  /** When the routine health check (server/zoom/health.ts) is next due; null: due now. */
+  health_check_due_at: string | null;
+  /** When that check last ran, and what it found (`ZoomHealthResult`). */
+  health_checked_at: string | null;
+  health_check_result: string | null;
   connected_at: string;
   updated_at: string;
 }

@@ -4,10 +4,11 @@ import type { OutgoingEmail } from './outbox.js';
 import { formatWhen } from './format.js';
 import { BRAND, button, frame, oneLine, withoutHostileText } from './layout.js';
 
-/** What brought the re-auth email about: a customer's booking attempt, or Zoom changes that wait (issue #16). */
+/** What brought the re-auth email about: a customer's booking attempt, Zoom changes that wait (issue #16), or the health check (issue #17). */
 export type ReauthEmailTrigger =
   | { trigger: 'booking_attempt'; service: { title: string }; customer: { name: string }; start: Date; attemptedAt: Date }
-  | { trigger: 'changes_waiting' };
+  | { trigger: 'changes_waiting' }
+  | { trigger: 'health_check'; reminder: number; failedBookingAttempts: number };
 
 export type ReauthEmailInput = ReauthEmailTrigger & {
   specialist: { name: string; email: string; timeZone: string };
@@ -29,7 +30,10 @@ function pendingChangesSentence(count: number): string {
  * The email that asks a specialist to re-authorize Zoom, with a one-click
  * link. A booking attempt leads with the customer who could not book (subject
  * ends with the service); waiting changes lead with how many (subject ends
- * "changes waiting"), since no customer is involved.
+ * "changes waiting"), since no customer is involved; the health check
+ * (issue #17) says a routine check found it, and whether any customer has
+ * been turned away yet (subject ends "found by a routine check"; a reminder's
+ * starts "Reminder").
  */
 export function reauthRequiredEmail(input: ReauthEmailInput): OutgoingEmail {
   const specialist = { ...input.specialist, name: oneLine(input.specialist.name) };
@@ -54,6 +58,15 @@ export function reauthRequiredEmail(input: ReauthEmailInput): OutgoingEmail {
       html: `<strong>${escapeHtml(customer.name)}</strong> tried to book <strong>${escapeHtml(service.title)}</strong> for ${escapeHtml(slot)}, on ${escapeHtml(attempted)}, but the booking could not be completed: your Zoom connection needs to be re-authorized.`,
     };
     notes = [...(more ? [more] : []), ...(pending ? [pending] : [])];
+  } else if (input.trigger === 'health_check') {
+    subject = `⚠️ ${input.reminder > 0 ? 'Reminder' : 'Action Required'}: Re-authorize Your Zoom Account - found by a routine check`;
+    const turnedAway =
+      input.failedBookingAttempts === 0
+        ? 'no customer has been turned away yet. Re-authorize now and nobody will be.'
+        : `since then, ${input.failedBookingAttempts === 1 ? '1 booking attempt has' : `${input.failedBookingAttempts} booking attempts have`} failed.`;
+    const sentence = `Your Zoom connection needs to be re-authorized. This was found by a routine check; ${turnedAway}`;
+    lead = { text: sentence, html: escapeHtml(sentence) };
+    notes = pending ? [pending] : [];
   } else {
     subject = '⚠️ Action Required: Re-authorize Your Zoom Account - changes waiting';
     const sentence = `Your Zoom connection needs to be re-authorized. ${pending ?? 'Changes to booked sessions (cancelled or moved) wait to reach Zoom.'}`;
@@ -61,10 +74,10 @@ export function reauthRequiredEmail(input: ReauthEmailInput): OutgoingEmail {
     notes = more ? [more] : [];
   }
   const why =
-    input.trigger === 'booking_attempt'
+    input.trigger !== 'changes_waiting'
       ? 'every session booked through your booking page gets its own Zoom meeting. Until Zoom is reconnected, customers cannot book you.'
       : 'until Zoom is reconnected, the meetings of cancelled sessions stay in your Zoom account, moved ones keep their old time, and customers cannot book you.';
-  const done = input.trigger === 'booking_attempt' ? 'Done: customers can book again.' : 'Done: Zoom is updated and customers can book again.';
+  const done = input.trigger !== 'changes_waiting' ? 'Done: customers can book again.' : 'Done: Zoom is updated and customers can book again.';
   const closing = input.trigger === 'booking_attempt' ? ['We let the customer know you have been notified.'] : [];
   const text = [
     `Hi ${specialist.name},`,

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { DomainError } from '../errors.js';
 import { completeZoomAuthorization, startZoomAuthorization, type AuthorizationDeps } from '../zoom/authorization.js';
+import { recordDeauthorization } from '../zoom/health.js';
 import { isValidZoomSignature, urlValidationAnswer } from '../zoom/webhook.js';
 import { errorResponse } from './errors.js';
 import { parseJsonText } from './json-body.js';
@@ -98,6 +99,8 @@ export function zoomRoutes(deps: ZoomRoutesDeps): Hono<{ Variables: SessionVaria
     }
     if (event?.event === 'app_deauthorized' && typeof event.payload?.user_id === 'string') {
       const changed = await deps.connections.markDeauthorized(event.payload.user_id);
+      // As if the health check had found it: the specialist is emailed at once, then reminded (issue #17).
+      await recordDeauthorization(deps, event.payload.user_id);
       deps.logger.info('zoom app deauthorized', { zoomUserId: event.payload.user_id, connectionsRevoked: changed });
     }
     return c.body(null, 204);

@@ -27,8 +27,20 @@ export interface ChangesWaitingReauthEvent extends ReauthEventBase {
   trigger: 'changes_waiting';
 }
 
-/** Why the specialist is asked to re-authorize: a booking attempt, or Zoom changes that wait. */
-export type ReauthRequiredEvent = BookingAttemptReauthEvent | ChangesWaitingReauthEvent;
+/**
+ * The routine health check (server/zoom/health.ts) or Zoom's deauthorization
+ * webhook found the connection dead (issue #17): the first email (`reminder`
+ * 0) and the reminders after 1, 3 and 7 days (1 to 3).
+ */
+export interface HealthCheckReauthEvent extends ReauthEventBase {
+  trigger: 'health_check';
+  reminder: number;
+  /** Booking attempts refused since the connection died: 0 means no customer has been turned away yet. */
+  failedBookingAttempts: number;
+}
+
+/** Why the specialist is asked to re-authorize: a booking attempt, Zoom changes that wait, or the health check. */
+export type ReauthRequiredEvent = BookingAttemptReauthEvent | ChangesWaitingReauthEvent | HealthCheckReauthEvent;
 
 /**
  * Called once per booking attempt that needs re-authorization, inside the

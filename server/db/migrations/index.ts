@@ -12,6 +12,7 @@ import * as meetingLockToken from './0010_meeting_lock_token.js';
 import * as jobs from './0011_jobs.js';
 import * as bookingLifecycle from './0012_booking_lifecycle.js';
 import * as reminderOffsets from './0013_reminder_offsets.js';
+import * as zoomHealth from './0014_zoom_health.js';
 
 /**
  * Every migration, in order. Listed here rather than read from a folder so
@@ -31,4 +32,5 @@ export const migrations: Record<string, Migration> = {
   '0011_jobs': jobs,
   '0012_booking_lifecycle': bookingLifecycle,
   '0013_reminder_offsets': reminderOffsets,
+  '0014_zoom_health': zoomHealth,
 };

@@ -1,6 +1,7 @@
 import type { ZoomConnectionRow } from '../../zoom/connections.js';
 import type { ReauthReason } from '../../zoom/connections.js';
 import { formatWhen } from '../../email/format.js';
+import type { ZoomHealthResult } from '../../zoom/health.js';
 import { html, type SafeHtml } from './layout.js';
 
 const REASONS_FOR_SPECIALISTS: Record<ReauthReason, string> = {
@@ -9,6 +10,20 @@ const REASONS_FOR_SPECIALISTS: Record<ReauthReason, string> = {
   access_token_rejected: 'Zoom refused this app’s access (it was revoked or lacks a permission)',
   deauthorized_in_zoom: 'the app was removed from your Zoom account',
 };
+
+const HEALTH_RESULTS: Record<ZoomHealthResult, string> = {
+  ok: 'Zoom answered; the connection works',
+  dead: 'the connection no longer works',
+  unreachable: 'Zoom could not be reached; it is checked again shortly',
+};
+
+/** When the routine check (issue #17) last looked at the connection and what it found; a check from before the last connect does not count. */
+function lastCheckLine(connection: ZoomConnectionRow, timeZone: string): SafeHtml {
+  const checkedAt = connection.health_checked_at;
+  if (checkedAt === null || checkedAt < connection.connected_at) return html`<p class="hint" id="zoom-last-check">Not checked yet: a routine check looks at the connection every few hours.</p>`;
+  const result = HEALTH_RESULTS[(connection.health_check_result ?? 'unreachable') as ZoomHealthResult];
+  return html`<p class="hint" id="zoom-last-check">Last checked ${formatWhen(new Date(checkedAt), timeZone)}: ${result}.</p>`;
+}
 
 /** A button that starts Zoom's consent flow: a POST with the session's CSRF token, since it changes state. */
 function connectButton(csrfToken: string, label: string, kind: 'button' | 'button secondary' = 'button'): SafeHtml {
@@ -35,6 +50,7 @@ export function zoomStatusCard(connection: ZoomConnectionRow | undefined, csrfTo
     return html`<section class="card" aria-labelledby="zoom-status-title">
   <h2 id="zoom-status-title">${heading} <span class="badge ok">Healthy</span></h2>
   <p>Connected as <strong>${connection.zoom_display_name}</strong> (${connection.zoom_email}). New bookings get a Zoom meeting automatically.</p>
+  ${lastCheckLine(connection, timeZone)}
   <div class="actions">${connectButton(csrfToken, 'Switch Zoom account', 'button secondary')} ${disconnect}</div>
 </section>`;
   }
@@ -45,6 +61,7 @@ export function zoomStatusCard(connection: ZoomConnectionRow | undefined, csrfTo
   <p>Since ${formatWhen(new Date(connection.invalid_since ?? connection.updated_at), timeZone)}: ${reason}.
   ${attempts > 0 ? html`<strong>${attempts} booking attempt${attempts === 1 ? '' : 's'} failed</strong> since then.` : ''}</p>
   <p>Customers cannot book you until you re-authorize. It takes under a minute.</p>
+  ${lastCheckLine(connection, timeZone)}
   <div class="actions">${connectButton(csrfToken, 'Re-authorize Zoom')} ${disconnect}</div>
 </section>`;
 }

@@ -211,6 +211,9 @@ export function createZoomConnectionStore(deps: ZoomConnectionStoreDeps): ZoomCo
         failed_booking_attempts: 0,
         refresh_lock_owner: null,
         refresh_lock_until: null,
+        // A health check of the previous authorization says nothing about this one (issue #17).
+        health_checked_at: null,
+        health_check_result: null,
         connected_at: now.toISOString(),
         updated_at: now.toISOString(),
       };

@@ -17,10 +17,10 @@ const HEALTH_RESULTS: Record<ZoomHealthResult, string> = {
   unreachable: 'Zoom could not be reached; it is checked again shortly',
 };
 
-/** When the routine check (issue #17) last looked at the connection and what it found; a check from before the last connect does not count. */
+/** When the routine check (issue #17) last looked at the connection and what it found (a new authorization clears it). */
 function lastCheckLine(connection: ZoomConnectionRow, timeZone: string): SafeHtml {
   const checkedAt = connection.health_checked_at;
-  if (checkedAt === null || checkedAt < connection.connected_at) return html`<p class="hint" id="zoom-last-check">Not checked yet: a routine check looks at the connection every few hours.</p>`;
+  if (checkedAt === null) return html`<p class="hint" id="zoom-last-check">Not checked yet: a routine check looks at the connection every few hours.</p>`;
   const result = HEALTH_RESULTS[(connection.health_check_result ?? 'unreachable') as ZoomHealthResult];
   return html`<p class="hint" id="zoom-last-check">Last checked ${formatWhen(new Date(checkedAt), timeZone)}: ${result}.</p>`;
 }

@@ -40,6 +40,7 @@ describe('loadConfig', () => {
       trustProxy: { kind: 'none' },
       shutdownGraceMs: 25_000,
       emailBodyRetentionMs: 30 * 86_400_000,
+      zoomHealth: { checkIntervalMs: 6 * 3_600_000, checksPerSecond: 5, refreshTokenLifetimeMs: 90 * 86_400_000 },
       limits: { bookingsPerAddressPerHour: 20, bookingsPerCustomerPerDay: 5, bookingsPerSpecialistPerDay: 80, slotReadsPerAddressPerMinute: 600 },
       metricsToken: undefined,
     });
@@ -53,6 +54,17 @@ describe('loadConfig', () => {
       'Configuration error: BOOKINGS_PER_SPECIALIST_PER_DAY must be a whole number from 1 to 1000000000 (got "0").',
     );
     expect(() => loadConfig({ SLOT_READS_PER_ADDRESS_PER_MINUTE: 'lots' })).toThrow('Configuration error: SLOT_READS_PER_ADDRESS_PER_MINUTE must be a whole number from 1 to 1000000000 (got "lots").');
+  });
+
+  it('reads the Zoom health check settings and names a wrong one', () => {
+    expect(loadConfig({ ZOOM_HEALTH_CHECK_HOURS: '12', ZOOM_HEALTH_CHECKS_PER_SECOND: '2', ZOOM_REFRESH_TOKEN_LIFETIME_DAYS: '30' }).zoomHealth).toEqual({
+      checkIntervalMs: 12 * 3_600_000,
+      checksPerSecond: 2,
+      refreshTokenLifetimeMs: 30 * 86_400_000,
+    });
+    expect(() => loadConfig({ ZOOM_HEALTH_CHECKS_PER_SECOND: '0' })).toThrow(
+      'Configuration error: ZOOM_HEALTH_CHECKS_PER_SECOND must be a whole number of checks from 1 to 100 (got "0").',
+    );
   });
 
   it('reads METRICS_TOKEN, refuses a short one and never echoes it', () => {

@@ -12,7 +12,7 @@ import { createJobWorker, type JobWorker } from '../../server/jobs/index.js';
 import { createLogger } from '../../server/logger.js';
 import { createZoomHealthCheck, createZoomHealthNoticeJobHandler, ZOOM_HEALTH_NOTICE_JOB_KIND, type ZoomHealthCheck } from '../../server/zoom/health.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './helpers/databases.js';
-import { createTestClock, NOW, seedSpecialist } from './helpers/fixtures.js';
+import { bookingBody, createTestClock, FREE_SLOT, NOW, seedSpecialist } from './helpers/fixtures.js';
 import { allowOnConsentPage, connectZoom, signInCookie, startTestServer, type TestServer } from './helpers/server.js';
 import { startTestSmtp, type TestSmtp } from './helpers/smtp.js';
 
@@ -32,6 +32,7 @@ describe.each(DATABASE_KINDS)('zoom health check on %s', (kind) => {
   let smtp: TestSmtp;
   let time: ReturnType<typeof createTestClock>;
   let specialistId: string;
+  let serviceIds: string[];
   let worker: JobWorker;
   let sender: MailSender;
   const db = () => database.handle.db;
@@ -73,7 +74,7 @@ describe.each(DATABASE_KINDS)('zoom health check on %s', (kind) => {
     await db().deleteFrom('reauth_notices').execute();
     await db().deleteFrom('specialists').execute();
     smtp.messages.length = 0;
-    ({ specialistId } = await seedSpecialist(db()));
+    ({ specialistId, serviceIds } = await seedSpecialist(db()));
     time = createTestClock(NOW);
     server = await startTestServer({ db: db(), clock: time.clock, notifyReauthRequired: 'email' });
     sender = createMailSender({ mode: 'smtp', url: smtp.url, isInsecureAllowed: false });
@@ -208,6 +209,28 @@ describe.each(DATABASE_KINDS)('zoom health check on %s', (kind) => {
     expect(smtp.messages.map((m) => m.subject)).toEqual([FIRST_SUBJECT]);
     expect(smtp.messages[0]!.text).toContain(ROUTINE_WORDS);
     expect(await db().selectFrom('jobs').select('id').where('kind', '=', ZOOM_HEALTH_NOTICE_JOB_KIND).execute()).toHaveLength(4);
+  });
+
+  it('checks a due connection once when two processes run the check together', async () => {
+    await connectZoom(server, specialistId);
+    const [mine, theirs] = await Promise.all([healthCheck().runDue(), healthCheck().runDue()]);
+    expect(mine + theirs).toBe(1);
+    expect(await connection()).toMatchObject({ status: 'active', health_check_result: 'ok' });
+  });
+
+  it('shares the refresh lock with a booking: both need a refresh, Zoom sees one, the connection stays healthy', async () => {
+    await connectZoom(server, specialistId);
+    time.advance(90 * 60_000); // the access token (an hour) has expired
+    const refreshes = () => server.emulator.controls.tokenRequests().filter((r) => r.grantType === 'refresh_token');
+    const before = refreshes().length;
+    const [checked, booked] = await Promise.all([
+      healthCheck().runDue(),
+      fetch(`${server.url}/api/v1/specialists/anna/bookings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(bookingBody(serviceIds[0]!, FREE_SLOT)) }),
+    ]);
+    expect(checked).toBe(1);
+    expect(booked.status).toBe(201);
+    expect(refreshes().slice(before).map((r) => r.outcome)).toEqual(['ok']);
+    expect(await connection()).toMatchObject({ status: 'active', health_check_result: 'ok' });
   });
 
   it('checks at most the budget a run when more connections are due', async () => {

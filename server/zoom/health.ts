@@ -162,7 +162,15 @@ export function createZoomHealthCheck(deps: ZoomHealthDeps): ZoomHealthCheck {
         .selectFrom('zoom_connections')
         .select(['specialist_id', 'health_check_due_at'])
         .where('status', '=', 'active')
-        .where((eb) => eb.or([eb('health_check_due_at', 'is', null), eb('health_check_due_at', '<=', now.toISOString())]))
+        // Never checked: due one interval after it was connected (a fresh
+        // authorization has just been proved; a connection older than the
+        // check itself is due at once).
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('health_check_due_at', 'is', null), eb('connected_at', '<=', new Date(now.getTime() - checkIntervalMs).toISOString())]),
+            eb('health_check_due_at', '<=', now.toISOString()),
+          ]),
+        )
         // Nulls (never checked) first on both databases, then the longest overdue.
         .orderBy((eb) => eb.case().when('health_check_due_at', 'is', null).then(0).else(1).end())
         .orderBy('health_check_due_at')

@@ -55,6 +55,12 @@ describe.each(DATABASE_KINDS)('zoom health check on %s', (kind) => {
   }
   /** Moves the clock to `at` (later than now). */
   const moveTo = (at: number) => time.advance(at - time.clock().getTime());
+  /** Connects Zoom as if a day ago: older than the check interval, so due at once (a fresh one waits an interval). */
+  const connectZoomLongAgo = async (id: string) => {
+    const zoomUserId: string = await connectZoom(server, id);
+    await db().updateTable('zoom_connections').set({ connected_at: new Date(time.clock().getTime() - 24 * 3_600_000).toISOString() }).where('specialist_id', '=', id).execute();
+    return zoomUserId;
+  };
   const zoomCard = async (id = specialistId) => {
     const page = await (await fetch(`${server.url}/dashboard`, { headers: { cookie: await signInCookie(server, id) } })).text();
     return /<p class="hint" id="zoom-last-check">([^<]*)<\/p>/.exec(page)?.[1];
@@ -88,7 +94,7 @@ describe.each(DATABASE_KINDS)('zoom health check on %s', (kind) => {
   });
 
   it('finds a revoked token with no customer: marked invalid, one email with the routine-check words and a working re-auth link', async () => {
-    const zoomUserId = await connectZoom(server, specialistId);
+    const zoomUserId = await connectZoomLongAgo(specialistId);
     server.emulator.controls.revokeAllTokens(zoomUserId);
 
     expect(await healthCheck().runDue()).toBe(1);
@@ -125,7 +131,7 @@ describe.each(DATABASE_KINDS)('zoom health check on %s', (kind) => {
   });
 
   it('checks a healthy connection: it stays active, the dashboard shows when, and the next check refreshes the tokens', async () => {
-    await connectZoom(server, specialistId);
+    await connectZoomLongAgo(specialistId);
     expect(await zoomCard()).toBe('Not checked yet: a routine check looks at the connection every few hours.');
     const check = healthCheck();
 
@@ -150,7 +156,7 @@ describe.each(DATABASE_KINDS)('zoom health check on %s', (kind) => {
   });
 
   it('reminds at 0, 1, 3 and 7 days (4 emails), none after', async () => {
-    const zoomUserId = await connectZoom(server, specialistId);
+    const zoomUserId = await connectZoomLongAgo(specialistId);
     server.emulator.controls.revokeAllTokens(zoomUserId);
     expect(await healthCheck().runDue()).toBe(1);
 
@@ -170,7 +176,7 @@ describe.each(DATABASE_KINDS)('zoom health check on %s', (kind) => {
   });
 
   it('stops reminding the moment the specialist reconnects', async () => {
-    const zoomUserId = await connectZoom(server, specialistId);
+    const zoomUserId = await connectZoomLongAgo(specialistId);
     server.emulator.controls.revokeAllTokens(zoomUserId);
     expect(await healthCheck().runDue()).toBe(1);
     expect(await drain()).toBe(2);
@@ -187,7 +193,7 @@ describe.each(DATABASE_KINDS)('zoom health check on %s', (kind) => {
   });
 
   it('stops reminding when the specialist disconnects', async () => {
-    const zoomUserId = await connectZoom(server, specialistId);
+    const zoomUserId = await connectZoomLongAgo(specialistId);
     server.emulator.controls.revokeAllTokens(zoomUserId);
     expect(await healthCheck().runDue()).toBe(1);
     expect(await drain()).toBe(2);
@@ -198,7 +204,7 @@ describe.each(DATABASE_KINDS)('zoom health check on %s', (kind) => {
   });
 
   it('treats the deauthorization webhook as a dead token found by the check, once however often Zoom sends it', async () => {
-    const zoomUserId = await connectZoom(server, specialistId);
+    const zoomUserId = await connectZoomLongAgo(specialistId);
     const delivered = await server.emulator.controls.sendDeauthorization(zoomUserId, `${server.url}/webhooks/zoom`);
     expect(delivered.status).toBe(204);
     expect(await connection()).toMatchObject({ status: 'revoked', invalid_reason: 'deauthorized_in_zoom', health_check_result: 'dead', health_checked_at: NOW.toISOString() });
@@ -211,15 +217,26 @@ describe.each(DATABASE_KINDS)('zoom health check on %s', (kind) => {
     expect(await db().selectFrom('jobs').select('id').where('kind', '=', ZOOM_HEALTH_NOTICE_JOB_KIND).execute()).toHaveLength(4);
   });
 
-  it('checks a due connection once when two processes run the check together', async () => {
+  it('leaves a fresh connection alone for one interval after it was connected, then checks it', async () => {
     await connectZoom(server, specialistId);
+    const check = healthCheck();
+    expect(await check.runDue()).toBe(0);
+    time.advance(6 * 3_600_000 - 1_000);
+    expect(await check.runDue()).toBe(0);
+    time.advance(1_000);
+    expect(await check.runDue()).toBe(1);
+    expect(await connection()).toMatchObject({ status: 'active', health_check_result: 'ok' });
+  });
+
+  it('checks a due connection once when two processes run the check together', async () => {
+    await connectZoomLongAgo(specialistId);
     const [mine, theirs] = await Promise.all([healthCheck().runDue(), healthCheck().runDue()]);
     expect(mine + theirs).toBe(1);
     expect(await connection()).toMatchObject({ status: 'active', health_check_result: 'ok' });
   });
 
   it('shares the refresh lock with a booking: both need a refresh, Zoom sees one, the connection stays healthy', async () => {
-    await connectZoom(server, specialistId);
+    await connectZoomLongAgo(specialistId);
     time.advance(90 * 60_000); // the access token (an hour) has expired
     const refreshes = () => server.emulator.controls.tokenRequests().filter((r) => r.grantType === 'refresh_token');
     const before = refreshes().length;
@@ -236,7 +253,7 @@ describe.each(DATABASE_KINDS)('zoom health check on %s', (kind) => {
   it('checks at most the budget a run when more connections are due', async () => {
     const others = [];
     for (const n of [2, 3]) others.push((await seedSpecialist(db(), { slug: `anna${n}`, email: `anna${n}@example.test` })).specialistId);
-    for (const id of [specialistId, ...others]) await connectZoom(server, id);
+    for (const id of [specialistId, ...others]) await connectZoomLongAgo(id);
     const check = healthCheck(2);
 
     expect(await check.runDue()).toBe(2);

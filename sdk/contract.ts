@@ -174,7 +174,21 @@ export const CreateBookingRequestSchema = z
   })
   .meta({ id: 'CreateBookingRequest' });
 
-export const BOOKING_STATUSES = ['pending', 'confirmed', 'cancelled'] as const;
+/**
+ * `pending`: being set up; `confirmed`; `cancelled`. A request that met a dead
+ * Zoom token is `held` until the specialist re-authorizes (then `confirmed`),
+ * or until its hold ends (`expired`), or until the customer withdraws it
+ * (`withdrawn`); issue #17.
+ */
+export const BOOKING_STATUSES = ['pending', 'held', 'confirmed', 'cancelled', 'expired', 'withdrawn'] as const;
+
+/** A held request: the slot is kept for the customer until `expiresAt`, and confirmed as soon as the specialist re-authorizes Zoom. */
+export const HoldSchema = z
+  .object({
+    id: IdSchema.meta({ description: "The held request's id: the booking's id once confirmed" }),
+    expiresAt: UtcInstantSchema.meta({ description: 'Until when the time is held; after it the request expires and the customer is emailed' }),
+  })
+  .meta({ id: 'Hold' });
 
 export const BookingSchema = z
   .object({
@@ -261,9 +275,16 @@ export const ManagedBookingSchema = z
       .nullable()
       .meta({ description: 'Set once cancelled' }),
     rescheduleOfferedAt: UtcInstantSchema.nullable(),
+    hold: z
+      .object({ expiresAt: UtcInstantSchema })
+      .nullable()
+      .meta({ description: 'Set while the request is held (status `held`): until when the time is kept for the customer' }),
+    canWithdraw: z.boolean().meta({ description: 'Whether the caller may withdraw the held request now' }),
     createdAt: UtcInstantSchema,
   })
   .meta({ id: 'ManagedBooking' });
+
+export const WithdrawRequestSchema = z.strictObject({ token: ManageTokenSchema }).meta({ id: 'WithdrawRequest' });
 
 export const ManagedBookingResponseSchema = z
   .object({
@@ -288,6 +309,10 @@ export const ErrorResponseSchema = z
     errors: z.array(FieldErrorSchema).optional().meta({ description: 'Per-field problems, with validation_failed' }),
     requiresReAuth: z.boolean().optional().meta({ description: 'True with requires_reauth' }),
     specialistNotified: z.boolean().optional().meta({ description: 'With requires_reauth: whether the specialist was emailed' }),
+    hold: HoldSchema.optional().meta({
+      description:
+        'With requires_reauth: the time is held for the customer until `expiresAt` and confirmed (with an email) as soon as the specialist re-authorizes. Absent when the time was released instead (the hold would have been under 30 minutes, or the specialist holds nothing).',
+    }),
     retryAfterSeconds: z
       .number()
       .int()
@@ -312,6 +337,8 @@ export type Booking = z.infer<typeof BookingSchema>;
 export type BookingStatus = (typeof BOOKING_STATUSES)[number];
 export type BookingResponse = z.infer<typeof BookingResponseSchema>;
 export type ManagedBooking = z.infer<typeof ManagedBookingSchema>;
+export type Hold = z.infer<typeof HoldSchema>;
+export type WithdrawRequest = z.input<typeof WithdrawRequestSchema>;
 export type ManagedBookingResponse = z.infer<typeof ManagedBookingResponseSchema>;
 export type CancelBookingRequest = z.input<typeof CancelBookingRequestSchema>;
 export type RescheduleBookingRequest = z.input<typeof RescheduleBookingRequestSchema>;

@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../sdk/error-codes.js';
-import type { FieldError } from '../sdk/contract.js';
+import type { FieldError, Hold } from '../sdk/contract.js';
 
 /**
  * An expected failure of a domain operation, with a stable code and a message
@@ -11,7 +11,7 @@ export class DomainError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly details: { errors?: FieldError[]; requiresReAuth?: boolean; specialistNotified?: boolean; retryAfterSeconds?: number } = {},
+    readonly details: { errors?: FieldError[]; requiresReAuth?: boolean; specialistNotified?: boolean; hold?: Hold; retryAfterSeconds?: number } = {},
   ) {
     super(message);
   }

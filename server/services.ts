@@ -8,7 +8,7 @@ import { combineLifecycleHandlers, type BookingLifecycleHandlers } from './booki
 import { createManageTokens, type ManageTokens } from './bookings/manage-tokens.js';
 import type { Clock } from './clock.js';
 import type { Database } from './db/schema.js';
-import { createEmailReauthNotifier, createInviteSender, createLifecycleEmails, createNotGoneThroughSender, createZoomAccountChangeNotifier } from './email/notifications.js';
+import { createEmailReauthNotifier, createHeldRequestEmails, createInviteSender, createLifecycleEmails, createNotGoneThroughSender, createZoomAccountChangeNotifier } from './email/notifications.js';
 import type { OutboxDeps } from './email/outbox.js';
 import { createReminderLifecycleHandlers, scheduleReminders } from './email/reminders.js';
 import { createSlotReadLimiter, type AbuseLimits, type SlotReadLimiter } from './limits/index.js';
@@ -108,6 +108,7 @@ export function createServices(deps: CoreDeps): Services {
         await scheduleReminders(trx, deps, { bookingId: event.bookingId, specialistId: event.specialist.id, start: event.start });
       },
       onBookingNotGoneThrough: createNotGoneThroughSender({ ...outbox, publicUrl: deps.publicUrl }),
+      heldRequests: createHeldRequestEmails(bookingEmails),
       limits: deps.limits,
     },
   };

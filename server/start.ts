@@ -26,6 +26,7 @@ import { createZoomClient, type ZoomClient } from './zoom/client.js';
 import { createZoomHealthCheck, createZoomHealthNoticeJobHandler, ZOOM_HEALTH_TICK_MS } from './zoom/health.js';
 import { createMeetingCleanupJobHandler } from './zoom/meeting-cleanup.js';
 import { createZoomChangeJobHandlers } from './bookings/zoom-changes.js';
+import { createHeldRequestJobHandler, makeHeldRequestsDue } from './bookings/held-requests.js';
 import type { ZoomConnectionStore } from './zoom/connections.js';
 import type { ReauthNotifier } from './zoom/reauth.js';
 import { startZoomEmulator, type RunningZoomEmulator } from './zoom-emulator/index.js';
@@ -126,7 +127,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const demo = await seedDemo(database.db, publicUrl);
     // The emulator forgets everything when it stops: connect the demo specialist
     // afresh at every start, so booking works at once.
-    if (zoomEmulator) await connectDemoToEmulator(zoomEmulator, zoom, services.connections, demo.specialistId);
+    if (zoomEmulator) await connectDemoToEmulator(zoomEmulator, zoom, services.connections, demo.specialistId, clock);
   }
   let isDraining = false;
   app = createApp({
@@ -200,6 +201,7 @@ function backgroundTasks({ config, options, core, services, sender, databaseKind
           ...createZoomChangeJobHandlers({ db, zoom: core.zoom, connections: services.connections, notifyReauthRequired: services.bookings.notifyReauthRequired, logger }),
           createReminderJobHandler({ db, clock, logger, outbox: services.outbox, publicUrl, manageTokens: services.manageTokens }),
           createZoomHealthNoticeJobHandler({ notifyReauthRequired: services.bookings.notifyReauthRequired }),
+          createHeldRequestJobHandler(services.bookings),
         ],
       }),
     ),
@@ -245,9 +247,11 @@ async function connectDemoToEmulator(
   zoom: ZoomClient,
   connections: ZoomConnectionStore,
   specialistId: string,
+  clock: Clock,
 ): Promise<void> {
   const user = emulator.controls.addUser({ first_name: 'Maya', last_name: 'Lindqvist', display_name: 'Maya Lindqvist', email: 'maya@demo.specialist-booking.test' });
   const { code, codeVerifier } = emulator.controls.issueAuthorizationCode({ userId: user.id });
   const tokens = await zoom.exchangeCode(code, codeVerifier);
-  await connections.saveAuthorization(specialistId, tokens, await zoom.getMe(tokens.accessToken));
+  // Requests held while the last run's connection was dead are confirmed now.
+  await connections.saveAuthorization(specialistId, tokens, await zoom.getMe(tokens.accessToken), (trx) => makeHeldRequestsDue(trx, clock, specialistId).then(() => undefined));
 }

@@ -18,6 +18,8 @@ import { describeReauthReason, type ReauthNotifier } from '../zoom/reauth.js';
 import type { ReauthReason } from '../zoom/connections.js';
 import type { BookingConfirmedHandler, BookingNotGoneThroughHandler } from '../email/notifications.js';
 import { createLeaseKeeper, isOneRow, keepLeaseAlive, pollWithBackoff, type Lease, type LeaseKeeper, type LeaseSpec } from '../leases/index.js';
+import type { Hold } from '../../sdk/contract.js';
+import { heldRequestEvent, holdExpiryFor, queueHeldRequest, type HeldRequestHandlers } from './held-requests.js';
 
 const MINUTE = 60_000;
 const DEFAULT_MEETING_LOCK_MS = 60_000;
@@ -51,6 +53,8 @@ export interface BookingDeps {
    * slot is released silently.
    */
   onBookingNotGoneThrough: BookingNotGoneThroughHandler;
+  /** Runs in the transaction that holds a request (issue #17; queues the customer's email), and in the one that expires it. */
+  heldRequests: HeldRequestHandlers;
   /**
    * The meeting lease: how long a holder may go without renewing it before
    * another request or the sweep takes the booking over. Renewed every
@@ -99,10 +103,13 @@ export interface CreatedBooking {
  *    lease, see `provisionMeeting`).
  * 2. The meeting is created (see `ZoomMeetings`) within the meeting
  *    deadline, and the booking confirmed by a write fenced with the lease.
- * 3. If Zoom needs re-authorizing or is unavailable (or the deadline
- *    passed), the reservation is released, the specialist is notified
- *    (re-auth only), and the caller gets `requires_reauth` or
- *    `zoom_unavailable`.
+ * 3. If Zoom needs re-authorizing, the request is held (issue #17,
+ *    server/bookings/held-requests.ts): the slot stays reserved until the
+ *    hold's end, the customer and the specialist are emailed, and the
+ *    caller gets `requires_reauth` with the hold; when the hold would be
+ *    under 30 minutes, the reservation is released instead. If Zoom is
+ *    unavailable (or the deadline passed), the reservation is released and
+ *    the caller gets `zoom_unavailable`.
  * 4. If the request was so slow that the sweep took the booking over, it
  *    gets what the sweep made of it: the confirmed booking, or
  *    `slot_unavailable` when it was released (never a 201 for a booking
@@ -157,6 +164,7 @@ export async function createBooking(deps: BookingDeps, input: CreateBookingInput
     cancel_reason: null,
     calendar_sequence: 0,
     reschedule_offered_at: null,
+    hold_expires_at: null,
     created_at: now,
     updated_at: now,
   };
@@ -271,7 +279,7 @@ async function resume(deps: BookingDeps, booking: LeasedBooking): Promise<Bookin
 
 async function continueExisting(deps: BookingDeps, specialist: SpecialistRow, existing: BookingRow): Promise<CreatedBooking> {
   const service = await deps.db.selectFrom('services').selectAll().where('id', '=', existing.service_id).executeTakeFirstOrThrow();
-  if (existing.status === 'confirmed') return { booking: toBookingDto(existing, service, specialist), isReplay: true };
+  if (existing.status !== 'pending') return { booking: settledAnswer(existing, service, specialist), isReplay: true };
   // Pending: another request is creating the meeting, or died doing so. The
   // wait counts time slept, not the injected clock (see `pollWithBackoff`).
   const booking = await pollWithBackoff(
@@ -280,7 +288,7 @@ async function continueExisting(deps: BookingDeps, specialist: SpecialistRow, ex
       if (taken) return resume(deps, taken);
       const current = await deps.db.selectFrom('bookings').selectAll().where('id', '=', existing.id).executeTakeFirst();
       if (!current) throw didNotGoThrough();
-      return current.status === 'confirmed' ? toBookingDto(current, service, specialist) : undefined;
+      return current.status === 'pending' ? undefined : settledAnswer(current, service, specialist);
     },
     { budgetMs: meetingLockMs(deps) },
   );
@@ -289,6 +297,30 @@ async function continueExisting(deps: BookingDeps, specialist: SpecialistRow, ex
 }
 
 const didNotGoThrough = () => new DomainError('slot_unavailable', 'This booking attempt did not go through. Please pick a time again.');
+
+/**
+ * What a repeat of a request (or a holder that lost its lease) answers for
+ * a booking that is no longer pending: the confirmed booking, the same
+ * `requires_reauth` with its hold while it is held, and `slot_unavailable`
+ * once the request ended otherwise.
+ */
+function settledAnswer(row: BookingRow, service: ServiceRow, specialist: SpecialistRow): Booking {
+  if (row.status === 'confirmed') return toBookingDto(row, service, specialist);
+  if (row.status === 'held' && row.hold_expires_at !== null) {
+    throw requiresReauth('the specialist’s Zoom authorization needs renewing', true, { id: row.id, expiresAt: row.hold_expires_at });
+  }
+  if (row.status === 'cancelled') return toBookingDto(row, service, specialist);
+  throw didNotGoThrough();
+}
+
+function requiresReauth(why: string, notified: boolean, hold: Hold | undefined): DomainError {
+  const what = `Failed to create Zoom meeting: ${why}.`;
+  const told = notified
+    ? ' A notification has been sent to the specialist to re-authorize their Zoom account.'
+    : ' The specialist needs to re-authorize their Zoom account before this time can be booked.';
+  const held = hold ? ' Your time is held for you and will be confirmed by email as soon as they do; there is nothing else to do.' : '';
+  return new DomainError('requires_reauth', `${what}${told}${held}`, { requiresReAuth: true, specialistNotified: notified, ...(hold ? { hold } : {}) });
+}
 
 function bookingLimits(deps: BookingDeps, specialist: SpecialistRow, input: CreateBookingInput): Limit[] {
   const { limits } = deps;
@@ -386,9 +418,10 @@ async function provisionMeeting(deps: BookingDeps, booking: LeasedBooking, attem
     return isConfirmedHere ? toBookingDto(confirmed, service, specialist) : settleLostLease(deps, booking, meeting.id);
   }
   if (result.kind === 'reauth') {
-    const released = await releaseForReauth(deps, booking, result.reason);
-    if (!released) return settleLostLease(deps, booking, undefined);
-    throw new DomainError('requires_reauth', reauthMessage(result.reason, released.notified), { requiresReAuth: true, specialistNotified: released.notified });
+    const holdExpiresAt = holdExpiryFor(specialist, Date.parse(row.start_at), deps.clock().getTime());
+    const ended = holdExpiresAt ? await holdForReauth(deps, booking, result.reason, holdExpiresAt) : await releaseForReauth(deps, booking, result.reason);
+    if (!ended) return settleLostLease(deps, booking, undefined);
+    throw requiresReauth(describeReauthReason(result.reason), ended.notified, holdExpiresAt ? { id: row.id, expiresAt: holdExpiresAt.toISOString() } : undefined);
   }
   const isReleased = await deps.db.transaction().execute(async (trx) => {
     if (!(await releaseReservation(deps, trx, booking))) return false;
@@ -430,15 +463,8 @@ async function settleLostLease(deps: BookingDeps, booking: LeasedBooking, madeMe
   if (madeMeetingId !== undefined && current?.zoom_meeting_id !== madeMeetingId) {
     await cleanUpBookingMeetings(deps, { specialistId: specialist.id, bookingId: row.id, keepMeetingId: current?.zoom_meeting_id });
   }
-  if (current) return toBookingDto(current, service, specialist);
+  if (current) return settledAnswer(current, service, specialist);
   throw didNotGoThrough();
-}
-
-function reauthMessage(reason: ReauthReason, notified: boolean): string {
-  const what = `Failed to create Zoom meeting: ${describeReauthReason(reason)}.`;
-  return notified
-    ? `${what} A notification has been sent to the specialist to re-authorize their Zoom account.`
-    : `${what} The specialist needs to re-authorize their Zoom account before this time can be booked.`;
 }
 
 /**
@@ -476,6 +502,51 @@ async function releaseForReauth(deps: BookingDeps, booking: LeasedBooking, reaso
       customer: { name: row.customer_name, email: row.customer_email },
       start: new Date(row.start_at),
       attemptedAt: deps.clock(),
+      reason,
+    });
+  });
+}
+
+/**
+ * Holds the request instead of releasing it (issue #17), all in one
+ * transaction, or nothing (undefined) when the lease was lost: the booking
+ * turns `held` until `holdExpiresAt` (fenced by the lease and `pending`,
+ * row count checked; its slot claims stay), the failed attempt is counted on
+ * the connection, the held request's job is queued (see `queueHeldRequest`
+ * for why after that count), the customer is emailed, and the specialist
+ * notified.
+ */
+async function holdForReauth(deps: BookingDeps, booking: LeasedBooking, reason: ReauthReason, holdExpiresAt: Date): Promise<{ notified: boolean } | undefined> {
+  const { specialist, service, row, lease } = booking;
+  return deps.db.transaction().execute(async (trx) => {
+    const now = deps.clock().toISOString();
+    // No meeting was made (Zoom refused the token): the request's own job starts afresh.
+    const held = await meetingLeases(deps)
+      .fence(
+        trx
+          .updateTable('bookings')
+          .set({ status: 'held', hold_expires_at: holdExpiresAt.toISOString(), meeting_requested_at: null, ...meetingLeases(deps).cleared(), updated_at: now })
+          .where('status', '=', 'pending'),
+        lease,
+      )
+      .executeTakeFirst();
+    if (!isOneRow(held)) return undefined;
+    await trx
+      .updateTable('zoom_connections')
+      .set((eb) => ({ failed_booking_attempts: eb('failed_booking_attempts', '+', 1) }))
+      .where('specialist_id', '=', specialist.id)
+      .execute();
+    await queueHeldRequest(trx, deps.clock, { bookingId: row.id, specialistId: specialist.id, holdExpiresAt: holdExpiresAt.toISOString() });
+    await deps.heldRequests.onHeld(trx, heldRequestEvent({ ...row, hold_expires_at: holdExpiresAt.toISOString() }, specialist, service));
+    deps.logger.info('booking request held until the specialist re-authorizes Zoom', { bookingId: row.id, specialistId: specialist.id, holdExpiresAt: holdExpiresAt.toISOString() });
+    return deps.notifyReauthRequired(trx, {
+      trigger: 'booking_attempt',
+      specialist: { id: specialist.id, name: specialist.name, email: specialist.email, timeZone: specialist.time_zone },
+      service: { id: service.id, title: service.title },
+      customer: { name: row.customer_name, email: row.customer_email },
+      start: new Date(row.start_at),
+      attemptedAt: deps.clock(),
+      holdExpiresAt,
       reason,
     });
   });

@@ -18,6 +18,7 @@ import { DomainError, notFound } from '../errors.js';
 import { isOneRow } from '../leases/index.js';
 import type { Logger } from '../logger.js';
 import { assertSlotIsOffered } from './index.js';
+import { releaseHeldRequest } from './held-requests.js';
 import type { BookingLifecycleHandlers, BookingParties } from './lifecycle-events.js';
 import type { ManageTokens } from './manage-tokens.js';
 import { queueZoomChange, ZOOM_DELETE_MEETING_JOB, ZOOM_UPDATE_MEETING_JOB } from './zoom-changes.js';
@@ -47,6 +48,13 @@ export interface BookingLifecycle {
   cancel(bookingId: string, access: BookingAccess, options?: { reason?: string | undefined; countChange?: CountChange }): Promise<ManagedBooking>;
   /** Moves a confirmed booking to another of its service's offered slots. */
   reschedule(bookingId: string, access: BookingAccess, change: { start: string; idempotencyKey?: string | undefined; countChange?: CountChange }): Promise<ManagedBooking>;
+  /**
+   * Withdraws a held request (issue #17): the slot is released at once and
+   * the request is never confirmed. A withdrawn one is answered as it is
+   * (idempotent); a confirmed, expired or cancelled one is
+   * `booking_not_changeable`.
+   */
+  withdraw(bookingId: string, access: BookingAccess): Promise<ManagedBooking>;
   /** The specialist offers the customer a reschedule: the cancellation window no longer applies to this booking. */
   offerReschedule(bookingId: string, specialistId: string, options?: { message?: string | undefined }): Promise<ManagedBooking>;
   /**
@@ -120,7 +128,7 @@ export function createBookingLifecycle(deps: BookingLifecycleDeps): BookingLifec
   /** Refuses a change the caller may not make now; see `createBookingLifecycle`. */
   function assertMayChange(loaded: LoadedBooking, access: BookingAccess, now: Date): void {
     const { row, specialist } = loaded;
-    if (row.status !== 'confirmed') throw new DomainError('booking_not_changeable', 'This booking was cancelled, so it can no longer be changed.');
+    if (row.status !== 'confirmed') throw new DomainError('booking_not_changeable', notChangeableBecause(row.status));
     if (now.getTime() >= Date.parse(row.start_at)) throw new DomainError('booking_not_changeable', 'This session has started, so it can no longer be changed.');
     if (access.kind === 'customer' && !changeWindowOf(loaded, now).isOpen && row.reschedule_offered_at === null) {
       const hours = Math.round((specialist.cancellation_window_minutes / 60) * 10) / 10;
@@ -151,6 +159,8 @@ export function createBookingLifecycle(deps: BookingLifecycleDeps): BookingLifec
       cancellation:
         row.status === 'cancelled' && row.cancelled_at !== null ? { at: row.cancelled_at, by: row.cancelled_by ?? 'customer', reason: row.cancel_reason } : null,
       rescheduleOfferedAt: row.reschedule_offered_at,
+      hold: row.status === 'held' && row.hold_expires_at !== null ? { expiresAt: row.hold_expires_at } : null,
+      canWithdraw: row.status === 'held',
       createdAt: row.created_at,
     };
   }
@@ -309,6 +319,24 @@ export function createBookingLifecycle(deps: BookingLifecycleDeps): BookingLifec
       return reread(bookingId, access, now);
     },
 
+    async withdraw(bookingId, access) {
+      const now = clock();
+      const loaded = await authorize(bookingId, access, now);
+      if (loaded.row.status === 'withdrawn') return toManaged(loaded, access, now);
+      if (loaded.row.status !== 'held') {
+        throw new DomainError(
+          'booking_not_changeable',
+          loaded.row.status === 'confirmed' ? 'This request was already confirmed: cancel the booking instead if you cannot come.' : notChangeableBecause(loaded.row.status),
+        );
+      }
+      const isWithdrawnHere = await db.transaction().execute((trx) => releaseHeldRequest(trx, clock, bookingId, 'withdrawn'));
+      if (isWithdrawnHere) deps.logger.info('held request withdrawn', { bookingId, by: access.kind });
+      const answer = await reread(bookingId, access, now);
+      // Confirmed or expired in the same moment: say so rather than pretend it was withdrawn.
+      if (answer.status !== 'withdrawn') throw new DomainError('booking_not_changeable', answer.status === 'confirmed' ? 'This request was confirmed in the meantime: cancel the booking instead if you cannot come.' : notChangeableBecause(answer.status));
+      return answer;
+    },
+
     async offerReschedule(bookingId, specialistId, options = {}) {
       const now = clock();
       const access: BookingAccess = { kind: 'specialist', specialistId };
@@ -383,6 +411,20 @@ async function isKnownKey(db: Kysely<Database>, bookingId: string, key: string, 
     throw new DomainError('idempotency_key_reused', 'This Idempotency-Key was already used for a different change of this booking. Use a new key for a new request.');
   }
   return used !== undefined;
+}
+
+/** Why a booking that is not confirmed cannot be changed, in the customer's words. */
+function notChangeableBecause(status: BookingRow['status']): string {
+  switch (status) {
+    case 'held':
+      return 'This request is not confirmed yet: it can be withdrawn, and changed once it is confirmed.';
+    case 'expired':
+      return 'This request expired before it could be confirmed, so it can no longer be changed. Please book another time.';
+    case 'withdrawn':
+      return 'This request was withdrawn, so it can no longer be changed.';
+    default:
+      return 'This booking was cancelled, so it can no longer be changed.';
+  }
 }
 
 const changedMeanwhile = () => new DomainError('booking_not_changeable', 'This booking was changed at the same moment. Please reload it and try again.');

@@ -32,6 +32,8 @@ export interface SpecialistsTable {
   updated_at: string;
   /** JSON array of minutes before a session's start when its reminders go out; default `[1440,60]` (24 h and 1 h). */
   reminder_offsets_minutes: Generated<string>;
+  /** How long a request that met a dead Zoom token is held, in minutes (default 1440: 24 h; 0: not held). Migration 0015. */
+  hold_window_minutes: Generated<number>;
 }
 
 export interface ServicesTable {
@@ -91,6 +93,8 @@ export interface BookingsTable {
   calendar_sequence: Generated<number>;
   /** Set when the specialist offered a reschedule: the cancellation window no longer applies to this booking. */
   reschedule_offered_at: Generated<string | null>;
+  /** A held request (issue #17): confirmed when Zoom works again before this time, released (`expired`) after it. */
+  hold_expires_at: Generated<string | null>;
 }
 
 export type BookingChangedBy = 'customer' | 'specialist';
@@ -212,6 +216,8 @@ export interface ReauthNoticesTable {
   last_sent_at: string;
   /** Failed booking attempts since the last email, named in the next one. */
   attempts_since_sent: number;
+  /** The earliest hold deadline the last email named: a new hold due sooner is emailed at once (migration 0015). */
+  hold_deadline_sent: Generated<string | null>;
 }
 
 export type SignInLinkPurpose = 'sign_in' | 'reauth';

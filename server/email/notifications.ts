@@ -5,6 +5,8 @@ import type { ZoomAccountChangeNotifier } from '../zoom/authorization.js';
 import type { ReauthNotifier } from '../zoom/reauth.js';
 import type { BookingLifecycleHandlers } from '../bookings/lifecycle-events.js';
 import { countPendingZoomChanges } from '../bookings/lifecycle.js';
+import { listExpiredRequests, listHeldRequests, type HeldRequestHandlers } from '../bookings/held-requests.js';
+import { heldRequestEmail, holdExpiredEmail, type HeldRequestsNotice } from './held-templates.js';
 import type { ManageTokens } from '../bookings/manage-tokens.js';
 import { buildBookingIcs, type CalendarMethod } from './ics.js';
 import {
@@ -37,29 +39,37 @@ export const REAUTH_LINK_TTL_MS = 24 * 3_600_000;
  * changes instead). The throttle is a compare-and-swap on `reauth_notices`, so
  * concurrent attempts in several processes still send one email. The email
  * also names the cancellations and reschedules whose Zoom change waits for
- * the connection.
+ * the connection, and leads with the held requests (issue #17): "Re-authorize
+ * by 14:00 to confirm 3 waiting customers". A new held request that must be
+ * confirmed before the earliest deadline the last email named is emailed at
+ * once, throttle or not: the specialist must not act on a deadline that is
+ * no longer true. Requests that expired since the last email are listed.
  */
 export function createEmailReauthNotifier(deps: OutboxDeps & { links: SignInLinks; publicUrl: string; windowMs: number }): ReauthNotifier {
   return async function emailSpecialist(trx, event) {
     const now = deps.clock();
     const specialistId = event.specialist.id;
+    const waiting = await listHeldRequests(trx, specialistId);
+    const earliestDeadline = waiting[0]?.holdExpiresAt;
     const inserted = await trx
       .insertInto('reauth_notices')
-      .values({ specialist_id: specialistId, last_sent_at: now.toISOString(), attempts_since_sent: 0 })
+      .values({ specialist_id: specialistId, last_sent_at: now.toISOString(), attempts_since_sent: 0, hold_deadline_sent: earliestDeadline ?? null })
       .onConflict((oc) => oc.column('specialist_id').doNothing())
       .executeTakeFirst();
     const isBookingAttempt = event.trigger === 'booking_attempt';
     let failedAttempts = isBookingAttempt ? 1 : 0;
+    let lastSentAt: string | undefined;
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0) !== 1) {
       const notice = await trx.selectFrom('reauth_notices').selectAll().where('specialist_id', '=', specialistId).executeTakeFirstOrThrow();
-      const isDue = Date.parse(notice.last_sent_at) + deps.windowMs <= now.getTime();
+      const isSoonerDeadline = earliestDeadline !== undefined && (notice.hold_deadline_sent === null || earliestDeadline < notice.hold_deadline_sent);
+      const isDue = Date.parse(notice.last_sent_at) + deps.windowMs <= now.getTime() || isSoonerDeadline;
       const won =
         isDue &&
         Number(
           (
             await trx
               .updateTable('reauth_notices')
-              .set({ last_sent_at: now.toISOString(), attempts_since_sent: 0 })
+              .set({ last_sent_at: now.toISOString(), attempts_since_sent: 0, hold_deadline_sent: earliestDeadline ?? null })
               .where('specialist_id', '=', specialistId)
               .where('last_sent_at', '=', notice.last_sent_at)
               .where('attempts_since_sent', '=', notice.attempts_since_sent)
@@ -78,7 +88,14 @@ export function createEmailReauthNotifier(deps: OutboxDeps & { links: SignInLink
         return { notified: true };
       }
       failedAttempts += notice.attempts_since_sent;
+      lastSentAt = notice.last_sent_at;
     }
+    const expired = await listExpiredRequests(trx, specialistId, lastSentAt);
+    const heldRequests: HeldRequestsNotice = {
+      waiting: waiting.length,
+      earliestDeadline: earliestDeadline ? new Date(earliestDeadline) : undefined,
+      expired: expired.map((r) => ({ customerName: r.customerName, serviceTitle: r.serviceTitle, start: new Date(r.start) })),
+    };
     const reauthorizeUrl = await deps.links.create(trx, { specialistId, purpose: 'reauth', ttlMs: REAUTH_LINK_TTL_MS });
     await enqueueEmail(trx, deps, {
       specialistId,
@@ -86,12 +103,32 @@ export function createEmailReauthNotifier(deps: OutboxDeps & { links: SignInLink
         ...event,
         failedAttempts,
         pendingZoomChanges: await countPendingZoomChanges(trx, specialistId),
+        heldRequests,
+        now,
         reauthorizeUrl,
         settingsUrl: `${deps.publicUrl}/settings/zoom`,
         linkValidHours: REAUTH_LINK_TTL_MS / 3_600_000,
       }),
     });
     return { notified: true };
+  };
+}
+
+/**
+ * The customer's emails of a held request (issue #17): at once, "we're
+ * holding your time" with the manage link (to withdraw it); at the hold's
+ * end, "it could not be confirmed" with the booking page (`/book/{slug}`).
+ * Replies go to the specialist.
+ */
+export function createHeldRequestEmails(deps: BookingEmailDeps): HeldRequestHandlers {
+  return {
+    async onHeld(trx, event) {
+      await enqueueEmail(trx, deps, { specialistId: event.specialist.id, ...heldRequestEmail({ ...event, manageUrl: manageUrlOf(deps, event.bookingId) }) });
+    },
+    async onHoldExpired(trx, event) {
+      const bookUrl = `${deps.publicUrl}/book/${encodeURIComponent(event.specialist.slug)}`;
+      await enqueueEmail(trx, deps, { specialistId: event.specialist.id, ...holdExpiredEmail({ ...event, bookUrl }) });
+    },
   };
 }
 

@@ -3,11 +3,13 @@ import { escapeHtml } from '../text/html.js';
 import type { OutgoingEmail } from './outbox.js';
 import { formatWhen } from './format.js';
 import { BRAND, button, frame, oneLine, withoutHostileText } from './layout.js';
+import { expiredRequestsLine, formatDayAndTime, waitingCustomersDetail, waitingCustomersLine, type HeldRequestsNotice } from './held-templates.js';
 
 /** What brought the re-auth email about: a customer's booking attempt, Zoom changes that wait (issue #16), or the health check (issue #17). */
 export type ReauthEmailTrigger =
-  | { trigger: 'booking_attempt'; service: { title: string }; customer: { name: string }; start: Date; attemptedAt: Date }
+  | { trigger: 'booking_attempt'; service: { title: string }; customer: { name: string }; start: Date; attemptedAt: Date; holdExpiresAt?: Date | undefined }
   | { trigger: 'changes_waiting' }
+  | { trigger: 'held_requests' }
   | { trigger: 'health_check'; reminder: number; failedBookingAttempts: number };
 
 export type ReauthEmailInput = ReauthEmailTrigger & {
@@ -16,6 +18,10 @@ export type ReauthEmailInput = ReauthEmailTrigger & {
   failedAttempts: number;
   /** Cancellations and reschedules whose Zoom change waits for the connection (issue #16); named when there are some. */
   pendingZoomChanges: number;
+  /** Held requests (issue #17): how many wait and the earliest deadline (the email leads with them), and which expired since the last email. */
+  heldRequests: HeldRequestsNotice;
+  /** When the email is written: "by 14:00" means today's 14:00. */
+  now: Date;
   reauthorizeUrl: string;
   settingsUrl: string;
   linkValidHours: number;
@@ -44,6 +50,8 @@ export function reauthRequiredEmail(input: ReauthEmailInput): OutgoingEmail {
       ? `${input.failedAttempts === 1 ? '1 booking attempt has' : `${input.failedAttempts} booking attempts have`} failed since our last email about this.`
       : undefined;
   const pending = input.pendingZoomChanges > 0 ? pendingChangesSentence(input.pendingZoomChanges) : undefined;
+  const waiting = waitingCustomersLine(input.heldRequests, specialist.timeZone, input.now);
+  const held = [waitingCustomersDetail(input.heldRequests, specialist.timeZone), expiredRequestsLine(input.heldRequests, specialist.timeZone)].filter((line): line is string => line !== undefined);
   let subject: string;
   let lead: { text: string; html: string };
   let notes: string[];
@@ -53,11 +61,14 @@ export function reauthRequiredEmail(input: ReauthEmailInput): OutgoingEmail {
     subject = `⚠️ Action Required: Re-authorize Your Zoom Account - ${service.title}`;
     const slot = formatWhen(input.start, specialist.timeZone);
     const attempted = formatWhen(input.attemptedAt, specialist.timeZone);
+    const outcome = input.holdExpiresAt
+      ? `could not be confirmed yet: your Zoom connection needs to be re-authorized. We're holding the time for them until ${formatDayAndTime(input.holdExpiresAt, specialist.timeZone)}.`
+      : 'could not be completed: your Zoom connection needs to be re-authorized.';
     lead = {
-      text: `${customer.name} tried to book "${service.title}" for ${slot}, on ${attempted}, but the booking could not be completed: your Zoom connection needs to be re-authorized.`,
-      html: `<strong>${escapeHtml(customer.name)}</strong> tried to book <strong>${escapeHtml(service.title)}</strong> for ${escapeHtml(slot)}, on ${escapeHtml(attempted)}, but the booking could not be completed: your Zoom connection needs to be re-authorized.`,
+      text: `${customer.name} tried to book "${service.title}" for ${slot}, on ${attempted}, but the booking ${outcome}`,
+      html: `<strong>${escapeHtml(customer.name)}</strong> tried to book <strong>${escapeHtml(service.title)}</strong> for ${escapeHtml(slot)}, on ${escapeHtml(attempted)}, but the booking ${escapeHtml(outcome)}`,
     };
-    notes = [...(more ? [more] : []), ...(pending ? [pending] : [])];
+    notes = [...held, ...(more ? [more] : []), ...(pending ? [pending] : [])];
   } else if (input.trigger === 'health_check') {
     subject = `⚠️ ${input.reminder > 0 ? 'Reminder' : 'Action Required'}: Re-authorize Your Zoom Account - found by a routine check`;
     const turnedAway =
@@ -66,22 +77,33 @@ export function reauthRequiredEmail(input: ReauthEmailInput): OutgoingEmail {
         : `since then, ${input.failedBookingAttempts === 1 ? '1 booking attempt has' : `${input.failedBookingAttempts} booking attempts have`} failed.`;
     const sentence = `Your Zoom connection needs to be re-authorized. This was found by a routine check; ${turnedAway}`;
     lead = { text: sentence, html: escapeHtml(sentence) };
-    notes = pending ? [pending] : [];
+    notes = [...held, ...(pending ? [pending] : [])];
+  } else if (input.trigger === 'held_requests') {
+    subject = '⚠️ Action Required: Re-authorize Your Zoom Account - customers waiting';
+    const sentence = 'Your Zoom connection needs to be re-authorized again: it stopped working while waiting booking requests were being confirmed.';
+    lead = { text: sentence, html: escapeHtml(sentence) };
+    notes = [...held, ...(pending ? [pending] : [])];
   } else {
     subject = '⚠️ Action Required: Re-authorize Your Zoom Account - changes waiting';
     const sentence = `Your Zoom connection needs to be re-authorized. ${pending ?? 'Changes to booked sessions (cancelled or moved) wait to reach Zoom.'}`;
     lead = { text: sentence, html: escapeHtml(sentence) };
-    notes = more ? [more] : [];
+    notes = [...held, ...(more ? [more] : [])];
   }
   const why =
     input.trigger !== 'changes_waiting'
       ? 'every session booked through your booking page gets its own Zoom meeting. Until Zoom is reconnected, customers cannot book you.'
       : 'until Zoom is reconnected, the meetings of cancelled sessions stay in your Zoom account, moved ones keep their old time, and customers cannot book you.';
-  const done = input.trigger !== 'changes_waiting' ? 'Done: customers can book again.' : 'Done: Zoom is updated and customers can book again.';
+  const done =
+    input.heldRequests.waiting > 0
+      ? 'Done: the waiting customers are confirmed, and customers can book again.'
+      : input.trigger !== 'changes_waiting'
+        ? 'Done: customers can book again.'
+        : 'Done: Zoom is updated and customers can book again.';
   const closing = input.trigger === 'booking_attempt' ? ['We let the customer know you have been notified.'] : [];
   const text = [
     `Hi ${specialist.name},`,
     '',
+    ...(waiting ? [waiting, ''] : []),
     lead.text,
     ...notes.flatMap((note) => ['', note]),
     '',
@@ -102,6 +124,7 @@ export function reauthRequiredEmail(input: ReauthEmailInput): OutgoingEmail {
     subject,
     `<h1 style="font-size:22px;margin:0 0 16px">Your Zoom connection needs attention</h1>
 <p style="margin:0 0 12px">Hi ${escapeHtml(specialist.name)},</p>
+${waiting ? `<p style="margin:0 0 12px;padding:12px 14px;background:#fee2e2;border-radius:8px;font-size:17px"><strong>${escapeHtml(waiting)}</strong></p>` : ''}
 <p style="margin:0 0 12px">${lead.html}</p>
 ${notes.map((note) => `<p style="margin:0 0 12px;padding:10px 14px;background:#fef3c7;border-radius:8px">${escapeHtml(note)}</p>`).join('\n')}
 <p style="margin:0 0 12px"><strong>Why this matters:</strong> ${escapeHtml(why)}</p>

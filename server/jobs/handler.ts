@@ -46,7 +46,10 @@ export interface JobContext {
 
 /** One failed attempt, as a handler's `onFailure` sees it. */
 export interface JobFailure {
+  jobId: string;
   attempt: number;
+  /** What `run` threw. */
+  cause: unknown;
   /** The reason stored in `jobs.last_error`. */
   error: string;
   /** True when the job is given up on; otherwise it is retried at `retryAt`. */
@@ -63,6 +66,12 @@ export interface JobFailure {
 export interface JobHandler<Payload = unknown> {
   kind: string;
   retry?: Partial<RetryPolicy>;
+  /**
+   * The latest a retry may wait: a backoff (or a `RetryJobAt`) that would
+   * end later is cut to this time. E.g. a held request retries no later than
+   * its hold's end, when it expires instead.
+   */
+  latestRetryAt?(payload: Payload): Date | undefined;
   run(payload: Payload, context: JobContext): Promise<void>;
   onFailure?(trx: Transaction<Database>, payload: Payload, failure: JobFailure): Promise<void>;
 }
@@ -72,5 +81,21 @@ export class PermanentJobError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'PermanentJobError';
+  }
+}
+
+/**
+ * Not a failure to back off from: the job waits until `at` (or until
+ * something makes it due sooner), e.g. a held request waiting for the
+ * specialist to re-authorize Zoom. The attempt is recorded as failed with
+ * this message, retried at `at`; `maxAttempts` and `retryForMs` still apply.
+ */
+export class RetryJobAt extends Error {
+  constructor(
+    readonly at: Date,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RetryJobAt';
   }
 }

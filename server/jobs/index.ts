@@ -5,5 +5,5 @@
  */
 export { enqueueJob, listFailedJobs, type FailedJob, type NewJob } from './queue.js';
 export { createJobClaimer, type ClaimedJob, type JobClaimer } from './claim.js';
-export { DEFAULT_RETRY_POLICY, PermanentJobError, type JobContext, type JobFailure, type JobHandler, type RetryPolicy } from './handler.js';
+export { DEFAULT_RETRY_POLICY, PermanentJobError, RetryJobAt, type JobContext, type JobFailure, type JobHandler, type RetryPolicy } from './handler.js';
 export { createJobWorker, type JobWorker, type JobWorkerOptions } from './worker.js';

@@ -5,7 +5,7 @@ import type { Database } from '../db/schema.js';
 import { isOneRow, keepLeaseAlive } from '../leases/index.js';
 import type { Logger } from '../logger.js';
 import { createJobClaimer, type ClaimedJob } from './claim.js';
-import { DEFAULT_RETRY_POLICY, PermanentJobError, type JobFailure, type JobHandler, type RetryPolicy } from './handler.js';
+import { DEFAULT_RETRY_POLICY, PermanentJobError, RetryJobAt, type JobFailure, type JobHandler, type RetryPolicy } from './handler.js';
 
 export interface JobWorkerOptions {
   db: Kysely<Database>;
@@ -83,14 +83,17 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
     }
   }
 
-  /** The outcome of a failed attempt at `now`: retried after its backoff, or final. */
-  function failureOf(job: ClaimedJob, error: unknown, now: Date): JobFailure {
+  /** The outcome of a failed attempt at `now`: retried after its backoff (or at a `RetryJobAt`'s time, cut to the handler's `latestRetryAt`), or final. */
+  function failureOf(job: ClaimedJob, payload: unknown, error: unknown, now: Date): JobFailure {
     const policy = policyOf(job.kind);
     const reason = (error instanceof Error ? error.message : String(error)).slice(0, 1_000);
+    const base = { jobId: job.id, attempt: job.attempts, cause: error, error: reason, at: now };
     const isFinal = error instanceof PermanentJobError || job.attempts >= policy.maxAttempts || now.getTime() >= Date.parse(job.createdAt) + policy.retryForMs;
-    if (isFinal) return { attempt: job.attempts, error: reason, isFinal, retryAt: undefined, at: now };
-    const delayMs = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (job.attempts - 1)) * (0.75 + Math.random() / 2);
-    return { attempt: job.attempts, error: reason, isFinal, retryAt: new Date(now.getTime() + delayMs), at: now };
+    if (isFinal) return { ...base, isFinal, retryAt: undefined };
+    const backoffMs = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (job.attempts - 1)) * (0.75 + Math.random() / 2);
+    const wanted = error instanceof RetryJobAt ? error.at.getTime() : now.getTime() + backoffMs;
+    const latest = handlers.get(job.kind)!.latestRetryAt?.(payload)?.getTime() ?? Number.POSITIVE_INFINITY;
+    return { ...base, isFinal, retryAt: new Date(Math.max(now.getTime(), Math.min(wanted, latest))) };
   }
 
   /** Runs one claimed job to its outcome; true when it completed with the lease held. */
@@ -112,7 +115,7 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
       return isHeld;
     } catch (error) {
       if (completion) throw error;
-      const failure = failureOf(job, error, clock());
+      const failure = failureOf(job, payload, error, clock());
       const set = failure.isFinal
         ? { status: 'failed', last_error: failure.error, finished_at: failure.at.toISOString() }
         : { status: 'pending', last_error: failure.error, run_after: failure.retryAt!.toISOString() };

@@ -10,6 +10,7 @@ import type { ZoomClient, ZoomTokens, ZoomUser } from './client.js';
 import type { ZoomConnectionRow, ZoomConnectionStore } from './connections.js';
 import { ZoomApiError, ZoomMalformedAnswerError, ZoomNetworkError, ZoomOAuthError } from './errors.js';
 import { makeZoomChangesDue } from '../bookings/zoom-changes.js';
+import { makeHeldRequestsDue } from '../bookings/held-requests.js';
 
 const OAUTH_STATE_LIFETIME_MS = 10 * 60_000;
 
@@ -108,7 +109,8 @@ class Refusal extends Error {
  *      last (connected now, or before a disconnect), the specialist is told
  *      by email.
  *    A refusal leaves the connection and the link as they were. The
- *    specialist's Zoom changes waiting in the job queue are made due now.
+ *    specialist's Zoom changes waiting in the job queue, and their held
+ *    requests, are made due now.
  */
 export async function completeZoomAuthorization(
   deps: AuthorizationDeps,
@@ -154,8 +156,10 @@ export async function completeZoomAuthorization(
           current: { email: user.email, displayName: user.displayName },
         });
       }
-      // Zoom changes that waited for this connection (issue #16) run as soon as it is saved, not at their backed-off time.
+      // Zoom changes that waited for this connection (issue #16) run as soon as it is saved, not at their backed-off time,
+      // and held requests (issue #17) are confirmed at once, soonest first.
       await makeZoomChangesDue(trx, deps.clock, row.specialist_id);
+      await makeHeldRequestsDue(trx, deps.clock, row.specialist_id);
     });
     return linkId !== null ? { kind: 'reauthorized_by_link', user } : { kind: 'connected', user, wasReauthorization };
   } catch (error) {

@@ -61,8 +61,8 @@ export interface ZoomConnectionStore {
   /**
    * Stores a fresh authorization: a valid connection, counters reset, and
    * the Zoom user remembered on the specialist as the last one connected.
-   * `inTransaction` runs first, in the same transaction, with the connection
-   * as it was and the Zoom user last connected (kept across a disconnect):
+   * `inTransaction` runs after the writes, in the same transaction, with the
+   * connection as it was and the Zoom user last connected (kept across a disconnect):
    * it may write alongside the change (an email) or throw to refuse it,
    * which leaves everything as it was.
    */
@@ -226,7 +226,6 @@ export function createZoomConnectionStore(deps: ZoomConnectionStoreDeps): ZoomCo
           .executeTakeFirst();
         const lastConnected =
           last?.last_zoom_user_id != null ? { id: last.last_zoom_user_id, email: last.last_zoom_email ?? '', displayName: last.last_zoom_display_name ?? '' } : undefined;
-        await inTransaction?.(trx, existing, lastConnected);
         await trx
           .updateTable('specialists')
           .set({ last_zoom_user_id: user.id, last_zoom_email: user.email, last_zoom_display_name: user.displayName })
@@ -237,6 +236,9 @@ export function createZoomConnectionStore(deps: ZoomConnectionStoreDeps): ZoomCo
         } else {
           await trx.insertInto('zoom_connections').values({ specialist_id: specialistId, version: 1, ...values }).execute();
         }
+        // After the connection row is written (and locked): work that waits for it, made due here, is ordered after
+        // any transaction that wrote that row first (see `queueHeldRequest` in server/bookings/held-requests.ts).
+        await inTransaction?.(trx, existing, lastConnected);
       });
       logger.info('zoom connected', { specialistId, zoomUserId: user.id });
     },

@@ -16,6 +16,8 @@ export interface BookingAttemptReauthEvent extends ReauthEventBase {
   /** The slot the customer asked for. */
   start: Date;
   attemptedAt: Date;
+  /** Set when the request is held for the customer until then (issue #17); absent when the slot was released. */
+  holdExpiresAt?: Date | undefined;
 }
 
 /**
@@ -39,8 +41,16 @@ export interface HealthCheckReauthEvent extends ReauthEventBase {
   failedBookingAttempts: number;
 }
 
-/** Why the specialist is asked to re-authorize: a booking attempt, Zoom changes that wait, or the health check. */
-export type ReauthRequiredEvent = BookingAttemptReauthEvent | ChangesWaitingReauthEvent | HealthCheckReauthEvent;
+/**
+ * A held request (issue #17) found the connection dead again while being
+ * confirmed after a re-authorization: its customers still wait.
+ */
+export interface HeldRequestsReauthEvent extends ReauthEventBase {
+  trigger: 'held_requests';
+}
+
+/** Why the specialist is asked to re-authorize: a booking attempt, Zoom changes that wait, the health check, or held requests. */
+export type ReauthRequiredEvent = BookingAttemptReauthEvent | ChangesWaitingReauthEvent | HealthCheckReauthEvent | HeldRequestsReauthEvent;
 
 /**
  * Called once per booking attempt that needs re-authorization, inside the

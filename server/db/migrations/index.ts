@@ -13,6 +13,7 @@ import * as jobs from './0011_jobs.js';
 import * as bookingLifecycle from './0012_booking_lifecycle.js';
 import * as reminderOffsets from './0013_reminder_offsets.js';
 import * as zoomHealth from './0014_zoom_health.js';
+import * as heldRequests from './0015_held_requests.js';
 
 /**
  * Every migration, in order. Listed here rather than read from a folder so
@@ -33,4 +34,5 @@ export const migrations: Record<string, Migration> = {
   '0012_booking_lifecycle': bookingLifecycle,
   '0013_reminder_offsets': reminderOffsets,
   '0014_zoom_health': zoomHealth,
+  '0015_held_requests': heldRequests,
 };

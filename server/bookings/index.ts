@@ -313,13 +313,16 @@ function settledAnswer(row: BookingRow, service: ServiceRow, specialist: Special
   throw didNotGoThrough();
 }
 
+/**
+ * The seed's `requires_reauth` answer (its message unchanged), with the hold
+ * when the request is held (issue #17).
+ */
 function requiresReauth(why: string, notified: boolean, hold: Hold | undefined): DomainError {
   const what = `Failed to create Zoom meeting: ${why}.`;
-  const told = notified
-    ? ' A notification has been sent to the specialist to re-authorize their Zoom account.'
-    : ' The specialist needs to re-authorize their Zoom account before this time can be booked.';
-  const held = hold ? ' Your time is held for you and will be confirmed by email as soon as they do; there is nothing else to do.' : '';
-  return new DomainError('requires_reauth', `${what}${told}${held}`, { requiresReAuth: true, specialistNotified: notified, ...(hold ? { hold } : {}) });
+  const message = notified
+    ? `${what} A notification has been sent to the specialist to re-authorize their Zoom account.`
+    : `${what} The specialist needs to re-authorize their Zoom account before this time can be booked.`;
+  return new DomainError('requires_reauth', message, { requiresReAuth: true, specialistNotified: notified, ...(hold ? { hold } : {}) });
 }
 
 function bookingLimits(deps: BookingDeps, specialist: SpecialistRow, input: CreateBookingInput): Limit[] {

@@ -22,6 +22,7 @@ const COMPONENTS: z.ZodType[] = [
   contract.ManagedBookingResponseSchema,
   contract.CancelBookingRequestSchema,
   contract.RescheduleBookingRequestSchema,
+  contract.HoldSchema,
   contract.ErrorResponseSchema,
   contract.HealthResponseSchema,
 ];

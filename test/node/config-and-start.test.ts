@@ -284,7 +284,7 @@ describe('npm start', () => {
     const env = { PATH: process.env.PATH, DATABASE_URL: `sqlite:${join(dir, 'migrate.sqlite')}` };
     const run = () => spawnSync(process.execPath, ['--import', 'tsx', 'server/db/migrate-cli.ts'], { cwd: PROJECT_ROOT, env, encoding: 'utf8' });
     const first = run();
-    expect(first.stdout).toBe('Applied: 0001_initial, 0002_zoom_connections, 0003_email, 0004_rate_limits, 0005_availability_version, 0006_rate_limit_expiry, 0007_link_bound_oauth, 0008_retention_indexes, 0009_last_zoom_user, 0010_meeting_lock_token, 0011_jobs, 0012_booking_lifecycle, 0013_reminder_offsets, 0014_zoom_health\n');
+    expect(first.stdout).toBe('Applied: 0001_initial, 0002_zoom_connections, 0003_email, 0004_rate_limits, 0005_availability_version, 0006_rate_limit_expiry, 0007_link_bound_oauth, 0008_retention_indexes, 0009_last_zoom_user, 0010_meeting_lock_token, 0011_jobs, 0012_booking_lifecycle, 0013_reminder_offsets, 0014_zoom_health, 0015_held_requests\n');
     expect(first.status).toBe(0);
     expect(run().stdout).toBe('The database is up to date.\n');
   });

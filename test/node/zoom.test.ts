@@ -83,8 +83,42 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
       expect(server.reauthEvents).toHaveLength(0);
     });
 
-    it('no token: answers requires_reauth, notifies once, and releases the slot', async () => {
+    it('no token: answers requires_reauth, notifies once, and holds the slot for the customer', async () => {
       await db().deleteFrom('zoom_connections').execute();
+      const res = await book();
+      expect(res.status).toBe(409);
+      const body = await res.json();
+      // The seed's answer, word for word, and the hold (issue #17): 24 h by default, cut to end an hour
+      // (the minimum notice) before the 09:00 slot.
+      expect(body).toEqual({
+        success: false,
+        code: 'requires_reauth',
+        requiresReAuth: true,
+        specialistNotified: true,
+        message:
+          'Failed to create Zoom meeting: the specialist has not connected a Zoom account yet. A notification has been sent to the specialist to re-authorize their Zoom account.',
+        hold: { id: expect.any(String), expiresAt: '2030-01-07T08:00:00.000Z' },
+      });
+      expect(server.reauthEvents).toEqual([
+        {
+          trigger: 'booking_attempt',
+          specialist: { id: specialistId, name: 'Anna Berg', email: 'anna@example.test', timeZone: 'Europe/Berlin' },
+          service: { id: serviceIds[0], title: 'Intro call' },
+          customer: { name: 'Carla Customer', email: 'carla@example.test' },
+          start: new Date(FREE_SLOT),
+          attemptedAt: NOW,
+          holdExpiresAt: new Date('2030-01-07T08:00:00.000Z'),
+          reason: 'not_connected',
+        },
+      ]);
+      const row = await db().selectFrom('bookings').selectAll().where('id', '=', body.hold.id).executeTakeFirstOrThrow();
+      expect(row).toMatchObject({ status: 'held', hold_expires_at: '2030-01-07T08:00:00.000Z', meeting_lock_token: null, zoom_meeting_id: null });
+      expect(await counts()).toEqual({ bookings: 1, claims: 6, meetings: 0 });
+    });
+
+    it('no token and a hold window of 0: answers as the seed did and releases the slot', async () => {
+      await db().deleteFrom('zoom_connections').execute();
+      await db().updateTable('specialists').set({ hold_window_minutes: 0 }).where('id', '=', specialistId).execute();
       const res = await book();
       expect(res.status).toBe(409);
       expect(await res.json()).toEqual({
@@ -95,17 +129,7 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
         message:
           'Failed to create Zoom meeting: the specialist has not connected a Zoom account yet. A notification has been sent to the specialist to re-authorize their Zoom account.',
       });
-      expect(server.reauthEvents).toEqual([
-        {
-          trigger: 'booking_attempt',
-          specialist: { id: specialistId, name: 'Anna Berg', email: 'anna@example.test', timeZone: 'Europe/Berlin' },
-          service: { id: serviceIds[0], title: 'Intro call' },
-          customer: { name: 'Carla Customer', email: 'carla@example.test' },
-          start: new Date(FREE_SLOT),
-          attemptedAt: NOW,
-          reason: 'not_connected',
-        },
-      ]);
+      expect(server.reauthEvents.map((e) => e.trigger === 'booking_attempt' && e.holdExpiresAt)).toEqual([undefined]);
       expect(await counts()).toEqual({ bookings: 0, claims: 0, meetings: 0 });
     });
 
@@ -133,6 +157,7 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
         specialistNotified: true,
         message:
           'Failed to create Zoom meeting: the specialist’s Zoom authorization has expired or was revoked. A notification has been sent to the specialist to re-authorize their Zoom account.',
+        hold: { id: expect.any(String), expiresAt: '2030-01-07T08:00:00.000Z' },
       });
       expect(refreshes().map((r) => r.outcome)).toEqual(['invalid_grant']);
       expect(await connection()).toMatchObject({
@@ -142,17 +167,17 @@ describe.each(DATABASE_KINDS)('Zoom on %s', (kind) => {
         failed_booking_attempts: 1,
       });
       expect(server.reauthEvents.map((e) => e.reason)).toEqual(['refresh_token_rejected']);
-      expect(await counts()).toEqual({ bookings: 0, claims: 0, meetings: 0 });
+      expect(await counts()).toEqual({ bookings: 1, claims: 6, meetings: 0 });
 
       // A second attempt does not even try Zoom: the connection is known dead.
       expect((await book('2030-01-07T10:00:00Z')).status).toBe(409);
       expect(refreshes()).toHaveLength(1);
       expect((await connection()).failed_booking_attempts).toBe(2);
 
-      // Re-authorizing makes it valid again, and customers can book.
+      // Re-authorizing makes it valid again, and customers can book (the two held times wait for their job).
       await connectZoom(server, specialistId, server.emulator.controls.users().find((u) => u.id === zoomUserId));
       expect(await connection()).toMatchObject({ status: 'active', invalid_reason: null, invalid_since: null, failed_booking_attempts: 0 });
-      expect((await book()).status).toBe(201);
+      expect((await book('2030-01-07T12:00:00Z')).status).toBe(201);
     });
   });
 

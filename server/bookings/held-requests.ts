@@ -124,7 +124,7 @@ export async function queueHeldRequest(trx: Transaction<Database>, clock: Clock,
 /**
  * Makes a specialist's held requests due now, soonest start first (the
  * worker takes due jobs by `run_after`, so each is a millisecond after the
- * one before). Called in the transaction that saves a new Zoom
+ * one before, the last one now). Called in the transaction that saves a new Zoom
  * authorization, after the connection row is written. Returns how many.
  */
 export async function makeHeldRequestsDue(trx: Transaction<Database>, clock: Clock, specialistId: string): Promise<number> {
@@ -132,9 +132,10 @@ export async function makeHeldRequestsDue(trx: Transaction<Database>, clock: Clo
   const now = clock().getTime();
   let due = 0;
   for (const [rank, { id }] of held.entries()) {
+    // All due now; the soonest start a millisecond before the next.
     const updated = await trx
       .updateTable('jobs')
-      .set({ run_after: new Date(now + rank).toISOString() })
+      .set({ run_after: new Date(now - held.length + 1 + rank).toISOString() })
       .where('dedupe_key', '=', jobKeyOf(id))
       .where('status', '=', 'pending')
       .executeTakeFirst();

@@ -324,6 +324,23 @@ describe.each(DATABASE_KINDS)('held requests on %s', (kind) => {
       expect(server.emulator.controls.meetings(zoomUserId)).toHaveLength(0);
     });
 
+    it('a new hold due sooner than the deadline last emailed is emailed at once; one due later waits for the hourly throttle', async () => {
+      await hold(TUESDAY_SLOT, 'Tue Tom', 'tom@example.test'); // held until Tuesday 07:00 Berlin
+      await drain();
+      expect(mailTo('anna@example.test', REAUTH_SUBJECT)).toHaveLength(1);
+      time.advance(10 * MINUTE);
+      await hold('2030-01-08T13:00:00.000Z', 'Later Lea', 'lea@example.test'); // the same deadline: no news
+      await drain();
+      expect(mailTo('anna@example.test', REAUTH_SUBJECT)).toHaveLength(1);
+      time.advance(10 * MINUTE);
+      await hold(FREE_SLOT, 'Soon Sam', 'sam@example.test'); // today 09:00 Berlin: sooner
+      await drain();
+      const notices = mailTo('anna@example.test', REAUTH_SUBJECT);
+      expect(notices).toHaveLength(2);
+      expect(notices[1]!.text).toMatch(/^Hi Anna Berg,\n\nRe-authorize by 09:00 to confirm 3 waiting customers\./);
+      expect(notices[1]!.text).toContain('2 booking attempts have failed since our last email about this.');
+    });
+
     it('a repeat of the held request with the same key answers the same hold, and makes nothing new', async () => {
       const send = () =>
         fetch(`${server.url}/api/v1/specialists/anna/bookings`, {

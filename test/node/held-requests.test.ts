@@ -6,7 +6,7 @@
  * real SMTP server, on SQLite and PostgreSQL; two processes in the last test.
  */
 import type { ParsedMail } from 'mailparser';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HELD_REQUEST_JOB, createHeldRequestJobHandler } from '../../server/bookings/held-requests.js';
 import { systemClock } from '../../server/clock.js';
 import { createEmailJobHandler, type MailSender } from '../../server/email/outbox.js';
@@ -16,10 +16,11 @@ import { createLogger } from '../../server/logger.js';
 import { createMeetingCleanupJobHandler } from '../../server/zoom/meeting-cleanup.js';
 import { bookingMarker } from '../../server/zoom/meetings.js';
 import { childEnv, startChildServer, type ChildServer } from './helpers/child-server.js';
-import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './helpers/databases.js';
+import { DATABASE_KINDS, useTestDatabase } from './helpers/databases.js';
+import { clearMailState, drainJobs } from './helpers/jobs.js';
 import { bookingBody, createTestClock, FREE_SLOT, NOW, seedSpecialist } from './helpers/fixtures.js';
 import { allowOnConsentPage, connectZoom, startTestServer, type TestServer } from './helpers/server.js';
-import { startTestSmtp, type TestSmtp } from './helpers/smtp.js';
+import { useTestSmtp } from './helpers/smtp.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -33,16 +34,16 @@ const CONFIRMED_SUBJECT = 'Confirmed: Intro call with Anna Berg';
 const linksIn = (mail: ParsedMail): string[] => [...String(mail.html).matchAll(/href="([^"]+)"/g)].map((m) => m[1]!.replace(/&amp;/g, '&'));
 
 describe.each(DATABASE_KINDS)('held requests on %s', (kind) => {
-  let database: TestDatabase;
+  const database = useTestDatabase(kind);
   let server: TestServer;
-  let smtp: TestSmtp;
+  const smtp = useTestSmtp();
   let time: ReturnType<typeof createTestClock>;
   let specialistId: string;
   let serviceIds: string[];
   let zoomUserId: string;
   let worker: JobWorker;
   let sender: MailSender;
-  const db = () => database.handle.db;
+  const db = () => database().handle.db;
   const logger = createLogger('silent');
 
   const book = (start: string, name = 'Carla Customer', email = 'carla@example.test') =>
@@ -65,16 +66,11 @@ describe.each(DATABASE_KINDS)('held requests on %s', (kind) => {
     const body = await (await fetch(`${server.url}/api/v1/specialists/anna/services/${serviceIds[0]}/slots?from=2030-01-07T00:00:00Z&to=2030-01-10T00:00:00Z`)).json();
     return (body.slots as { start: string }[]).some((slot) => Date.parse(slot.start) === Date.parse(start));
   };
-  const mailTo = (address: string, subject: string) => smtp.messages.filter((m) => m.subject === subject && m.to && JSON.stringify(m.to).includes(address));
-  /** Runs the worker until nothing is due; says how many jobs it completed. */
-  async function drain(by = worker): Promise<number> {
-    let total = 0;
-    for (let n = await by.runDue(); n > 0; n = await by.runDue()) total += n;
-    return total;
-  }
+  const mailTo = (address: string, subject: string) => smtp().messages.filter((m) => m.subject === subject && m.to && JSON.stringify(m.to).includes(address));
+  const drain = (by = worker) => drainJobs(by);
   /** Follows the re-auth email's one-click link and clicks Allow, as the specialist does. */
   async function reauthorizeFromEmail(): Promise<void> {
-    const mail = smtp.messages.filter((m) => m.subject?.startsWith('⚠️ Action Required: Re-authorize Your Zoom Account')).at(-1)!;
+    const mail = smtp().messages.filter((m) => m.subject?.startsWith('⚠️ Action Required: Re-authorize Your Zoom Account')).at(-1)!;
     const toZoom = await fetch(linksIn(mail)[0]!, { redirect: 'manual' });
     expect(toZoom.status).toBe(302);
     const done = await fetch(await allowOnConsentPage(toZoom.headers.get('location')!, zoomUserId), { redirect: 'manual' });
@@ -93,23 +89,12 @@ describe.each(DATABASE_KINDS)('held requests on %s', (kind) => {
       ],
     });
 
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-    smtp = await startTestSmtp();
-  });
-  afterAll(async () => {
-    await smtp?.close();
-    await database?.destroy();
-  });
   beforeEach(async () => {
-    await db().deleteFrom('jobs').execute();
-    await db().deleteFrom('email_outbox').execute();
-    await db().deleteFrom('reauth_notices').execute();
-    await db().deleteFrom('specialists').execute();
-    smtp.messages.length = 0;
+    await clearMailState(db());
+    smtp().messages.length = 0;
     ({ specialistId, serviceIds } = await seedSpecialist(db()));
     time = createTestClock(NOW);
-    sender = createMailSender({ mode: 'smtp', url: smtp.url, isInsecureAllowed: false });
+    sender = createMailSender({ mode: 'smtp', url: smtp().url, isInsecureAllowed: false });
   });
   afterEach(async () => {
     sender?.close?.();
@@ -381,7 +366,7 @@ describe.each(DATABASE_KINDS)('held requests on %s', (kind) => {
       const slots = (await (await fetch(`${server.url}/api/v1/specialists/anna/services/${serviceIds[0]}/slots`)).json()).slots as { start: string }[];
       const held: string[] = [];
       for (const [i, slot] of slots.slice(4, 12).entries()) held.push((await hold(slot.start, `Customer ${i}`, `c${i}@example.test`)).id);
-      child = await startChildServer(childEnv(database.url, server));
+      child = await startChildServer(childEnv(database().url, server));
       await connectZoom(server, specialistId, server.emulator.controls.users().find((u) => u.id === zoomUserId));
       // This process's worker and the child's race for the same jobs.
       const deadline = Date.now() + 20_000;

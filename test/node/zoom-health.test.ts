@@ -5,16 +5,17 @@
  * SQLite and PostgreSQL.
  */
 import type { ParsedMail } from 'mailparser';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createEmailJobHandler, type MailSender } from '../../server/email/outbox.js';
 import { createMailSender } from '../../server/email/transport.js';
 import { createJobWorker, type JobWorker } from '../../server/jobs/index.js';
 import { createLogger } from '../../server/logger.js';
 import { createZoomHealthCheck, createZoomHealthNoticeJobHandler, ZOOM_HEALTH_NOTICE_JOB_KIND, type ZoomHealthCheck } from '../../server/zoom/health.js';
-import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './helpers/databases.js';
+import { DATABASE_KINDS, useTestDatabase } from './helpers/databases.js';
+import { clearMailState, drainJobs } from './helpers/jobs.js';
 import { bookingBody, createTestClock, FREE_SLOT, NOW, seedSpecialist } from './helpers/fixtures.js';
 import { allowOnConsentPage, connectZoom, signInCookie, startTestServer, type TestServer } from './helpers/server.js';
-import { startTestSmtp, type TestSmtp } from './helpers/smtp.js';
+import { useTestSmtp } from './helpers/smtp.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -27,15 +28,15 @@ function linksIn(mail: ParsedMail): string[] {
 }
 
 describe.each(DATABASE_KINDS)('zoom health check on %s', (kind) => {
-  let database: TestDatabase;
+  const database = useTestDatabase(kind);
   let server: TestServer;
-  let smtp: TestSmtp;
+  const smtp = useTestSmtp();
   let time: ReturnType<typeof createTestClock>;
   let specialistId: string;
   let serviceIds: string[];
   let worker: JobWorker;
   let sender: MailSender;
-  const db = () => database.handle.db;
+  const db = () => database().handle.db;
   const logger = createLogger('silent');
 
   /** The health check as start.ts builds it, jitter pinned to the middle (exactly the interval). */
@@ -47,12 +48,7 @@ describe.each(DATABASE_KINDS)('zoom health check on %s', (kind) => {
       .select(['status', 'invalid_reason', 'invalid_since', 'health_checked_at', 'health_check_result', 'health_check_due_at'])
       .where('specialist_id', '=', id)
       .executeTakeFirstOrThrow();
-  /** Runs the worker until nothing is due; says how many jobs it completed. */
-  async function drain(): Promise<number> {
-    let total = 0;
-    for (let n = await worker.runDue(); n > 0; n = await worker.runDue()) total += n;
-    return total;
-  }
+  const drain = () => drainJobs(worker);
   /** Moves the clock to `at` (later than now). */
   const moveTo = (at: number) => time.advance(at - time.clock().getTime());
   /** Connects Zoom as if a day ago: older than the check interval, so due at once (a fresh one waits an interval). */
@@ -66,24 +62,13 @@ describe.each(DATABASE_KINDS)('zoom health check on %s', (kind) => {
     return /<p class="hint" id="zoom-last-check">([^<]*)<\/p>/.exec(page)?.[1];
   };
 
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-    smtp = await startTestSmtp();
-  });
-  afterAll(async () => {
-    await smtp?.close();
-    await database?.destroy();
-  });
   beforeEach(async () => {
-    await db().deleteFrom('jobs').execute();
-    await db().deleteFrom('email_outbox').execute();
-    await db().deleteFrom('reauth_notices').execute();
-    await db().deleteFrom('specialists').execute();
-    smtp.messages.length = 0;
+    await clearMailState(db());
+    smtp().messages.length = 0;
     ({ specialistId, serviceIds } = await seedSpecialist(db()));
     time = createTestClock(NOW);
     server = await startTestServer({ db: db(), clock: time.clock, notifyReauthRequired: 'email' });
-    sender = createMailSender({ mode: 'smtp', url: smtp.url, isInsecureAllowed: false });
+    sender = createMailSender({ mode: 'smtp', url: smtp().url, isInsecureAllowed: false });
     const email = createEmailJobHandler({ db: db(), clock: time.clock, cipher: server.cipher, logger, sender, from: 'specialist-booking <no-reply@booking.test>' });
     const notices = createZoomHealthNoticeJobHandler({ notifyReauthRequired: server.services.bookings.notifyReauthRequired });
     worker = createJobWorker({ db: db(), databaseKind: kind, clock: time.clock, logger, handlers: [email, notices] });
@@ -111,8 +96,8 @@ describe.each(DATABASE_KINDS)('zoom health check on %s', (kind) => {
     expect(jobs.map((j) => j.run_after)).toEqual([0, 1, 3, 7].map((d) => new Date(NOW.getTime() + d * DAY).toISOString()));
 
     expect(await drain()).toBe(2); // the notice and its email
-    expect(smtp.messages).toHaveLength(1);
-    const mail = smtp.messages[0]!;
+    expect(smtp().messages).toHaveLength(1);
+    const mail = smtp().messages[0]!;
     expect(mail.subject).toBe(FIRST_SUBJECT);
     expect(mail.to).toMatchObject({ value: [{ address: 'anna@example.test' }] });
     expect(mail.text).toContain(ROUTINE_WORDS);
@@ -152,7 +137,7 @@ describe.each(DATABASE_KINDS)('zoom health check on %s', (kind) => {
     expect(await connection()).toMatchObject({ status: 'active', health_check_result: 'ok', health_checked_at: new Date(NOW.getTime() + 6 * HOUR).toISOString() });
     expect(await zoomCard()).toBe('Last checked Monday, 7 January 2030 at 13:00 (Europe/Berlin): Zoom answered; the connection works.');
     expect(await drain()).toBe(0);
-    expect(smtp.messages).toHaveLength(0);
+    expect(smtp().messages).toHaveLength(0);
   });
 
   it('reminds at 0, 1, 3 and 7 days (4 emails), none after', async () => {
@@ -164,15 +149,15 @@ describe.each(DATABASE_KINDS)('zoom health check on %s', (kind) => {
     for (const days of [0, 1, 3, 7]) {
       moveTo(NOW.getTime() + days * DAY);
       expect(await drain()).toBe(2);
-      subjects.push(...smtp.messages.slice(subjects.length).map((m) => m.subject ?? ''));
+      subjects.push(...smtp().messages.slice(subjects.length).map((m) => m.subject ?? ''));
       expect(subjects).toHaveLength([0, 1, 3, 7].indexOf(days) + 1);
     }
     expect(subjects).toEqual([FIRST_SUBJECT, REMINDER_SUBJECT, REMINDER_SUBJECT, REMINDER_SUBJECT]);
-    expect(smtp.messages.every((m) => String(m.text).includes(ROUTINE_WORDS))).toBe(true);
+    expect(smtp().messages.every((m) => String(m.text).includes(ROUTINE_WORDS))).toBe(true);
     moveTo(NOW.getTime() + 30 * DAY);
     expect(await healthCheck().runDue()).toBe(0); // a dead connection is not checked again
     expect(await drain()).toBe(0);
-    expect(smtp.messages).toHaveLength(4);
+    expect(smtp().messages).toHaveLength(4);
   });
 
   it('stops reminding the moment the specialist reconnects', async () => {
@@ -182,12 +167,12 @@ describe.each(DATABASE_KINDS)('zoom health check on %s', (kind) => {
     expect(await drain()).toBe(2);
     moveTo(NOW.getTime() + DAY);
     expect(await drain()).toBe(2);
-    expect(smtp.messages.map((m) => m.subject)).toEqual([FIRST_SUBJECT, REMINDER_SUBJECT]);
+    expect(smtp().messages.map((m) => m.subject)).toEqual([FIRST_SUBJECT, REMINDER_SUBJECT]);
 
     await connectZoom(server, specialistId, server.emulator.controls.users().find((u) => u.id === zoomUserId));
     moveTo(NOW.getTime() + 8 * DAY);
     expect(await drain()).toBe(2); // the two reminders left, run and ended without an email
-    expect(smtp.messages).toHaveLength(2);
+    expect(smtp().messages).toHaveLength(2);
     const left = await db().selectFrom('jobs').select('status').where('kind', '=', ZOOM_HEALTH_NOTICE_JOB_KIND).execute();
     expect(left.map((j) => j.status)).toEqual(['done', 'done', 'done', 'done']);
   });
@@ -200,7 +185,7 @@ describe.each(DATABASE_KINDS)('zoom health check on %s', (kind) => {
     await server.services.connections.disconnect(specialistId);
     moveTo(NOW.getTime() + 8 * DAY);
     expect(await drain()).toBe(3);
-    expect(smtp.messages.map((m) => m.subject)).toEqual([FIRST_SUBJECT]);
+    expect(smtp().messages.map((m) => m.subject)).toEqual([FIRST_SUBJECT]);
   });
 
   it('treats the deauthorization webhook as a dead token found by the check, once however often Zoom sends it', async () => {
@@ -212,8 +197,8 @@ describe.each(DATABASE_KINDS)('zoom health check on %s', (kind) => {
     expect((await server.emulator.controls.sendDeauthorization(zoomUserId, `${server.url}/webhooks/zoom`)).status).toBe(204);
 
     expect(await drain()).toBe(2);
-    expect(smtp.messages.map((m) => m.subject)).toEqual([FIRST_SUBJECT]);
-    expect(smtp.messages[0]!.text).toContain(ROUTINE_WORDS);
+    expect(smtp().messages.map((m) => m.subject)).toEqual([FIRST_SUBJECT]);
+    expect(smtp().messages[0]!.text).toContain(ROUTINE_WORDS);
     expect(await db().selectFrom('jobs').select('id').where('kind', '=', ZOOM_HEALTH_NOTICE_JOB_KIND).execute()).toHaveLength(4);
   });
 

@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
+import { afterAll, beforeAll } from 'vitest';
 
 export interface TestSmtp {
   port: number;
@@ -102,5 +103,27 @@ export async function startTestSmtp(port = 0, options: TestSmtpOptions = {}): Pr
       return messages;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * A test SMTP server for the enclosing `describe` block: started before its
+ * tests, closed after them.
+ *
+ * @example
+ * const smtp = useTestSmtp();
+ * expect(smtp().messages).toHaveLength(1);
+ */
+export function useTestSmtp(): () => TestSmtp {
+  let smtp: TestSmtp | undefined;
+  beforeAll(async () => {
+    smtp = await startTestSmtp();
+  });
+  afterAll(async () => {
+    await smtp?.close();
+  });
+  return () => {
+    if (!smtp) throw new Error('The test SMTP server starts in beforeAll: use it inside a test or hook.');
+    return smtp;
   };
 }

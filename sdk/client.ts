@@ -4,6 +4,7 @@ import type {
   ManagedBooking,
   ErrorResponse,
   FieldError,
+  Hold,
   PublicProfileResponse,
   SlotsResponse,
 } from './contract.js';
@@ -42,6 +43,11 @@ export type SlotList = Omit<SlotsResponse, 'success'>;
  * - `slot_taken`: someone else got the time first; list slots again.
  * - `requires_reauth`: the specialist's Zoom connection must be renewed
  *   before anyone can book; `specialistNotified` says whether they were emailed.
+ *   With a `hold`, the time is kept for the customer until `hold.expiresAt`
+ *   and confirmed (with an email) as soon as the specialist re-authorizes:
+ *   nothing else is needed, and the customer got an email with a link to
+ *   withdraw it (`withdrawRequest`). Without one, nothing was booked and the
+ *   time was released.
  * - `invalid`: the request was refused; `fieldErrors` maps fields
  *   (`customer.email`) to messages, and `code` says why
  *   (`validation_failed`, `slot_unavailable`, …).
@@ -56,7 +62,7 @@ export type SlotList = Omit<SlotsResponse, 'success'>;
 export type BookingOutcome =
   | { status: 'confirmed'; booking: Booking; isReplay: boolean }
   | { status: 'slot_taken'; message: string }
-  | { status: 'requires_reauth'; message: string; specialistNotified: boolean }
+  | { status: 'requires_reauth'; message: string; specialistNotified: boolean; hold: Hold | undefined }
   | { status: 'invalid'; code: string; message: string; fieldErrors: Record<string, string> }
   | { status: 'rate_limited'; message: string; retryAfterSeconds: number }
   | { status: 'zoom_unavailable'; message: string; retryAfterSeconds: number };
@@ -73,7 +79,7 @@ export interface CreateBookingOptions {
 
 /**
  * Why a manage-link call could not look at the booking, shared by
- * `getBooking`, `cancelBooking` and `rescheduleBooking`:
+ * `getBooking`, `cancelBooking`, `rescheduleBooking` and `withdrawRequest`:
  *
  * - `invalid_link`: the token is not this booking's (mistyped or forged link);
  * - `link_expired`: the session has started, so the link no longer works;
@@ -85,7 +91,8 @@ export type ManageLinkProblem =
   | { status: 'not_found'; message: string };
 
 /**
- * Why a change was refused, shared by `cancelBooking` and `rescheduleBooking`:
+ * Why a change was refused, shared by `cancelBooking`, `rescheduleBooking`
+ * and (but for `change_window_closed`) `withdrawRequest`:
  *
  * - `change_window_closed`: too close to the start for the customer to
  *   change it online; `message` names the specialist's contact;
@@ -114,6 +121,16 @@ export type RescheduleBookingOutcome =
   | ManageLinkProblem
   | ChangeRefusal;
 
+/**
+ * `withdrawRequest`'s outcomes: `withdrawn` (also for a request already
+ * withdrawn), or why not; `not_changeable` when it was confirmed, expired or
+ * cancelled in the meantime (`message` says which).
+ */
+export type WithdrawRequestOutcome =
+  | { status: 'withdrawn'; booking: ManagedBooking }
+  | ManageLinkProblem
+  | Exclude<ChangeRefusal, { status: 'change_window_closed' }>;
+
 export interface BookingClient {
   /** A specialist's public profile and active services. */
   getSpecialist(slug: string, options?: { signal?: AbortSignal }): Promise<Profile>;
@@ -134,6 +151,13 @@ export interface BookingClient {
    * per call), so the booking moves at most once.
    */
   rescheduleBooking(bookingId: string, token: string, start: Date | string, options?: { idempotencyKey?: string; signal?: AbortSignal }): Promise<RescheduleBookingOutcome>;
+  /**
+   * Withdraws a held request (the `hold` of a `requires_reauth` outcome; its
+   * id is the booking's): the time is released at once and never confirmed.
+   * The token is the manage link's, from the "We're holding" email.
+   * Idempotent: a repeat (or a retry) answers `withdrawn`.
+   */
+  withdrawRequest(bookingId: string, token: string, options?: { signal?: AbortSignal }): Promise<WithdrawRequestOutcome>;
 }
 
 /** Booking answers that are outcomes even with a retryable status: retrying at once cannot help. */
@@ -251,7 +275,7 @@ export function createBookingClient(options: BookingClientOptions): BookingClien
       const code = body?.code;
       const message = typeof body?.message === 'string' ? body.message : '';
       if (code === 'slot_taken') return { status: 'slot_taken', message };
-      if (code === 'requires_reauth') return { status: 'requires_reauth', message, specialistNotified: body?.specialistNotified === true };
+      if (code === 'requires_reauth') return { status: 'requires_reauth', message, specialistNotified: body?.specialistNotified === true, hold: holdOf(body?.hold) };
       if (code === 'rate_limited') return { status: 'rate_limited', message, retryAfterSeconds: retryAfterSecondsOf(headers, body?.retryAfterSeconds, 60) };
       if (code === 'zoom_unavailable') return { status: 'zoom_unavailable', message, retryAfterSeconds: retryAfterSecondsOf(headers, body?.retryAfterSeconds, 30) };
       if (typeof code === 'string' && INVALID_BOOKING_CODES.has(code)) {
@@ -292,10 +316,23 @@ export function createBookingClient(options: BookingClientOptions): BookingClien
       if (refusal) return refusal;
       throw apiError(status, body, headers);
     },
+
+    async withdrawRequest(bookingId, token, opts = {}) {
+      const { status, body, headers } = await request<ManageAnswer>('POST', `${bookingPath(bookingId)}/withdraw`, { body: { token }, signal: opts.signal });
+      if (status === 200 && body?.success === true && body.booking) return { status: 'withdrawn', booking: body.booking };
+      const refusal = manageRefusalOf(body, headers);
+      if (refusal && refusal.status !== 'change_window_closed') return refusal;
+      throw apiError(status, body, headers);
+    },
   };
 }
 
 const bookingPath = (bookingId: string) => `/api/v1/bookings/${encodeURIComponent(bookingId)}`;
+
+/** The hold of a `requires_reauth` answer, when the server sent a whole one. */
+function holdOf(hold: Partial<Hold> | undefined): Hold | undefined {
+  return typeof hold?.id === 'string' && typeof hold.expiresAt === 'string' ? { id: hold.id, expiresAt: hold.expiresAt } : undefined;
+}
 
 function fieldErrorMap(errors: FieldError[] | undefined): Record<string, string> {
   const map: Record<string, string> = {};

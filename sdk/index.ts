@@ -17,7 +17,8 @@ export type {
   Profile,
   RescheduleBookingOutcome,
   SlotList,
+  WithdrawRequestOutcome,
 } from './client.js';
 export { BookingError, BookingApiError, BookingConnectionError, BookingTimeoutError } from './errors.js';
 export { ERROR_CODES, isErrorCode, type ErrorCode } from './error-codes.js';
-export type { Booking, BookingStatus, CreateBookingRequest, Customer, ManagedBooking, Price, PublicSpecialist, Service, Slot } from './contract.js';
+export type { Booking, BookingStatus, CreateBookingRequest, Customer, Hold, ManagedBooking, Price, PublicSpecialist, Service, Slot } from './contract.js';

@@ -14,6 +14,12 @@ export interface BookingReauthRequiredDetail {
   message: string;
   service: { id: string; title: string };
   start: string;
+  /**
+   * The time is held for the customer until `expiresAt` (UTC ISO) and
+   * confirmed by email as soon as the specialist re-authorizes; `id` is the
+   * booking's once confirmed. Undefined when nothing was kept (issue #17).
+   */
+  hold: { id: string; expiresAt: string } | undefined;
 }
 
 /** `booking-failed`: something went wrong that the customer may retry. */

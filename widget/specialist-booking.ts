@@ -3,7 +3,7 @@ import { createBookingClient, type BookingClient, type Profile, type SlotList } 
 import { googleCalendarUrl, outlookCalendarUrl } from '../sdk/calendar-links.js';
 import { BookingApiError } from '../sdk/errors.js';
 import { randomIdempotencyKey } from '../sdk/idempotency-key.js';
-import type { Booking, Service, Slot } from '../sdk/contract.js';
+import type { Booking, Hold, Service, Slot } from '../sdk/contract.js';
 import type { BookingConfirmedDetail, BookingFailedDetail, BookingReauthRequiredDetail, SlotsLoadedDetail } from './events.js';
 import { styles } from './styles.js';
 
@@ -41,7 +41,7 @@ function waitInWords(seconds: number): string {
  * @attr theme - `light` (default), `dark` or `auto` (follows the system).
  *
  * @event booking-confirmed - The customer booked. Detail: `BookingConfirmedDetail`.
- * @event booking-reauth-required - The specialist's Zoom must be re-authorized; the modal is open. Detail: `BookingReauthRequiredDetail`.
+ * @event booking-reauth-required - The specialist's Zoom must be re-authorized; the modal is open. With `detail.hold`, the time is held for the customer and confirmed by email once they do. Detail: `BookingReauthRequiredDetail`.
  * @event booking-failed - Booking failed in a way the customer may retry. Detail: `BookingFailedDetail`.
  * @event slots-loaded - Free slots arrived. Detail: `SlotsLoadedDetail`.
  *
@@ -120,7 +120,8 @@ export class SpecialistBooking extends LitElement {
   protected declare isSubmitting: boolean;
   protected declare failure: { message: string; retry: () => void } | undefined;
   protected declare booking: Booking | undefined;
-  protected declare reauth: { message: string; notified: boolean } | undefined;
+  /** The re-authorization modal's content: `hold` when the time is kept for the customer (issue #17). */
+  protected declare reauth: { message: string; notified: boolean; start: string; hold: Hold | undefined } | undefined;
 
   // Reactive properties are declared, not initialized as class fields: a class
   // field would shadow Lit's accessors and stop updates (Lit's class-field-shadowing warning).
@@ -310,6 +311,11 @@ export class SpecialistBooking extends LitElement {
     return new Intl.DateTimeFormat(this.locale || undefined, { timeZone: this.timeZone, ...options }).format(new Date(iso));
   }
 
+  /** A day and a time in the visitor's chosen zone: "Tuesday 8 January at 10:00" (en-GB). */
+  private formatDayAndTime(iso: string): string {
+    return this.format(iso, { weekday: 'long', day: 'numeric', month: 'long', hour: 'numeric', minute: '2-digit' });
+  }
+
   private chooseSlot(slot: Slot): void {
     this.selectedSlot = slot;
     this.idempotencyKey = randomIdempotencyKey();
@@ -367,13 +373,14 @@ export class SpecialistBooking extends LitElement {
           await this.loadSlots();
           break;
         case 'requires_reauth':
-          this.reauth = { message: outcome.message, notified: outcome.specialistNotified };
+          this.reauth = { message: outcome.message, notified: outcome.specialistNotified, start: slot.start, hold: outcome.hold };
           this.idempotencyKey = randomIdempotencyKey();
           this.emit<BookingReauthRequiredDetail>('booking-reauth-required', {
             specialistNotified: outcome.specialistNotified,
             message: outcome.message,
             service: { id: service.id, title: service.title },
             start: slot.start,
+            hold: outcome.hold,
           });
           break;
         case 'invalid':
@@ -406,8 +413,21 @@ export class SpecialistBooking extends LitElement {
     this.renderRoot.querySelector('dialog')?.close();
   }
 
+  /**
+   * Without a hold, the customer is back at the form to try again later.
+   * With one, the time is theirs until confirmed: the times still free are
+   * shown (the held one is no longer among them) under a calm notice.
+   */
   private onDialogClose(): void {
+    const reauth = this.reauth;
     this.reauth = undefined;
+    if (reauth?.hold) {
+      this.selectedSlot = undefined;
+      this.go('slots');
+      this.notice = `We’re holding ${this.formatDayAndTime(reauth.start)} for you. You’ll get an email as soon as it’s confirmed.`;
+      void this.loadSlots();
+      return;
+    }
     this.notice = 'This time could not be booked yet. Please try again later, or choose another service.';
     this.renderRoot.querySelector<HTMLElement>('[data-confirm]')?.focus();
   }
@@ -539,7 +559,7 @@ export class SpecialistBooking extends LitElement {
     return html`<h2 tabindex="-1" data-step-heading>Your details</h2>
       <p>
         <strong>${this.selectedService!.title}</strong><br />
-        ${this.format(slot.start, { weekday: 'long', day: 'numeric', month: 'long', hour: 'numeric', minute: '2-digit' })}
+        ${this.formatDayAndTime(slot.start)}
         <span class="muted">(${this.timeZone.replace(/_/g, ' ')})</span>
       </p>
       ${this.notice ? html`<p class="notice" role="status">${this.notice}</p>` : nothing}
@@ -588,16 +608,26 @@ export class SpecialistBooking extends LitElement {
     </p>`;
   }
 
+  /** The modal's promise to a customer whose time is held (the "We're holding" email says the same). */
+  private holdingSentence(start: string, expiresAt: string): string {
+    return `We’re holding ${this.formatDayAndTime(start)} for you until ${this.formatDayAndTime(expiresAt)}. You’ll get an email as soon as it’s confirmed; there is nothing else to do.`;
+  }
+
   private renderDialog(): TemplateResult | typeof nothing {
     const reauth = this.reauth;
     if (!reauth) return nothing;
     const name = this.profile?.specialist.name ?? 'The specialist';
     const others = (this.profile?.services.length ?? 0) > 1;
-    return html`<dialog part="dialog" aria-labelledby="reauth-title" aria-describedby="reauth-body" @close=${() => this.onDialogClose()}>
+    const hold = reauth.hold;
+    return html`<dialog part="dialog" aria-labelledby="reauth-title" aria-describedby=${hold ? 'reauth-body reauth-held' : 'reauth-body'} @close=${() => this.onDialogClose()}>
       <h2 id="reauth-title">🔄 Zoom Authorization Required</h2>
-      <p id="reauth-body">${name}’s video link needs to be reconnected before this time can be booked. Nothing was booked, and nothing was charged.</p>
+      ${hold
+        ? html`<p id="reauth-body">${name}’s video link needs to be reconnected before this time can be confirmed.</p>`
+        : html`<p id="reauth-body">${name}’s video link needs to be reconnected before this time can be booked. Nothing was booked, and nothing was charged.</p>`}
       ${reauth.notified ? html`<p class="notified">✓ ${name} was notified by email</p>` : nothing}
-      <p>You can try again later${others ? ', or choose another session' : ''}.</p>
+      ${hold
+        ? html`<p class="held" id="reauth-held">${this.holdingSentence(reauth.start, hold.expiresAt)}</p>`
+        : html`<p>You can try again later${others ? ', or choose another session' : ''}.</p>`}
       <div class="row"><button part="button" class="primary" type="button" autofocus @click=${() => this.closeReauth()}>Got it, thanks</button></div>
     </dialog>`;
   }

@@ -21,14 +21,17 @@ describe('SDK against the real server', () => {
   let proxy: FlakyProxy;
   let client: BookingClient;
   let serviceIds: string[];
+  let specialistId: string;
+  let zoomUserId: string;
   const bookingCount = async () => (await database.handle.db.selectFrom('bookings').select('id').execute()).length;
 
   beforeAll(async () => {
     database = await createTestDatabase('sqlite');
     const anna = await seedSpecialist(database.handle.db);
     serviceIds = anna.serviceIds;
+    specialistId = anna.specialistId;
     server = await startTestServer({ db: database.handle.db, clock: fixedClock });
-    await connectZoom(server, anna.specialistId);
+    zoomUserId = await connectZoom(server, anna.specialistId);
     proxy = await startFlakyProxy(server.url);
     client = createBookingClient({ baseUrl: proxy.url, maxRetryDelayMs: 2_000 });
   });
@@ -98,6 +101,47 @@ describe('SDK against the real server', () => {
     expect([...keys][0]).toMatch(/^[0-9a-f-]{36}$/);
     expect(proxy.requests[2]!.at - proxy.requests[1]!.at).toBeGreaterThanOrEqual(950);
     expect(await bookingCount()).toBe(1);
+  });
+
+  /** Anna's Zoom tokens are dead (revoked in the emulator) during `run`; she connects again after it. */
+  async function withDeadZoom(run: () => Promise<void>): Promise<void> {
+    server.emulator.controls.revokeAllTokens(zoomUserId);
+    try {
+      await run();
+    } finally {
+      await connectZoom(server, specialistId, server.emulator.controls.users().find((u) => u.id === zoomUserId));
+    }
+  }
+
+  it('returns requires_reauth with the hold as a value: the time is held until 24 h from now, and the row is held', async () => {
+    await withDeadZoom(async () => {
+      // Tuesday 09:00 UTC, 27 hours away: the default 24-hour window ends first.
+      const outcome = await client.createBooking('anna', { serviceId: serviceIds[0]!, start: '2030-01-08T09:00:00.000Z', customer });
+      expect(outcome.status).toBe('requires_reauth');
+      if (outcome.status !== 'requires_reauth') throw new Error('unreachable');
+      expect(outcome.specialistNotified).toBe(true);
+      expect(outcome.hold).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), expiresAt: '2030-01-08T06:00:00.000Z' });
+      expect(outcome.message).toContain('Your time is held for you and will be confirmed by email as soon as they do');
+      const row = await database.handle.db.selectFrom('bookings').select(['id', 'status', 'hold_expires_at']).executeTakeFirstOrThrow();
+      expect(row).toEqual({ id: outcome.hold!.id, status: 'held', hold_expires_at: '2030-01-08T06:00:00.000Z' });
+      expect(proxy.requests).toHaveLength(1);
+    });
+  });
+
+  it('returns requires_reauth without a hold when the specialist holds nothing, and nothing stays booked', async () => {
+    await database.handle.db.updateTable('specialists').set({ hold_window_minutes: 0 }).where('id', '=', specialistId).execute();
+    try {
+      await withDeadZoom(async () => {
+        const outcome = await client.createBooking('anna', { serviceId: serviceIds[0]!, start: '2030-01-08T09:00:00.000Z', customer });
+        expect(outcome).toEqual({ status: 'requires_reauth', message: expect.stringContaining('A notification has been sent to the specialist'), specialistNotified: true, hold: undefined });
+        if (outcome.status !== 'requires_reauth') throw new Error('unreachable');
+        expect(outcome).toHaveProperty('hold', undefined);
+        expect(outcome.message).not.toContain('held');
+        expect(await bookingCount()).toBe(0);
+      });
+    } finally {
+      await database.handle.db.updateTable('specialists').set({ hold_window_minutes: 1440 }).where('id', '=', specialistId).execute();
+    }
   });
 
   it('answers 503 zoom_unavailable with Retry-After, and the SDK returns it as a value after one request', async () => {
@@ -253,6 +297,35 @@ describe('SDK against the real server', () => {
       expect(outcome.status).toBe('change_window_closed');
       if (outcome.status !== 'change_window_closed') throw new Error('unreachable');
       expect(outcome.message).toContain('anna@example.test');
+    });
+
+    it('withdraws a held request, a repeat answers the same, and the time is free again', async () => {
+      let held: { id: string; token: string } | undefined;
+      await withDeadZoom(async () => {
+        const outcome = await client.createBooking('anna', { serviceId: serviceIds[0]!, start: TUESDAY, customer });
+        if (outcome.status !== 'requires_reauth' || !outcome.hold) throw new Error(`booking answered ${outcome.status} without a hold`);
+        held = { id: outcome.hold.id, token: server.services.manageTokens.issue(outcome.hold.id) };
+        expect(await client.getBooking(held.id, held.token)).toMatchObject({ status: 'found', booking: { status: 'held', hold: { expiresAt: '2030-01-08T06:00:00.000Z' }, canWithdraw: true } });
+      });
+      const { id, token } = held!;
+      const first = await client.withdrawRequest(id, token);
+      expect(first).toMatchObject({ status: 'withdrawn', booking: { id, status: 'withdrawn', hold: null, canWithdraw: false } });
+      expect(await client.withdrawRequest(id, token)).toEqual(first);
+      expect(proxy.requests.filter((r) => r.path === `/api/v1/bookings/${id}/withdraw`).map((r) => r.method)).toEqual(['POST', 'POST']);
+      // Released at once: another customer can book that time.
+      expect((await client.createBooking('anna', { serviceId: serviceIds[0]!, start: TUESDAY, customer: { ...customer, email: 'next@example.test' } })).status).toBe('confirmed');
+    });
+
+    it('refuses to withdraw with a forged link, an unknown request, or a confirmed booking, as values', async () => {
+      const { id, token } = await bookTuesday();
+      expect(await client.withdrawRequest(id, 'forged')).toMatchObject({ status: 'invalid_link' });
+      const ghost = 'no-such-booking';
+      expect(await client.withdrawRequest(ghost, server.services.manageTokens.issue(ghost))).toMatchObject({ status: 'not_found' });
+      expect(await client.withdrawRequest(id, token)).toEqual({
+        status: 'not_changeable',
+        message: 'This request was already confirmed: cancel the booking instead if you cannot come.',
+      });
+      expect((await database.handle.db.selectFrom('bookings').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status).toBe('confirmed');
     });
 
     it('reschedules, answers slot_taken as a value, and a lost answer is replayed with the same key', async () => {

@@ -54,8 +54,10 @@ export function stackCommands(stack: Stack): Record<string, (payload: Record<str
   return {
     /**
      * A fresh specialist whose site is the test page, named `name` (default
-     * Rosa Martín); connected to Zoom unless `connected: false`.
-     * `proxiedApiBase` reaches the same server through the proxy.
+     * Rosa Martín); connected to Zoom unless `connected: false`; holding a
+     * request that meets a dead token for `holdWindowMinutes` (default: the
+     * column's, 24 h; 0 holds nothing). `proxiedApiBase` reaches the same
+     * server through the proxy.
      */
     async 'create-specialist'(payload) {
       const slug = `spec-${++created}-${Date.now().toString(36)}`;
@@ -72,6 +74,9 @@ export function stackCommands(stack: Stack): Record<string, (payload: Record<str
         ],
         weeklyHours: [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '00:00', end: '24:00' })),
       });
+      if (typeof payload.holdWindowMinutes === 'number') {
+        await db.updateTable('specialists').set({ hold_window_minutes: payload.holdWindowMinutes }).where('id', '=', specialistId).execute();
+      }
       let zoomUserId: string | undefined;
       if (payload.connected !== false) {
         const user = zoom.controls.addUser({ display_name: `Rosa ${slug}` });
@@ -124,6 +129,11 @@ export function stackCommands(stack: Stack): Record<string, (payload: Record<str
         body: JSON.stringify({ serviceId: payload.serviceId, start: payload.start, customer: { name: 'Someone Else', email: 'else@example.test' } }),
       });
       return res.status;
+    },
+    /** A booking's stored status, or undefined when there is no such row. */
+    async 'booking-status'(payload) {
+      const row = await db.selectFrom('bookings').select('status').where('id', '=', String(payload.id)).executeTakeFirst();
+      return row?.status;
     },
     async 'zoom-meetings'(payload) {
       return zoom.controls.meetings(payload.zoomUserId as string | undefined).length;

@@ -15,7 +15,8 @@ interface Specialist {
 }
 
 const command = <T>(name: string, payload: Record<string, unknown> = {}) => executeServerCommand<T, Record<string, unknown>>(name, payload);
-const createSpecialist = (connected = true, name?: string) => command<Specialist>('create-specialist', { connected, name });
+/** `holdWindowMinutes: 0`: a request that meets a dead token is not held, whatever its time (see the stack). */
+const createSpecialist = (connected = true, name?: string, holdWindowMinutes?: number) => command<Specialist>('create-specialist', { connected, name, holdWindowMinutes });
 
 async function mount(s: Specialist, extra = ''): Promise<SpecialistBooking> {
   const container = document.createElement('div');
@@ -29,6 +30,18 @@ async function mount(s: Specialist, extra = ''): Promise<SpecialistBooking> {
 const $ = (el: SpecialistBooking, selector: string) => el.shadowRoot!.querySelector<HTMLElement>(selector);
 const $$ = (el: SpecialistBooking, selector: string) => [...el.shadowRoot!.querySelectorAll<HTMLElement>(selector)];
 const heading = (el: SpecialistBooking) => $(el, 'h2')!.textContent!.trim();
+
+const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+
+/**
+ * "Tuesday 8 January at 9:00": an instant as the widget says it in en-GB (as
+ * on its time buttons: the hour not padded), in Asia/Kolkata (UTC+05:30, no summer time).
+ */
+function inKolkata(iso: string): string {
+  const d = new Date(Date.parse(iso) + 330 * 60_000);
+  return `${WEEKDAYS[d.getUTCDay()]} ${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} at ${d.getUTCHours()}:${String(d.getUTCMinutes()).padStart(2, '0')}`;
+}
 
 function deepActiveElement(): Element | null {
   let active = document.activeElement;
@@ -148,7 +161,7 @@ describe('<specialist-booking>', () => {
   });
 
   it('shows the re-auth modal when the specialist’s Zoom needs re-authorizing, and gives focus back on Escape', async () => {
-    const s = await createSpecialist(false);
+    const s = await createSpecialist(false, undefined, 0);
     const el = await mount(s);
     await pickSlot(el, 1);
     await fill(el, 'Ravi Reauth', 'ravi@example.test');
@@ -158,6 +171,7 @@ describe('<specialist-booking>', () => {
     expect(detail.specialistNotified).to.equal(true);
     expect(detail.service.title).to.equal('Deep dive');
     expect(detail.message).to.contain('A notification has been sent to the specialist');
+    expect(detail.hold).to.equal(undefined);
     await el.updateComplete;
     const dialog = $(el, 'dialog') as HTMLDialogElement;
     expect(dialog.open).to.equal(true);
@@ -167,6 +181,10 @@ describe('<specialist-booking>', () => {
     expect(dialog.textContent).to.contain('Rosa Martín’s video link needs to be reconnected before this time can be booked.');
     expect($(el, '.notified')!.textContent).to.equal('✓ Rosa Martín was notified by email');
     expect(dialog.textContent).to.contain('You can try again later, or choose another session.');
+    // Nothing was held: no holding line.
+    expect($(el, '.held')).to.equal(null);
+    expect(dialog.textContent).not.to.contain('holding');
+    expect(dialog.getAttribute('aria-describedby')).to.equal('reauth-body');
     expect(deepActiveElement()!.textContent).to.equal('Got it, thanks');
     // Focus stays inside while open: Tab does not reach the page behind.
     await sendKeys({ press: 'Tab' });
@@ -179,7 +197,7 @@ describe('<specialist-booking>', () => {
   });
 
   it('closes the modal with "Got it, thanks"', async () => {
-    const s = await createSpecialist(false);
+    const s = await createSpecialist(false, undefined, 0);
     const el = await mount(s);
     await pickSlot(el);
     await fill(el, 'Gita', 'gita@example.test');
@@ -190,6 +208,64 @@ describe('<specialist-booking>', () => {
     ($(el, 'dialog .primary') as HTMLButtonElement).click();
     await waitUntil(() => !$(el, 'dialog'));
     expect(deepActiveElement()!.hasAttribute('data-confirm')).to.equal(true);
+  });
+
+  it('with a dead token, holds the time: the modal says until when, and after it the held time is no longer offered', async () => {
+    const s = await createSpecialist();
+    await command('revoke-zoom', { zoomUserId: s.zoomUserId });
+    const el = await mount(s, 'locale="en-GB"');
+    let loaded = oneEvent(el, 'slots-loaded');
+    $$(el, '[part~="service"]')[0]!.click();
+    await loaded;
+    await el.updateComplete;
+    // The customer's zone, chosen on the page: times are said in it (India: +05:30 all year).
+    const zone = $(el, '#tz') as HTMLSelectElement;
+    // ICU lists it under its older name in some versions.
+    zone.value = [...zone.options].find((o) => o.value === 'Asia/Kolkata' || o.value === 'Asia/Calcutta')!.value;
+    zone.dispatchEvent(new Event('change'));
+    await el.updateComplete;
+    // A time on the third day shown: over a day away, so the 24-hour window ends first.
+    $$(el, '[part~="day"]')[2]!.click();
+    await el.updateComplete;
+    $$(el, '[part~="slot"]')[0]!.click();
+    await el.updateComplete;
+    const start = (el as unknown as { selectedSlot: { start: string } }).selectedSlot.start;
+    await fill(el, 'Hana Held', 'hana@example.test');
+    const reauth = oneEvent(el, 'booking-reauth-required');
+    const asked = Date.now();
+    $(el, '[data-confirm]')!.click();
+    const { detail } = await reauth;
+    expect(detail.specialistNotified).to.equal(true);
+    expect(detail.start).to.equal(start);
+    expect(detail.hold!.id).to.match(/^[0-9a-f-]{36}$/);
+    const expiresAt = Date.parse(detail.hold!.expiresAt);
+    expect(expiresAt).to.be.within(asked + 86_400_000 - 1000, Date.now() + 86_400_000);
+    expect(await command<string>('booking-status', { id: detail.hold!.id })).to.equal('held');
+    await el.updateComplete;
+    const dialog = $(el, 'dialog') as HTMLDialogElement;
+    expect(dialog.open).to.equal(true);
+    expect($(el, '#reauth-title')!.textContent).to.equal('🔄 Zoom Authorization Required');
+    expect($(el, '#reauth-body')!.textContent).to.equal('Rosa Martín’s video link needs to be reconnected before this time can be confirmed.');
+    expect($(el, '.notified')!.textContent).to.equal('✓ Rosa Martín was notified by email');
+    expect($(el, '.held')!.textContent).to.equal(
+      `We’re holding ${inKolkata(start)} for you until ${inKolkata(detail.hold!.expiresAt)}. You’ll get an email as soon as it’s confirmed; there is nothing else to do.`,
+    );
+    expect(dialog.getAttribute('aria-describedby')).to.equal('reauth-body reauth-held');
+    expect(dialog.textContent).not.to.contain('Nothing was booked');
+    expect(dialog.textContent).not.to.contain('try again later');
+    expect(await command<string[]>('emails-to', { address: 'hana@example.test' })).to.deep.equal(["We're holding Intro call with Rosa Martín for you"]);
+
+    loaded = oneEvent(el, 'slots-loaded');
+    ($(el, 'dialog .primary') as HTMLButtonElement).click();
+    await loaded;
+    await el.updateComplete;
+    expect(heading(el)).to.equal('Pick a time for Intro call');
+    expect(deepActiveElement()!.textContent).to.equal('Pick a time for Intro call');
+    expect($(el, '.notice')!.textContent).to.equal(`We’re holding ${inKolkata(start)} for you. You’ll get an email as soon as it’s confirmed.`);
+    expect(el.shadowRoot!.textContent).not.to.contain('could not be booked');
+    const slots = (el as unknown as { slots: { start: string }[] }).slots;
+    expect(slots.length).to.be.greaterThan(0);
+    expect(slots.some((slot) => slot.start === start)).to.equal(false);
   });
 
   it('when the slot was just taken, says so and shows the times still free', async () => {

@@ -1,6 +1,14 @@
 import { Hono, type Context, type ErrorHandler } from 'hono';
 import type { Kysely } from 'kysely';
-import { CancelBookingRequestSchema, IdSchema, LIMITS, ManageTokenQuerySchema, RescheduleBookingRequestSchema, type ManagedBookingResponse } from '../../sdk/contract.js';
+import {
+  CancelBookingRequestSchema,
+  IdSchema,
+  LIMITS,
+  ManageTokenQuerySchema,
+  RescheduleBookingRequestSchema,
+  WithdrawRequestSchema,
+  type ManagedBookingResponse,
+} from '../../sdk/contract.js';
 import type { BookingLifecycle } from '../bookings/lifecycle.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/schema.js';
@@ -13,6 +21,7 @@ import { createApiEnvelope } from './api-envelope.js';
 import { addressLimitKey, type ClientAddressOf } from './client-address.js';
 import { readJsonBody } from './json-body.js';
 import { parseIdempotencyKey } from './idempotency-key.js';
+import { withdrawHeldRequest } from './withdraw-request.js';
 
 export interface BookingManageApiDeps {
   db: Kysely<Database>;
@@ -36,9 +45,10 @@ function bookingIdParam(c: Context): string {
 
 /**
  * The customer's side of a booking (issue #16), mounted at `/api/v1`:
- * `GET /bookings/{id}?token=…`, `POST /bookings/{id}/cancel` and
- * `POST /bookings/{id}/reschedule` (with an optional `Idempotency-Key`),
- * each holding the manage link's token. Inside the API envelope (request
+ * `GET /bookings/{id}?token=…`, `POST /bookings/{id}/cancel`,
+ * `POST /bookings/{id}/reschedule` (with an optional `Idempotency-Key`) and
+ * `POST /bookings/{id}/withdraw` (a held request, issue #17), each holding
+ * the manage link's token. Inside the API envelope (request
  * id, error shape); CORS grants the booking's specialist's allowed origins,
  * as the booking API does. A change that happens counts against a
  * per-address and a per-booking limit, shared with the manage page
@@ -93,6 +103,15 @@ export function bookingManageApiRoutes(deps: BookingManageApiDeps): Hono {
       const id = bookingIdParam(c);
       const body = await readJsonBody(c, CancelBookingRequestSchema, LIMITS.maxBodyBytes);
       return answer(c, await lifecycle.cancel(id, { kind: 'customer', token: body.token }, { reason: body.reason, countChange: countChange(c, id) }));
+    }),
+  );
+
+  app.post(
+    '/bookings/:id/withdraw',
+    envelope.route(async (c) => {
+      const id = bookingIdParam(c);
+      const body = await readJsonBody(c, WithdrawRequestSchema, LIMITS.maxBodyBytes);
+      return answer(c, await withdrawHeldRequest(deps, id, body.token, countChange(c, id)));
     }),
   );
 

@@ -1,8 +1,10 @@
 import { Hono, type Context } from 'hono';
+import type { Kysely } from 'kysely';
 import type { z } from 'zod';
-import { CancelBookingRequestSchema, RescheduleBookingRequestSchema, type ManagedBooking } from '../../sdk/contract.js';
+import { CancelBookingRequestSchema, RescheduleBookingRequestSchema, WithdrawRequestSchema, type ManagedBooking } from '../../sdk/contract.js';
 import type { SlotLister } from '../availability/index.js';
 import type { BookingLifecycle, CountChange } from '../bookings/lifecycle.js';
+import type { Database } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { countBookingChange, type BookingChangeLimitDeps } from '../limits/index.js';
 import { listProblems, parseOrThrow } from '../validation.js';
@@ -12,8 +14,10 @@ import { STATUS_BY_CODE } from './errors.js';
 import type { Flash } from './pages/layout.js';
 import { endedManageLinkPage, groupSlotsByDay, invalidManageLinkPage, managePage, type ManageView } from './pages/manage-page.js';
 import { expiredFormPage } from './pages/specialist-pages.js';
+import { withdrawHeldRequest } from './withdraw-request.js';
 
 export interface ManageRoutesDeps extends BookingChangeLimitDeps {
+  db: Kysely<Database>;
   lifecycle: BookingLifecycle;
   /** The client's address: a form's change counts against the same limits as the API's. */
   clientAddressOf: ClientAddressOf;
@@ -26,6 +30,7 @@ export interface ManageRoutesDeps extends BookingChangeLimitDeps {
 const FLASHES: Record<string, Flash> = {
   cancelled: { kind: 'success', message: 'Your booking is cancelled. We emailed you a confirmation.' },
   rescheduled: { kind: 'success', message: 'Your booking has moved. We emailed you the new time.' },
+  withdrawn: { kind: 'success', message: 'Request withdrawn: the time is released.' },
   slot_taken: { kind: 'error', message: 'Someone just took that time. Please pick another.' },
   slot_unavailable: { kind: 'error', message: 'That time is no longer offered. Please pick another.' },
   window_closed: { kind: 'error', message: 'Changes are closed online for this booking.' },
@@ -49,16 +54,19 @@ function viewOf(booking: ManagedBooking, token: string): ManageView {
   return {
     bookingId: booking.id,
     token,
-    status: booking.status === 'cancelled' ? 'cancelled' : 'confirmed',
+    status: booking.status,
     start: new Date(booking.start),
+    holdExpiresAt: booking.hold ? new Date(booking.hold.expiresAt) : null,
     timeZone: booking.customer.timeZone ?? booking.specialist.timeZone,
     serviceTitle: booking.service.title,
     specialistName: booking.specialist.name,
+    specialistSlug: booking.specialist.slug,
     specialistEmail: booking.specialist.email,
     joinUrl: booking.zoomJoinUrl,
     changeWindow: { ...booking.changeWindow, closesAt: new Date(booking.changeWindow.closesAt) },
     canCancel: booking.canCancel,
     canReschedule: booking.canReschedule,
+    canWithdraw: booking.canWithdraw,
     cancelledBy: booking.cancellation?.by ?? null,
     cancelReason: booking.cancellation?.reason ?? null,
   };
@@ -70,9 +78,10 @@ function viewOf(booking: ManagedBooking, token: string): ManageView {
  * - `GET /bookings/{id}/manage?token=…` shows the booking and its forms. It
  *   changes nothing (mail scanners open links); it only sets the browser's
  *   CSRF cookie, as the sign-in page does.
- * - `POST …/manage/cancel` (optional `reason`) and `POST …/manage/reschedule`
- *   (`start`, one of the listed free times) carry the token and the
- *   double-submit CSRF token, then redirect (303) back with a message.
+ * - `POST …/manage/cancel` (optional `reason`), `POST …/manage/reschedule`
+ *   (`start`, one of the listed free times) and `POST …/manage/withdraw` (a
+ *   held request, issue #17) carry the token and the double-submit CSRF
+ *   token, then redirect (303) back with a message.
  *
  * A forged token answers 403 (an unknown booking 404) and a started session
  * 410, each with a page that says what to do; the lifecycle checks both on
@@ -166,6 +175,14 @@ export function manageRoutes(deps: ManageRoutesDeps): Hono {
       if (!start) return 'no_time';
       await deps.lifecycle.reschedule(bookingId, { kind: 'customer', token }, { start, countChange });
       return 'rescheduled';
+    }),
+  );
+
+  app.post(
+    '/bookings/:id/manage/withdraw',
+    manageForm(WithdrawRequestSchema, async (bookingId, { token }, countChange) => {
+      await withdrawHeldRequest(deps, bookingId, token, countChange);
+      return 'withdrawn';
     }),
   );
 

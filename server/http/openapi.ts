@@ -22,6 +22,7 @@ const COMPONENTS: z.ZodType[] = [
   contract.ManagedBookingResponseSchema,
   contract.CancelBookingRequestSchema,
   contract.RescheduleBookingRequestSchema,
+  contract.WithdrawRequestSchema,
   contract.HoldSchema,
   contract.ErrorResponseSchema,
   contract.HealthResponseSchema,
@@ -137,7 +138,11 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
             400: errorAnswer('Malformed JSON (invalid_json) or invalid fields (validation_failed)'),
             403: errorAnswer('Called from a website the specialist did not allow (origin_not_allowed)'),
             404: errorAnswer('No such specialist or service (not_found)'),
-            409: errorAnswer("Someone else booked an overlapping time (slot_taken), or the specialist's Zoom connection needs re-authorization (requires_reauth)"),
+            409: errorAnswer(
+              "Someone else booked an overlapping time (slot_taken), or the specialist's Zoom connection needs re-authorization (requires_reauth, with requiresReAuth: true and specialistNotified). " +
+                'With requires_reauth, `hold` ({ id, expiresAt }) says the time is held for the customer as a request until expiresAt and confirmed, with an email, as soon as the specialist re-authorizes; ' +
+                'the customer can withdraw it with POST /api/v1/bookings/{id}/withdraw. Without `hold` the time was released: the hold would have been under 30 minutes, or the specialist holds nothing.',
+            ),
             413: errorAnswer('Body too large (payload_too_large)'),
             415: errorAnswer('Body is not JSON (unsupported_media_type)'),
             422: errorAnswer('Time not offered (slot_unavailable) or key reused with another body (idempotency_key_reused)'),
@@ -169,6 +174,26 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
             400: errorAnswer('Malformed JSON (invalid_json) or invalid fields (validation_failed)'),
             ...manageErrors,
             409: errorAnswer("Inside the cancellation window (change_window_closed; the message names the specialist's contact), or the booking can no longer change (booking_not_changeable)"),
+            413: errorAnswer('Body too large (payload_too_large)'),
+            415: errorAnswer('Body is not JSON (unsupported_media_type)'),
+            429: rateLimitedAnswer('Too many changes from this client address this hour, or to this booking today'),
+          },
+        },
+      },
+      '/api/v1/bookings/{id}/withdraw': {
+        post: {
+          operationId: 'withdrawRequest',
+          summary: 'Withdraw a held request',
+          description:
+            "A request held while the specialist's Zoom connection needs re-authorizing (status held) is withdrawn: the time is released at once and the request is never confirmed. " +
+            'Idempotent: withdrawing a withdrawn request answers 200 with it. A confirmed booking is cancelled instead (POST /api/v1/bookings/{id}/cancel).',
+          parameters: [bookingIdParameter],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('WithdrawRequest') } } },
+          responses: {
+            200: json('ManagedBookingResponse', 'The withdrawn request (status withdrawn)'),
+            400: errorAnswer('Malformed JSON (invalid_json) or invalid fields (validation_failed)'),
+            ...manageErrors,
+            409: errorAnswer('The request is no longer held: it was confirmed (cancel it instead), it expired, or it was cancelled (booking_not_changeable)'),
             413: errorAnswer('Body too large (payload_too_large)'),
             415: errorAnswer('Body is not JSON (unsupported_media_type)'),
             429: rateLimitedAnswer('Too many changes from this client address this hour, or to this booking today'),

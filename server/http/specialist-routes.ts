@@ -5,6 +5,7 @@ import { deleteSession, deleteSessionsOf } from '../auth/sessions.js';
 import { requestSignInLink, safeNextPath, SignInEmailSchema, type SignInDeps } from '../auth/sign-in.js';
 import { z } from 'zod';
 import { CancelBookingRequestSchema, type ManagedBooking } from '../../sdk/contract.js';
+import { listHeldRequests } from '../bookings/held-requests.js';
 import { countPendingZoomChanges, type BookingLifecycle } from '../bookings/lifecycle.js';
 import type { Database } from '../db/schema.js';
 import { listFailedEmails } from '../email/outbox.js';
@@ -14,12 +15,14 @@ import { allowedOriginsOf } from '../specialists/index.js';
 import {
   addService,
   bookingRulesText,
+  holdWindowText,
   listAllServices,
   replaceWeeklyHours,
   setAllowedOrigins,
   setServiceActive,
   timeZoneChoices,
   updateBookingRules,
+  updateHoldWindow,
   updateProfile,
   updateService,
   weeklyHoursText,
@@ -78,7 +81,7 @@ function dashboardRow(booking: ManagedBooking): DashboardBooking {
     serviceTitle: booking.service.title,
     customerName: booking.customer.name,
     customerEmail: booking.customer.email,
-    status: booking.status === 'cancelled' ? 'cancelled' : 'confirmed',
+    status: booking.status,
     joinUrl: booking.zoomJoinUrl,
     isRescheduleOffered: booking.changeWindow.isLiftedByOffer,
     cancelledBy: booking.cancellation?.by ?? null,
@@ -149,6 +152,7 @@ export function specialistRoutes(deps: SpecialistRoutesDeps): Hono<Env> {
       dashboardPage({
         specialist,
         connection: await deps.connections.find(specialist.id),
+        waitingRequests: await listHeldRequests(deps.db, specialist.id),
         upcoming: (await deps.lifecycle.listForSpecialist(specialist.id, { when: 'upcoming', limit: BOOKINGS_SHOWN })).map(dashboardRow),
         past: (await deps.lifecycle.listForSpecialist(specialist.id, { when: 'past', limit: BOOKINGS_SHOWN })).map(dashboardRow),
         pendingZoomChanges: await countPendingZoomChanges(deps.db, specialist.id),
@@ -208,10 +212,12 @@ export function specialistRoutes(deps: SpecialistRoutesDeps): Hono<Env> {
         weeklyHours: await weeklyHoursText(deps.db, specialist.id),
         allowedOrigins: allowedOriginsOf(specialist),
         connection: await deps.connections.find(specialist.id),
+        waitingRequests: await listHeldRequests(deps.db, specialist.id),
         csrfToken: session.csrfToken,
         publicUrl: deps.publicUrl,
         timeZones: timeZoneChoices(specialist.time_zone),
         bookingRules: bookingRulesText(specialist),
+        holdWindowHours: holdWindowText(specialist),
         flash,
       }),
       status,
@@ -252,6 +258,7 @@ export function specialistRoutes(deps: SpecialistRoutesDeps): Hono<Env> {
     settingsForm('availability', (id, form) => replaceWeeklyHours(deps.db, id, [1, 2, 3, 4, 5, 6, 7].map((d) => form[`day${d}`] ?? ''))),
   );
   app.post('/settings/booking-rules', settingsForm('changes', (id, form) => updateBookingRules(deps.db, deps.clock, id, form)));
+  app.post('/settings/hold-window', settingsForm('held-requests', (id, form) => updateHoldWindow(deps.db, deps.clock, id, form)));
   app.post('/settings/origins', settingsForm('embed', (id, form) => setAllowedOrigins(deps.db, deps.clock, id, form.origins ?? '')));
 
   return app;

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { refuseHostileInLine, refuseHostileInText, TimeZoneSchema } from '../../sdk/contract.js';
+import { MAX_HOLD_WINDOW_MINUTES } from '../bookings/held-requests.js';
 import type { Clock } from '../clock.js';
 import { markAvailabilityChanged } from '../availability/version.js';
 import type { Database } from '../db/schema.js';
@@ -249,6 +250,39 @@ export async function updateBookingRules(db: Kysely<Database>, clock: Clock, spe
       reminder_offsets_minutes: JSON.stringify(rules.reminderHours),
       updated_at: clock().toISOString(),
     })
+    .where('id', '=', specialistId)
+    .execute();
+}
+
+/** The longest hold window in whole hours: a week. */
+const MAX_HOLD_WINDOW_HOURS = MAX_HOLD_WINDOW_MINUTES / 60;
+const HOLD_WINDOW_PROBLEM = `Hold requests: enter whole hours from 0 to ${MAX_HOLD_WINDOW_HOURS}, like 24`;
+
+/**
+ * How long a request is held while the specialist's Zoom needs
+ * re-authorizing (issue #17), as the settings form sends it: whole hours
+ * from 0 (hold nothing) to 168.
+ */
+export const HoldWindowSchema = z.object({
+  holdWindowHours: z
+    .string(HOLD_WINDOW_PROBLEM)
+    .trim()
+    .regex(/^\d{1,3}$/, HOLD_WINDOW_PROBLEM)
+    .transform(Number)
+    .refine((hours) => hours <= MAX_HOLD_WINDOW_HOURS, HOLD_WINDOW_PROBLEM),
+});
+
+/** The hold window as the settings form shows it: "24". */
+export function holdWindowText(specialist: Pick<SpecialistRow, 'hold_window_minutes'>): string {
+  return hoursText(specialist.hold_window_minutes);
+}
+
+/** Saves the hold window; throws `validation_failed` with the field's error. */
+export async function updateHoldWindow(db: Kysely<Database>, clock: Clock, specialistId: string, input: unknown): Promise<void> {
+  const { holdWindowHours } = parseOrThrow(HoldWindowSchema, input, { summarize: listProblems });
+  await db
+    .updateTable('specialists')
+    .set({ hold_window_minutes: holdWindowHours * 60, updated_at: clock().toISOString() })
     .where('id', '=', specialistId)
     .execute();
 }

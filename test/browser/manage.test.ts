@@ -34,6 +34,7 @@ describe('the manage page and the dashboard’s bookings in Chromium', () => {
   let noorId: string;
   let serviceId: string;
   let manageTokens: ManageTokens;
+  let zoomUserId: string;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sb-manage-'));
@@ -61,6 +62,7 @@ describe('the manage page and the dashboard’s bookings in Chromium', () => {
     )) as { specialistId: string; serviceIds: [string] });
     const cookie = `${SESSION_COOKIE}=${(await createSession(server.database.db, time.clock, noorId)).token}`;
     const zoomUser = server.zoomEmulator!.controls.addUser({ display_name: 'Noor on Zoom', email: 'noor@zoom.test' });
+    zoomUserId = zoomUser.id;
     const callback = await allowOnConsentPage(await startConnectingZoom(base, cookie), zoomUser.id);
     expect((await fetch(callback, { headers: { cookie }, redirect: 'manual' })).headers.get('location')).toBe('/dashboard?zoom=connected');
     browser = await launchChromium();
@@ -151,5 +153,47 @@ describe('the manage page and the dashboard’s bookings in Chromium', () => {
     await page.goto(manageUrl(id));
     expect(await page.getByRole('button', { name: 'Move my booking' }).count()).toBe(1);
     expect(await page.getByRole('button', { name: 'Cancel booking' }).count()).toBe(1);
+  });
+
+  // Last: it revokes Noor's Zoom tokens.
+  it('shows a held request to the specialist and the customer, who withdraws it (issue #17)', async () => {
+    server.zoomEmulator!.controls.revokeAllTokens(zoomUserId);
+    // Thursday 10:00 in Amsterdam, 09:00 in London.
+    const res = await fetch(`${base}/api/v1/specialists/noor/bookings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ serviceId, start: '2030-01-10T09:00:00.000Z', customer: { name: 'Held <b>Customer</b>', email: 'held@example.test', timeZone: 'Europe/London' } }),
+    });
+    expect(res.status).toBe(409);
+    const { hold } = (await res.json()) as { hold: { id: string; expiresAt: string } };
+    expect(hold.expiresAt).toBe('2030-01-08T06:00:00.000Z');
+
+    const desk = await browser.newContext({ viewport: { width: 1100, height: 900 }, bypassCSP: true });
+    const { token } = await createSession(server.database.db, time.clock, noorId);
+    await desk.addCookies([{ name: SESSION_COOKIE, value: token, url: base }]);
+    const dashboard = await desk.newPage();
+    await dashboard.goto(`${base}/dashboard`);
+    const waiting = dashboard.locator('#waiting-requests');
+    expect(await waiting.getByRole('heading').textContent()).toBe('1 customer is waiting for you to re-authorize');
+    expect(await waiting.locator(`#waiting-${hold.id}`).innerText()).toBe('Held <b>Customer</b>\tStrategy session\tThursday 10 January at 10:00\theld until Tuesday 8 January at 07:00');
+    expect(await seriousAxeViolations(dashboard)).toEqual([]);
+    await dashboard.screenshot({ path: screenshotPath('dashboard-waiting-customers.png'), fullPage: true });
+    await desk.close();
+
+    await page.goto(manageUrl(hold.id));
+    expect(await page.locator('#held p').first().textContent()).toBe(
+      "Waiting for confirmation: we're holding Thursday 10 January at 09:00 for you until Tuesday 8 January at 06:00 (Europe/London). You'll get an email as soon as it's confirmed.",
+    );
+    expect(await hasNoHorizontalScroll()).toBe(true);
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await page.screenshot({ path: screenshotPath('manage-page-held.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Withdraw request' }).click();
+    await page.waitForURL(/&done=withdrawn$/);
+    expect(await page.getByRole('status').textContent()).toBe('Request withdrawn: the time is released.');
+    expect(await page.getByRole('heading', { name: 'You withdrew this request' }).count()).toBe(1);
+    expect(await page.getByRole('button').count()).toBe(0);
+    await page.getByRole('link', { name: 'Pick another time with Noor Haddad' }).click();
+    await page.waitForURL(`${base}/book/noor`);
+    expect(await startOf(hold.id)).toEqual({ status: 'withdrawn', start_at: '2030-01-10T09:00:00.000Z' });
   });
 });

@@ -410,6 +410,7 @@ describe.each(DATABASE_KINDS)('public API on %s', (kind) => {
         '/api/v1/specialists/{slug}/bookings',
         '/api/v1/bookings/{id}',
         '/api/v1/bookings/{id}/cancel',
+        '/api/v1/bookings/{id}/withdraw',
         '/api/v1/bookings/{id}/reschedule',
         '/healthz',
         '/readyz',

@@ -271,4 +271,27 @@ describe.each(DATABASE_KINDS)('booking manage API on %s', (kind) => {
     expect(doc.components.schemas).toHaveProperty('ManagedBooking');
     expect(doc.components.schemas).toHaveProperty('RescheduleBookingRequest');
   });
+
+  it('documents withdrawing a held request, and the hold on requires_reauth (issue #17)', async () => {
+    const text = await (await fetch(`${server.url}/openapi.json`)).text();
+    const doc = JSON.parse(text) as {
+      paths: Record<string, Record<string, { operationId: string; requestBody?: unknown; responses: Record<string, { description: string }> }>>;
+      components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
+    };
+    const withdraw = doc.paths['/api/v1/bookings/{id}/withdraw']!.post!;
+    expect(withdraw.operationId).toBe('withdrawRequest');
+    expect(withdraw.requestBody).toEqual({ required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/WithdrawRequest' } } } });
+    expect(Object.keys(withdraw.responses)).toEqual(['200', '400', '403', '404', '409', '410', '413', '415', '429']);
+    expect(withdraw.responses['409']!.description).toContain('booking_not_changeable');
+    // Next to cancel, in the document's order.
+    const paths = Object.keys(doc.paths);
+    expect(paths.indexOf('/api/v1/bookings/{id}/withdraw')).toBe(paths.indexOf('/api/v1/bookings/{id}/cancel') + 1);
+    expect(doc.components.schemas.WithdrawRequest!.properties).toHaveProperty('token');
+    expect(doc.components.schemas.ErrorResponse!.properties!.hold).toMatchObject({ $ref: '#/components/schemas/Hold' });
+    expect(Object.keys(doc.components.schemas.Hold!.properties!)).toEqual(['id', 'expiresAt']);
+    expect(doc.components.schemas.ManagedBooking!.properties).toHaveProperty('canWithdraw');
+    expect(doc.paths['/api/v1/specialists/{slug}/bookings']!.post!.responses['409']!.description).toMatch(/requires_reauth.*`hold` \(\{ id, expiresAt \}\)/);
+    // Every reference resolves to a component.
+    for (const [, id] of text.matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)) expect(doc.components.schemas, id).toHaveProperty(id!);
+  });
 });

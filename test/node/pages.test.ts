@@ -133,7 +133,7 @@ describe('hosted pages for specialists', () => {
     it('lists the specialist’s own emails that could not be sent, escaped, with when and why, and nobody else’s', async () => {
       const zoomUser = await connectZoom(server, specialistId);
       server.emulator.controls.revokeAllTokens(zoomUser);
-      // The re-auth email, queued by a booking that needs it.
+      // The re-auth email and the customer's "we're holding" email (issue #17), queued by a booking that needs re-authorizing.
       expect((await fetch(`${server.url}/api/v1/specialists/anna/bookings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(bookingBody(serviceIds[0]!)) })).status).toBe(409);
       const outbox = { clock: time.clock, cipher: server.cipher, messageIdDomain: 'booking.test' };
       const other = await seedSpecialist(db(), { slug: 'bob', name: 'Bob Other', email: 'bob@example.test' });
@@ -153,7 +153,7 @@ describe('hosted pages for specialists', () => {
         sender.close?.();
         await refusing.close();
       }
-      expect((await db().selectFrom('email_outbox').select('status').execute()).map((row) => row.status)).toEqual(['failed', 'failed', 'failed', 'failed']);
+      expect((await db().selectFrom('email_outbox').select('status').execute()).map((row) => row.status)).toEqual(['failed', 'failed', 'failed', 'failed', 'failed']);
 
       const { text } = await page('/dashboard', await signInCookie(server, specialistId));
       const card = text.slice(text.indexOf('<section class="card" id="failed-emails"'));
@@ -164,6 +164,7 @@ describe('hosted pages for specialists', () => {
       expect(rows.sort((a, b) => a[1]!.localeCompare(b[1]!))).toEqual([
         ['x@example.test', '&lt;img src=x onerror=alert(1)&gt; Anna’s note', when, reason],
         ['anna@example.test', '⚠️ Action Required: Re-authorize Your Zoom Account - Intro call', when, reason],
+        ['carla@example.test', 'We&#39;re holding Intro call with Anna Berg for you', when, reason],
       ]);
       expect(text).not.toContain('<img src=x');
       expect(text).not.toContain('For Bob only');

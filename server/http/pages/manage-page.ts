@@ -1,6 +1,7 @@
-import { LIMITS } from '../../../sdk/contract.js';
+import { LIMITS, type BookingStatus } from '../../../sdk/contract.js';
 import { DEFAULT_RANGE_DAYS } from '../../availability/index.js';
 import { formatWhen } from '../../email/format.js';
+import { formatDayAndTime } from '../../email/held-templates.js';
 import { html, layout, type Flash, type SafeHtml } from './layout.js';
 
 /** What the manage page shows of a booking: the lifecycle's `ManagedBooking`, in the reader's zone. */
@@ -8,18 +9,24 @@ export interface ManageView {
   bookingId: string;
   /** The manage link's token: every form posts it back. */
   token: string;
-  status: 'confirmed' | 'cancelled';
+  /** Never `pending`: the lifecycle does not show a booking still being made. */
+  status: BookingStatus;
   start: Date;
+  /** Until when a held request (issue #17) is kept for the customer; null unless `held`. */
+  holdExpiresAt: Date | null;
   /** The customer's stored zone, else the specialist's: every time on the page is in it. */
   timeZone: string;
   serviceTitle: string;
   specialistName: string;
+  /** For the link to the specialist's booking page once a request has ended. */
+  specialistSlug: string;
   specialistEmail: string;
   joinUrl: string | null;
   /** When online changes close, and whether an offer from the specialist lifted that. */
   changeWindow: { closesAt: Date; isOpen: boolean; isLiftedByOffer: boolean };
   canCancel: boolean;
   canReschedule: boolean;
+  canWithdraw: boolean;
   cancelledBy: 'customer' | 'specialist' | null;
   cancelReason: string | null;
 }
@@ -87,6 +94,48 @@ function cancelledCard(view: ManageView): SafeHtml {
 </section>`;
 }
 
+/** A held request (issue #17): what it waits for, until when, and the button that withdraws it (a POST: a GET never changes state). */
+function heldCard(view: ManageView, csrf: SafeHtml): SafeHtml {
+  const until = view.holdExpiresAt ? html` until ${formatDayAndTime(view.holdExpiresAt, view.timeZone)} (${view.timeZone})` : '';
+  return html`<section class="card" id="held" aria-labelledby="held-title">
+  <h2 id="held-title">Your request is held</h2>
+  <p>Waiting for confirmation: we're holding ${formatDayAndTime(view.start, view.timeZone)} for you${until}. You'll get an email as soon as it's confirmed.</p>
+  <p class="muted">${view.specialistName}'s video link needs to be reconnected before the booking can be confirmed; ${view.specialistName} has been told. If it is not confirmed in time, the time is released and we'll email you.</p>
+  ${
+    view.canWithdraw
+      ? html`<form method="post" action="/bookings/${view.bookingId}/manage/withdraw">${csrf}
+    <div class="actions"><button class="button danger" type="submit">Withdraw request</button></div>
+    <p class="hint">Changed your mind? Withdrawing releases the time at once.</p>
+  </form>`
+      : ''
+  }
+</section>`;
+}
+
+/** A request that ended unconfirmed (expired, withdrawn): why, and where to pick another time. */
+function endedRequestCard(view: ManageView, title: string): SafeHtml {
+  return html`<section class="card" id="request-ended" aria-labelledby="request-ended-title">
+  <h2 id="request-ended-title">${title}</h2>
+  <p>The time is released. <a href="/book/${view.specialistSlug}">Pick another time with ${view.specialistName}</a>.</p>
+</section>`;
+}
+
+/** The card that says where a booking that is not confirmed stands; nothing for a confirmed one. */
+function statusCard(view: ManageView, csrf: SafeHtml): SafeHtml | '' {
+  switch (view.status) {
+    case 'held':
+      return heldCard(view, csrf);
+    case 'expired':
+      return endedRequestCard(view, 'This request expired before it could be confirmed');
+    case 'withdrawn':
+      return endedRequestCard(view, 'You withdrew this request');
+    case 'cancelled':
+      return cancelledCard(view);
+    default:
+      return '';
+  }
+}
+
 function windowClosedCard(view: ManageView): SafeHtml {
   return html`<section class="card" id="window-closed" aria-labelledby="window-title">
   <h2 id="window-title">Changes are closed online</h2>
@@ -130,7 +179,9 @@ function cancelCard(view: ManageView, csrf: SafeHtml): SafeHtml {
  * The customer's manage page (issue #16): the booking in their zone, and,
  * while changes are open, a reschedule form (free times by day) and a cancel
  * form. Inside the cancellation window it says so, with the specialist's
- * contact, and shows no buttons. Both forms carry the manage token and the
+ * contact, and shows no buttons. A held request (issue #17) shows until when
+ * its time is held and a withdraw form; an expired or withdrawn one links to
+ * the specialist's booking page. Every form carries the manage token and the
  * browser's double-submit CSRF token.
  */
 export function managePage(options: { view: ManageView; csrfToken: string; days: SlotDay[]; flash?: Flash | undefined }): string {
@@ -146,7 +197,7 @@ export function managePage(options: { view: ManageView; csrfToken: string; days:
   ${bookingSummary(view)}
   ${isConfirmed && view.changeWindow.isLiftedByOffer ? html`<p class="hint">${view.specialistName} offered you a new time: you can move or cancel it now.</p>` : ''}
 </section>
-${isConfirmed ? '' : cancelledCard(view)}
+${statusCard(view, csrf)}
 ${isConfirmed && !view.canCancel && !view.canReschedule ? windowClosedCard(view) : ''}
 ${isConfirmed && view.canReschedule ? rescheduleCard(view, csrf, options.days) : ''}
 ${isConfirmed && view.canCancel ? cancelCard(view, csrf) : ''}`,

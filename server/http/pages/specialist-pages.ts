@@ -1,4 +1,5 @@
-import { LIMITS } from '../../../sdk/contract.js';
+import { LIMITS, type BookingStatus } from '../../../sdk/contract.js';
+import type { WaitingRequest } from '../../bookings/held-requests.js';
 import { formatWhen } from '../../email/format.js';
 import type { FailedEmail } from '../../email/outbox.js';
 import type { ServiceRow, SpecialistRow } from '../../specialists/index.js';
@@ -47,7 +48,7 @@ export interface DashboardBooking {
   serviceTitle: string;
   customerName: string;
   customerEmail: string;
-  status: 'confirmed' | 'cancelled';
+  status: BookingStatus;
   joinUrl: string | null;
   /** A reschedule offer lifted the cancellation window: the customer may move or cancel it now. */
   isRescheduleOffered: boolean;
@@ -55,8 +56,18 @@ export interface DashboardBooking {
 }
 
 function statusBadge(b: DashboardBooking): SafeHtml {
-  if (b.status === 'cancelled') return html`<span class="badge bad">Cancelled by ${b.cancelledBy === 'specialist' ? 'you' : 'customer'}</span>`;
-  return b.isRescheduleOffered ? html`<span class="badge none">New time offered</span>` : html`<span class="badge ok">Confirmed</span>`;
+  switch (b.status) {
+    case 'cancelled':
+      return html`<span class="badge bad">Cancelled by ${b.cancelledBy === 'specialist' ? 'you' : 'customer'}</span>`;
+    case 'held':
+      return html`<span class="badge none">Waiting for Zoom</span>`;
+    case 'expired':
+      return html`<span class="badge bad">Expired unconfirmed</span>`;
+    case 'withdrawn':
+      return html`<span class="badge bad">Withdrawn by customer</span>`;
+    default:
+      return b.isRescheduleOffered ? html`<span class="badge none">New time offered</span>` : html`<span class="badge ok">Confirmed</span>`;
+  }
 }
 
 /** Cancel (with a message to the customer) and offer a reschedule, each a POST with the session's CSRF token. */
@@ -112,6 +123,8 @@ ${emails.map((e) => html`<tr><td>${e.to}</td><td>${e.subject}</td><td>${formatWh
 export function dashboardPage(options: {
   specialist: SpecialistRow;
   connection: ZoomConnectionRow | undefined;
+  /** Held requests waiting for Zoom to work again (`listHeldRequests`), soonest deadline first. */
+  waitingRequests: WaitingRequest[];
   upcoming: DashboardBooking[];
   past: DashboardBooking[];
   /** Meetings to delete or move in Zoom after a cancel or reschedule, not yet carried out (`countPendingZoomChanges`). */
@@ -126,7 +139,7 @@ export function dashboardPage(options: {
     csrfToken: options.csrfToken,
     flash: options.flash,
     body: html`<h1>Hello, ${specialist.name}</h1>
-${zoomStatusCard(options.connection, options.csrfToken, specialist.time_zone)}
+${zoomStatusCard(options.connection, options.csrfToken, specialist.time_zone, { waiting: options.waitingRequests, holdsRequests: specialist.hold_window_minutes > 0 })}
 <section class="card" id="upcoming" aria-labelledby="upcoming-title">
   <h2 id="upcoming-title">Upcoming bookings</h2>
   ${pendingZoomChangesNote(options.pendingZoomChanges)}
@@ -160,11 +173,15 @@ export function settingsPage(options: {
   weeklyHours: string[];
   allowedOrigins: string[];
   connection: ZoomConnectionRow | undefined;
+  /** Held requests waiting for Zoom, as the dashboard's Zoom card lists them. */
+  waitingRequests: WaitingRequest[];
   csrfToken: string;
   publicUrl: string;
   timeZones: string[];
   /** The cancellation window and reminder times as the form shows them (`bookingRulesText`). */
   bookingRules: { cancellationWindowHours: string; reminderHours: string };
+  /** The hold window as the form shows it (`holdWindowText`). */
+  holdWindowHours: string;
   flash?: Flash | undefined;
 }): string {
   const { specialist, csrfToken } = options;
@@ -175,7 +192,7 @@ export function settingsPage(options: {
     csrfToken,
     flash: options.flash,
     body: html`<h1>Settings</h1>
-<div id="zoom">${zoomStatusCard(options.connection, csrfToken, specialist.time_zone, 'Zoom Integration')}</div>
+<div id="zoom">${zoomStatusCard(options.connection, csrfToken, specialist.time_zone, { heading: 'Zoom Integration', waiting: options.waitingRequests, holdsRequests: specialist.hold_window_minutes > 0 })}</div>
 
 <section class="card" id="profile" aria-labelledby="profile-title">
   <h2 id="profile-title">Profile</h2>
@@ -229,6 +246,16 @@ export function settingsPage(options: {
     <input id="reminder-hours" name="reminderHours" type="text" aria-describedby="reminder-hours-hint" value="${options.bookingRules.reminderHours}">
     <p class="hint" id="reminder-hours-hint">Up to three, separated by commas, like 24, 1. Leave empty for none. They go to the customer and to you.</p>
     <div class="actions"><button class="button" type="submit">Save cancellations and reminders</button></div>
+  </form>
+</section>
+
+<section class="card" id="held-requests" aria-labelledby="held-requests-title">
+  <h2 id="held-requests-title">Held requests</h2>
+  <form method="post" action="/settings/hold-window">${csrf}
+    <label for="hold-window">Hold requests while Zoom needs re-authorizing (hours)</label>
+    <input id="hold-window" name="holdWindowHours" type="text" inputmode="numeric" required aria-describedby="hold-window-hint" value="${options.holdWindowHours}">
+    <p class="hint" id="hold-window-hint">When a customer books while your Zoom connection needs re-authorizing, their time is held for them this long and confirmed the moment you re-authorize. Whole hours from 0 to 168; 0 doesn't hold: the time is released at once. A request is never held past the start minus your minimum notice, and holds under 30 minutes are not made.</p>
+    <div class="actions"><button class="button" type="submit">Save hold time</button></div>
   </form>
 </section>
 

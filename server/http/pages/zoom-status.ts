@@ -1,6 +1,8 @@
 import type { ZoomConnectionRow } from '../../zoom/connections.js';
 import type { ReauthReason } from '../../zoom/connections.js';
+import type { WaitingRequest } from '../../bookings/held-requests.js';
 import { formatWhen } from '../../email/format.js';
+import { formatDayAndTime } from '../../email/held-templates.js';
 import type { ZoomHealthResult } from '../../zoom/health.js';
 import { html, type SafeHtml } from './layout.js';
 
@@ -33,12 +35,51 @@ function connectButton(csrfToken: string, label: string, kind: 'button' | 'butto
   </form>`;
 }
 
-/** The Zoom status card: who is connected, whether it works, and the one action that helps. */
-export function zoomStatusCard(connection: ZoomConnectionRow | undefined, csrfToken: string, timeZone: string, heading = 'Zoom'): SafeHtml {
+/**
+ * The customers whose requests are held (issue #17), soonest deadline first:
+ * who, what, when, and until when it is held. Nothing when none wait.
+ */
+function waitingRequestsList(waiting: readonly WaitingRequest[], connection: ZoomConnectionRow | undefined, timeZone: string): SafeHtml | '' {
+  if (waiting.length === 0) return '';
+  const customers = waiting.length === 1 ? '1 customer is waiting' : `${waiting.length} customers are waiting`;
+  const title = !connection
+    ? `${customers} for you to connect Zoom`
+    : connection.status === 'active'
+      ? `${customers}: their requests are being confirmed now`
+      : `${customers} for you to re-authorize`;
+  return html`<div id="waiting-requests">
+  <h3 id="waiting-requests-title">${title}</h3>
+  <p class="hint">Each request is confirmed by itself, with both invitations, the moment Zoom works again; one not confirmed by its deadline expires and the customer is told. Times in ${timeZone}.</p>
+  <table aria-labelledby="waiting-requests-title"><thead><tr><th scope="col">Customer</th><th scope="col">Service</th><th scope="col">Session</th><th scope="col">Held until</th></tr></thead><tbody>
+${waiting.map(
+  (w) =>
+    html`<tr id="waiting-${w.id}"><td>${w.customerName}</td><td>${w.serviceTitle}</td><td>${formatDayAndTime(new Date(w.start), timeZone)}</td><td>held until ${formatDayAndTime(new Date(w.holdExpiresAt), timeZone)}</td></tr>`,
+)}</tbody></table>
+</div>`;
+}
+
+/**
+ * The Zoom status card: who is connected, whether it works, the one action
+ * that helps, and the customers whose requests wait for it (`waiting`).
+ */
+export function zoomStatusCard(
+  connection: ZoomConnectionRow | undefined,
+  csrfToken: string,
+  timeZone: string,
+  options: {
+    heading?: string;
+    waiting?: readonly WaitingRequest[];
+    /** Whether the specialist holds requests while Zoom needs re-authorizing (a hold window above 0). */
+    holdsRequests?: boolean;
+  } = {},
+): SafeHtml {
+  const heading = options.heading ?? 'Zoom';
+  const waiting = waitingRequestsList(options.waiting ?? [], connection, timeZone);
   if (!connection) {
     return html`<section class="card" aria-labelledby="zoom-status-title">
   <h2 id="zoom-status-title">${heading} <span class="badge none">Not connected</span></h2>
   <p>Every booking needs a Zoom meeting. Connect your Zoom account so customers can book you.</p>
+  ${waiting}
   <div class="actions">${connectButton(csrfToken, 'Connect Zoom')}</div>
 </section>`;
   }
@@ -51,6 +92,7 @@ export function zoomStatusCard(connection: ZoomConnectionRow | undefined, csrfTo
   <h2 id="zoom-status-title">${heading} <span class="badge ok">Healthy</span></h2>
   <p>Connected as <strong>${connection.zoom_display_name}</strong> (${connection.zoom_email}). New bookings get a Zoom meeting automatically.</p>
   ${lastCheckLine(connection, timeZone)}
+  ${waiting}
   <div class="actions">${connectButton(csrfToken, 'Switch Zoom account', 'button secondary')} ${disconnect}</div>
 </section>`;
   }
@@ -60,8 +102,13 @@ export function zoomStatusCard(connection: ZoomConnectionRow | undefined, csrfTo
   <h2 id="zoom-status-title">${heading} <span class="badge bad">Needs re-authorization</span></h2>
   <p>Since ${formatWhen(new Date(connection.invalid_since ?? connection.updated_at), timeZone)}: ${reason}.
   ${attempts > 0 ? html`<strong>${attempts} booking attempt${attempts === 1 ? '' : 's'} failed</strong> since then.` : ''}</p>
-  <p>Customers cannot book you until you re-authorize. It takes under a minute.</p>
+  <p>${
+    options.holdsRequests
+      ? 'Customers who book now have their time held until you re-authorize, within your hold time, and are confirmed the moment you do. It takes under a minute.'
+      : 'Customers cannot book you until you re-authorize. It takes under a minute.'
+  }</p>
   ${lastCheckLine(connection, timeZone)}
+  ${waiting}
   <div class="actions">${connectButton(csrfToken, 'Re-authorize Zoom')} ${disconnect}</div>
 </section>`;
 }

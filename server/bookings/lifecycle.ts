@@ -52,9 +52,10 @@ export interface BookingLifecycle {
    * Withdraws a held request (issue #17): the slot is released at once and
    * the request is never confirmed. A withdrawn one is answered as it is
    * (idempotent); a confirmed, expired or cancelled one is
-   * `booking_not_changeable`.
+   * `booking_not_changeable`. `countChange` runs in the withdrawal's
+   * transaction, only when it happens.
    */
-  withdraw(bookingId: string, access: BookingAccess): Promise<ManagedBooking>;
+  withdraw(bookingId: string, access: BookingAccess, options?: { countChange?: CountChange }): Promise<ManagedBooking>;
   /** The specialist offers the customer a reschedule: the cancellation window no longer applies to this booking. */
   offerReschedule(bookingId: string, specialistId: string, options?: { message?: string | undefined }): Promise<ManagedBooking>;
   /**
@@ -319,7 +320,7 @@ export function createBookingLifecycle(deps: BookingLifecycleDeps): BookingLifec
       return reread(bookingId, access, now);
     },
 
-    async withdraw(bookingId, access) {
+    async withdraw(bookingId, access, options = {}) {
       const now = clock();
       const loaded = await authorize(bookingId, access, now);
       if (loaded.row.status === 'withdrawn') return toManaged(loaded, access, now);
@@ -329,7 +330,11 @@ export function createBookingLifecycle(deps: BookingLifecycleDeps): BookingLifec
           loaded.row.status === 'confirmed' ? 'This request was already confirmed: cancel the booking instead if you cannot come.' : notChangeableBecause(loaded.row.status),
         );
       }
-      const isWithdrawnHere = await db.transaction().execute((trx) => releaseHeldRequest(trx, clock, bookingId, 'withdrawn'));
+      const isWithdrawnHere = await db.transaction().execute(async (trx) => {
+        if (!(await releaseHeldRequest(trx, clock, bookingId, 'withdrawn'))) return false;
+        await options.countChange?.(trx);
+        return true;
+      });
       if (isWithdrawnHere) deps.logger.info('held request withdrawn', { bookingId, by: access.kind });
       const answer = await reread(bookingId, access, now);
       // Confirmed or expired in the same moment: say so rather than pretend it was withdrawn.

@@ -21,7 +21,6 @@ import { createApiEnvelope } from './api-envelope.js';
 import { addressLimitKey, type ClientAddressOf } from './client-address.js';
 import { readJsonBody } from './json-body.js';
 import { parseIdempotencyKey } from './idempotency-key.js';
-import { withdrawHeldRequest } from './withdraw-request.js';
 
 export interface BookingManageApiDeps {
   db: Kysely<Database>;
@@ -111,7 +110,7 @@ export function bookingManageApiRoutes(deps: BookingManageApiDeps): Hono {
     envelope.route(async (c) => {
       const id = bookingIdParam(c);
       const body = await readJsonBody(c, WithdrawRequestSchema, LIMITS.maxBodyBytes);
-      return answer(c, await withdrawHeldRequest(deps, id, body.token, countChange(c, id)));
+      return answer(c, await lifecycle.withdraw(id, { kind: 'customer', token: body.token }, { countChange: countChange(c, id) }));
     }),
   );
 

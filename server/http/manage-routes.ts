@@ -14,7 +14,6 @@ import { STATUS_BY_CODE } from './errors.js';
 import type { Flash } from './pages/layout.js';
 import { endedManageLinkPage, groupSlotsByDay, invalidManageLinkPage, managePage, type ManageView } from './pages/manage-page.js';
 import { expiredFormPage } from './pages/specialist-pages.js';
-import { withdrawHeldRequest } from './withdraw-request.js';
 
 export interface ManageRoutesDeps extends BookingChangeLimitDeps {
   db: Kysely<Database>;
@@ -181,7 +180,7 @@ export function manageRoutes(deps: ManageRoutesDeps): Hono {
   app.post(
     '/bookings/:id/manage/withdraw',
     manageForm(WithdrawRequestSchema, async (bookingId, { token }, countChange) => {
-      await withdrawHeldRequest(deps, bookingId, token, countChange);
+      await deps.lifecycle.withdraw(bookingId, { kind: 'customer', token }, { countChange });
       return 'withdrawn';
     }),
   );

@@ -2,7 +2,7 @@
 // writes BENCHMARKS.md. Each figure is a ratio or a size from one run, so it
 // holds on a noisy machine; absolute numbers are there for reference.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { measureBundle } from './bundle-size.mjs';
 
@@ -78,5 +78,10 @@ ${growthRows.join('\n')}
   runs below call the uncached computation, since they measure how it scales.
 - The stalled mail server accepts connections and never answers.
 `;
-writeFileSync('BENCHMARKS.md', md);
+// `npm run simulate` owns its section: keep it as the last run of the simulation wrote it.
+const SIMULATION_HEADING = '## Lost-bookings simulation';
+const previous = existsSync('BENCHMARKS.md') ? readFileSync('BENCHMARKS.md', 'utf8') : '';
+const at = previous.indexOf(SIMULATION_HEADING);
+const simulation = at === -1 ? '' : previous.slice(at, previous.indexOf('\n## ', at + SIMULATION_HEADING.length) === -1 ? undefined : previous.indexOf('\n## ', at + SIMULATION_HEADING.length) + 1);
+writeFileSync('BENCHMARKS.md', simulation ? `${md.trimEnd()}\n\n${simulation.trimEnd()}\n` : md);
 console.log('\nWrote BENCHMARKS.md');

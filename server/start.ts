@@ -11,7 +11,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { migrateToLatest, openDatabase, type DatabaseHandle } from './db/index.js';
 import { seedDemo } from './demo/seed.js';
-import { createJobWorker } from './jobs/index.js';
+import { createJobWorker, type JobWorker } from './jobs/index.js';
 import { createMetrics } from './metrics/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { createRetentionJob, retentionTasks } from './maintenance/retention.js';
@@ -23,7 +23,7 @@ import { createEmailJobHandler } from './email/outbox.js';
 import { createReminderJobHandler } from './email/reminders.js';
 import { createMailSender } from './email/transport.js';
 import { createZoomClient, type ZoomClient } from './zoom/client.js';
-import { createZoomHealthCheck, createZoomHealthNoticeJobHandler, ZOOM_HEALTH_TICK_MS } from './zoom/health.js';
+import { createZoomHealthCheck, createZoomHealthNoticeJobHandler, ZOOM_HEALTH_TICK_MS, type ZoomHealthCheck } from './zoom/health.js';
 import { createMeetingCleanupJobHandler } from './zoom/meeting-cleanup.js';
 import { createZoomChangeJobHandlers } from './bookings/zoom-changes.js';
 import { createHeldRequestJobHandler, makeHeldRequestsDue } from './bookings/held-requests.js';
@@ -46,6 +46,12 @@ export interface RunningServer {
   /** Everything the process runs besides answering requests (see `backgroundTasks`). */
   background: Background;
   /**
+   * The background work itself, to run by hand when `startBackground` is
+   * false (a simulation on its own clock): the job worker and the Zoom
+   * health check, each with `runDue()`.
+   */
+  work: BackgroundWork;
+  /**
    * Shuts down gracefully: `/readyz` answers 503 at once, the listening
    * socket closes (no new connections), idle keep-alive connections are
    * closed, requests in flight get up to `config.shutdownGraceMs` to finish
@@ -63,6 +69,16 @@ export interface StartOptions {
   notifyReauthRequired?: ReauthNotifier;
   /** How often the job worker (which sends the mail) looks for due jobs. Default 250 ms. */
   outboxPollMs?: number;
+  /** False: the background tasks are built but not started; `work` runs them by hand. Default true. */
+  startBackground?: boolean;
+  /** The health check's jitter source. Default Math.random. */
+  random?: () => number;
+}
+
+/** The work of the background tasks, each runnable by hand. */
+export interface BackgroundWork {
+  jobs: JobWorker;
+  zoomHealth: ZoomHealthCheck;
 }
 
 const STALE_BOOKING_SWEEP_MS = 60_000;
@@ -142,8 +158,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   });
 
   const sender = createMailSender(config.mail, inbox?.port);
-  const background = createBackground(backgroundTasks({ config, options, core, services, sender, databaseKind: database.kind }), logger);
-  await background.start();
+  const work = backgroundWork({ config, options, core, services, sender, databaseKind: database.kind });
+  const background = createBackground(backgroundTasks(work, { config, core, services }), logger);
+  if (options.startBackground !== false) await background.start();
 
   return {
     url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
@@ -153,6 +170,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     inbox,
     services,
     background,
+    work,
     close: async () => {
       isDraining = true;
       await Promise.all([drainConnections(server as Server, config.shutdownGraceMs), background.stop()]);
@@ -174,37 +192,46 @@ interface BackgroundWiring {
 }
 
 /**
- * Everything a server process runs besides answering requests, in start
- * order: the job worker (sends queued email, deletes leftover Zoom meetings,
- * and every later kind of job), the sweep that finishes
- * bookings whose request died mid-way (its first run ends before the server
- * is ready), the retention job (purges old rows) and the Zoom health check
- * (issue #17: each connection checked every few hours, a second's budget a
- * run). `close()` stops them all.
+ * The job worker, with one handler for every kind of job (sends queued
+ * email, deletes leftover Zoom meetings, carries out Zoom changes, sends
+ * reminders and health notices, confirms held requests), and the Zoom health
+ * check (issue #17: each connection checked every few hours, a second's
+ * budget a run).
  */
-function backgroundTasks({ config, options, core, services, sender, databaseKind }: BackgroundWiring): BackgroundTask[] {
+function backgroundWork({ config, options, core, services, sender, databaseKind }: BackgroundWiring): BackgroundWork {
   const { db, clock, cipher, logger, publicUrl } = core;
-  const zoomHealth = createZoomHealthCheck({ ...core, connections: services.connections, ...config.zoomHealth });
+  const { notifyReauthRequired } = services.bookings;
+  return {
+    jobs: createJobWorker({
+      db,
+      databaseKind,
+      clock,
+      logger,
+      pollMs: options.outboxPollMs,
+      handlers: [
+        createEmailJobHandler({ db, clock, cipher, logger, sender, from: config.mailFrom ?? `specialist-booking <no-reply@${new URL(publicUrl).hostname}>` }),
+        createMeetingCleanupJobHandler(services.bookings.meetings),
+        ...createZoomChangeJobHandlers({ db, zoom: core.zoom, connections: services.connections, notifyReauthRequired, logger }),
+        createReminderJobHandler({ db, clock, logger, outbox: services.outbox, publicUrl, manageTokens: services.manageTokens }),
+        createZoomHealthNoticeJobHandler({ notifyReauthRequired }),
+        createHeldRequestJobHandler(services.bookings),
+      ],
+    }),
+    zoomHealth: createZoomHealthCheck({ ...core, connections: services.connections, ...config.zoomHealth, random: options.random }),
+  };
+}
+
+/**
+ * Everything a server process runs besides answering requests, in start
+ * order: the job worker (one for every kind of job), the sweep that finishes
+ * bookings whose request died mid-way (its first run ends before the server
+ * is ready), the retention job (purges old rows) and the Zoom health check.
+ * `close()` stops them all.
+ */
+function backgroundTasks(work: BackgroundWork, { config, core, services }: Pick<BackgroundWiring, 'config' | 'core' | 'services'>): BackgroundTask[] {
+  const { db, clock, logger } = core;
   return [
-    // One worker for every kind of job (email now; later kinds add a handler, not a worker).
-    namedTask(
-      'job worker',
-      createJobWorker({
-        db,
-        databaseKind,
-        clock,
-        logger,
-        pollMs: options.outboxPollMs,
-        handlers: [
-          createEmailJobHandler({ db, clock, cipher, logger, sender, from: config.mailFrom ?? `specialist-booking <no-reply@${new URL(publicUrl).hostname}>` }),
-          createMeetingCleanupJobHandler(services.bookings.meetings),
-          ...createZoomChangeJobHandlers({ db, zoom: core.zoom, connections: services.connections, notifyReauthRequired: services.bookings.notifyReauthRequired, logger }),
-          createReminderJobHandler({ db, clock, logger, outbox: services.outbox, publicUrl, manageTokens: services.manageTokens }),
-          createZoomHealthNoticeJobHandler({ notifyReauthRequired: services.bookings.notifyReauthRequired }),
-          createHeldRequestJobHandler(services.bookings),
-        ],
-      }),
-    ),
+    namedTask('job worker', work.jobs),
     periodicTask({
       name: 'stale booking sweep',
       intervalMs: STALE_BOOKING_SWEEP_MS,
@@ -215,7 +242,7 @@ function backgroundTasks({ config, options, core, services, sender, databaseKind
     periodicTask({
       name: 'zoom health check',
       intervalMs: ZOOM_HEALTH_TICK_MS,
-      run: (stopping) => zoomHealth.runDue(stopping),
+      run: (stopping) => work.zoomHealth.runDue(stopping),
       logger,
     }),
   ];

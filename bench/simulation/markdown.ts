@@ -65,8 +65,8 @@ ${goals[0]!.map((g, i) => `| ${g.name} | ${verdict(g.isMet)}: ${g.detail} | ${ve
 - Confirmation time is when the simulation saw the booking \`confirmed\`: at once for a direct booking, after the
   background work that ran right after the re-authorization for a held one.
 - The real server (\`startServer\`, SQLite, the local inbox) runs on a simulated clock, with the Zoom emulator on the
-  same clock. Its background tasks are stopped and the same work (the job worker with start.ts's handlers; in
-  \`hold\` the health check, jitter from the seed) is run until nothing is due after every event and every
+  same clock. Its background tasks are not started; their work (\`server.work\`: the job worker with every handler;
+  in \`hold\` the health check, jitter from the seed) is run until nothing is due after every event and every
   ${parameters.stepMinutes} simulated minutes, so a run is reproducible. Bookings are real HTTP (GET slots, POST booking);
   re-authorizing follows the newest emailed re-auth link to the emulator's consent page and the callback (or, if that
   link has expired or been used, the settings page's "Re-authorize").

@@ -5,9 +5,9 @@
  * re-authorize Zoom, and customers who book over HTTP.
  *
  * The server's own background tasks run on real timers, which an
- * accelerated clock would make race with the simulation. So they are
- * stopped after start, and the same work (the job worker with start.ts's
- * handlers, and in `hold` mode the health check) is run by hand, until
+ * accelerated clock would make race with the simulation. So they are not
+ * started (`startBackground: false`), and their work (`server.work`: the
+ * job worker, and in `hold` mode the health check) is run by hand, until
  * nothing is due, after every event and every step: as tests do with
  * `runDue()`. Runs with one seed are then reproducible.
  */
@@ -17,21 +17,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSession, SESSION_COOKIE } from '../../server/auth/sessions.js';
-import { createHeldRequestJobHandler } from '../../server/bookings/held-requests.js';
-import { createZoomChangeJobHandlers } from '../../server/bookings/zoom-changes.js';
 import { loadConfig, type Config } from '../../server/config.js';
 import { insertSpecialist } from '../../server/demo/seed.js';
 import type { InboxMessage } from '../../server/email/local-inbox.js';
-import { createEmailJobHandler } from '../../server/email/outbox.js';
-import { createReminderJobHandler } from '../../server/email/reminders.js';
-import { createMailSender } from '../../server/email/transport.js';
-import { createJobWorker, type JobWorker } from '../../server/jobs/index.js';
 import { createLogger } from '../../server/logger.js';
-import { createTokenCipher } from '../../server/security/token-cipher.js';
 import { startServer } from '../../server/start.js';
-import { createZoomClient } from '../../server/zoom/client.js';
-import { createZoomHealthCheck, createZoomHealthNoticeJobHandler, type ZoomHealthCheck } from '../../server/zoom/health.js';
-import { createMeetingCleanupJobHandler } from '../../server/zoom/meeting-cleanup.js';
 import { startZoomEmulator, type RunningZoomEmulator } from '../../server/zoom-emulator/index.js';
 import { allowOnConsentPage, startConnectingZoom } from '../../test/node/helpers/server.js';
 import type { DeathKind } from './scenario.js';
@@ -119,31 +109,12 @@ export async function startWorld(options: WorldOptions): Promise<World> {
   const encryptionKey = randomBytes(32).toString('base64');
   const config = simulationConfig({ dir, port, publicUrl, emulator, encryptionKey, healthCheckHours: options.healthCheckHours });
   const logger = createLogger('silent');
-  const server = await startServer(config, { clock, logger });
-  // The simulation runs this work by hand, on its clock (see the module's comment).
-  await server.background.stop();
+  // The simulation runs the background work by hand, on its clock (see the module's comment).
+  const server = await startServer(config, { clock, logger, startBackground: false, random: options.random });
   const { db } = server.database;
   const { services } = server;
-  const zoom = createZoomClient({ ...(config.zoom as Extract<Config['zoom'], { mode: 'zoom' }>), redirectUri: `${publicUrl}/oauth/zoom/callback`, clock });
-  const sender = createMailSender(config.mail, server.inbox!.port);
-  const cipher = createTokenCipher(Buffer.from(encryptionKey, 'base64'));
-  // The handlers start.ts gives its job worker.
-  const worker: JobWorker = createJobWorker({
-    db,
-    databaseKind: server.database.kind,
-    clock,
-    logger,
-    handlers: [
-      createEmailJobHandler({ db, clock, cipher, logger, sender, from: MAIL_FROM }),
-      createMeetingCleanupJobHandler(services.bookings.meetings),
-      ...createZoomChangeJobHandlers({ db, zoom, connections: services.connections, notifyReauthRequired: services.bookings.notifyReauthRequired, logger }),
-      createReminderJobHandler({ db, clock, logger, outbox: services.outbox, publicUrl, manageTokens: services.manageTokens }),
-      createZoomHealthNoticeJobHandler({ notifyReauthRequired: services.bookings.notifyReauthRequired }),
-      createHeldRequestJobHandler(services.bookings),
-    ],
-  });
-  const health: ZoomHealthCheck | undefined =
-    options.mode === 'hold' ? createZoomHealthCheck({ db, clock, logger, zoom, connections: services.connections, ...config.zoomHealth, random: options.random }) : undefined;
+  const worker = server.work.jobs;
+  const health = options.mode === 'hold' ? server.work.zoomHealth : undefined;
 
   const specialists: SimulatedSpecialist[] = [];
   for (let i = 0; i < options.specialists; i++) {
@@ -281,7 +252,6 @@ export async function startWorld(options: WorldOptions): Promise<World> {
       return fresh;
     },
     async close() {
-      sender.close?.();
       await server.close();
       await emulator.close();
       rmSync(dir, { recursive: true, force: true });

@@ -209,7 +209,7 @@ describe.each(DATABASE_KINDS)('links, sessions and headers on %s', (kind) => {
       expect(await connection()).toEqual(before);
       expect(await db().selectFrom('zoom_connections').select('specialist_id').execute()).toHaveLength(1);
       expect(await linkRows()).toEqual([{ purpose: 'reauth', used_at: null }]);
-      expect(await outboxKinds()).toEqual(['reauth_required']);
+      expect(await outboxKinds()).toEqual(['booking_held_customer', 'reauth_required']);
       expect(await sessionCount()).toBe(0);
       // The stranger's tokens were given back: Zoom does not list the app as installed on that account.
       expect(server.emulator.controls.hasLiveGrant(stranger.id)).toBe(false);

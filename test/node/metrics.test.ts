@@ -157,8 +157,9 @@ describe.each(DATABASE_KINDS)('/metrics on %s', (kind) => {
 
   it('reads the background jobs waiting and given up on, by kind', async () => {
     const jobs = await db().selectFrom('jobs').select(['kind', 'status']).execute();
-    // Email, the meeting clean-up of the failed bookings, and the confirmed bookings' reminders (issue #16).
-    expect(new Set(jobs.map((job) => job.kind))).toEqual(new Set(['email.send', 'zoom.delete-booking-meetings', 'email.booking-reminder']));
+    // Email, the meeting clean-up of the failed bookings, the confirmed bookings' reminders (issue #16), and the
+    // held request of the booking that met a dead token (issue #17).
+    expect(new Set(jobs.map((job) => job.kind))).toEqual(new Set(['email.send', 'zoom.delete-booking-meetings', 'email.booking-reminder', 'bookings.held-request']));
     const count = (kind: string, status: string) => jobs.filter((job) => job.kind === kind && job.status === status).length;
     // A kind with no job in a status has no sample for it.
     const sampleOf = (n: number) => (n === 0 ? undefined : n);

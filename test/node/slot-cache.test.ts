@@ -217,12 +217,23 @@ describe('slots over HTTP', () => {
     expect(await listStarts('anna', anna.serviceIds[0]!)).not.toContain(FREE_SLOT);
   });
 
-  it('a booking refused for re-authorization leaves its slot on the list', async () => {
+  it('a request held for re-authorization keeps its slot off the list; one released (no hold) puts it back at once', async () => {
     const before = await listStarts('bert', bert.serviceIds[0]!);
     expect(before).toContain(FREE_SLOT);
-    const res = await book('bert', bert.serviceIds[0]!);
-    expect(res.status).toBe(409);
-    expect(await res.json()).toMatchObject({ success: false, code: 'requires_reauth', requiresReAuth: true, specialistNotified: true });
+    const held = await book('bert', bert.serviceIds[0]!);
+    expect(held.status).toBe(409);
+    expect(await held.json()).toMatchObject({ success: false, code: 'requires_reauth', requiresReAuth: true, specialistNotified: true, hold: { expiresAt: expect.any(String) } });
+    expect(await listStarts('bert', bert.serviceIds[0]!)).toEqual(before.filter((start) => start !== FREE_SLOT));
+
+    // Bert holds nothing from now on; the held request goes (as an expiry would take it).
+    const db = database().handle.db;
+    await db.deleteFrom('bookings').where('specialist_id', '=', bert.specialistId).execute();
+    await db.updateTable('specialists').set((eb) => ({ hold_window_minutes: 0, availability_version: eb('availability_version', '+', 1) })).where('id', '=', bert.specialistId).execute();
+    const again = await listStarts('bert', bert.serviceIds[0]!);
+    expect(again).toEqual(before);
+    const released = await book('bert', bert.serviceIds[0]!);
+    expect(released.status).toBe(409);
+    expect((await released.json()).hold).toBeUndefined();
     expect(await listStarts('bert', bert.serviceIds[0]!)).toEqual(before);
   });
 

@@ -31,6 +31,9 @@ describe('the whole story in Chromium', () => {
     dir = mkdtempSync(join(tmpdir(), 'sb-story-'));
     server = await startServer(loadConfig({ PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`, DATA_DIR: dir, LOG_LEVEL: 'silent' }), { outboxPollMs: 20 });
     base = server.publicUrl;
+    // The seed's story, as the seed told it: a specialist who holds nothing (hold window 0), so a time that
+    // needs re-authorizing is released. The default, with held requests, is held-story.test.ts.
+    await server.database.db.updateTable('specialists').set({ hold_window_minutes: 0 }).execute();
     browser = await launchChromium();
     customer = await browser.newPage({ viewport: { width: 900, height: 900 } });
     specialist = await (await browser.newContext({ viewport: { width: 1000, height: 800 } })).newPage();

@@ -28,7 +28,7 @@ ${parameters.lookAheadDays} days and booking a random one; specialists re-author
 ${buckets}. The clock runs ${parameters.tailDays} more days with no customers so every hold ends. Both modes replay the same draw.
 
 - **release**: today's behaviour: hold window 0 (the slot is released), no health check.
-- **hold**: hold window ${parameters.holdWindowMinutes / 60} h, health check every ${parameters.healthCheckHours} h.
+- **hold**: hold window ${parameters.holdWindowMinutes / 60} h, health check every ${parameters.healthCheckHours} h (more often for a busy specialist: at least 8 checks per booking request, at most hourly).
 
 | | release | hold |
 | --- | --- | --- |

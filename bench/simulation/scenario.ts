@@ -40,8 +40,8 @@ export interface SimulationParameters {
 
 export const DEFAULT_PARAMETERS: SimulationParameters = {
   seed: 17,
-  specialists: 20,
-  customers: 400,
+  specialists: 60,
+  customers: 1200,
   days: 14,
   tailDays: 2,
   stepMinutes: 10,

@@ -24,11 +24,26 @@ export const ZOOM_HEALTH_NOTICE_DAYS = [0, 1, 3, 7] as const;
 /** A connection Zoom could not be asked about is asked again this soon (or at its usual time, if sooner). */
 const UNREACHABLE_RETRY_MS = 15 * 60_000;
 
+/**
+ * A busy specialist's connection is checked more often than the interval:
+ * at least this many checks per booking request (counted over the last
+ * `BOOKING_RATE_WINDOW_MS`, or since the specialist joined), so that a token dying between two checks is met
+ * by a customer before the next check about once in 2 × 8 deaths, whatever
+ * the specialist's booking rate. Never more often than `MIN_BUSY_INTERVAL_MS`.
+ */
+export const CHECKS_PER_BOOKING = 8;
+const BOOKING_RATE_WINDOW_MS = 14 * DAY;
+const MIN_BUSY_INTERVAL_MS = HOUR;
+
 /** How often the background task looks for due connections; each look checks at most a second's budget. */
 export const ZOOM_HEALTH_TICK_MS = 1_000;
 
 export interface ZoomHealthOptions {
-  /** Time between two checks of one connection. Default 6 h. */
+  /**
+   * Time between two checks of one connection. Default 6 h. Busy
+   * specialists' connections are checked more often (`CHECKS_PER_BOOKING`),
+   * never less often than this.
+   */
   checkIntervalMs?: number;
   /** Each interval is varied by up to ± this share, so connections made together spread out. Default 0.1. */
   jitter?: number;
@@ -65,7 +80,8 @@ export interface ZoomHealthCheck {
  * The routine check of every Zoom connection (issue #17, "Proactive health").
  *
  * 1. A due connection is claimed by a compare-and-swap of its due time to the
- *    next one (interval ± jitter, at most half the refresh token's lifetime):
+ *    next one (interval ± jitter, at most half the refresh token's lifetime;
+ *    a shorter interval for a busy specialist, see `CHECKS_PER_BOOKING`):
  *    any number of processes may run this, and each due time is checked by
  *    one of them. A process that dies mid-check leaves the next due time set,
  *    so nothing loops; the connection is simply checked then.
@@ -90,16 +106,35 @@ export function createZoomHealthCheck(deps: ZoomHealthDeps): ZoomHealthCheck {
   const refreshTokenLifetimeMs = deps.refreshTokenLifetimeMs ?? 90 * DAY;
   const random = deps.random ?? Math.random;
 
-  const nextDueAfter = (now: Date, result: ZoomHealthResult | undefined) => {
-    const usual = Math.min(checkIntervalMs * (1 + jitter * (2 * random() - 1)), refreshTokenLifetimeMs / 2);
+  const nextDueAfter = (now: Date, intervalMs: number, result: ZoomHealthResult | undefined) => {
+    const usual = Math.min(intervalMs * (1 + jitter * (2 * random() - 1)), refreshTokenLifetimeMs / 2);
     return new Date(now.getTime() + (result === 'unreachable' ? Math.min(usual, UNREACHABLE_RETRY_MS) : usual)).toISOString();
   };
 
+  /**
+   * The specialist's interval: the configured one, shorter when customers
+   * book them often (`CHECKS_PER_BOOKING`). Their booking rate is counted
+   * over the last 14 days, or since they joined if later (at least a day).
+   */
+  async function intervalFor(specialistId: string, now: Date): Promise<number> {
+    const specialist = await db.selectFrom('specialists').select('created_at').where('id', '=', specialistId).executeTakeFirst();
+    const since = Math.max(now.getTime() - BOOKING_RATE_WINDOW_MS, Math.min(Date.parse(specialist?.created_at ?? '') || 0, now.getTime() - DAY));
+    const row = await db
+      .selectFrom('bookings')
+      .select((eb) => eb.fn.countAll<string | number>().as('requests'))
+      .where('specialist_id', '=', specialistId)
+      .where('created_at', '>=', new Date(since).toISOString())
+      .executeTakeFirstOrThrow();
+    const requests = Number(row.requests);
+    if (requests === 0) return checkIntervalMs;
+    return Math.min(checkIntervalMs, Math.max(MIN_BUSY_INTERVAL_MS, (now.getTime() - since) / requests / CHECKS_PER_BOOKING));
+  }
+
   /** Takes one due time of a connection; false when another process took it first. */
-  async function claim(specialistId: string, dueAt: string | null, now: Date): Promise<boolean> {
+  async function claim(specialistId: string, dueAt: string | null, now: Date, intervalMs: number): Promise<boolean> {
     const updated = await db
       .updateTable('zoom_connections')
-      .set({ health_check_due_at: nextDueAfter(now, undefined) })
+      .set({ health_check_due_at: nextDueAfter(now, intervalMs, undefined) })
       .where('specialist_id', '=', specialistId)
       .where('status', '=', 'active')
       .where('health_check_due_at', dueAt === null ? 'is' : '=', dueAt)
@@ -131,7 +166,7 @@ export function createZoomHealthCheck(deps: ZoomHealthDeps): ZoomHealthCheck {
     }
   }
 
-  async function check(specialistId: string, signal: AbortSignal | undefined): Promise<void> {
+  async function check(specialistId: string, intervalMs: number, signal: AbortSignal | undefined): Promise<void> {
     const startedAt = clock().toISOString();
     const result = await ask(specialistId, signal);
     const now = clock();
@@ -141,7 +176,7 @@ export function createZoomHealthCheck(deps: ZoomHealthDeps): ZoomHealthCheck {
         .set({
           health_checked_at: now.toISOString(),
           health_check_result: result,
-          ...(result === 'unreachable' ? { health_check_due_at: nextDueAfter(now, result) } : {}),
+          ...(result === 'unreachable' ? { health_check_due_at: nextDueAfter(now, intervalMs, result) } : {}),
         })
         .where('specialist_id', '=', specialistId)
         .execute();
@@ -179,8 +214,9 @@ export function createZoomHealthCheck(deps: ZoomHealthDeps): ZoomHealthCheck {
       let checked = 0;
       for (const connection of due) {
         if (stopping?.aborted) break;
-        if (!(await claim(connection.specialist_id, connection.health_check_due_at, now))) continue;
-        await check(connection.specialist_id, stopping);
+        const intervalMs = await intervalFor(connection.specialist_id, now);
+        if (!(await claim(connection.specialist_id, connection.health_check_due_at, now, intervalMs))) continue;
+        await check(connection.specialist_id, intervalMs, stopping);
         checked++;
       }
       return checked;

@@ -140,6 +140,51 @@ describe.each(DATABASE_KINDS)('zoom health check on %s', (kind) => {
     expect(smtp().messages).toHaveLength(0);
   });
 
+  it('checks a busy specialist more often: at least 8 checks per booking request of the last 14 days, at most hourly', async () => {
+    await connectZoomLongAgo(specialistId);
+    // With us for a month: the rate is counted over the full 14 days.
+    await db().updateTable('specialists').set({ created_at: new Date(NOW.getTime() - 30 * DAY).toISOString() }).execute();
+    const booked = await fetch(`${server.url}/api/v1/specialists/anna/bookings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(bookingBody(serviceIds[0]!, FREE_SLOT)),
+    });
+    expect(booked.status).toBe(201);
+    const row = await db().selectFrom('bookings').selectAll().executeTakeFirstOrThrow();
+    /** `count` booking requests in all, made over the last days (copies of the real one: only their number and age count). */
+    const requestsInAll = async (count: number, oldestDaysAgo: number) => {
+      await db().deleteFrom('bookings').where('id', '!=', row.id).execute();
+      await db().updateTable('bookings').set({ created_at: time.clock().toISOString() }).execute();
+      for (let i = 1; i < count; i++) {
+        const createdAt = new Date(time.clock().getTime() - (oldestDaysAgo * DAY * i) / count).toISOString();
+        await db().insertInto('bookings').values({ ...row, id: `copy-${i}`, idempotency_key: null, created_at: createdAt, updated_at: createdAt }).execute();
+      }
+    };
+    const dueIn = async () => Date.parse((await connection()).health_check_due_at!) - time.clock().getTime();
+
+    // 14 requests in 14 days: one a day, so a check every 3 hours.
+    await requestsInAll(14, 13);
+    expect(await healthCheck().runDue()).toBe(1);
+    expect(await dueIn()).toBe(3 * HOUR);
+    // 84 requests: one every 4 hours would ask for a check every 30 minutes; hourly is the floor.
+    await requestsInAll(84, 13);
+    moveTo(Date.parse((await connection()).health_check_due_at!));
+    expect(await healthCheck().runDue()).toBe(1);
+    expect(await dueIn()).toBe(HOUR);
+    // Requests older than 14 days do not count: back to the configured 6 hours.
+    await requestsInAll(84, 13);
+    await db().updateTable('bookings').set({ created_at: new Date(time.clock().getTime() - 15 * DAY).toISOString() }).execute();
+    moveTo(Date.parse((await connection()).health_check_due_at!));
+    expect(await healthCheck().runDue()).toBe(1);
+    expect(await dueIn()).toBe(6 * HOUR);
+    // A specialist who joined two days ago with 4 requests since is booked twice a day: a check every 1.5 hours.
+    moveTo(Date.parse((await connection()).health_check_due_at!));
+    await db().updateTable('specialists').set({ created_at: new Date(time.clock().getTime() - 2 * DAY).toISOString() }).execute();
+    await requestsInAll(4, 1);
+    expect(await healthCheck().runDue()).toBe(1);
+    expect(await dueIn()).toBe(1.5 * HOUR);
+  });
+
   it('reminds at 0, 1, 3 and 7 days (4 emails), none after', async () => {
     const zoomUserId = await connectZoomLongAgo(specialistId);
     server.emulator.controls.revokeAllTokens(zoomUserId);

@@ -69,7 +69,8 @@ export interface JobHandler<Payload = unknown> {
   /**
    * The latest a retry may wait: a backoff (or a `RetryJobAt`) that would
    * end later is cut to this time. E.g. a held request retries no later than
-   * its hold's end, when it expires instead.
+   * its hold's end, when it expires instead. A time already passed caps
+   * nothing: the retry backs off as usual.
    */
   latestRetryAt?(payload: Payload): Date | undefined;
   run(payload: Payload, context: JobContext): Promise<void>;

@@ -92,8 +92,10 @@ export function createJobWorker(options: JobWorkerOptions): JobWorker {
     if (isFinal) return { ...base, isFinal, retryAt: undefined };
     const backoffMs = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (job.attempts - 1)) * (0.75 + Math.random() / 2);
     const wanted = error instanceof RetryJobAt ? error.at.getTime() : now.getTime() + backoffMs;
-    const latest = handlers.get(job.kind)!.latestRetryAt?.(payload)?.getTime() ?? Number.POSITIVE_INFINITY;
-    return { ...base, isFinal, retryAt: new Date(Math.max(now.getTime(), Math.min(wanted, latest))) };
+    // A cap that has passed caps nothing: the retry backs off as usual rather than running again at once.
+    const cap = handlers.get(job.kind)!.latestRetryAt?.(payload)?.getTime();
+    const latest = cap !== undefined && cap > now.getTime() ? cap : Number.POSITIVE_INFINITY;
+    return { ...base, isFinal, retryAt: new Date(Math.min(wanted, latest)) };
   }
 
   /** Runs one claimed job to its outcome; true when it completed with the lease held. */

@@ -5,7 +5,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../server/db/index.js';
 import { migrations } from '../../server/db/migrations/index.js';
 import { createEmailJobHandler, enqueueEmail } from '../../server/email/outbox.js';
-import { createJobClaimer, createJobWorker, enqueueJob, listFailedJobs, PermanentJobError, type JobHandler, type JobWorker, type RetryPolicy } from '../../server/jobs/index.js';
+import { createJobClaimer, createJobWorker, enqueueJob, listFailedJobs, PermanentJobError, RetryJobAt, type JobHandler, type JobWorker, type RetryPolicy } from '../../server/jobs/index.js';
 import { createLogger } from '../../server/logger.js';
 import { createTokenCipher } from '../../server/security/token-cipher.js';
 import { PROJECT_ROOT } from './helpers/child-server.js';
@@ -214,6 +214,34 @@ describe.each(DATABASE_KINDS)('jobs on %s', (kind) => {
     time.advance(24 * 3_600_000);
     expect(await worker.runDue()).toBe(0);
     expect(failures).toHaveLength(4);
+  });
+
+  it('cuts a retry to the handler’s latest time while it is ahead, backs off as usual once it has passed, and waits for a RetryJobAt', async () => {
+    const latest = new Date(NOW.getTime() + 1_500);
+    const capped: JobHandler<{ wait?: number }> = {
+      kind: 'test.capped',
+      retry: { baseDelayMs: 10_000, maxDelayMs: 10_000 },
+      latestRetryAt: () => latest,
+      run: async (payload) => {
+        throw payload.wait ? new RetryJobAt(new Date(time.clock().getTime() + payload.wait), 'waiting') : new Error('boom');
+      },
+    };
+    const worker = newWorker([capped]);
+    const id = await enqueueJob(db(), time.clock, { kind: 'test.capped', payload: {} });
+    expect(await worker.runDue()).toBe(0);
+    // A 10 s backoff, cut to the latest time 1.5 s ahead.
+    expect((await jobRow(id)).run_after).toBe(latest.toISOString());
+    time.advance(2_000);
+    expect(await worker.runDue()).toBe(0);
+    // The latest time has passed: not again at once, but after the usual backoff.
+    const wait = Date.parse((await jobRow(id)).run_after) - time.clock().getTime();
+    expect(wait).toBeGreaterThanOrEqual(7_500);
+    expect(wait).toBeLessThanOrEqual(12_500);
+
+    const waiting = await enqueueJob(db(), time.clock, { kind: 'test.capped', payload: { wait: 60_000 } });
+    await db().updateTable('jobs').set({ status: 'done' }).where('id', '=', id).execute();
+    expect(await worker.runDue()).toBe(0);
+    expect(await jobRow(waiting)).toMatchObject({ status: 'pending', last_error: 'waiting', run_after: new Date(time.clock().getTime() + 60_000).toISOString() });
   });
 
   it('fails a job at once on a permanent error, and at its first failure after its retry time', async () => {

@@ -109,11 +109,11 @@ const jobKeyOf = (bookingId: string) => `${HELD_REQUEST_JOB}:${bookingId}`;
  * re-authorization that committed while this request was being held has
  * made the other requests due already, so this one is due now too.
  *
- * Call it after the hold's transaction has written the specialist's
- * `zoom_connections` row (the failed attempt is counted there): a
- * re-authorization writes that row before it makes held requests due, so
- * the two transactions are ordered by its lock, and either this one sees the
- * new authorization or the re-authorization sees this job.
+ * Call it after the hold's transaction has written the specialist's row
+ * (`specialists`, which always exists): a Zoom authorization writes that row
+ * before it makes held requests due, so the two transactions are ordered by
+ * its lock, and either this one sees the new authorization or the
+ * authorization sees this job.
  */
 export async function queueHeldRequest(trx: Transaction<Database>, clock: Clock, payload: HeldRequestPayload): Promise<void> {
   const connection = await trx.selectFrom('zoom_connections').select('status').where('specialist_id', '=', payload.specialistId).executeTakeFirst();
@@ -306,7 +306,11 @@ export function createHeldRequestJobHandler(deps: HeldRequestJobDeps): JobHandle
         );
         throw new WaitingForReauth(new Date(payload.holdExpiresAt), connection?.version);
       }
-      if (result.kind === 'unavailable') throw new Error(`Zoom is unavailable: ${result.message}`);
+      if (result.kind === 'unavailable') {
+        // Zoom's own Retry-After, when it said one; otherwise the backoff. Either way no later than the hold's end.
+        if (result.retryAfterSeconds !== undefined) throw new RetryJobAt(new Date(clock().getTime() + result.retryAfterSeconds * 1000), `Zoom is unavailable: ${result.message}`);
+        throw new Error(`Zoom is unavailable: ${result.message}`);
+      }
       const meeting = result.meeting;
       const isHeld = await context.complete(async (trx) => {
         const at = clock();

@@ -422,7 +422,7 @@ async function provisionMeeting(deps: BookingDeps, booking: LeasedBooking, attem
   }
   if (result.kind === 'reauth') {
     const holdExpiresAt = holdExpiryFor(specialist, Date.parse(row.start_at), deps.clock().getTime());
-    const ended = holdExpiresAt ? await holdForReauth(deps, booking, result.reason, holdExpiresAt) : await releaseForReauth(deps, booking, result.reason);
+    const ended = holdExpiresAt ? await holdForReauth(deps, booking, result.reason, holdExpiresAt, mayAlreadyExist) : await releaseForReauth(deps, booking, result.reason);
     if (!ended) return settleLostLease(deps, booking, undefined);
     throw requiresReauth(describeReauthReason(result.reason), ended.notified, holdExpiresAt ? { id: row.id, expiresAt: holdExpiresAt.toISOString() } : undefined);
   }
@@ -519,16 +519,29 @@ async function releaseForReauth(deps: BookingDeps, booking: LeasedBooking, reaso
  * for why after that count), the customer is emailed, and the specialist
  * notified.
  */
-async function holdForReauth(deps: BookingDeps, booking: LeasedBooking, reason: ReauthReason, holdExpiresAt: Date): Promise<{ notified: boolean } | undefined> {
+async function holdForReauth(
+  deps: BookingDeps,
+  booking: LeasedBooking,
+  reason: ReauthReason,
+  holdExpiresAt: Date,
+  mayHaveMeeting: boolean,
+): Promise<{ notified: boolean } | undefined> {
   const { specialist, service, row, lease } = booking;
   return deps.db.transaction().execute(async (trx) => {
     const now = deps.clock().toISOString();
-    // No meeting was made (Zoom refused the token): the request's own job starts afresh.
+    // Zoom refused the token, so this attempt made no meeting; an earlier one that died may have (a resumed attempt):
+    // then `meeting_requested_at` stays, and a release of the held request deletes what Zoom has.
     const held = await meetingLeases(deps)
       .fence(
         trx
           .updateTable('bookings')
-          .set({ status: 'held', hold_expires_at: holdExpiresAt.toISOString(), meeting_requested_at: null, ...meetingLeases(deps).cleared(), updated_at: now })
+          .set({
+            status: 'held',
+            hold_expires_at: holdExpiresAt.toISOString(),
+            ...(mayHaveMeeting ? {} : { meeting_requested_at: null }),
+            ...meetingLeases(deps).cleared(),
+            updated_at: now,
+          })
           .where('status', '=', 'pending'),
         lease,
       )
@@ -539,6 +552,7 @@ async function holdForReauth(deps: BookingDeps, booking: LeasedBooking, reason: 
       .set((eb) => ({ failed_booking_attempts: eb('failed_booking_attempts', '+', 1) }))
       .where('specialist_id', '=', specialist.id)
       .execute();
+    await lockSpecialistRow(trx, specialist.id);
     await queueHeldRequest(trx, deps.clock, { bookingId: row.id, specialistId: specialist.id, holdExpiresAt: holdExpiresAt.toISOString() });
     await deps.heldRequests.onHeld(trx, heldRequestEvent({ ...row, hold_expires_at: holdExpiresAt.toISOString() }, specialist, service));
     deps.logger.info('booking request held until the specialist re-authorizes Zoom', { bookingId: row.id, specialistId: specialist.id, holdExpiresAt: holdExpiresAt.toISOString() });
@@ -553,6 +567,20 @@ async function holdForReauth(deps: BookingDeps, booking: LeasedBooking, reason: 
       reason,
     });
   });
+}
+
+/**
+ * Takes the specialist row's write lock until the transaction ends (a write
+ * that changes nothing). A Zoom authorization writes that row before it makes
+ * held requests due, so the two transactions are ordered by it, also when
+ * no connection row exists yet (see `queueHeldRequest`).
+ */
+async function lockSpecialistRow(trx: Transaction<Database>, specialistId: string): Promise<void> {
+  await trx
+    .updateTable('specialists')
+    .set((eb) => ({ updated_at: eb.ref('updated_at') }))
+    .where('id', '=', specialistId)
+    .execute();
 }
 
 async function findByKey(db: Kysely<Database>, specialist: SpecialistRow, idempotencyKey: string, fingerprint: string): Promise<BookingRow | undefined> {

@@ -60,7 +60,8 @@ export interface BookingLifecycle {
   offerReschedule(bookingId: string, specialistId: string, options?: { message?: string | undefined }): Promise<ManagedBooking>;
   /**
    * A specialist's bookings: `upcoming` (confirmed, not started; soonest
-   * first) or `past` (started or cancelled; latest first). `limit` default
+   * first) or `past` (started, cancelled, or a held request that expired or
+   * was withdrawn; latest first). `limit` default
    * 50, at most 200; `offset` default 0.
    */
   listForSpecialist(specialistId: string, options: { when: 'upcoming' | 'past'; limit?: number; offset?: number }): Promise<ManagedBooking[]>;
@@ -375,7 +376,8 @@ export function createBookingLifecycle(deps: BookingLifecycleDeps): BookingLifec
         options.when === 'upcoming'
           ? query.where('status', '=', 'confirmed').where('start_at', '>=', nowIso).orderBy('start_at', 'asc')
           : query
-              .where((eb) => eb.or([eb('status', '=', 'cancelled'), eb.and([eb('status', '=', 'confirmed'), eb('start_at', '<', nowIso)])]))
+              // Requests that ended unconfirmed (issue #17) show here too, so a specialist who re-authorized late sees whom they missed.
+              .where((eb) => eb.or([eb('status', 'in', ['cancelled', 'expired', 'withdrawn']), eb.and([eb('status', '=', 'confirmed'), eb('start_at', '<', nowIso)])]))
               .orderBy('start_at', 'desc');
       const rows = await query.orderBy('id').limit(limit).offset(offset).execute();
       if (rows.length === 0) return [];

@@ -41,9 +41,9 @@ export const REAUTH_LINK_TTL_MS = 24 * 3_600_000;
  * also names the cancellations and reschedules whose Zoom change waits for
  * the connection, and leads with the held requests (issue #17): "Re-authorize
  * by 14:00 to confirm 3 waiting customers". A new held request that must be
- * confirmed before the earliest deadline the last email named is emailed at
- * once, throttle or not: the specialist must not act on a deadline that is
- * no longer true. Requests that expired since the last email are listed.
+ * confirmed before the earliest deadline the last email named (or after
+ * that deadline has passed) is emailed at once, throttle or not: the
+ * specialist must not act on a deadline that is no longer true. Requests that expired since the last email are listed.
  */
 export function createEmailReauthNotifier(deps: OutboxDeps & { links: SignInLinks; publicUrl: string; windowMs: number }): ReauthNotifier {
   return async function emailSpecialist(trx, event) {
@@ -61,7 +61,9 @@ export function createEmailReauthNotifier(deps: OutboxDeps & { links: SignInLink
     let lastSentAt: string | undefined;
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0) !== 1) {
       const notice = await trx.selectFrom('reauth_notices').selectAll().where('specialist_id', '=', specialistId).executeTakeFirstOrThrow();
-      const isSoonerDeadline = earliestDeadline !== undefined && (notice.hold_deadline_sent === null || earliestDeadline < notice.hold_deadline_sent);
+      // News the throttle must not hold back: a deadline sooner than the one last named, or the one last named has passed.
+      const isSoonerDeadline =
+        earliestDeadline !== undefined && (notice.hold_deadline_sent === null || earliestDeadline < notice.hold_deadline_sent || Date.parse(notice.hold_deadline_sent) <= now.getTime());
       const isDue = Date.parse(notice.last_sent_at) + deps.windowMs <= now.getTime() || isSoonerDeadline;
       const won =
         isDue &&

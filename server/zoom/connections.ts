@@ -236,8 +236,9 @@ export function createZoomConnectionStore(deps: ZoomConnectionStoreDeps): ZoomCo
         } else {
           await trx.insertInto('zoom_connections').values({ specialist_id: specialistId, version: 1, ...values }).execute();
         }
-        // After the connection row is written (and locked): work that waits for it, made due here, is ordered after
-        // any transaction that wrote that row first (see `queueHeldRequest` in server/bookings/held-requests.ts).
+        // After the specialist and connection rows are written (and locked): work that waits for the connection, made
+        // due here, is ordered after any transaction that wrote them first (see `queueHeldRequest` in
+        // server/bookings/held-requests.ts).
         await inTransaction?.(trx, existing, lastConnected);
       });
       logger.info('zoom connected', { specialistId, zoomUserId: user.id });

@@ -19,7 +19,7 @@ import { childEnv, startChildServer, type ChildServer } from './helpers/child-se
 import { DATABASE_KINDS, useTestDatabase } from './helpers/databases.js';
 import { clearMailState, drainJobs } from './helpers/jobs.js';
 import { bookingBody, createTestClock, FREE_SLOT, NOW, seedSpecialist } from './helpers/fixtures.js';
-import { allowOnConsentPage, connectZoom, startTestServer, type TestServer } from './helpers/server.js';
+import { allowOnConsentPage, connectZoom, signInCookie, startTestServer, type TestServer } from './helpers/server.js';
 import { useTestSmtp } from './helpers/smtp.js';
 
 const MINUTE = 60_000;
@@ -196,6 +196,11 @@ describe.each(DATABASE_KINDS)('held requests on %s', (kind) => {
       const pickAnother = linksIn(expired!).find((href) => href.endsWith('/book/anna'))!;
       expect(pickAnother).toBe(`${server.url}/book/anna`);
       expect((await fetch(pickAnother)).status).toBe(200);
+      // The specialist's dashboard lists it among the past bookings.
+      const past = await server.services.lifecycle.listForSpecialist(specialistId, { when: 'past' });
+      expect(past.map((b) => [b.id, b.status])).toEqual([[held.id, 'expired']]);
+      const dashboard = await (await fetch(`${server.url}/dashboard`, { headers: { cookie: await signInCookie(server, specialistId) } })).text();
+      expect(dashboard).toContain('Expired unconfirmed');
 
       // The specialist's next notice (a booking attempt an hour later) names the expired request.
       const next = await hold('2030-01-08T12:00:00.000Z', 'Next Nora', 'nora@example.test');
@@ -324,6 +329,35 @@ describe.each(DATABASE_KINDS)('held requests on %s', (kind) => {
       expect(notices).toHaveLength(2);
       expect(notices[1]!.text).toMatch(/^Hi Anna Berg,\n\nRe-authorize by 09:00 to confirm 3 waiting customers\./);
       expect(notices[1]!.text).toContain('2 booking attempts have failed since our last email about this.');
+    });
+
+    it('a new hold after the deadline last emailed has passed is emailed at once, inside the hourly throttle', async () => {
+      time.advance(80 * MINUTE); // 07:20Z: the 09:00Z slot is held for 40 minutes, until 08:00Z
+      const short = await hold(FREE_SLOT, 'Short Sue', 'sue@example.test');
+      expect(short.expiresAt).toBe('2030-01-07T08:00:00.000Z');
+      await drain();
+      expect(mailTo('anna@example.test', REAUTH_SUBJECT)).toHaveLength(1);
+      time.advance(45 * MINUTE); // 08:05Z: Sue's request expired; the last email is 45 minutes old
+      await drain();
+      await hold(TUESDAY_SLOT, 'Next Ned', 'ned@example.test');
+      await drain();
+      const notices = mailTo('anna@example.test', REAUTH_SUBJECT);
+      expect(notices).toHaveLength(2);
+      expect(notices[1]!.text).toMatch(/^Hi Anna Berg,\n\nRe-authorize by 09:00 tomorrow to confirm 1 waiting customer\./);
+      expect(notices[1]!.text).toContain('1 request expired since our last email, before Zoom was reconnected: Short Sue (Intro call, Monday 7 January at 10:00).');
+    });
+
+    it('Zoom’s own Retry-After sets when a held request is tried again', async () => {
+      const held = await hold(TUESDAY_SLOT);
+      await drain();
+      await reauthorizeFromEmail();
+      const limited = { kind: 'respond' as const, status: 429, headers: { 'retry-after': '120', 'content-type': 'application/json' }, body: '{"code":429,"message":"Too many requests"}' };
+      for (let i = 0; i < 20; i++) server.zoomProxy!.faults.push(limited);
+      await drain();
+      const job = await db().selectFrom('jobs').selectAll().where('dedupe_key', '=', `${HELD_REQUEST_JOB}:${held.id}`).executeTakeFirstOrThrow();
+      expect(job).toMatchObject({ status: 'pending', run_after: new Date(time.clock().getTime() + 120_000).toISOString() });
+      expect(job.last_error).toMatch(/^Zoom is unavailable/);
+      expect((await bookingRow(held.id)).status).toBe('held');
     });
 
     it('a repeat of the held request with the same key answers the same hold, and makes nothing new', async () => {

@@ -30,7 +30,7 @@ import { markAvailabilityChanged } from '../availability/version.js';
 import type { Clock } from '../clock.js';
 import type { BookingsTable, Database, ServicesTable, SpecialistsTable } from '../db/schema.js';
 import { enqueueJob, RetryJobAt, type JobHandler, type RetryPolicy } from '../jobs/index.js';
-import { isOneRow } from '../leases/index.js';
+import { isOneRow, pollWithBackoff } from '../leases/index.js';
 import type { Logger } from '../logger.js';
 import type { TokenCipher } from '../security/token-cipher.js';
 import { queueMeetingCleanup } from '../zoom/meeting-cleanup.js';
@@ -201,17 +201,21 @@ export interface ExpiredRequest {
   expiredAt: string;
 }
 
-/** The specialist's requests that expired after `since` (all, when undefined), oldest first, at most 20. */
-export async function listExpiredRequests(db: Kysely<Database> | Transaction<Database>, specialistId: string, since: string | undefined): Promise<ExpiredRequest[]> {
+/** The specialist's requests that expired after `since` (all, when undefined): the first 20, oldest first, and how many in all. */
+export async function listExpiredRequests(
+  db: Kysely<Database> | Transaction<Database>,
+  specialistId: string,
+  since: string | undefined,
+): Promise<{ first: ExpiredRequest[]; count: number }> {
   let query = db
     .selectFrom('bookings')
     .innerJoin('services', 'services.id', 'bookings.service_id')
-    .select(['services.title', 'bookings.customer_name', 'bookings.start_at', 'bookings.updated_at'])
     .where('bookings.specialist_id', '=', specialistId)
     .where('bookings.status', '=', 'expired');
   if (since !== undefined) query = query.where('bookings.updated_at', '>', since);
-  const rows = await query.orderBy('bookings.updated_at').limit(20).execute();
-  return rows.map((row) => ({ serviceTitle: row.title, customerName: row.customer_name, start: row.start_at, expiredAt: row.updated_at }));
+  const rows = await query.select(['services.title', 'bookings.customer_name', 'bookings.start_at', 'bookings.updated_at']).orderBy('bookings.updated_at').limit(20).execute();
+  const { count } = await query.select((eb) => eb.fn.countAll<string | number>().as('count')).executeTakeFirstOrThrow();
+  return { first: rows.map((row) => ({ serviceTitle: row.title, customerName: row.customer_name, start: row.start_at, expiredAt: row.updated_at })), count: Number(count) };
 }
 
 export interface HeldRequestJobDeps {
@@ -264,6 +268,27 @@ export function createHeldRequestJobHandler(deps: HeldRequestJobDeps): JobHandle
     return true;
   }
 
+  /**
+   * This attempt made a meeting (or may have: `madeMeetingId` undefined) but
+   * lost the job's lease, so it confirmed nothing. Whoever runs the job now finds that meeting by its marker and
+   * adopts it, or (had it started first) confirms with its own: once the
+   * request has settled (at most the attempt's deadline), the meeting goes
+   * unless it is the one the request was confirmed with.
+   */
+  async function settleLostJobLease(bookingId: string, specialistId: string, madeMeetingId: string | undefined): Promise<void> {
+    logger.warn('held request attempt lost its job lease', { bookingId });
+    const settled = await pollWithBackoff(
+      async () => {
+        const current = await db.selectFrom('bookings').select(['status', 'zoom_meeting_id']).where('id', '=', bookingId).executeTakeFirst();
+        return current?.status === 'held' ? undefined : { current };
+      },
+      { budgetMs: deps.provisionDeadlineMs ?? PROVISION_DEADLINE_MS },
+    );
+    // Still held: the new holder is at work, and will find the meeting by its marker.
+    if (!settled || (madeMeetingId !== undefined && settled.current?.zoom_meeting_id === madeMeetingId)) return;
+    await queueMeetingCleanup(db, clock, { specialistId, bookingId, keepMeetingId: settled.current?.zoom_meeting_id ?? null });
+  }
+
   return {
     kind: HELD_REQUEST_JOB,
     retry: HELD_REQUEST_RETRY,
@@ -306,6 +331,11 @@ export function createHeldRequestJobHandler(deps: HeldRequestJobDeps): JobHandle
         );
         throw new WaitingForReauth(new Date(payload.holdExpiresAt), connection?.version);
       }
+      if (result.kind !== 'created' && context.signal.aborted) {
+        // The job's lease was lost mid-call: Zoom may still have made the meeting.
+        await settleLostJobLease(row.id, specialist.id, undefined);
+        return;
+      }
       if (result.kind === 'unavailable') {
         // Zoom's own Retry-After, when it said one; otherwise the backoff. Either way no later than the hold's end.
         if (result.retryAfterSeconds !== undefined) throw new RetryJobAt(new Date(clock().getTime() + result.retryAfterSeconds * 1000), `Zoom is unavailable: ${result.message}`);
@@ -344,8 +374,7 @@ export function createHeldRequestJobHandler(deps: HeldRequestJobDeps): JobHandle
         // Withdrawn meanwhile (its release queued the meeting's deletion), or its hold ended while Zoom worked.
         if (await expire(trx, row, specialist, service)) logger.info('held request expired while its meeting was made', { bookingId: row.id });
       });
-      // The job's lease was lost: whoever runs it now finds this meeting by its marker.
-      if (!isHeld) logger.warn('held request attempt lost its job lease', { bookingId: row.id });
+      if (!isHeld) await settleLostJobLease(row.id, specialist.id, meeting.id);
     },
     async onFailure(trx, payload, failure) {
       if (failure.isFinal) {

@@ -92,7 +92,9 @@ ${button(input.bookUrl, 'Pick another time')}
 export interface HeldRequestsNotice {
   waiting: number;
   earliestDeadline: Date | undefined;
+  /** The first few that expired since the last email, and how many did in all. */
   expired: { customerName: string; serviceTitle: string; start: Date }[];
+  expiredCount: number;
 }
 
 /**
@@ -120,8 +122,10 @@ export function waitingCustomersDetail(notice: HeldRequestsNotice, timeZone: str
 
 /** "2 requests expired before Zoom was reconnected: Ada (Intro call, Tuesday 8 January at 10:00), …" */
 export function expiredRequestsLine(notice: HeldRequestsNotice, timeZone: string): string | undefined {
-  if (notice.expired.length === 0) return undefined;
-  const list = notice.expired.map((r) => `${oneLine(r.customerName)} (${oneLine(r.serviceTitle)}, ${formatDayAndTime(r.start, timeZone)})`).join('; ');
-  const count = notice.expired.length === 1 ? '1 request' : `${notice.expired.length} requests`;
+  if (notice.expiredCount === 0) return undefined;
+  const named = notice.expired.map((r) => `${oneLine(r.customerName)} (${oneLine(r.serviceTitle)}, ${formatDayAndTime(r.start, timeZone)})`).join('; ');
+  const others = notice.expiredCount - notice.expired.length;
+  const list = others > 0 ? `${named}; and ${others} more` : named;
+  const count = notice.expiredCount === 1 ? '1 request' : `${notice.expiredCount} requests`;
   return `${count} expired since our last email, before Zoom was reconnected: ${list}. Those customers were told and invited to pick another time.`;
 }

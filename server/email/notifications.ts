@@ -96,7 +96,8 @@ export function createEmailReauthNotifier(deps: OutboxDeps & { links: SignInLink
     const heldRequests: HeldRequestsNotice = {
       waiting: waiting.length,
       earliestDeadline: earliestDeadline ? new Date(earliestDeadline) : undefined,
-      expired: expired.map((r) => ({ customerName: r.customerName, serviceTitle: r.serviceTitle, start: new Date(r.start) })),
+      expired: expired.first.map((r) => ({ customerName: r.customerName, serviceTitle: r.serviceTitle, start: new Date(r.start) })),
+      expiredCount: expired.count,
     };
     const reauthorizeUrl = await deps.links.create(trx, { specialistId, purpose: 'reauth', ttlMs: REAUTH_LINK_TTL_MS });
     await enqueueEmail(trx, deps, {

@@ -45,10 +45,13 @@ export function reauthRequiredEmail(input: ReauthEmailInput): OutgoingEmail {
   const specialist = { ...input.specialist, name: oneLine(input.specialist.name) };
   // A booking attempt counts itself: only earlier ones are news. Waiting changes count none.
   const newsFrom = input.trigger === 'booking_attempt' ? 2 : 1;
+  // With held requests, an attempt did not fail: its customer waits (issue #17).
   const more =
-    input.failedAttempts >= newsFrom
-      ? `${input.failedAttempts === 1 ? '1 booking attempt has' : `${input.failedAttempts} booking attempts have`} failed since our last email about this.`
-      : undefined;
+    input.failedAttempts < newsFrom
+      ? undefined
+      : input.heldRequests.waiting > 0
+        ? `${input.failedAttempts === 1 ? '1 customer has' : `${input.failedAttempts} customers have`} tried to book since our last email about this.`
+        : `${input.failedAttempts === 1 ? '1 booking attempt has' : `${input.failedAttempts} booking attempts have`} failed since our last email about this.`;
   const pending = input.pendingZoomChanges > 0 ? pendingChangesSentence(input.pendingZoomChanges) : undefined;
   const waiting = waitingCustomersLine(input.heldRequests, specialist.timeZone, input.now);
   const held = [waitingCustomersDetail(input.heldRequests, specialist.timeZone), expiredRequestsLine(input.heldRequests, specialist.timeZone)].filter((line): line is string => line !== undefined);

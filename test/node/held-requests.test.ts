@@ -15,6 +15,7 @@ import { createJobWorker, type JobWorker } from '../../server/jobs/index.js';
 import { createLogger } from '../../server/logger.js';
 import { createMeetingCleanupJobHandler } from '../../server/zoom/meeting-cleanup.js';
 import { bookingMarker } from '../../server/zoom/meetings.js';
+import { expiredRequestsLine } from '../../server/email/held-templates.js';
 import { childEnv, startChildServer, type ChildServer } from './helpers/child-server.js';
 import { DATABASE_KINDS, useTestDatabase } from './helpers/databases.js';
 import { clearMailState, drainJobs } from './helpers/jobs.js';
@@ -295,6 +296,31 @@ describe.each(DATABASE_KINDS)('held requests on %s', (kind) => {
       expect(mailTo('max@example.test', CONFIRMED_SUBJECT)).toHaveLength(1);
     });
 
+    it('an attempt that lost its job lease while Zoom made its meeting: the new holder confirms once, the stray meeting is deleted', async () => {
+      const held = await hold(TUESDAY_SLOT);
+      await drain();
+      await reauthorizeFromEmail();
+      // The first worker's meeting list goes through; its create hangs until the test lets it go.
+      let release!: () => void;
+      server.zoomProxy!.faults.push({ kind: 'delay', ms: 0 }, { kind: 'hold', release: new Promise<void>((resolve) => (release = resolve)) });
+      const requestsBefore = server.zoomProxy!.requests.length;
+      const first = drain();
+      await expect.poll(() => server.zoomProxy!.requests.filter((r, i) => i >= requestsBefore && r.method === 'POST').length, { timeout: 5_000 }).toBe(1);
+      // Its lease runs out meanwhile, and another worker takes the job and confirms with a meeting of its own.
+      await db().updateTable('jobs').set({ lease_token: 'lost', lease_until: NOW.toISOString() }).where('dedupe_key', '=', `${HELD_REQUEST_JOB}:${held.id}`).execute();
+      time.advance(1);
+      const other = newWorker();
+      await drain(other);
+      const confirmed = await bookingRow(held.id);
+      expect(confirmed.status).toBe('confirmed');
+      release();
+      await first; // its meeting was made, then deleted by the clean-up it queued (which that worker ran next)
+      const cleanups = await db().selectFrom('jobs').select(['status', 'payload']).where('kind', '=', 'zoom.delete-booking-meetings').execute();
+      expect(cleanups).toEqual([{ status: 'done', payload: JSON.stringify({ specialistId, bookingId: held.id, keepMeetingId: confirmed.zoom_meeting_id }) }]);
+      expect(server.emulator.controls.meetings(zoomUserId).map((m) => String(m.id))).toEqual([confirmed.zoom_meeting_id]);
+      expect(mailTo('carla@example.test', CONFIRMED_SUBJECT)).toHaveLength(1);
+    });
+
     it('withdrawing releases the slot at once and the request is never confirmed; a forged token is refused', async () => {
       const held = await hold(TUESDAY_SLOT);
       const lifecycle = server.services.lifecycle;
@@ -328,7 +354,7 @@ describe.each(DATABASE_KINDS)('held requests on %s', (kind) => {
       const notices = mailTo('anna@example.test', REAUTH_SUBJECT);
       expect(notices).toHaveLength(2);
       expect(notices[1]!.text).toMatch(/^Hi Anna Berg,\n\nRe-authorize by 09:00 to confirm 3 waiting customers\./);
-      expect(notices[1]!.text).toContain('2 booking attempts have failed since our last email about this.');
+      expect(notices[1]!.text).toContain('2 customers have tried to book since our last email about this.');
     });
 
     it('a new hold after the deadline last emailed has passed is emailed at once, inside the hourly throttle', async () => {
@@ -423,4 +449,13 @@ describe.each(DATABASE_KINDS)('held requests on %s', (kind) => {
       await child?.stop();
     }
   }, 60_000);
+});
+
+describe('the expired requests line of the re-auth email', () => {
+  it('names the first ones and counts the rest', () => {
+    const expired = Array.from({ length: 2 }, (_, i) => ({ customerName: `C${i}`, serviceTitle: 'Intro call', start: new Date(FREE_SLOT) }));
+    expect(expiredRequestsLine({ waiting: 0, earliestDeadline: undefined, expired, expiredCount: 5 }, 'Europe/Berlin')).toBe(
+      '5 requests expired since our last email, before Zoom was reconnected: C0 (Intro call, Monday 7 January at 10:00); C1 (Intro call, Monday 7 January at 10:00); and 3 more. Those customers were told and invited to pick another time.',
+    );
+  });
 });

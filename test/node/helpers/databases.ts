@@ -49,7 +49,7 @@ export async function createTestDatabase(kind: DatabaseKind): Promise<TestDataba
   await admin.end();
   const url = withSearchPath(base, schema);
   const handle = openDatabase(url, { poolSize: 20 });
-  await migrateToLatest(handle.db, 'postgres');
+  await migrateAmidOtherRuns(handle.db);
   return {
     kind,
     url,
@@ -86,4 +86,24 @@ function withSearchPath(url: string, schema: string): string {
   const u = new URL(url);
   u.searchParams.set('options', `-c search_path=${schema}`);
   return u.toString();
+}
+
+/**
+ * Migrates a fresh test schema. Kysely's migrator lists the tables of every
+ * schema on the server, so another test run on the same database (another
+ * checkout) that drops its schemas at its end can make that listing fail
+ * with "schema … does not exist" (3F000) or "relation … does not exist"
+ * (42P01). Nothing was written then: the migration is simply tried again.
+ */
+async function migrateAmidOtherRuns(db: TestDatabase['handle']['db']): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await migrateToLatest(db, 'postgres');
+      return;
+    } catch (error) {
+      const isGoneMeanwhile = /does not exist/.test(String((error as Error).message));
+      if (!isGoneMeanwhile || attempt === 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    }
+  }
 }

@@ -2,7 +2,8 @@
 // slots endpoint and the booking endpoint (Zoom emulator in another process),
 // as a fraction of the ceiling with p50/p99 latency. Prints one JSON line.
 import { readFileSync } from 'node:fs';
-import autocannon from 'autocannon';
+import type autocannon from 'autocannon';
+import { BROWSER_HEADERS, ratioFigures, runAutocannon, runInterleaved, sideFigures } from './interleaved.js';
 import { BENCH_SITE_ORIGIN, startBenchStack } from './stack.js';
 import { spawnTs } from './lib.js';
 import { pacedRun, type PacedRequest, type PacedResult } from './paced.js';
@@ -24,12 +25,7 @@ function cpuMsOf(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) * (1000 / 100);
 }
-// What Chromium sends on a fetch: the widget's requests ask for compressed answers.
-const BROWSER_HEADERS = { 'accept-encoding': 'gzip, deflate, br, zstd' };
 
-function run(opts: autocannon.Options): Promise<autocannon.Result> {
-  return new Promise((resolve, reject) => autocannon(opts, (err, result) => (err ? reject(err) : resolve(result))));
-}
 const shape = (r: autocannon.Result) => ({
   requestsPerSecond: Math.round(r.requests.average),
   p50Ms: r.latency.p50,
@@ -53,48 +49,23 @@ const tomorrow = new Date(Date.now() + 86_400_000);
 tomorrow.setUTCHours(0, 0, 0, 0);
 const slotsUrl = `${stack.url}/api/v1/specialists/bench/services/${stack.serviceId}/slots?from=${tomorrow.toISOString()}&to=${new Date(tomorrow.getTime() + 86_400_000).toISOString()}`;
 
-// Ceiling and slots in short alternating slices, each set close in time: on
-// a shared machine the speed drifts from second to second, and summing many
-// interleaved slices lets every side see the same machine. A figure is the
-// ratio of total requests; the spread of single sets' ratios is reported with
-// it. Slots are asked for twice: as a same-origin page (or a script) asks,
-// and as the widget embedded on the specialist's own website asks, with its
-// Origin, which the CORS check answers.
-const sides = {
-  ceiling: { url: hello.info.url!, headers: BROWSER_HEADERS },
-  slots: { url: slotsUrl, headers: BROWSER_HEADERS },
-  slotsFromSite: { url: slotsUrl, headers: { ...BROWSER_HEADERS, origin: BENCH_SITE_ORIGIN } },
-};
-type Side = keyof typeof sides;
-const slice = (side: Side, seconds: number) => run({ ...sides[side], connections: CONNECTIONS, duration: seconds });
-const order: Side[] = ['ceiling', 'slots', 'slotsFromSite'];
-for (const side of order) await slice(side, 2); // warm-up, not counted
-const sets: Record<Side, autocannon.Result>[] = [];
-for (let p = 0; p < SLICES; p++) {
-  // Alternate the order, so no side always follows another.
-  const set: Partial<Record<Side, autocannon.Result>> = {};
-  for (const side of p % 2 === 0 ? order : [...order].reverse()) set[side] = await slice(side, SLICE_SECONDS);
-  sets.push(set as Record<Side, autocannon.Result>);
-}
+// Ceiling and slots interleaved (see interleaved.ts). Slots are asked for
+// twice: as a same-origin page (or a script) asks, and as the widget embedded
+// on the specialist's own website asks, with its Origin, which the CORS check answers.
+const sets = await runInterleaved(
+  {
+    ceiling: { url: () => hello.info.url!, headers: BROWSER_HEADERS },
+    slots: { url: () => slotsUrl, headers: BROWSER_HEADERS },
+    slotsFromSite: { url: () => slotsUrl, headers: { ...BROWSER_HEADERS, origin: BENCH_SITE_ORIGIN } },
+  },
+  { connections: CONNECTIONS, sets: SLICES, sliceSeconds: SLICE_SECONDS },
+);
 hello.child.kill('SIGKILL');
-const total = (side: Side) => sets.reduce((n, set) => n + set[side].requests.total, 0);
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-const medianOf = (values: number[]) => quantile([...values].sort((a, b) => a - b), 0.5);
-const round2 = (x: number) => Math.round(100 * x) / 100;
-const sliceTotalSeconds = SLICES * SLICE_SECONDS;
-function figures(side: Side) {
-  const setRatios = sets.map((set) => set[side].requests.total / set.ceiling.requests.total).sort((a, b) => a - b);
-  return {
-    requestsPerSecond: Math.round(total(side) / sliceTotalSeconds),
-    p50Ms: medianOf(sets.map((set) => set[side].latency.p50)),
-    p99Ms: medianOf(sets.map((set) => set[side].latency.p99)),
-    non2xx: sets.reduce((n, set) => n + set[side].non2xx, 0),
-    // Three decimals: the verdict must not round a 0.496 up to the goal.
-    fractionOfCeiling: Math.round((1000 * total(side)) / total('ceiling')) / 1000,
-    setRatioQuartiles: [0.25, 0.5, 0.75].map((q) => round2(quantile(setRatios, q))),
-  };
+function figures(side: 'slots' | 'slotsFromSite') {
+  const { ratio, ...rest } = ratioFigures(sets, side, 'ceiling', SLICE_SECONDS);
+  return { ...rest, fractionOfCeiling: ratio };
 }
-const ceiling = { requestsPerSecond: Math.round(total('ceiling') / sliceTotalSeconds), p50Ms: medianOf(sets.map((set) => set.ceiling.latency.p50)), p99Ms: medianOf(sets.map((set) => set.ceiling.latency.p99)) };
+const ceiling = sideFigures(sets, 'ceiling', SLICE_SECONDS);
 const slots = { ...figures('slots'), sets: SLICES, sliceSeconds: SLICE_SECONDS };
 const slotsFromSite = figures('slotsFromSite');
 
@@ -116,7 +87,7 @@ function nextBooking(): PacedRequest {
 }
 // As fast as they are answered: latency is then mostly queueing (connections / throughput).
 const cpuBefore = cpuMsOf(stack.serverPid);
-const saturated = await run({
+const saturated = await runAutocannon({
   url: `${stack.url}/api/v1/specialists/bench/bookings`,
   connections: CONNECTIONS,
   duration: DURATION,

@@ -99,7 +99,10 @@ export const PublicProfileResponseSchema = z
 
 export const SlotsQuerySchema = z
   .strictObject({
-    from: InstantSchema.optional().meta({ description: 'Start of the range (inclusive). Default: now.' }),
+    from: InstantSchema.optional().meta({
+      description:
+        'Start of the range (inclusive). Default: the start of the current UTC hour, where a from that has passed starts too (unless the whole range ended before that hour). Slots before now and inside the minimum notice are never listed, so this changes no slot; every such question in the same hour gets the same, cached answer.',
+    }),
     to: InstantSchema.optional().meta({
       description: `End of the range (exclusive). Default: 14 days after from. At most ${LIMITS.maxSlotRangeDays} days after from.`,
     }),
@@ -119,8 +122,10 @@ export const SlotsResponseSchema = z
     timeZone: z.string().meta({ description: "The specialist's time zone" }),
     serviceId: IdSchema,
     durationMinutes: z.number().int().positive(),
-    from: UtcInstantSchema,
-    to: UtcInstantSchema,
+    from: UtcInstantSchema.meta({
+      description: 'Start of the range answered: from as asked, or the start of the current UTC hour when from was left out or has passed',
+    }),
+    to: UtcInstantSchema.meta({ description: 'End of the range answered (exclusive): to as asked, or 14 days after from' }),
     slots: z.array(SlotSchema),
   })
   .meta({ id: 'SlotsResponse' });

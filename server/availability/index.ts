@@ -14,7 +14,8 @@ export { createSlotLister, type SlotLister } from './slot-lister.js';
 export { markAvailabilityChanged } from './version.js';
 
 const MINUTE = 60_000;
-const DAY = 24 * 60 * MINUTE;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
 /** Days of slots a list without `to` covers; the manage page names it when it finds none. */
 export const DEFAULT_RANGE_DAYS = 14;
 
@@ -67,7 +68,7 @@ export async function loadBusyIntervals(db: Kysely<Database>, specialistId: stri
 export interface ListSlotsInput {
   slug: string;
   serviceId: string;
-  /** ISO instants; defaults: now, and 14 days after `from`. */
+  /** ISO instants; defaults: the start of the current UTC hour, and 14 days after `from` (see `resolveSlotRange`). */
   from?: string;
   to?: string;
 }
@@ -81,12 +82,26 @@ export interface SlotRange {
 }
 
 /**
- * The range a request asks for, with its defaults.
+ * The range a request is answered over, which the answer reports as its
+ * `from` and `to`. A range that has begun — no `from`, or a `from` before
+ * now — starts at the start of the current UTC hour, and a missing `to` is
+ * 14 days after that (`DEFAULT_RANGE_DAYS`). Slots before now and inside the
+ * minimum notice are never offered, so this changes no slot in the answer; it
+ * makes every such question asked within the same hour one question, which
+ * the slot cache answers once (issue #18). An hour, because the widget asks
+ * from the start of the hour for 14 days: the default range is its question.
+ * A range that ended before this hour keeps its bounds: it holds no slot.
+ *
+ * For example, at 10:25 UTC, no range and `from=10:20` (or yesterday) are
+ * all answered over 10:00 to 10:00 fourteen days later.
+ *
+ * The width limit applies to the range as asked.
  *
  * @throws DomainError `validation_failed` for a reversed or too wide range.
  */
 export function resolveSlotRange(input: Pick<ListSlotsInput, 'from' | 'to'>, now: number): SlotRange {
-  const from = input.from === undefined ? now : Date.parse(input.from);
+  const hourStart = Math.floor(now / HOUR) * HOUR;
+  const from = input.from === undefined ? hourStart : Date.parse(input.from);
   const to = input.to === undefined ? from + DEFAULT_RANGE_DAYS * DAY : Date.parse(input.to);
   if (to <= from) {
     throw new DomainError('validation_failed', '"to" must be after "from".', { errors: [{ path: 'to', message: 'Must be after from' }] });
@@ -95,7 +110,8 @@ export function resolveSlotRange(input: Pick<ListSlotsInput, 'from' | 'to'>, now
     const message = `Ask for at most ${LIMITS.maxSlotRangeDays} days of slots at a time.`;
     throw new DomainError('validation_failed', message, { errors: [{ path: 'to', message }] });
   }
-  return { from, to };
+  if (from >= now || to <= hourStart) return { from, to };
+  return { from: hourStart, to: input.to === undefined ? hourStart + DEFAULT_RANGE_DAYS * DAY : to };
 }
 
 /**

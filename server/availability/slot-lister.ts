@@ -1,6 +1,6 @@
 import { requireSpecialist, type SpecialistRow } from '../specialists/index.js';
 import { isStillFresh } from '../specialists/local-changes.js';
-import { computeSlotList, resolveSlotRange, type AvailabilityDeps, type ListSlotsInput, type SlotList } from './index.js';
+import { computeSlotList, resolveSlotRange, type AvailabilityDeps, type ListSlotsInput, type SlotList, type SlotRange } from './index.js';
 
 export interface SlotLister {
   /**
@@ -67,7 +67,10 @@ function stampOf(specialist: SpecialistRow): string {
  *   `recheckMs`. A slot shown free that was taken that instant is refused
  *   at booking by the claim it collides with, as any race is.
  *
- * Ranges without an explicit `from` start at "now" and are not kept.
+ * Questions are kept by the range they are answered over: one without a
+ * `from`, or with one that has passed, is answered from the start of the
+ * current hour, so all of them in that hour share one answer, and the first
+ * rule above keeps it from offering a slot that can no longer be booked.
  */
 export function createSlotLister(deps: AvailabilityDeps, options: SlotListerOptions = {}): SlotLister {
   const recheckMs = options.recheckMs ?? 250;
@@ -96,23 +99,15 @@ export function createSlotLister(deps: AvailabilityDeps, options: SlotListerOpti
     return isStillFresh(entry.specialistId, entry.checkedAt, checkTime, recheckMs);
   }
 
-  // A frozen question (the API keeps one per distinct URL) is resolved once:
-  // its range and key do not depend on the time when it has a "from".
-  const keysOfFrozen = new WeakMap<ListSlotsInput, string>();
-
   /**
-   * The cache key of a question, made once its range is validated; undefined
-   * for ranges that start at "now", which are not kept.
+   * The cache key of a question: its range as answered, so every question
+   * whose range has begun in this hour shares one key (`resolveSlotRange`).
+   *
+   * @throws DomainError `validation_failed` for a range `list` refuses.
    */
-  function cacheKeyOf(input: ListSlotsInput, now: number): string | undefined {
-    if (input.from === undefined) return undefined;
-    let key = keysOfFrozen.get(input);
-    if (key === undefined) {
-      const range = resolveSlotRange(input, now);
-      key = `${input.slug} ${input.serviceId} ${range.from} ${range.to}`;
-      if (Object.isFrozen(input)) keysOfFrozen.set(input, key);
-    }
-    return key;
+  function cacheKeyOf(input: ListSlotsInput, now: number): { key: string; range: SlotRange } {
+    const range = resolveSlotRange(input, now);
+    return { key: `${input.slug} ${input.serviceId} ${range.from} ${range.to}`, range };
   }
 
   function freshEntry(key: string, now: number, checkTime: number): SlotList | undefined {
@@ -123,18 +118,12 @@ export function createSlotLister(deps: AvailabilityDeps, options: SlotListerOpti
   return {
     peek(input) {
       const now = deps.clock().getTime();
-      const key = cacheKeyOf(input, now);
-      return key === undefined ? undefined : freshEntry(key, now, monotonicNow());
+      return freshEntry(cacheKeyOf(input, now).key, now, monotonicNow());
     },
 
     async list(input) {
       const now = deps.clock().getTime();
-      const key = cacheKeyOf(input, now);
-      if (key === undefined) {
-        const range = resolveSlotRange(input, now);
-        const specialist = await requireSpecialist(deps.db, input.slug);
-        return (await computeSlotList(deps.db, specialist, input.serviceId, range, now)).list;
-      }
+      const { key, range } = cacheKeyOf(input, now);
       const checkTime = monotonicNow();
       const fresh = freshEntry(key, now, checkTime);
       if (fresh) return fresh;
@@ -148,7 +137,7 @@ export function createSlotLister(deps: AvailabilityDeps, options: SlotListerOpti
         cached.checkedAt = checkTime;
         return touch(key, cached);
       }
-      const { list, validUntil } = await computeSlotList(deps.db, specialist, input.serviceId, resolveSlotRange(input, now), now);
+      const { list, validUntil } = await computeSlotList(deps.db, specialist, input.serviceId, range, now);
       remember(key, { specialistId: specialist.id, stamp, checkedAt: checkTime, validUntil, list, size: list.slots.length + 1 });
       return list;
     },

@@ -95,11 +95,19 @@ export function buildOpenApiDocument(serverUrl: string): Record<string, unknown>
           summary: 'Free slots of a service over a date range',
           description:
             "Slots come from the specialist's weekly availability in their time zone (daylight-saving changes included), " +
-            'less existing bookings, the minimum notice and the booking horizon. Times are UTC.',
+            'less existing bookings, the minimum notice and the booking horizon. Times are UTC. ' +
+            'No slot before now or inside the minimum notice is ever listed, whatever the range.',
           parameters: [
             slugParameter,
             { name: 'serviceId', in: 'path', required: true, schema: { type: 'string' } },
-            { name: 'from', in: 'query', required: false, schema: { type: 'string', format: 'date-time' }, description: 'Default: now' },
+            {
+              name: 'from',
+              in: 'query',
+              required: false,
+              schema: { type: 'string', format: 'date-time' },
+              description:
+                'Default: the start of the current UTC hour, where a from that has passed starts too (unless the whole range ended before that hour): every such question in the same hour gets the same, cached answer. The answer reports the range it covers.',
+            },
             {
               name: 'to',
               in: 'query',

@@ -111,6 +111,23 @@ describe.each(DATABASE_KINDS)('public API on %s', (kind) => {
       expect(body.slots.length).toBe(10 * 14);
     });
 
+    it('answers a from that has passed as the default range, and reports the range it answered', async () => {
+      // Now is 06:00 UTC, the start of the hour: the default range and any range that began before it start there.
+      const url = (query: string) => `/specialists/anna/services/${serviceIds[0]}/slots${query}`;
+      const byDefault = await (await api(url(''))).json();
+      expect(await (await api(url('?from=2030-01-06T09:15:00Z'))).json()).toEqual(byDefault);
+      const withTo = await (await api(url('?from=2030-01-06T09:15:00Z&to=2030-01-08T00:00:00Z'))).json();
+      expect(withTo).toMatchObject({ from: '2030-01-07T06:00:00.000Z', to: '2030-01-08T00:00:00.000Z' });
+      expect(withTo.slots).toEqual(byDefault.slots.filter((s: { start: string }) => s.start < '2030-01-08T00:00:00.000Z'));
+      // A range that ended before this hour holds nothing and keeps its bounds.
+      expect(await (await api(url('?from=2030-01-05T00:00:00Z&to=2030-01-06T00:00:00Z'))).json()).toMatchObject({
+        success: true,
+        from: '2030-01-05T00:00:00.000Z',
+        to: '2030-01-06T00:00:00.000Z',
+        slots: [],
+      });
+    });
+
     it.each([
       ['a year in one request', '?from=2030-01-07T00:00:00Z&to=2031-01-07T00:00:00Z', 'Ask for at most 62 days of slots at a time.'],
       ['a reversed range', '?from=2030-01-08T00:00:00Z&to=2030-01-07T00:00:00Z', '"to" must be after "from".'],

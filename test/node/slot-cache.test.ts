@@ -143,7 +143,8 @@ describe.each(DATABASE_KINDS)('cached slot lists on %s', (kind) => {
 
   it('drops the first slot the moment the minimum notice reaches it, with no write', async () => {
     // Notice 60 minutes; the first slot is 08:00 UTC (09:00 Berlin): it may be booked until 07:00 exactly.
-    const { question } = await setUp();
+    // The range starts after 07:00, so it is the same question throughout (a range that has begun moves with the hour).
+    const question = { ...(await setUp()).question, from: '2030-01-07T07:30:00.000Z' };
     const time = createTestClock();
     const lister = createSlotLister({ db: db(), clock: time.clock }, { recheckMs: 60_000 });
     const before = await lister.list(question);
@@ -169,13 +170,64 @@ describe.each(DATABASE_KINDS)('cached slot lists on %s', (kind) => {
     expect(starts(await lister.list(question))).toContain('2030-01-08T08:00:00.000Z');
   });
 
-  it('keeps no answer for a range that starts at "now"', async () => {
+  it('answers every question whose range began in this hour, with or without a from, with one cached answer from the hour', async () => {
+    // Issue #18: the SDK's listSlots without a range, a from that has passed and the widget's hour-aligned question.
     const { slug, serviceIds } = await setUp();
-    const lister = createSlotLister({ db: db(), clock: fixedClock });
-    const first = await lister.list({ slug, serviceId: serviceIds[0]! });
-    const second = await lister.list({ slug, serviceId: serviceIds[0]! });
-    expect(second).not.toBe(first);
-    expect(second).toEqual(first);
+    const serviceId = serviceIds[0]!;
+    const time = createTestClock(new Date(NOW.getTime() + 20 * 60_000));
+    const lister = createSlotLister({ db: db(), clock: time.clock }, { recheckMs: 60_000 });
+    const hourStart = NOW.getTime();
+    const first = await lister.list({ slug, serviceId });
+    expect(first.from).toBe(iso(hourStart));
+    expect(first.to).toBe(iso(hourStart + 14 * DAY));
+    // Every slot as a computation from this very instant lists it.
+    const fromNow = await listFreeSlots({ db: db(), clock: time.clock }, { slug, serviceId, from: iso(hourStart + 20 * 60_000), to: first.to });
+    expect(first.slots).toEqual(fromNow.slots);
+
+    time.advance(39 * 60_000); // 06:59
+    expect(lister.peek({ slug, serviceId })).toBe(first);
+    expect(await lister.list({ slug, serviceId })).toBe(first);
+    expect(await lister.list({ slug, serviceId, from: iso(hourStart + 40 * 60_000) })).toBe(first);
+    expect(await lister.list({ slug, serviceId, from: iso(hourStart - DAY) })).toBe(first);
+    expect(await lister.list({ slug, serviceId, from: iso(hourStart), to: iso(hourStart + 14 * DAY) })).toBe(first);
+
+    // A past from with its own "to" keeps the "to".
+    const twoDays = await lister.list({ slug, serviceId, from: iso(hourStart - DAY), to: iso(hourStart + 2 * DAY) });
+    expect(twoDays).toMatchObject({ from: iso(hourStart), to: iso(hourStart + 2 * DAY) });
+    expect(await lister.list({ slug, serviceId, from: iso(hourStart + 30 * 60_000), to: iso(hourStart + 2 * DAY) })).toBe(twoDays);
+
+    time.advance(60_000); // 07:00: the next hour's question
+    const next = await lister.list({ slug, serviceId });
+    expect(next).not.toBe(first);
+    expect(next).toMatchObject({ from: iso(hourStart + HOUR), to: iso(hourStart + HOUR + 14 * DAY) });
+  });
+
+  it('never lists a slot before now or inside the minimum notice while the clock moves through the hour', async () => {
+    // Notice 60 minutes; slots every 30 minutes from 08:00 UTC. At 07:00 the 08:00 slot is the first, then it goes.
+    const { slug, serviceIds } = await setUp();
+    const serviceId = serviceIds[0]!;
+    const hourStart = NOW.getTime() + HOUR;
+    const time = createTestClock(new Date(hourStart));
+    const lister = createSlotLister({ db: db(), clock: time.clock }, { recheckMs: 60_000 });
+    const questions = [{ slug, serviceId }, { slug, serviceId, from: iso(hourStart) }, { slug, serviceId, from: iso(hourStart - DAY) }];
+    const firstStarts: string[] = [];
+    for (const offset of [0, 1, 10 * 60_000, 30 * 60_000 - 1, 30 * 60_000, 30 * 60_000 + 1, 45 * 60_000, HOUR - 1]) {
+      time.advance(hourStart + offset - time.clock().getTime());
+      const now = time.clock().getTime();
+      const answer = await lister.list(questions[0]!);
+      for (const question of questions) expect(await lister.list(question)).toBe(answer);
+      expect(answer.from).toBe(iso(hourStart));
+      expect(answer.slots.every((slot) => Date.parse(slot.start) >= now + HOUR)).toBe(true);
+      const fresh = await listFreeSlots({ db: db(), clock: time.clock }, { slug, serviceId, from: iso(now), to: answer.to });
+      expect(answer.slots).toEqual(fresh.slots);
+      firstStarts.push(answer.slots[0]!.start);
+    }
+    expect(firstStarts).toEqual([
+      '2030-01-07T08:00:00.000Z',
+      ...Array(3).fill('2030-01-07T08:30:00.000Z'),
+      '2030-01-07T08:30:00.000Z',
+      ...Array(3).fill('2030-01-07T09:00:00.000Z'),
+    ]);
   });
 
   it('forgets the least recently used answers past maxSlots', async () => {

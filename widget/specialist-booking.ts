@@ -33,6 +33,17 @@ function formatter(locale: string | undefined, options: Intl.DateTimeFormatOptio
   return found;
 }
 
+let browserZone: string | undefined;
+/**
+ * The browser's time zone. Asked for once, and not before times are needed:
+ * a page's first `Intl.DateTimeFormat` loads the zone data, about 100 ms of
+ * a fresh page's main thread here (issue #18).
+ */
+function browserTimeZone(): string {
+  browserZone ??= Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return browserZone;
+}
+
 /** A wait in plain words: "1 minute", "45 minutes", "3 hours". */
 function waitInWords(seconds: number): string {
   const minutes = Math.max(1, Math.ceil(seconds / 60));
@@ -131,6 +142,7 @@ export class SpecialistBooking extends LitElement {
   protected declare isLoadingSlots: boolean;
   protected declare selectedDay: string;
   protected declare selectedSlot: Slot | undefined;
+  /** The zone the customer chose; empty until they do: the browser's (`zone`). */
   protected declare timeZone: string;
   /** The time-zone list (over 400 zones) is rendered only once the customer asks to change the zone. */
   protected declare isChoosingTimeZone: boolean;
@@ -157,7 +169,7 @@ export class SpecialistBooking extends LitElement {
     this.slots = [];
     this.isLoadingSlots = false;
     this.selectedDay = '';
-    this.timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    this.timeZone = '';
     this.isChoosingTimeZone = false;
     this.fieldErrors = {};
     this.notice = '';
@@ -201,6 +213,11 @@ export class SpecialistBooking extends LitElement {
       const dialog = this.renderRoot.querySelector('dialog');
       if (dialog && !dialog.open) dialog.showModal();
     }
+  }
+
+  /** The zone times are shown in: the customer's choice, or the browser's. */
+  private get zone(): string {
+    return this.timeZone || browserTimeZone();
   }
 
   private api(): BookingClient {
@@ -247,7 +264,10 @@ export class SpecialistBooking extends LitElement {
     if (this.service) this.prefetchedSlots = { serviceId: this.service, list: this.requestSlots(this.service) };
     let profile: Profile;
     try {
-      profile = await this.api().getSpecialist(this.specialist, { signal });
+      const request = this.api().getSpecialist(this.specialist, { signal });
+      // The times will need the zone: find it while the answers are on their way.
+      if (this.service) browserTimeZone();
+      profile = await request;
     } catch (error) {
       if (signal.aborted) return;
       this.dropSlotsRequest();
@@ -349,8 +369,8 @@ export class SpecialistBooking extends LitElement {
    */
   private slotsByDay(): Map<string, Slot[]> {
     const grouped = this.grouped;
-    if (grouped && grouped.slots === this.slots && grouped.timeZone === this.timeZone) return grouped.byDay;
-    const dayOf = formatter('en-CA', { timeZone: this.timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    if (grouped && grouped.slots === this.slots && grouped.timeZone === this.zone) return grouped.byDay;
+    const dayOf = formatter('en-CA', { timeZone: this.zone, year: 'numeric', month: '2-digit', day: '2-digit' });
     const byDay = new Map<string, Slot[]>();
     for (const slot of this.slots) {
       const day = dayOf.format(new Date(slot.start));
@@ -358,7 +378,7 @@ export class SpecialistBooking extends LitElement {
       if (list) list.push(slot);
       else byDay.set(day, [slot]);
     }
-    this.grouped = { slots: this.slots, timeZone: this.timeZone, byDay };
+    this.grouped = { slots: this.slots, timeZone: this.zone, byDay };
     return byDay;
   }
 
@@ -367,7 +387,7 @@ export class SpecialistBooking extends LitElement {
   }
 
   private format(iso: string, options: Intl.DateTimeFormatOptions): string {
-    return formatter(this.locale || undefined, { timeZone: this.timeZone, ...options }).format(new Date(iso));
+    return formatter(this.locale || undefined, { timeZone: this.zone, ...options }).format(new Date(iso));
   }
 
   /** A day and a time in the visitor's chosen zone: "Tuesday 8 January at 10:00" (en-GB). */
@@ -409,7 +429,7 @@ export class SpecialistBooking extends LitElement {
         {
           serviceId: service.id,
           start: slot.start,
-          customer: { name: this.name.trim(), email: this.email.trim(), note: this.note.trim() || undefined, timeZone: this.timeZone },
+          customer: { name: this.name.trim(), email: this.email.trim(), note: this.note.trim() || undefined, timeZone: this.zone },
         },
         { idempotencyKey: this.idempotencyKey },
       );
@@ -591,7 +611,7 @@ export class SpecialistBooking extends LitElement {
    * moment on every render (issue #18).
    */
   private renderTimeZone(): TemplateResult {
-    const zoneName = this.timeZone.replace(/_/g, ' ');
+    const zoneName = this.zone.replace(/_/g, ' ');
     if (!this.isChoosingTimeZone) {
       return html`<p class="muted">
         Times shown in <strong>${zoneName}</strong>
@@ -600,7 +620,7 @@ export class SpecialistBooking extends LitElement {
     }
     return html`<label for="tz">Times shown in</label>
       <select id="tz" @change=${(e: Event) => this.changeTimeZone((e.target as HTMLSelectElement).value)}>
-        ${this.timeZoneOptions().map((tz) => html`<option value=${tz} ?selected=${tz === this.timeZone}>${tz.replace(/_/g, ' ')}</option>`)}
+        ${this.timeZoneOptions().map((tz) => html`<option value=${tz} ?selected=${tz === this.zone}>${tz.replace(/_/g, ' ')}</option>`)}
       </select>`;
   }
 
@@ -613,7 +633,7 @@ export class SpecialistBooking extends LitElement {
 
   private timeZoneOptions(): string[] {
     const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
-    return zones.includes(this.timeZone) ? zones : [this.timeZone, ...zones];
+    return zones.includes(this.zone) ? zones : [this.zone, ...zones];
   }
 
   private changeTimeZone(timeZone: string): void {
@@ -642,7 +662,7 @@ export class SpecialistBooking extends LitElement {
       <p>
         <strong>${this.selectedService!.title}</strong><br />
         ${this.formatDayAndTime(slot.start)}
-        <span class="muted">(${this.timeZone.replace(/_/g, ' ')})</span>
+        <span class="muted">(${this.zone.replace(/_/g, ' ')})</span>
       </p>
       ${this.notice ? html`<p class="notice" role="status">${this.notice}</p>` : nothing}
       <form part="form" novalidate @submit=${(e: Event) => void this.submit(e)}>
@@ -665,7 +685,7 @@ export class SpecialistBooking extends LitElement {
         <strong>${booking.serviceTitle}</strong><br />
         ${this.format(booking.start, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' })},
         ${this.format(booking.start, { hour: 'numeric', minute: '2-digit' })}–${this.format(booking.end, { hour: 'numeric', minute: '2-digit' })}
-        <span class="muted">(${this.timeZone.replace(/_/g, ' ')})</span>
+        <span class="muted">(${this.zone.replace(/_/g, ' ')})</span>
       </p>
       <p>The Zoom link is in your email${booking.customer.email ? html` (${booking.customer.email})` : nothing}.</p>
       ${booking.zoomJoinUrl ? html`<p><a href=${booking.zoomJoinUrl} target="_blank" rel="noopener">Join on Zoom</a></p>` : nothing}

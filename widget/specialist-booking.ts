@@ -17,6 +17,33 @@ function fire<T>(target: EventTarget, name: string, detail: T): void {
   target.dispatchEvent(new CustomEvent(name, { detail, bubbles: true, composed: true }));
 }
 
+/**
+ * One formatter per (locale, options): building an `Intl.DateTimeFormat`
+ * costs tens of microseconds, and a render formats every time it shows
+ * (issue #18).
+ */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatter(locale: string | undefined, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  const key = JSON.stringify([locale, options]);
+  let found = formatters.get(key);
+  if (!found) {
+    found = new Intl.DateTimeFormat(locale, options);
+    formatters.set(key, found);
+  }
+  return found;
+}
+
+let browserZone: string | undefined;
+/**
+ * The browser's time zone. Asked for once, and not before times are needed:
+ * a page's first `Intl.DateTimeFormat` loads the zone data, about 100 ms of
+ * a fresh page's main thread here (issue #18).
+ */
+function browserTimeZone(): string {
+  browserZone ??= Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return browserZone;
+}
+
 /** A wait in plain words: "1 minute", "45 minutes", "3 hours". */
 function waitInWords(seconds: number): string {
   const minutes = Math.max(1, Math.ceil(seconds / 60));
@@ -91,6 +118,7 @@ export class SpecialistBooking extends LitElement {
     selectedDay: { state: true },
     selectedSlot: { state: true },
     timeZone: { state: true },
+    isChoosingTimeZone: { state: true },
     fieldErrors: { state: true },
     notice: { state: true },
     isSubmitting: { state: true },
@@ -114,7 +142,10 @@ export class SpecialistBooking extends LitElement {
   protected declare isLoadingSlots: boolean;
   protected declare selectedDay: string;
   protected declare selectedSlot: Slot | undefined;
+  /** The zone the customer chose; empty until they do: the browser's (`zone`). */
   protected declare timeZone: string;
+  /** The time-zone list (over 400 zones) is rendered only once the customer asks to change the zone. */
+  protected declare isChoosingTimeZone: boolean;
   protected declare fieldErrors: Record<string, string>;
   protected declare notice: string;
   protected declare isSubmitting: boolean;
@@ -138,7 +169,8 @@ export class SpecialistBooking extends LitElement {
     this.slots = [];
     this.isLoadingSlots = false;
     this.selectedDay = '';
-    this.timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    this.timeZone = '';
+    this.isChoosingTimeZone = false;
     this.fieldErrors = {};
     this.notice = '';
     this.isSubmitting = false;
@@ -154,6 +186,10 @@ export class SpecialistBooking extends LitElement {
   /** Aborted when a newer profile or slot list is asked for, so an older answer never lands after it. */
   private profileRequest = new AbortController();
   private slotsRequest = new AbortController();
+  /** The preselected service's times, asked for together with the profile. */
+  private prefetchedSlots: { serviceId: string; list: Promise<SlotList> } | undefined;
+  /** The slots grouped by day in a zone, kept until the slots or the zone change. */
+  private grouped: { slots: Slot[]; timeZone: string; byDay: Map<string, Slot[]> } | undefined;
 
   /**
    * Reacts to the page's properties, on the first update and on every change
@@ -177,6 +213,11 @@ export class SpecialistBooking extends LitElement {
       const dialog = this.renderRoot.querySelector('dialog');
       if (dialog && !dialog.open) dialog.showModal();
     }
+  }
+
+  /** The zone times are shown in: the customer's choice, or the browser's. */
+  private get zone(): string {
+    return this.timeZone || browserTimeZone();
   }
 
   private api(): BookingClient {
@@ -219,11 +260,17 @@ export class SpecialistBooking extends LitElement {
     this.view = 'loading';
     this.failure = undefined;
     if (!this.specialist) return;
+    // A preselected service's times need only its id: ask for them now, beside the profile.
+    if (this.service) this.prefetchedSlots = { serviceId: this.service, list: this.requestSlots(this.service) };
     let profile: Profile;
     try {
-      profile = await this.api().getSpecialist(this.specialist, { signal });
+      const request = this.api().getSpecialist(this.specialist, { signal });
+      // The times will need the zone: find it while the answers are on their way.
+      if (this.service) browserTimeZone();
+      profile = await request;
     } catch (error) {
       if (signal.aborted) return;
+      this.dropSlotsRequest();
       const { code, message } = this.describe(error);
       this.view = 'error';
       this.fail(code, message, () => void this.loadProfile());
@@ -261,21 +308,37 @@ export class SpecialistBooking extends LitElement {
     await this.loadSlots();
   }
 
-  /** Loads the chosen service's free times; a list asked for earlier, for any service or range, is aborted. */
-  private async loadSlots(): Promise<void> {
-    const service = this.selectedService;
-    if (!service) return;
+  /**
+   * Asks for a service's free times, aborting any list asked for earlier, for
+   * any service or range, so an older answer never lands after a newer one.
+   */
+  private requestSlots(serviceId: string): Promise<SlotList> {
     this.slotsRequest.abort();
+    this.prefetchedSlots = undefined;
     const { signal } = (this.slotsRequest = new AbortController());
-    this.isLoadingSlots = true;
-    this.failure = undefined;
     // From the start of this hour: past times are never offered anyway, and every
     // visitor in the same hour asks the same question, which the server answers from its cache.
     const from = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
     const to = new Date(from.getTime() + DAYS_SHOWN * 86_400_000);
+    const list = this.api().listSlots(this.specialist, serviceId, { from, to, signal });
+    // Handled where it is awaited; a list no one waits for (an aborted prefetch) must not be reported as unhandled.
+    list.catch(() => undefined);
+    return list;
+  }
+
+  /** Loads the chosen service's free times: the list asked for with the profile if it is this service's. */
+  private async loadSlots(): Promise<void> {
+    const service = this.selectedService;
+    if (!service) return;
+    const prefetched = this.prefetchedSlots?.serviceId === service.id ? this.prefetchedSlots.list : undefined;
+    this.prefetchedSlots = undefined;
+    const request = prefetched ?? this.requestSlots(service.id);
+    const { signal } = this.slotsRequest;
+    this.isLoadingSlots = true;
+    this.failure = undefined;
     let list: SlotList;
     try {
-      list = await this.api().listSlots(this.specialist, service.id, { from, to, signal });
+      list = await request;
     } catch (error) {
       // Aborted: whatever aborted it has set the loading state.
       if (signal.aborted) return;
@@ -295,20 +358,36 @@ export class SpecialistBooking extends LitElement {
   /** Aborts the slot list being loaded, if any, with nothing to replace it. */
   private dropSlotsRequest(): void {
     this.slotsRequest.abort();
+    this.prefetchedSlots = undefined;
     this.isLoadingSlots = false;
   }
 
-  /** The calendar day of an instant in the visitor's chosen zone, as YYYY-MM-DD. */
-  private dayOf(iso: string): string {
-    return new Intl.DateTimeFormat('en-CA', { timeZone: this.timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(iso));
+  /**
+   * The slots by calendar day (YYYY-MM-DD) in the visitor's chosen zone, in
+   * order. Grouped once per slot list and zone, so choosing a day formats
+   * only that day's times.
+   */
+  private slotsByDay(): Map<string, Slot[]> {
+    const grouped = this.grouped;
+    if (grouped && grouped.slots === this.slots && grouped.timeZone === this.zone) return grouped.byDay;
+    const dayOf = formatter('en-CA', { timeZone: this.zone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    const byDay = new Map<string, Slot[]>();
+    for (const slot of this.slots) {
+      const day = dayOf.format(new Date(slot.start));
+      const list = byDay.get(day);
+      if (list) list.push(slot);
+      else byDay.set(day, [slot]);
+    }
+    this.grouped = { slots: this.slots, timeZone: this.zone, byDay };
+    return byDay;
   }
 
   private days(): string[] {
-    return [...new Set(this.slots.map((s) => this.dayOf(s.start)))];
+    return [...this.slotsByDay().keys()];
   }
 
   private format(iso: string, options: Intl.DateTimeFormatOptions): string {
-    return new Intl.DateTimeFormat(this.locale || undefined, { timeZone: this.timeZone, ...options }).format(new Date(iso));
+    return formatter(this.locale || undefined, { timeZone: this.zone, ...options }).format(new Date(iso));
   }
 
   /** A day and a time in the visitor's chosen zone: "Tuesday 8 January at 10:00" (en-GB). */
@@ -350,7 +429,7 @@ export class SpecialistBooking extends LitElement {
         {
           serviceId: service.id,
           start: slot.start,
-          customer: { name: this.name.trim(), email: this.email.trim(), note: this.note.trim() || undefined, timeZone: this.timeZone },
+          customer: { name: this.name.trim(), email: this.email.trim(), note: this.note.trim() || undefined, timeZone: this.zone },
         },
         { idempotencyKey: this.idempotencyKey },
       );
@@ -495,14 +574,11 @@ export class SpecialistBooking extends LitElement {
 
   private renderSlots(): TemplateResult {
     const service = this.selectedService!;
-    const days = this.days();
-    const daySlots = this.slots.filter((s) => this.dayOf(s.start) === this.selectedDay);
+    const byDay = this.isLoadingSlots ? new Map<string, Slot[]>() : this.slotsByDay();
+    const days = [...byDay.keys()];
+    const daySlots = byDay.get(this.selectedDay) ?? [];
     return html`<h2 tabindex="-1" data-step-heading>Pick a time for ${service.title}</h2>
-      ${this.notice ? html`<p class="notice" role="status">${this.notice}</p>` : nothing}
-      <label for="tz">Times shown in</label>
-      <select id="tz" @change=${(e: Event) => this.changeTimeZone((e.target as HTMLSelectElement).value)}>
-        ${this.timeZoneOptions().map((tz) => html`<option value=${tz} ?selected=${tz === this.timeZone}>${tz.replace(/_/g, ' ')}</option>`)}
-      </select>
+      ${this.notice ? html`<p class="notice" role="status">${this.notice}</p>` : nothing} ${this.renderTimeZone()}
       ${this.renderFailure()}
       ${this.isLoadingSlots
         ? html`<ul aria-hidden="true" class="slots" style="margin-top:12px">
@@ -529,9 +605,35 @@ export class SpecialistBooking extends LitElement {
       <div class="row"><button type="button" class="link" @click=${() => this.go('services')}>← Other sessions</button></div>`;
   }
 
+  /**
+   * The zone the times are in, and a button that opens the list of zones:
+   * rendered only when asked for, as over 400 options cost a phone a visible
+   * moment on every render (issue #18).
+   */
+  private renderTimeZone(): TemplateResult {
+    const zoneName = this.zone.replace(/_/g, ' ');
+    if (!this.isChoosingTimeZone) {
+      return html`<p class="muted">
+        Times shown in <strong>${zoneName}</strong>
+        <button type="button" class="link" @click=${() => void this.openTimeZonePicker()}>Change time zone</button>
+      </p>`;
+    }
+    return html`<label for="tz">Times shown in</label>
+      <select id="tz" @change=${(e: Event) => this.changeTimeZone((e.target as HTMLSelectElement).value)}>
+        ${this.timeZoneOptions().map((tz) => html`<option value=${tz} ?selected=${tz === this.zone}>${tz.replace(/_/g, ' ')}</option>`)}
+      </select>`;
+  }
+
+  /** Shows the list of zones and moves focus to it, where the button was. */
+  private async openTimeZonePicker(): Promise<void> {
+    this.isChoosingTimeZone = true;
+    await this.updateComplete;
+    this.renderRoot.querySelector<HTMLSelectElement>('#tz')?.focus();
+  }
+
   private timeZoneOptions(): string[] {
     const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
-    return zones.includes(this.timeZone) ? zones : [this.timeZone, ...zones];
+    return zones.includes(this.zone) ? zones : [this.zone, ...zones];
   }
 
   private changeTimeZone(timeZone: string): void {
@@ -560,7 +662,7 @@ export class SpecialistBooking extends LitElement {
       <p>
         <strong>${this.selectedService!.title}</strong><br />
         ${this.formatDayAndTime(slot.start)}
-        <span class="muted">(${this.timeZone.replace(/_/g, ' ')})</span>
+        <span class="muted">(${this.zone.replace(/_/g, ' ')})</span>
       </p>
       ${this.notice ? html`<p class="notice" role="status">${this.notice}</p>` : nothing}
       <form part="form" novalidate @submit=${(e: Event) => void this.submit(e)}>
@@ -583,7 +685,7 @@ export class SpecialistBooking extends LitElement {
         <strong>${booking.serviceTitle}</strong><br />
         ${this.format(booking.start, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' })},
         ${this.format(booking.start, { hour: 'numeric', minute: '2-digit' })}–${this.format(booking.end, { hour: 'numeric', minute: '2-digit' })}
-        <span class="muted">(${this.timeZone.replace(/_/g, ' ')})</span>
+        <span class="muted">(${this.zone.replace(/_/g, ' ')})</span>
       </p>
       <p>The Zoom link is in your email${booking.customer.email ? html` (${booking.customer.email})` : nothing}.</p>
       ${booking.zoomJoinUrl ? html`<p><a href=${booking.zoomJoinUrl} target="_blank" rel="noopener">Join on Zoom</a></p>` : nothing}

@@ -62,6 +62,21 @@ async function pickSlot(el: SpecialistBooking, serviceIndex = 0): Promise<void> 
   await el.updateComplete;
 }
 
+/** The button that shows the list of time zones: the list itself is rendered only on demand. */
+const changeZoneButton = (el: SpecialistBooking) => $$(el, 'button').find((b) => b.textContent!.trim() === 'Change time zone');
+
+/** Opens the time-zone list and chooses the first of `zones` it offers (ICU names some zones by an older name). */
+async function chooseTimeZone(el: SpecialistBooking, zones: string[]): Promise<void> {
+  if (!$(el, '#tz')) {
+    changeZoneButton(el)!.click();
+    await el.updateComplete;
+  }
+  const select = $(el, '#tz') as HTMLSelectElement;
+  select.value = [...select.options].find((o) => zones.includes(o.value))!.value;
+  select.dispatchEvent(new Event('change'));
+  await el.updateComplete;
+}
+
 async function fill(el: SpecialistBooking, name: string, email: string): Promise<void> {
   for (const [id, value] of [
     ['#sb-name', name],
@@ -104,7 +119,9 @@ describe('<specialist-booking>', () => {
     expect(slotsEvent.detail.count).to.be.greaterThan(100);
     await el.updateComplete;
     expect(heading(el)).to.equal('Pick a time for Intro call');
-    expect(($(el, '#tz') as HTMLSelectElement).value).to.equal(Intl.DateTimeFormat().resolvedOptions().timeZone);
+    expect(changeZoneButton(el)!.parentElement!.textContent!.replace(/\s+/g, ' ').trim()).to.equal(
+      `Times shown in ${Intl.DateTimeFormat().resolvedOptions().timeZone.replace(/_/g, ' ')} Change time zone`,
+    );
     $$(el, '[part~="slot"]')[1]!.click(); // not the first: see pickSlot
     await el.updateComplete;
     expect(heading(el)).to.equal('Your details');
@@ -219,11 +236,7 @@ describe('<specialist-booking>', () => {
     await loaded;
     await el.updateComplete;
     // The customer's zone, chosen on the page: times are said in it (India: +05:30 all year).
-    const zone = $(el, '#tz') as HTMLSelectElement;
-    // ICU lists it under its older name in some versions.
-    zone.value = [...zone.options].find((o) => o.value === 'Asia/Kolkata' || o.value === 'Asia/Calcutta')!.value;
-    zone.dispatchEvent(new Event('change'));
-    await el.updateComplete;
+    await chooseTimeZone(el, ['Asia/Kolkata', 'Asia/Calcutta']);
     // A time on the third day shown: over a day away, so the 24-hour window ends first.
     $$(el, '[part~="day"]')[2]!.click();
     await el.updateComplete;
@@ -266,6 +279,33 @@ describe('<specialist-booking>', () => {
     const slots = (el as unknown as { slots: { start: string }[] }).slots;
     expect(slots.length).to.be.greaterThan(0);
     expect(slots.some((slot) => slot.start === start)).to.equal(false);
+  });
+
+  it('lists the time zones only when asked, focuses the list, and says the times in the zone chosen', async () => {
+    const s = await createSpecialist();
+    const el = await mount(s, 'locale="en-GB"');
+    const loaded = oneEvent(el, 'slots-loaded');
+    $$(el, '[part~="service"]')[0]!.click();
+    await loaded;
+    await el.updateComplete;
+    expect($(el, '#tz'), 'no list of zones before the customer asks').to.equal(null);
+    expect($(el, 'option')).to.equal(null);
+    changeZoneButton(el)!.click();
+    await el.updateComplete;
+    const select = $(el, '#tz') as HTMLSelectElement;
+    expect(select.value).to.equal(Intl.DateTimeFormat().resolvedOptions().timeZone);
+    expect(select.options.length).to.be.greaterThan(400);
+    expect($(el, 'label[for="tz"]')!.textContent).to.equal('Times shown in');
+    expect(deepActiveElement()).to.equal(select);
+    await chooseTimeZone(el, ['Asia/Kolkata', 'Asia/Calcutta']);
+    const slots = (el as unknown as { slots: { start: string }[] }).slots;
+    // The first day in Kolkata starts with the first free time; the button says it in Kolkata's clock.
+    $$(el, '[part~="day"]')[0]!.click();
+    await el.updateComplete;
+    expect($$(el, '[part~="slot"]')[0]!.textContent).to.equal(inKolkata(slots[0]!.start).split(' at ')[1]);
+    const kolkataDay = new Date(Date.parse(slots[0]!.start) + 330 * 60_000).toISOString().slice(0, 10);
+    const sameDay = slots.filter((slot) => new Date(Date.parse(slot.start) + 330 * 60_000).toISOString().slice(0, 10) === kolkataDay);
+    expect($$(el, '[part~="slot"]').map((b) => b.textContent)).to.deep.equal(sameDay.map((slot) => inKolkata(slot.start).split(' at ')[1]));
   });
 
   it('when the slot was just taken, says so and shows the times still free', async () => {
@@ -419,14 +459,23 @@ describe('<specialist-booking>', () => {
     const el = await mount(s);
     const serious = async () => (await axe.run(el)).violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id);
     expect(await serious()).to.deep.equal([]);
-    await pickSlot(el);
+    const loaded = oneEvent(el, 'slots-loaded');
+    $$(el, '[part~="service"]')[0]!.click();
+    await loaded;
+    await el.updateComplete;
+    expect(await serious()).to.deep.equal([]);
+    changeZoneButton(el)!.click();
+    await el.updateComplete;
+    expect(await serious()).to.deep.equal([]);
+    $$(el, '[part~="slot"]')[1]!.click();
+    await el.updateComplete;
     expect(await serious()).to.deep.equal([]);
   });
 });
 
 describe('<specialist-booking> when the page changes it after it is attached', () => {
   /** Attached with no attributes, then given properties, as React (through @lit/react) and other frameworks do. */
-  function attachThenSet(properties: Partial<Pick<SpecialistBooking, 'specialist' | 'apiBase'>>): SpecialistBooking {
+  function attachThenSet(properties: Partial<Pick<SpecialistBooking, 'specialist' | 'apiBase' | 'service'>>): SpecialistBooking {
     const el = document.createElement('specialist-booking');
     document.body.append(el);
     Object.assign(el, properties);
@@ -469,6 +518,37 @@ describe('<specialist-booking> when the page changes it after it is attached', (
     await el.updateComplete;
     expect(heading(el)).to.equal('Choose a session');
     expect(document.activeElement).to.equal(pageButton);
+  });
+
+  it('asks for a preselected service’s times together with the profile, not after it', async () => {
+    const s = await createSpecialist();
+    const slotsPath = `/services/${s.serviceIds[1]}/slots`;
+    // Both answers are held back: the times must be asked for while the profile is still on its way.
+    await command('hold-next-request');
+    await command('hold-next-request');
+    const el = attachThenSet({ apiBase: s.proxiedApiBase, specialist: s.slug, service: s.serviceIds[1]! });
+    try {
+      expect(await command<boolean>('wait-for-request', { path: `/api/v1/specialists/${s.slug}` })).to.equal(true);
+      expect(await command<boolean>('wait-for-request', { path: slotsPath }), 'the times were asked for before the profile answered').to.equal(true);
+      expect(heading(el)).to.equal('Loading…');
+    } finally {
+      // Held answers left behind would hold up the next tests' requests.
+      if (!$(el, '[part~="slot"]')) await command('release-held-requests', { path: slotsPath }).catch(() => undefined);
+    }
+    const loaded = oneEvent(el, 'slots-loaded');
+    await command('release-held-requests', { path: slotsPath });
+    expect((await loaded).detail.serviceId).to.equal(s.serviceIds[1]);
+    await el.updateComplete;
+    expect(heading(el)).to.equal('Pick a time for Deep dive');
+    expect($$(el, '[part~="slot"]').length).to.be.greaterThan(0);
+  });
+
+  it('with a preselected service the profile does not offer, drops the times asked for and lists the services', async () => {
+    const s = await createSpecialist();
+    const el = attachThenSet({ apiBase: s.apiBase, specialist: s.slug, service: 'no-such-service' });
+    await waitUntil(() => $$(el, '[part~="service"]').length === 2, 'the services did not show', { timeout: 10_000 });
+    expect(heading(el)).to.equal('Choose a session');
+    expect($(el, '[part~="error"]')).to.equal(null);
   });
 
   it('drops the slot list of a service the page has moved away from, however late it comes', async () => {

@@ -27,8 +27,8 @@ console.log('growth', JSON.stringify(growth));
 const stall = runTs('bench/smtp-stall.ts');
 console.log('smtp stall', JSON.stringify(stall));
 
-// Issue #18: the row "Slots with the default range vs the widget's hour-aligned question" (bench/throughput.ts)
-// goes in the table below, right after "Slots endpoint throughput vs bare Hono, same origin".
+const slotQuestions = runTs('bench/slot-questions.ts');
+console.log('slot questions', JSON.stringify(slotQuestions));
 const growthRows = Object.entries(growth).flatMap(([kind, g]) =>
   g.rows.map((r) => `| ${kind} | ${r.size.toLocaleString('en')} | ${r.p50Ms} | ${r.p99Ms} | ${r.insertSeconds} |`),
 );
@@ -47,6 +47,7 @@ Ratios and sizes are the figures to compare; absolute numbers are for reference.
 | Choosing another day, CPU throttled ${interaction.throttle}×, ${interaction.daysLoaded} days (${interaction.slotsLoaded.toLocaleString('en')} slots) loaded, against one frame | ${interaction.dayClickMs.p50} ms p50, ${interaction.dayClickMaxMs} ms max | ≤ ${interaction.frameMs} ms at p50 | ${verdict(interaction.dayClickMs.p50 <= interaction.frameMs)} |
 | Choosing another service, same page | ${interaction.serviceClickMs.p50} ms p50, ${interaction.serviceClickMaxMs} ms max; when its times arrive: ${interaction.slotsArrivalMs.p50} ms p50 | ≤ ${interaction.frameMs} ms at p50 | ${verdict(interaction.serviceClickMs.p50 <= interaction.frameMs)} |
 | Slots endpoint throughput vs bare Hono, same origin | ${throughput.slots.fractionOfCeiling} of ceiling (single sets: quartiles ${throughput.slots.setRatioQuartiles.join(' / ')}); ${throughput.slots.requestsPerSecond} vs ${throughput.ceiling.requestsPerSecond} req/s, p50 ${throughput.slots.p50Ms} ms, p99 ${throughput.slots.p99Ms} ms | ≥ 0.5 | ${verdict(throughput.slots.fractionOfCeiling >= 0.5)} |
+| Slots, default range (SDK \`listSlots(slug, serviceId)\`, no from/to) vs the widget's hour-aligned question, same server | ${slotQuestions.defaultRange.fractionOfWidget} of the widget's (single sets: quartiles ${slotQuestions.defaultRange.setRatioQuartiles.join(' / ')}); ${slotQuestions.defaultRange.requestsPerSecond} vs ${slotQuestions.widget.requestsPerSecond} req/s, p50 ${slotQuestions.defaultRange.p50Ms} ms, p99 ${slotQuestions.defaultRange.p99Ms} ms | ≥ 0.9 | ${verdict(slotQuestions.defaultRange.fractionOfWidget >= 0.9)} |
 | Slots endpoint throughput vs bare Hono, from the specialist's website (Origin, CORS) | ${throughput.slotsFromSite.fractionOfCeiling} of ceiling (single sets: quartiles ${throughput.slotsFromSite.setRatioQuartiles.join(' / ')}); ${throughput.slotsFromSite.requestsPerSecond} req/s, p50 ${throughput.slotsFromSite.p50Ms} ms, p99 ${throughput.slotsFromSite.p99Ms} ms | (for reference: the goal's measurement, like the ceiling's, sends no Origin) | |
 | Booking endpoint, saturated: ${throughput.connections} connections each booking again as soon as answered | ${throughput.bookings.requestsPerSecond} bookings/s, p50 ${throughput.bookings.p50Ms} ms, p99 ${throughput.bookings.p99Ms} ms; ${throughput.bookings.serverCpuMsPerBooking} ms of server CPU per booking | (capacity; p99 here is queueing, see below) | |
 ${throughput.steadyBookings.map((s) => `| Booking endpoint, ${s.offeredPerSecond} bookings/s offered (${s.fractionOfCapacity} of that capacity) over ${throughput.connections} open connections | p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms (${s.completedPerSecond}/s answered, ${s.non2xx + s.errors} failed) | ${s.fractionOfCapacity <= 0.5 ? `p99 < 50 ms | ${verdict(s.p99Ms < 50 && s.non2xx + s.errors === 0)}` : '(near capacity, where the queue starts) |'} |`).join('\n')}
@@ -88,6 +89,10 @@ ${growthRows.join('\n')}
 - The saturated booking run is closed-loop: each of the 50 connections sends its next booking the moment the last is answered,
   so latency is queueing by Little's law (50 / throughput on average). A p99 under 50 ms there would take over 1,000
   bookings/s from two cores that also run the load generator, the Zoom emulator and the SMTP server; it measures capacity.
+- Slot questions (issue #18): autocannon, ${slotQuestions.connections} connections, one server. The widget's question (from the start of
+  the current UTC hour, 14 days) and the SDK's question without a range alternate in ${slotQuestions.sets} sets of
+  ${slotQuestions.sliceSeconds} s slices, the order reversed every other set. The figure is the default question's requests over the
+  widget's. A range without a \`from\`, or with one that has passed, is answered from the start of the current UTC hour.
 - The paced runs (\`bench/paced.ts\`) hold the same 50 connections open and start bookings evenly spaced at a set rate, counting
   each latency from when the booking was due, so a queue cannot hide. autocannon's own rate limit sends each second's share at
   once, which measures bursts. The rates are a quarter, a half and three quarters of the capacity the saturated run measured

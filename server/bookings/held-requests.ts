@@ -37,6 +37,7 @@ import { queueMeetingCleanup } from '../zoom/meeting-cleanup.js';
 import type { ZoomMeetings } from '../zoom/meetings.js';
 import type { ReauthNotifier } from '../zoom/reauth.js';
 import type { BookingConfirmedHandler } from '../email/notifications.js';
+import { bookingConfirmedEvent } from './index.js';
 
 const MINUTE = 60_000;
 export const HELD_REQUEST_JOB = 'bookings.held-request';
@@ -358,16 +359,7 @@ export function createHeldRequestJobHandler(deps: HeldRequestJobDeps): JobHandle
           .where('hold_expires_at', '>', at.toISOString())
           .executeTakeFirst();
         if (isOneRow(confirmed)) {
-          await deps.onBookingConfirmed(trx, {
-            bookingId: row.id,
-            service: { title: service.title, durationMinutes: service.duration_minutes },
-            specialist: { id: specialist.id, name: specialist.name, email: specialist.email, timeZone: specialist.time_zone },
-            customer: { name: row.customer_name, email: row.customer_email, timeZone: row.customer_time_zone, note: row.customer_note },
-            start: new Date(row.start_at),
-            end: new Date(row.end_at),
-            joinUrl: meeting.joinUrl,
-            startUrl: meeting.startUrl,
-          });
+          await deps.onBookingConfirmed(trx, bookingConfirmedEvent(row, service, specialist, meeting));
           logger.info('held request confirmed', { bookingId: row.id, specialistId: specialist.id });
           return;
         }

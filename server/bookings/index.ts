@@ -14,9 +14,9 @@ import type { TokenCipher } from '../security/token-cipher.js';
 import { requireActiveService, requireSpecialist, type ServiceRow, type SpecialistRow } from '../specialists/index.js';
 import { cleanUpBookingMeetings, queueMeetingCleanup } from '../zoom/meeting-cleanup.js';
 import type { MeetingResult, ZoomMeetings } from '../zoom/meetings.js';
-import { describeReauthReason, type ReauthNotifier } from '../zoom/reauth.js';
+import { describeReauthReason, type ReauthNotifier, type ReauthRequiredEvent } from '../zoom/reauth.js';
 import type { ReauthReason } from '../zoom/connections.js';
-import type { BookingConfirmedHandler, BookingNotGoneThroughHandler } from '../email/notifications.js';
+import type { BookingConfirmedEvent, BookingConfirmedHandler, BookingNotGoneThroughHandler } from '../email/notifications.js';
 import { createLeaseKeeper, isOneRow, keepLeaseAlive, pollWithBackoff, type Lease, type LeaseKeeper, type LeaseSpec } from '../leases/index.js';
 import type { Hold } from '../../sdk/contract.js';
 import { heldRequestEvent, holdExpiryFor, queueHeldRequest, type HeldRequestHandlers } from './held-requests.js';
@@ -406,16 +406,7 @@ async function provisionMeeting(deps: BookingDeps, booking: LeasedBooking, attem
         )
         .executeTakeFirst();
       if (!isOneRow(update)) return false;
-      await deps.onBookingConfirmed(trx, {
-        bookingId: row.id,
-        service: { title: service.title, durationMinutes: service.duration_minutes },
-        specialist: { id: specialist.id, name: specialist.name, email: specialist.email, timeZone: specialist.time_zone },
-        customer: { name: row.customer_name, email: row.customer_email, timeZone: row.customer_time_zone, note: row.customer_note },
-        start: new Date(row.start_at),
-        end: new Date(row.end_at),
-        joinUrl: meeting.joinUrl,
-        startUrl: meeting.startUrl,
-      });
+      await deps.onBookingConfirmed(trx, bookingConfirmedEvent(row, service, specialist, meeting));
       return true;
     });
     return isConfirmedHere ? toBookingDto(confirmed, service, specialist) : settleLostLease(deps, booking, meeting.id);
@@ -498,15 +489,7 @@ async function releaseForReauth(deps: BookingDeps, booking: LeasedBooking, reaso
       .set((eb) => ({ failed_booking_attempts: eb('failed_booking_attempts', '+', 1) }))
       .where('specialist_id', '=', specialist.id)
       .execute();
-    return deps.notifyReauthRequired(trx, {
-      trigger: 'booking_attempt',
-      specialist: { id: specialist.id, name: specialist.name, email: specialist.email, timeZone: specialist.time_zone },
-      service: { id: service.id, title: service.title },
-      customer: { name: row.customer_name, email: row.customer_email },
-      start: new Date(row.start_at),
-      attemptedAt: deps.clock(),
-      reason,
-    });
+    return deps.notifyReauthRequired(trx, bookingAttemptReauthEvent(deps, booking, reason, undefined));
   });
 }
 
@@ -556,16 +539,7 @@ async function holdForReauth(
     await queueHeldRequest(trx, deps.clock, { bookingId: row.id, specialistId: specialist.id, holdExpiresAt: holdExpiresAt.toISOString() });
     await deps.heldRequests.onHeld(trx, heldRequestEvent({ ...row, hold_expires_at: holdExpiresAt.toISOString() }, specialist, service));
     deps.logger.info('booking request held until the specialist re-authorizes Zoom', { bookingId: row.id, specialistId: specialist.id, holdExpiresAt: holdExpiresAt.toISOString() });
-    return deps.notifyReauthRequired(trx, {
-      trigger: 'booking_attempt',
-      specialist: { id: specialist.id, name: specialist.name, email: specialist.email, timeZone: specialist.time_zone },
-      service: { id: service.id, title: service.title },
-      customer: { name: row.customer_name, email: row.customer_email },
-      start: new Date(row.start_at),
-      attemptedAt: deps.clock(),
-      holdExpiresAt,
-      reason,
-    });
+    return deps.notifyReauthRequired(trx, bookingAttemptReauthEvent(deps, booking, reason, holdExpiresAt));
   });
 }
 
@@ -581,6 +555,34 @@ async function lockSpecialistRow(trx: Transaction<Database>, specialistId: strin
     .set((eb) => ({ updated_at: eb.ref('updated_at') }))
     .where('id', '=', specialistId)
     .execute();
+}
+
+/** What the specialist is told of a booking attempt that met a dead token: released, or held until `holdExpiresAt`. */
+function bookingAttemptReauthEvent(deps: BookingDeps, { specialist, service, row }: LeasedBooking, reason: ReauthReason, holdExpiresAt: Date | undefined): ReauthRequiredEvent {
+  return {
+    trigger: 'booking_attempt',
+    specialist: { id: specialist.id, name: specialist.name, email: specialist.email, timeZone: specialist.time_zone },
+    service: { id: service.id, title: service.title },
+    customer: { name: row.customer_name, email: row.customer_email },
+    start: new Date(row.start_at),
+    attemptedAt: deps.clock(),
+    ...(holdExpiresAt ? { holdExpiresAt } : {}),
+    reason,
+  };
+}
+
+/** What a confirmed booking's invitations are made of: the booking as stored, and the meeting it was confirmed with. */
+export function bookingConfirmedEvent(row: BookingRow, service: ServiceRow, specialist: SpecialistRow, meeting: { joinUrl: string; startUrl: string }): BookingConfirmedEvent {
+  return {
+    bookingId: row.id,
+    service: { title: service.title, durationMinutes: service.duration_minutes },
+    specialist: { id: specialist.id, name: specialist.name, email: specialist.email, timeZone: specialist.time_zone },
+    customer: { name: row.customer_name, email: row.customer_email, timeZone: row.customer_time_zone, note: row.customer_note },
+    start: new Date(row.start_at),
+    end: new Date(row.end_at),
+    joinUrl: meeting.joinUrl,
+    startUrl: meeting.startUrl,
+  };
 }
 
 async function findByKey(db: Kysely<Database>, specialist: SpecialistRow, idempotencyKey: string, fingerprint: string): Promise<BookingRow | undefined> {

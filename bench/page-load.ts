@@ -9,21 +9,32 @@
 // frame in which its element is in the DOM (the floor's static element, the
 // widget's first time or first service), timed by the page's own clock from
 // the navigation's start.
-import { mkdtempSync, readFileSync } from 'node:fs';
+//
+// Nothing of the driver runs in the page while it loads: the pages are served
+// over HTTP by bench/page-site-process.ts (no request interception), and the
+// page watches for its element from a script added at document creation,
+// read over CDP once it is ready.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { loadConfig } from '../server/config.js';
-import { startServer } from '../server/start.js';
 import { launchChromium } from '../test/browser/helpers/browser.js';
-import { round } from './lib.js';
+import { round, spawnTs } from './lib.js';
 
 const ROUNDS = Number(process.env.PAGE_LOAD_ROUNDS ?? 9);
 const THROTTLE = 4;
+/** A new context's window loads its own UI (the omnibox's pages) for about half a second: navigate after it. */
+const SETTLE_MS = Number(process.env.PAGE_LOAD_SETTLE_MS ?? 1000);
+/** `PAGE_LOAD_DEBUG=1`: each page's resource timings, on stderr. */
+const DEBUG = process.env.PAGE_LOAD_DEBUG === '1';
+/** `PAGE_LOAD_TRACE=<file>`: a Chromium trace of the last round's load of `PAGE_LOAD_TRACE_PAGE` (a plan key, default `services`), for DevTools' Performance panel. */
+const TRACE = process.env.PAGE_LOAD_TRACE;
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-pageload-'));
-const server = await startServer(loadConfig({ PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`, DATA_DIR: dir, LOG_LEVEL: 'silent' }));
-const base = server.publicUrl;
+/** `PAGE_LOAD_OTHER_WIDGET=<file>`: also loads the pages with another build of the widget, in the same rounds. */
+const OTHER = process.env.PAGE_LOAD_OTHER_WIDGET;
+const site = await spawnTs('bench/page-site-process.ts', { BENCH_PAGES_DIR: dir, ...(OTHER ? { BENCH_OTHER_WIDGET: OTHER } : {}) });
+const base = site.info.url!;
 const profile = (await (await fetch(`${base}/api/v1/specialists/demo`)).json()) as { services: { id: string }[] };
 
 // The example page as a specialist's site has it; the snippet is the part Settings gives them.
@@ -33,41 +44,62 @@ if (!snippet.test(example)) throw new Error('examples/plain-site/index.html: the
 const withSnippet = (replacement: string) => example.replace(snippet, replacement);
 
 const WIDGET = 'specialist-booking';
-const pages = {
+const embed = (src: string, attributes: string) => `<script type="module" src="${src}"></script>\n<${WIDGET} specialist="demo"${attributes}></${WIDGET}>`;
+const slotVisible = `document.querySelector('specialist-booking')?.shadowRoot?.querySelector('[part~="slot"]')`;
+const serviceVisible = `document.querySelector('specialist-booking')?.shadowRoot?.querySelector('[part~="service"]')`;
+const preselect = ` service="${profile.services[0]!.id}"`;
+const pages: Record<string, { html: string; ready: string }> = {
   floor: {
     html: withSnippet('<div id="floor" style="display:block;max-width:480px;margin:24px auto;padding:16px;border:1px solid #ddd">Pick a time</div>'),
-    ready: () => document.getElementById('floor'),
+    ready: `document.getElementById('floor')`,
   },
-  preselected: {
-    html: withSnippet(`<script type="module" src="/widget/specialist-booking.js"></script>\n<${WIDGET} specialist="demo" service="${profile.services[0]!.id}"></${WIDGET}>`),
-    ready: () => document.querySelector('specialist-booking')?.shadowRoot?.querySelector('[part~="slot"]'),
-  },
-  services: {
-    html: example,
-    ready: () => document.querySelector('specialist-booking')?.shadowRoot?.querySelector('[part~="service"]'),
-  },
+  preselected: { html: withSnippet(embed('/widget/specialist-booking.js', preselect)), ready: slotVisible },
+  services: { html: example, ready: serviceVisible },
+  ...(OTHER && {
+    preselectedOther: { html: withSnippet(embed('/bench-other/specialist-booking.js', preselect)), ready: slotVisible },
+    servicesOther: { html: withSnippet(embed('/bench-other/specialist-booking.js', '')), ready: serviceVisible },
+  }),
 };
-type PageName = keyof typeof pages;
+type PageName = string;
+for (const [name, page] of Object.entries(pages)) writeFileSync(join(dir, `${name}.html`), page.html);
+
+/**
+ * Watches, in each animation frame from the document's creation, for the
+ * page's element, and keeps the page's clock of the first frame that has it.
+ */
+const watchFor = (predicate: string) => `(() => {
+  let resolve;
+  window.__benchReady = new Promise((r) => (resolve = r));
+  const check = () => ((${predicate}) ? resolve(performance.now()) : requestAnimationFrame(check));
+  requestAnimationFrame(check);
+})();`;
 
 /** Milliseconds from the navigation's start to the first frame with the page's element, and the bytes transferred by then. */
-async function load(browser: Browser, name: PageName, throttle: number): Promise<{ ms: number; bytes: number }> {
+async function load(browser: Browser, name: PageName, throttle: number, trace?: string): Promise<{ ms: number; bytes: number }> {
   const context = await browser.newContext();
+  await context.addInitScript(watchFor(pages[name]!.ready));
   const tab = await context.newPage();
-  if (throttle > 1) await (await context.newCDPSession(tab)).send('Emulation.setCPUThrottlingRate', { rate: throttle });
-  const url = `${base}/bench/${name}`;
-  await tab.route(url, (route) => route.fulfill({ contentType: 'text/html', body: pages[name].html }));
-  await tab.goto(url, { waitUntil: 'commit' });
-  // The predicate runs in each animation frame and returns the page's clock when the element is there.
-  const ready = pages[name].ready;
-  const handle = await tab.waitForFunction(`(${ready.toString()})() ? performance.now() : 0`, undefined, { polling: 'raf', timeout: 30_000 });
-  const at = (await handle.jsonValue()) as number;
-  const measured = await tab.evaluate((readyAt) => {
-    const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
-    const resources = performance.getEntriesByType('resource') as PerformanceResourceTiming[];
-    return { ms: readyAt - nav.startTime, bytes: nav.transferSize + resources.reduce((sum, r) => sum + r.transferSize, 0) };
-  }, at);
+  if (DEBUG) tab.on('console', (m) => console.error(name, throttle, m.text()));
+  const cdp = await context.newCDPSession(tab);
+  if (throttle > 1) await cdp.send('Emulation.setCPUThrottlingRate', { rate: throttle });
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
+  if (trace) await browser.startTracing(tab, { path: trace, screenshots: false, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8.execute', 'blink.user_timing', 'loading', 'netlog', 'disabled-by-default-v8.compile'] });
+  await tab.goto(`${base}/bench/${name}`, { waitUntil: 'commit' });
+  const { result, exceptionDetails } = await cdp.send('Runtime.evaluate', {
+    expression: `window.__benchReady.then((readyAt) => {
+      const nav = performance.getEntriesByType('navigation')[0];
+      const resources = performance.getEntriesByType('resource');
+      if (${Boolean(DEBUG)}) console.log(JSON.stringify({ readyAt, resources: resources.map((r) => [r.name.slice(-40), ...['startTime', 'requestStart', 'responseStart', 'responseEnd'].map((k) => Math.round(r[k]))]) }));
+      return { ms: readyAt - nav.startTime, bytes: nav.transferSize + resources.reduce((sum, r) => sum + r.transferSize, 0) };
+    })`,
+    awaitPromise: true,
+    returnByValue: true,
+    timeout: 30_000,
+  });
+  if (trace) await browser.stopTracing();
+  if (exceptionDetails) throw new Error(`${name}: ${exceptionDetails.exception?.description ?? exceptionDetails.text}`);
   await context.close();
-  return measured;
+  return result.value as { ms: number; bytes: number };
 }
 
 const median = (xs: number[]) => {
@@ -75,33 +107,42 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-const plan: { key: string; page: PageName; throttle: number }[] = [
+/** Each measurement: a page at a CPU throttle, and the floor it is measured over (none for a floor). */
+const plan: { key: string; page: PageName; throttle: number; over?: string }[] = [
   { key: 'floor', page: 'floor', throttle: 1 },
-  { key: 'preselected', page: 'preselected', throttle: 1 },
-  { key: 'services', page: 'services', throttle: 1 },
+  { key: 'preselected', page: 'preselected', throttle: 1, over: 'floor' },
+  { key: 'services', page: 'services', throttle: 1, over: 'floor' },
   { key: 'floorThrottled', page: 'floor', throttle: THROTTLE },
-  { key: 'preselectedThrottled', page: 'preselected', throttle: THROTTLE },
+  { key: 'preselectedThrottled', page: 'preselected', throttle: THROTTLE, over: 'floorThrottled' },
+  ...(OTHER
+    ? [
+        { key: 'preselectedOther', page: 'preselectedOther', throttle: 1, over: 'floor' },
+        { key: 'servicesOther', page: 'servicesOther', throttle: 1, over: 'floor' },
+        { key: 'preselectedOtherThrottled', page: 'preselectedOther', throttle: THROTTLE, over: 'floorThrottled' },
+      ]
+    : []),
 ];
 const samples: Record<string, number[]> = Object.fromEntries(plan.map((p) => [p.key, []]));
-const added: Record<string, number[]> = { preselected: [], services: [], preselectedThrottled: [] };
+const added: Record<string, number[]> = Object.fromEntries(plan.filter((p) => p.over).map((p) => [p.key, []]));
 let bytes = 0;
 
 const browser = await launchChromium();
 for (let round_ = 0; round_ < ROUNDS; round_++) {
   const times: Record<string, number> = {};
   for (const p of round_ % 2 ? [...plan].reverse() : plan) {
-    const m = await load(browser, p.page, p.throttle);
+    const trace = TRACE && round_ === ROUNDS - 1 && p.key === (process.env.PAGE_LOAD_TRACE_PAGE ?? 'services') ? TRACE : undefined;
+    const m = await load(browser, p.page, p.throttle, trace);
     times[p.key] = m.ms;
     if (p.key === 'preselected') bytes = m.bytes;
   }
   if (round_ === 0) continue;
-  for (const key of Object.keys(samples)) samples[key]!.push(times[key]!);
-  added.preselected!.push(times.preselected! - times.floor!);
-  added.services!.push(times.services! - times.floor!);
-  added.preselectedThrottled!.push(times.preselectedThrottled! - times.floorThrottled!);
+  for (const p of plan) {
+    samples[p.key]!.push(times[p.key]!);
+    if (p.over) added[p.key]!.push(times[p.key]! - times[p.over]!);
+  }
 }
 await browser.close();
-await server.close();
+site.child.kill();
 
 const medians = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, round(median(v), 1)]));
 console.log(

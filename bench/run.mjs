@@ -71,6 +71,11 @@ ${growthRows.join('\n')}
   every other round; a page is ready in the first animation frame with its element in the DOM (the floor's element, the
   widget's first time or first service), timed by the page's clock from the navigation's start. A figure is the median of
   the rounds' differences. Throttled: \`Emulation.setCPUThrottlingRate\` ${pageLoad.throttle}× before the navigation, floor and widget alike.
+  Nothing of the driver runs in the page while it loads: the pages and the server (as \`npm start\` runs it, SQLite) are
+  served over HTTP by a process of their own, with no request interception; the page watches for its element from a
+  script added at the document's creation, read over CDP once ready. Each new context opens a browser window, whose own UI
+  (the omnibox's pages) loads for about half a second; the bench waits a second before navigating, as a visitor's browser
+  is open before they visit.
 - Interaction (\`bench/interaction.ts\`): a specialist open around the clock, a time every 15 minutes; the widget's
   two-week question is widened to ${interaction.daysLoaded} days on its way to the server. Timed in the page from just before a click's
   handlers run until the widget's update is committed and laid out (a forced layout): the main thread's work before the

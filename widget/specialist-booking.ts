@@ -33,6 +33,9 @@ function formatter(locale: string | undefined, options: Intl.DateTimeFormatOptio
   return found;
 }
 
+/** One price formatter per locale and currency. */
+const priceFormatters = new Map<string, Intl.NumberFormat>();
+
 let browserZone: string | undefined;
 /**
  * The browser's time zone. Asked for once, and not before times are needed:
@@ -265,8 +268,9 @@ export class SpecialistBooking extends LitElement {
     let profile: Profile;
     try {
       const request = this.api().getSpecialist(this.specialist, { signal });
-      // The times will need the zone: find it while the answers are on their way.
-      if (this.service) browserTimeZone();
+      // Prices and times need the locale's data, which a page's first Intl call
+      // loads, and times need the zone: both while the answers are on their way.
+      browserTimeZone();
       profile = await request;
     } catch (error) {
       if (signal.aborted) return;
@@ -569,7 +573,13 @@ export class SpecialistBooking extends LitElement {
   }
 
   private formatPrice(cents: number, currency: string): string {
-    return new Intl.NumberFormat(this.locale || undefined, { style: 'currency', currency }).format(cents / 100);
+    const key = `${this.locale}|${currency}`;
+    let found = priceFormatters.get(key);
+    if (!found) {
+      found = new Intl.NumberFormat(this.locale || undefined, { style: 'currency', currency });
+      priceFormatters.set(key, found);
+    }
+    return found.format(cents / 100);
   }
 
   private renderSlots(): TemplateResult {

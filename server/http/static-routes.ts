@@ -39,6 +39,8 @@ export function staticRoutes(root = packageRoot()): Hono {
     serveStatic({
       root: browserDir,
       rewriteRequestPath: () => `/${file}`,
+      // The build writes each bundle's .br and .gz beside it (rollup.config.mjs).
+      precompressed: true,
       onNotFound: () => undefined,
     });
   app.get('/widget/specialist-booking.js', bundle('specialist-booking.js'));

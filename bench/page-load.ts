@@ -60,7 +60,6 @@ const pages: Record<string, { html: string; ready: string }> = {
     servicesOther: { html: withSnippet(embed('/bench-other/specialist-booking.js', '')), ready: serviceVisible },
   }),
 };
-type PageName = string;
 for (const [name, page] of Object.entries(pages)) writeFileSync(join(dir, `${name}.html`), page.html);
 
 /**
@@ -75,7 +74,7 @@ const watchFor = (predicate: string) => `(() => {
 })();`;
 
 /** Milliseconds from the navigation's start to the first frame with the page's element, and the bytes transferred by then. */
-async function load(browser: Browser, name: PageName, throttle: number, trace?: string): Promise<{ ms: number; bytes: number }> {
+async function load(browser: Browser, name: string, throttle: number, trace?: string): Promise<{ ms: number; bytes: number }> {
   const context = await browser.newContext();
   await context.addInitScript(watchFor(pages[name]!.ready));
   const tab = await context.newPage();
@@ -108,7 +107,7 @@ const median = (xs: number[]) => {
 };
 
 /** Each measurement: a page at a CPU throttle, and the floor it is measured over (none for a floor). */
-const plan: { key: string; page: PageName; throttle: number; over?: string }[] = [
+const plan: { key: string; page: string; throttle: number; over?: string }[] = [
   { key: 'floor', page: 'floor', throttle: 1 },
   { key: 'preselected', page: 'preselected', throttle: 1, over: 'floor' },
   { key: 'services', page: 'services', throttle: 1, over: 'floor' },

@@ -18,29 +18,34 @@ function fire<T>(target: EventTarget, name: string, detail: T): void {
 }
 
 /**
- * One formatter per (locale, options): building an `Intl.DateTimeFormat`
- * costs tens of microseconds, and a render formats every time it shows
+ * One formatter per locale and options: building an `Intl` formatter costs
+ * tens of microseconds, and a render formats every time and price it shows
  * (issue #18).
  */
-const formatters = new Map<string, Intl.DateTimeFormat>();
-function formatter(locale: string | undefined, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
-  const key = JSON.stringify([locale, options]);
-  let found = formatters.get(key);
+const formatters = new Map<string, Intl.DateTimeFormat | Intl.NumberFormat>();
+function cachedFormatter<F extends Intl.DateTimeFormat | Intl.NumberFormat>(key: unknown[], make: () => F): F {
+  const id = JSON.stringify(key);
+  let found = formatters.get(id) as F | undefined;
   if (!found) {
-    found = new Intl.DateTimeFormat(locale, options);
-    formatters.set(key, found);
+    found = make();
+    formatters.set(id, found);
   }
   return found;
 }
 
-/** One price formatter per locale and currency. */
-const priceFormatters = new Map<string, Intl.NumberFormat>();
+function formatter(locale: string | undefined, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  return cachedFormatter(['date', locale, options], () => new Intl.DateTimeFormat(locale, options));
+}
+
+function priceFormatter(locale: string | undefined, currency: string): Intl.NumberFormat {
+  return cachedFormatter(['price', locale, currency], () => new Intl.NumberFormat(locale, { style: 'currency', currency }));
+}
 
 let browserZone: string | undefined;
 /**
- * The browser's time zone. Asked for once, and not before times are needed:
- * a page's first `Intl.DateTimeFormat` loads the zone data, about 100 ms of
- * a fresh page's main thread here (issue #18).
+ * The browser's time zone, asked for once. A page's first `Intl` call loads
+ * ICU's locale data, 35-65 ms of a fresh page's main thread here: the widget
+ * asks while its first requests are on their way (issue #18).
  */
 function browserTimeZone(): string {
   browserZone ??= Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -573,13 +578,7 @@ export class SpecialistBooking extends LitElement {
   }
 
   private formatPrice(cents: number, currency: string): string {
-    const key = `${this.locale}|${currency}`;
-    let found = priceFormatters.get(key);
-    if (!found) {
-      found = new Intl.NumberFormat(this.locale || undefined, { style: 'currency', currency });
-      priceFormatters.set(key, found);
-    }
-    return found.format(cents / 100);
+    return priceFormatter(this.locale || undefined, currency).format(cents / 100);
   }
 
   private renderSlots(): TemplateResult {

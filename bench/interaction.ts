@@ -50,9 +50,12 @@ await (await context.newCDPSession(tab)).send('Emulation.setCPUThrottlingRate', 
 // tsx keeps function names with a `__name` helper that the page lacks: the evaluated function below needs it.
 await tab.addInitScript('globalThis.__name = (f) => f');
 await tab.route(`${base}/bench/interaction`, (route) => route.fulfill({ contentType: 'text/html', body: page }));
-await tab.route(/\/slots\?/, (route) => {
+await tab.route(/\/slots$/, (route) => {
+  // The widget asks for the server's default range, from the start of this hour.
   const url = new URL(route.request().url());
-  url.searchParams.set('to', new Date(Date.parse(url.searchParams.get('from')!) + DAYS_LOADED * 86_400_000).toISOString());
+  const from = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+  url.searchParams.set('from', new Date(from).toISOString());
+  url.searchParams.set('to', new Date(from + DAYS_LOADED * 86_400_000).toISOString());
   return route.continue({ url: url.toString() });
 });
 await tab.goto(`${base}/bench/interaction`);

@@ -23,6 +23,8 @@ import { round, spawnTs } from './lib.js';
 
 const ROUNDS = Number(process.env.PAGE_LOAD_ROUNDS ?? 9);
 const THROTTLE = 4;
+/** A phone's round trip to the booking server, added by Chromium to every request (CDP `Network.emulateNetworkConditions`), for the rows that say so. */
+const LATENCY_MS = 150;
 /** A new context's window loads its own UI (the omnibox's pages) for about half a second: navigate after it. */
 const SETTLE_MS = Number(process.env.PAGE_LOAD_SETTLE_MS ?? 1000);
 /** `PAGE_LOAD_DEBUG=1`: each page's resource timings, on stderr. */
@@ -39,25 +41,33 @@ const profile = (await (await fetch(`${base}/api/v1/specialists/demo`)).json()) 
 
 // The example page as a specialist's site has it; the snippet is the part Settings gives them.
 const example = readFileSync('examples/plain-site/index.html', 'utf8');
-const snippet = /<script type="module" src="\/widget\/specialist-booking\.js"><\/script>\s*<specialist-booking specialist="demo"><\/specialist-booking>/;
+const snippet = /<script type="module" src="\/widget\/specialist-booking\.js"><\/script>\s*<link rel="preload" href="\/api\/v1\/specialists\/demo" as="fetch" crossorigin>\s*<specialist-booking specialist="demo"><\/specialist-booking>/;
 if (!snippet.test(example)) throw new Error('examples/plain-site/index.html: the embed snippet is not where the bench expects it');
 const withSnippet = (replacement: string) => example.replace(snippet, replacement);
 
 const WIDGET = 'specialist-booking';
-const embed = (src: string, attributes: string) => `<script type="module" src="${src}"></script>\n<${WIDGET} specialist="demo"${attributes}></${WIDGET}>`;
+const serviceId = profile.services[0]!.id;
+/** The snippet as Settings gives it for one service (server/http/pages/embed-snippet.ts), from `src`, with its preload hints or `withoutHints`. */
+const embedService = (src: string, withoutHints = false) =>
+  `<script type="module" src="${src}"></script>` +
+  (withoutHints ? '' : `\n<link rel="preload" href="/api/v1/specialists/demo" as="fetch" crossorigin>\n<link rel="preload" href="/api/v1/specialists/demo/services/${serviceId}/slots" as="fetch" crossorigin>`) +
+  `\n<${WIDGET} specialist="demo" service="${serviceId}"></${WIDGET}>`;
 const slotVisible = `document.querySelector('specialist-booking')?.shadowRoot?.querySelector('[part~="slot"]')`;
 const serviceVisible = `document.querySelector('specialist-booking')?.shadowRoot?.querySelector('[part~="service"]')`;
-const preselect = ` service="${profile.services[0]!.id}"`;
 const pages: Record<string, { html: string; ready: string }> = {
   floor: {
     html: withSnippet('<div id="floor" style="display:block;max-width:480px;margin:24px auto;padding:16px;border:1px solid #ddd">Pick a time</div>'),
     ready: `document.getElementById('floor')`,
   },
-  preselected: { html: withSnippet(embed('/widget/specialist-booking.js', preselect)), ready: slotVisible },
+  preselected: { html: withSnippet(embedService('/widget/specialist-booking.js')), ready: slotVisible },
+  preselectedWithoutHints: { html: withSnippet(embedService('/widget/specialist-booking.js', true)), ready: slotVisible },
   services: { html: example, ready: serviceVisible },
   ...(OTHER && {
-    preselectedOther: { html: withSnippet(embed('/bench-other/specialist-booking.js', preselect)), ready: slotVisible },
-    servicesOther: { html: withSnippet(embed('/bench-other/specialist-booking.js', '')), ready: serviceVisible },
+    preselectedOther: { html: withSnippet(embedService('/bench-other/specialist-booking.js')), ready: slotVisible },
+    servicesOther: {
+      html: example.replace('src="/widget/specialist-booking.js"', 'src="/bench-other/specialist-booking.js"'),
+      ready: serviceVisible,
+    },
   }),
 };
 for (const [name, page] of Object.entries(pages)) writeFileSync(join(dir, `${name}.html`), page.html);
@@ -74,18 +84,23 @@ const watchFor = (predicate: string) => `(() => {
 })();`;
 
 /** Milliseconds from the navigation's start to the first frame with the page's element, and the bytes transferred by then. */
-async function load(browser: Browser, name: string, throttle: number, trace?: string): Promise<{ ms: number; bytes: number }> {
+async function load(browser: Browser, name: string, throttle: number, latencyMs: number, trace?: string): Promise<{ ms: number; bytes: number }> {
   const context = await browser.newContext();
   await context.addInitScript(watchFor(pages[name]!.ready));
   const tab = await context.newPage();
   if (DEBUG) tab.on('console', (m) => console.error(name, throttle, m.text()));
   const cdp = await context.newCDPSession(tab);
   if (throttle > 1) await cdp.send('Emulation.setCPUThrottlingRate', { rate: throttle });
+  if (latencyMs > 0) {
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: latencyMs, downloadThroughput: -1, uploadThroughput: -1 });
+  }
   await new Promise((r) => setTimeout(r, SETTLE_MS));
   if (trace) await browser.startTracing(tab, { path: trace, screenshots: false, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8.execute', 'blink.user_timing', 'loading', 'netlog', 'disabled-by-default-v8.compile'] });
   await tab.goto(`${base}/bench/${name}`, { waitUntil: 'commit' });
   const { result, exceptionDetails } = await cdp.send('Runtime.evaluate', {
-    expression: `window.__benchReady.then((readyAt) => {
+    // A page that never shows its element fails the run instead of hanging it (CDP's own timeout ends at the first await).
+    expression: `Promise.race([window.__benchReady, new Promise((_, reject) => setTimeout(() => reject(new Error('not ready within 30 s')), 30_000))]).then((readyAt) => {
       const nav = performance.getEntriesByType('navigation')[0];
       const resources = performance.getEntriesByType('resource');
       if (${Boolean(DEBUG)}) console.log(JSON.stringify({ readyAt, resources: resources.map((r) => [r.name.slice(-40), ...['startTime', 'requestStart', 'responseStart', 'responseEnd'].map((k) => Math.round(r[k]))]) }));
@@ -93,7 +108,6 @@ async function load(browser: Browser, name: string, throttle: number, trace?: st
     })`,
     awaitPromise: true,
     returnByValue: true,
-    timeout: 30_000,
   });
   if (trace) await browser.stopTracing();
   if (exceptionDetails) throw new Error(`${name}: ${exceptionDetails.exception?.description ?? exceptionDetails.text}`);
@@ -106,13 +120,20 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-/** Each measurement: a page at a CPU throttle, and the floor it is measured over (none for a floor). */
-const plan: { key: string; page: string; throttle: number; over?: string }[] = [
+/**
+ * Each measurement: a page at a CPU throttle and a network round trip (0: as
+ * localhost has it), and the floor it is measured over (none for a floor).
+ */
+const plan: { key: string; page: string; throttle: number; latencyMs?: number; over?: string }[] = [
   { key: 'floor', page: 'floor', throttle: 1 },
   { key: 'preselected', page: 'preselected', throttle: 1, over: 'floor' },
   { key: 'services', page: 'services', throttle: 1, over: 'floor' },
   { key: 'floorThrottled', page: 'floor', throttle: THROTTLE },
   { key: 'preselectedThrottled', page: 'preselected', throttle: THROTTLE, over: 'floorThrottled' },
+  // What the snippet's preload hints are for: a phone's network, where each round trip is felt.
+  { key: 'floorSlowNetwork', page: 'floor', throttle: 1, latencyMs: LATENCY_MS },
+  { key: 'preselectedSlowNetwork', page: 'preselected', throttle: 1, latencyMs: LATENCY_MS, over: 'floorSlowNetwork' },
+  { key: 'preselectedWithoutHintsSlowNetwork', page: 'preselectedWithoutHints', throttle: 1, latencyMs: LATENCY_MS, over: 'floorSlowNetwork' },
   ...(OTHER
     ? [
         { key: 'preselectedOther', page: 'preselectedOther', throttle: 1, over: 'floor' },
@@ -130,7 +151,7 @@ for (let round_ = 0; round_ < ROUNDS; round_++) {
   const times: Record<string, number> = {};
   for (const p of round_ % 2 ? [...plan].reverse() : plan) {
     const trace = TRACE && round_ === ROUNDS - 1 && p.key === (process.env.PAGE_LOAD_TRACE_PAGE ?? 'services') ? TRACE : undefined;
-    const m = await load(browser, p.page, p.throttle, trace);
+    const m = await load(browser, p.page, p.throttle, p.latencyMs ?? 0, trace);
     times[p.key] = m.ms;
     if (p.key === 'preselected') bytes = m.bytes;
   }
@@ -148,6 +169,7 @@ console.log(
   JSON.stringify({
     runs: ROUNDS - 1,
     throttle: THROTTLE,
+    latencyMs: LATENCY_MS,
     medianMs: medians,
     // The median of each round's difference: the page and its floor loaded moments apart.
     addedMs: Object.fromEntries(Object.entries(added).map(([k, v]) => [k, round(median(v), 1)])),

@@ -37,7 +37,7 @@ const site = createServer(async (req, res) => {
     return;
   }
   const forward = request(
-    { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: { ...req.headers, host: upstream.host } },
+    { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers },
     (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);

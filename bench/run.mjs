@@ -44,10 +44,11 @@ Ratios and sizes are the figures to compare; absolute numbers are for reference.
 | Slots visible, service preselected, over the floor page (headless Chromium, localhost, cold cache) | +${pageLoad.addedMs.preselected} ms (${pageLoad.medianMs.preselected} vs ${pageLoad.medianMs.floor} ms); ${kb(pageLoad.bytesTransferred)} KB transferred | ≤ +100 ms | ${verdict(pageLoad.addedMs.preselected <= 100)} |
 | Services visible, no service preselected, over the floor page | +${pageLoad.addedMs.services} ms (${pageLoad.medianMs.services} vs ${pageLoad.medianMs.floor} ms) | ≤ +50 ms | ${verdict(pageLoad.addedMs.services <= 50)} |
 | Slots visible, service preselected, CPU throttled ${pageLoad.throttle}×, over the floor page throttled the same | +${pageLoad.addedMs.preselectedThrottled} ms (${pageLoad.medianMs.preselectedThrottled} vs ${pageLoad.medianMs.floorThrottled} ms) | ≤ +400 ms | ${verdict(pageLoad.addedMs.preselectedThrottled <= 400)} |
+| Slots visible, service preselected, over a ${pageLoad.latencyMs} ms round trip (emulated), with the snippet's preload hints, and without them | +${pageLoad.addedMs.preselectedSlowNetwork} ms with, +${pageLoad.addedMs.preselectedWithoutHintsSlowNetwork} ms without (${pageLoad.medianMs.preselectedSlowNetwork} and ${pageLoad.medianMs.preselectedWithoutHintsSlowNetwork} vs ${pageLoad.medianMs.floorSlowNetwork} ms) | (what the hints are for: a round trip saved on a phone's network) | |
 | Choosing another day, CPU throttled ${interaction.throttle}×, ${interaction.daysLoaded} days (${interaction.slotsLoaded.toLocaleString('en')} slots) loaded, against one frame | ${interaction.dayClickMs.p50} ms p50, ${interaction.dayClickMaxMs} ms max | ≤ ${interaction.frameMs} ms at p50 | ${verdict(interaction.dayClickMs.p50 <= interaction.frameMs)} |
 | Choosing another service, same page | ${interaction.serviceClickMs.p50} ms p50, ${interaction.serviceClickMaxMs} ms max; when its times arrive: ${interaction.slotsArrivalMs.p50} ms p50 | ≤ ${interaction.frameMs} ms at p50 | ${verdict(interaction.serviceClickMs.p50 <= interaction.frameMs)} |
 | Slots endpoint throughput vs bare Hono, same origin | ${throughput.slots.fractionOfCeiling} of ceiling (single sets: quartiles ${throughput.slots.setRatioQuartiles.join(' / ')}); ${throughput.slots.requestsPerSecond} vs ${throughput.ceiling.requestsPerSecond} req/s, p50 ${throughput.slots.p50Ms} ms, p99 ${throughput.slots.p99Ms} ms | ≥ 0.5 | ${verdict(throughput.slots.fractionOfCeiling >= 0.5)} |
-| Slots, default range (SDK \`listSlots(slug, serviceId)\`, no from/to) vs the widget's hour-aligned question, same server | ${slotQuestions.defaultRange.fractionOfWidget} of the widget's (single sets: quartiles ${slotQuestions.defaultRange.setRatioQuartiles.join(' / ')}); ${slotQuestions.defaultRange.requestsPerSecond} vs ${slotQuestions.widget.requestsPerSecond} req/s, p50 ${slotQuestions.defaultRange.p50Ms} ms, p99 ${slotQuestions.defaultRange.p99Ms} ms | ≥ 0.9 | ${verdict(slotQuestions.defaultRange.fractionOfWidget >= 0.9)} |
+| Slots, default range (SDK \`listSlots(slug, serviceId)\`, no from/to) vs the hour-aligned question (the same range named), same server | ${slotQuestions.defaultRange.fractionOfWidget} of the widget's (single sets: quartiles ${slotQuestions.defaultRange.setRatioQuartiles.join(' / ')}); ${slotQuestions.defaultRange.requestsPerSecond} vs ${slotQuestions.widget.requestsPerSecond} req/s, p50 ${slotQuestions.defaultRange.p50Ms} ms, p99 ${slotQuestions.defaultRange.p99Ms} ms | ≥ 0.9 | ${verdict(slotQuestions.defaultRange.fractionOfWidget >= 0.9)} |
 | Slots endpoint throughput vs bare Hono, from the specialist's website (Origin, CORS) | ${throughput.slotsFromSite.fractionOfCeiling} of ceiling (single sets: quartiles ${throughput.slotsFromSite.setRatioQuartiles.join(' / ')}); ${throughput.slotsFromSite.requestsPerSecond} req/s, p50 ${throughput.slotsFromSite.p50Ms} ms, p99 ${throughput.slotsFromSite.p99Ms} ms | (for reference: the goal's measurement, like the ceiling's, sends no Origin) | |
 | Booking endpoint, saturated: ${throughput.connections} connections each booking again as soon as answered | ${throughput.bookings.requestsPerSecond} bookings/s, p50 ${throughput.bookings.p50Ms} ms, p99 ${throughput.bookings.p99Ms} ms; ${throughput.bookings.serverCpuMsPerBooking} ms of server CPU per booking | (capacity; p99 here is queueing, see below) | |
 ${throughput.steadyBookings.map((s) => `| Booking endpoint, ${s.offeredPerSecond} bookings/s offered (${s.fractionOfCapacity} of that capacity) over ${throughput.connections} open connections | p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms (${s.completedPerSecond}/s answered, ${s.non2xx + s.errors} failed) | ${s.fractionOfCapacity <= 0.5 ? `p99 < 50 ms | ${verdict(s.p99Ms < 50 && s.non2xx + s.errors === 0)}` : '(near capacity, where the queue starts) |'} |`).join('\n')}
@@ -66,7 +67,8 @@ ${growthRows.join('\n')}
 ## How
 
 - Page load (\`bench/page-load.ts\`): the floor is \`examples/plain-site\` with a static element where the embed snippet is;
-  the widget pages are the same page with the snippet, with and without \`service\`. Each of ${pageLoad.runs} rounds (after a
+  the widget pages are the same page with the snippet as Settings gives it (\`server/http/pages/embed-snippet.ts\`: the script,
+  a preload hint for the profile and, with \`service\`, one for its times), with and without \`service\`. Each of ${pageLoad.runs} rounds (after a
   dropped warm-up round) loads every page once, in turn, each in a fresh browser context (cold cache), the order reversed
   every other round; a page is ready in the first animation frame with its element in the DOM (the floor's element, the
   widget's first time or first service), timed by the page's clock from the navigation's start. A figure is the median of
@@ -75,7 +77,9 @@ ${growthRows.join('\n')}
   served over HTTP by a process of their own, with no request interception; the page watches for its element from a
   script added at the document's creation, read over CDP once ready. Each new context opens a browser window, whose own UI
   (the omnibox's pages) loads for about half a second; the bench waits a second before navigating, as a visitor's browser
-  is open before they visit.
+  is open before they visit. Over a round trip: CDP \`Network.emulateNetworkConditions\` adds ${pageLoad.latencyMs} ms to every
+  request, the navigation's too, for the floor and the widget alike; the same page without its hints shows the round trip
+  they save.
 - Interaction (\`bench/interaction.ts\`): a specialist open around the clock, a time every 15 minutes; the widget's
   two-week question is widened to ${interaction.daysLoaded} days on its way to the server. Timed in the page from just before a click's
   handlers run until the widget's update is committed and laid out (a forced layout): the main thread's work before the
@@ -94,16 +98,17 @@ ${growthRows.join('\n')}
 - The saturated booking run is closed-loop: each of the 50 connections sends its next booking the moment the last is answered,
   so latency is queueing by Little's law (50 / throughput on average). A p99 under 50 ms there would take over 1,000
   bookings/s from two cores that also run the load generator, the Zoom emulator and the SMTP server; it measures capacity.
-- Slot questions (issue #18): autocannon, ${slotQuestions.connections} connections, one server. The widget's question (from the start of
-  the current UTC hour, 14 days) and the SDK's question without a range alternate in ${slotQuestions.sets} sets of
+- Slot questions (issue #18): autocannon, ${slotQuestions.connections} connections, one server. The hour-aligned question (from the start of
+  the current UTC hour, 14 days, named; the widget's until it came to name no range) and the question without a range
+  (the SDK's default, now the widget's too) alternate in ${slotQuestions.sets} sets of
   ${slotQuestions.sliceSeconds} s slices, the order reversed every other set. The figure is the default question's requests over the
-  widget's. A range without a \`from\`, or with one that has passed, is answered from the start of the current UTC hour.
+  hour-aligned one's. A range without a \`from\`, or with one that has passed, is answered from the start of the current UTC hour.
 - The paced runs (\`bench/paced.ts\`) hold the same 50 connections open and start bookings evenly spaced at a set rate, counting
   each latency from when the booking was due, so a queue cannot hide. autocannon's own rate limit sends each second's share at
   once, which measures bursts. The rates are a quarter, a half and three quarters of the capacity the saturated run measured
   just before: capacity drifts by half between runs on this machine, so a fixed rate would be light load in one run and
   saturation in the next. The latency goal is judged at up to half of capacity; the last rate shows where the queue starts.
-- Slots are asked for the way the widget asks: the same range (from the start of the hour), \`Accept-Encoding\` as Chromium
+- Slots are asked for over the widget's range (14 days from the start of the hour, the range the widget gets by naming none), \`Accept-Encoding\` as Chromium
   sends it, served from the slot cache, which checks the database every 250 ms and at once after a local write. The growth
   runs below call the uncached computation, since they measure how it scales.
 - The stalled mail server accepts connections and never answers.

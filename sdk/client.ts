@@ -8,6 +8,7 @@ import type {
   PublicProfileResponse,
   SlotsResponse,
 } from './contract.js';
+import { slotsPath, specialistPath } from './api-paths.js';
 import { isErrorCode } from './error-codes.js';
 import { BookingApiError, BookingConnectionError, BookingTimeoutError } from './errors.js';
 import { randomIdempotencyKey } from './idempotency-key.js';
@@ -134,7 +135,7 @@ export type WithdrawRequestOutcome =
 export interface BookingClient {
   /** A specialist's public profile and active services. */
   getSpecialist(slug: string, options?: { signal?: AbortSignal }): Promise<Profile>;
-  /** Free slots of a service; `from`/`to` are Dates or ISO strings (default: the next 14 days). */
+  /** Free slots of a service; `from`/`to` are Dates or ISO strings (default: 14 days from the start of the current UTC hour, which the server answers from its cache). */
   listSlots(slug: string, serviceId: string, range?: { from?: Date | string; to?: Date | string; signal?: AbortSignal }): Promise<SlotList>;
   /** Books a slot. Expected outcomes are values; see `BookingOutcome`. */
   createBooking(slug: string, request: CreateBookingRequest, options?: CreateBookingOptions): Promise<BookingOutcome>;
@@ -251,7 +252,7 @@ export function createBookingClient(options: BookingClientOptions): BookingClien
 
   return {
     getSpecialist(slug, opts) {
-      return getJson<Profile>(`/api/v1/specialists/${encodeURIComponent(slug)}`, opts?.signal);
+      return getJson<Profile>(specialistPath(slug), opts?.signal);
     },
 
     listSlots(slug, serviceId, range = {}) {
@@ -259,14 +260,14 @@ export function createBookingClient(options: BookingClientOptions): BookingClien
       if (range.from !== undefined) query.set('from', toIso(range.from));
       if (range.to !== undefined) query.set('to', toIso(range.to));
       const qs = query.size ? `?${query}` : '';
-      return getJson<SlotList>(`/api/v1/specialists/${encodeURIComponent(slug)}/services/${encodeURIComponent(serviceId)}/slots${qs}`, range.signal);
+      return getJson<SlotList>(`${slotsPath(slug, serviceId)}${qs}`, range.signal);
     },
 
     async createBooking(slug, bookingRequest, opts = {}) {
       const idempotencyKey = opts.idempotencyKey ?? randomIdempotencyKey();
       const { status, body, headers } = await request<{ success?: boolean; booking?: Booking } & Partial<Omit<ErrorResponse, 'success'>>>(
         'POST',
-        `/api/v1/specialists/${encodeURIComponent(slug)}/bookings`,
+        `${specialistPath(slug)}/bookings`,
         { body: bookingRequest, headers: { 'Idempotency-Key': idempotencyKey }, signal: opts.signal, outcomeCodes: BOOKING_OUTCOME_CODES },
       );
       if (status === 201 && body?.success === true && body.booking) {

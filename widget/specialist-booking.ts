@@ -9,7 +9,6 @@ import { styles } from './styles.js';
 
 type View = 'loading' | 'services' | 'slots' | 'details' | 'done' | 'error';
 
-const DAYS_SHOWN = 14;
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/;
 
 /** Events bubble and cross the shadow boundary, so a page can listen on any ancestor. */
@@ -325,11 +324,10 @@ export class SpecialistBooking extends LitElement {
     this.slotsRequest.abort();
     this.prefetchedSlots = undefined;
     const { signal } = (this.slotsRequest = new AbortController());
-    // From the start of this hour: past times are never offered anyway, and every
-    // visitor in the same hour asks the same question, which the server answers from its cache.
-    const from = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
-    const to = new Date(from.getTime() + DAYS_SHOWN * 86_400_000);
-    const list = this.api().listSlots(this.specialist, serviceId, { from, to, signal });
+    // No range: the server's default, 14 days from the start of this hour. Every
+    // visitor in the same hour asks the same question, which the server answers
+    // from its cache, and the URL names no time, so the embed snippet can preload it.
+    const list = this.api().listSlots(this.specialist, serviceId, { signal });
     // Handled where it is awaited; a list no one waits for (an aborted prefetch) must not be reported as unhandled.
     list.catch(() => undefined);
     return list;

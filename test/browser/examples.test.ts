@@ -37,6 +37,25 @@ describe('examples in Chromium', () => {
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
   });
 
+  it.each([
+    ['plain-site', '/examples/plain-site/'],
+    ['the hosted booking page', '/book/demo'],
+  ])('%s: the widget takes the profile from the page’s preload hint, not a second request', async (_, path) => {
+    const profileRequests: string[] = [];
+    const listen = (request: { url(): string; resourceType(): string }) => {
+      if (request.url() === `${server.publicUrl}/api/v1/specialists/demo`) profileRequests.push(request.resourceType());
+    };
+    page.on('request', listen);
+    try {
+      await page.goto(`${server.publicUrl}${path}`);
+      await expect.poll(() => page.locator('specialist-booking').getByRole('button', { name: /Intro call/ }).count()).toBe(1);
+    } finally {
+      page.off('request', listen);
+    }
+    expect(profileRequests).toHaveLength(1);
+    expect(await page.evaluate(() => performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/api/v1/specialists/demo')).map((e) => (e as PerformanceResourceTiming).initiatorType))).toEqual(['link']);
+  });
+
   it('plain-site: a customer books through the embedded widget', async () => {
     await page.goto(`${server.publicUrl}/examples/plain-site/`);
     const widget = page.locator('specialist-booking');

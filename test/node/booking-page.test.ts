@@ -26,8 +26,10 @@ describe('the hosted booking page, GET /book/{slug}', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/html; charset=UTF-8');
     const page = await res.text();
-    expect(page).toContain('<script type="module" src="/widget/specialist-booking.js"></script>');
-    expect(page).toContain('<specialist-booking specialist="anna"></specialist-booking>');
+    // The profile is asked for beside the script; the widget's own request for it reuses that answer.
+    expect(page).toContain(
+      '<script type="module" src="/widget/specialist-booking.js"></script>\n<link rel="preload" href="/api/v1/specialists/anna" as="fetch" crossorigin>\n<specialist-booking specialist="anna"></specialist-booking>',
+    );
     expect(page).toContain('<h1>Book a session with Anna &lt;b&gt;&quot;Berg&quot;&lt;/b&gt;</h1>');
     expect(page).not.toContain('<b>');
     // The widget bundle is this origin's script: the policy allows it, and its API calls (connect-src by default-src).

@@ -293,7 +293,9 @@ describe('hosted pages for specialists', () => {
       expect(text).toContain('<h2 id="zoom-status-title">Zoom Integration <span class="badge none">Not connected</span></h2>');
       for (const heading of ['Profile', 'Services', 'Weekly availability', 'Cancellations and reminders', 'Embed on your site']) expect(text).toContain(`>${heading}</h2>`);
       expect(text).toContain(
-        `&lt;script type=&quot;module&quot; src=&quot;${server.url}/widget/specialist-booking.js&quot;&gt;&lt;/script&gt;\n&lt;specialist-booking specialist=&quot;anna&quot; api-base=&quot;${server.url}&quot;&gt;&lt;/specialist-booking&gt;`,
+        `&lt;script type=&quot;module&quot; src=&quot;${server.url}/widget/specialist-booking.js&quot;&gt;&lt;/script&gt;\n` +
+          `&lt;link rel=&quot;preload&quot; href=&quot;${server.url}/api/v1/specialists/anna&quot; as=&quot;fetch&quot; crossorigin&gt;\n` +
+          `&lt;specialist-booking specialist=&quot;anna&quot; api-base=&quot;${server.url}&quot;&gt;&lt;/specialist-booking&gt;</pre>`,
       );
       expect(text).toContain('value="09:00-12:00, 13:00-17:00"');
       expect(text).toContain('>https://anna-coaching.example</textarea>');
@@ -318,6 +320,14 @@ describe('hosted pages for specialists', () => {
         ['Intro call (free)', 15, null],
         ['Follow-up', 20, { amountCents: 3550, currency: 'EUR' }],
       ]);
+      // Each service offered has its own snippet, which names it and preloads its times; a hidden one has none.
+      const { text } = await page('/settings', cookie);
+      const serviceSnippet = (id: string) =>
+        `&lt;link rel=&quot;preload&quot; href=&quot;${server.url}/api/v1/specialists/anna/services/${id}/slots&quot; as=&quot;fetch&quot; crossorigin&gt;\n` +
+        `&lt;specialist-booking specialist=&quot;anna&quot; api-base=&quot;${server.url}&quot; service=&quot;${id}&quot;&gt;&lt;/specialist-booking&gt;</pre>`;
+      expect(text).toContain(`<pre class="snippet" tabindex="0" aria-label="Embed snippet for Intro call (free)">`);
+      expect(text).toContain(serviceSnippet(serviceIds[0]!));
+      expect(text).not.toContain(serviceSnippet(serviceIds[1]!));
       const bad = await postForm('/settings/services', cookie, { _csrf: csrf, title: '', durationMinutes: '7', price: 'free', currency: 'EUR' });
       expect(bad.status).toBe(400);
       expect(await bad.text()).toContain('Give the service a title. Pick a duration from the list. Enter a price like 90 or 90.50, or leave it empty.');

@@ -8,6 +8,7 @@ import { createSession, SESSION_COOKIE } from '../../server/auth/sessions.js';
 import { systemClock } from '../../server/clock.js';
 import { loadConfig } from '../../server/config.js';
 import { insertSpecialist } from '../../server/demo/seed.js';
+import { embedSnippet } from '../../server/http/pages/embed-snippet.js';
 import { startServer, type RunningServer } from '../../server/start.js';
 import { waitForRoomInWindow } from '../node/helpers/fixtures.js';
 import { startFlakyProxy, type FlakyProxy, type RecordedRequest } from '../node/helpers/flaky-proxy.js';
@@ -92,6 +93,15 @@ export function stackCommands(stack: Stack): Record<string, (payload: Record<str
     async 'hold-next-request'() {
       stack.proxy.faults.push({ kind: 'hold', release: new Promise<void>((resolve) => releases.push(resolve)) });
       return true;
+    },
+    /** The embed snippet as Settings and the booking page build it, for `serverUrl` (and a preselected `serviceId`). */
+    async 'embed-snippet'(payload) {
+      const serviceId = typeof payload.serviceId === 'string' ? payload.serviceId : undefined;
+      return embedSnippet(String(payload.slug), { serverUrl: String(payload.serverUrl), ...(serviceId === undefined ? {} : { serviceId }) }).toString();
+    },
+    /** The requests that reached the proxy for this path, with any query or none, by method. */
+    async 'proxied-requests'(payload) {
+      return stack.proxy.requests.filter((r) => r.path.split('?')[0] === String(payload.path)).map((r) => r.method);
     },
     /** Whether a request whose path contains `path` reached the proxy (waits up to 10 s). */
     async 'wait-for-request'(payload) {

@@ -599,3 +599,28 @@ describe('<specialist-booking> when the page changes it after it is attached', (
     expect(getComputedStyle($(el, '[part~="container"]')!).backgroundColor).to.equal('rgb(17, 24, 39)');
   });
 });
+
+describe('<specialist-booking> placed by the embed snippet', () => {
+  it('takes its first answers from the snippet’s preload hints: one request each to the booking server, on another origin', async () => {
+    const s = await createSpecialist();
+    const serviceId = s.serviceIds[1]!;
+    const profilePath = `/api/v1/specialists/${s.slug}`;
+    const slotsPath = `${profilePath}/services/${serviceId}/slots`;
+    const snippet = await command<string>('embed-snippet', { slug: s.slug, serverUrl: s.proxiedApiBase, serviceId });
+    expect(snippet).to.contain(`<link rel="preload" href="${s.proxiedApiBase}${slotsPath}" as="fetch" crossorigin>`);
+    performance.clearResourceTimings();
+    // As a page's HTML has it; the script in it does not run again here (the widget is loaded already).
+    const container = document.createElement('div');
+    container.innerHTML = snippet;
+    document.body.append(container);
+    const el = container.querySelector('specialist-booking')!;
+    await waitUntil(() => $$(el, '[part~="slot"]').length > 0, 'the preselected service’s times did not show', { timeout: 10_000 });
+    expect(heading(el)).to.equal('Pick a time for Deep dive');
+    // The server was asked once for each: the widget's own requests were answered by the hints'.
+    expect(await command<string[]>('proxied-requests', { path: profilePath })).to.deep.equal(['GET']);
+    expect(await command<string[]>('proxied-requests', { path: slotsPath })).to.deep.equal(['GET']);
+    const initiators = (path: string) => performance.getEntriesByName(`${s.proxiedApiBase}${path}`).map((e) => (e as PerformanceResourceTiming).initiatorType);
+    expect(initiators(profilePath)).to.deep.equal(['link']);
+    expect(initiators(slotsPath)).to.deep.equal(['link']);
+  });
+});

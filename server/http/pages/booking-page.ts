@@ -1,3 +1,4 @@
+import { embedSnippet } from './embed-snippet.js';
 import { html, layout } from './layout.js';
 
 /**
@@ -10,8 +11,7 @@ export function bookingPage(specialist: { slug: string; name: string }): string 
   return layout({
     title: `Book ${specialist.name}`,
     body: html`<h1>Book a session with ${specialist.name}</h1>
-<script type="module" src="/widget/specialist-booking.js"></script>
-<specialist-booking specialist="${specialist.slug}"></specialist-booking>`,
+${embedSnippet(specialist.slug)}`,
   });
 }
 

@@ -5,6 +5,7 @@ import type { FailedEmail } from '../../email/outbox.js';
 import type { ServiceRow, SpecialistRow } from '../../specialists/index.js';
 import { SERVICE_DURATIONS, WEEKDAYS } from '../../specialists/settings.js';
 import type { ZoomConnectionRow } from '../../zoom/connections.js';
+import { embedSnippet } from './embed-snippet.js';
 import { html, layout, type Flash, type SafeHtml } from './layout.js';
 import { zoomStatusCard } from './zoom-status.js';
 
@@ -186,7 +187,8 @@ export function settingsPage(options: {
 }): string {
   const { specialist, csrfToken } = options;
   const csrf = html`<input type="hidden" name="_csrf" value="${csrfToken}">`;
-  const snippet = `<script type="module" src="${options.publicUrl}/widget/specialist-booking.js"></script>\n<specialist-booking specialist="${specialist.slug}" api-base="${options.publicUrl}"></specialist-booking>`;
+  // Shown as text, to copy: escaped once more.
+  const snippet = embedSnippet(specialist.slug, { serverUrl: options.publicUrl }).toString();
   return layout({
     title: 'Settings',
     csrfToken,
@@ -216,6 +218,8 @@ export function settingsPage(options: {
     <form method="post" action="/settings/services/${s.id}/${s.is_active ? 'hide' : 'show'}">${csrf}
       <div class="actions"><button class="button secondary" type="submit">${s.is_active ? 'Hide from customers' : 'Offer again'}</button></div>
     </form>
+    ${s.is_active ? html`<p>To show this service’s times straight away, paste this on your site:</p>
+    <pre class="snippet" tabindex="0" aria-label="Embed snippet for ${s.title}">${embedSnippet(specialist.slug, { serverUrl: options.publicUrl, serviceId: s.id }).toString()}</pre>` : ''}
   </details>`,
   )}
   <h3>Add a service</h3>

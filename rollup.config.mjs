@@ -29,11 +29,20 @@ const precompress = () => ({
   },
 });
 
-const plugins = () => [
+/**
+ * Chromium's explicit compile hint (a magic comment on the file's first
+ * line): compile every function while the script streams in, on a
+ * background thread, rather than each on the main thread when first called.
+ * The widget calls nearly all of its code while the page loads. Other
+ * browsers read a comment.
+ */
+const COMPILE_EVERYTHING_ON_LOAD = '//# allFunctionsCalledOnLoad';
+
+const plugins = ({ preamble } = {}) => [
   // 'production' drops Lit's dev-mode warnings and code.
   nodeResolve({ browser: true, exportConditions: ['production'] }),
   esbuild({ target: 'es2022', tsconfig: 'tsconfig.json' }),
-  terser({ ecma: 2022, module: true, compress: { passes: 2 }, format: { comments: false } }),
+  terser({ ecma: 2022, module: true, compress: { passes: 2 }, format: { comments: false, ...(preamble && { preamble }) } }),
   precompress(),
 ];
 
@@ -45,7 +54,7 @@ export default [
   {
     input: 'widget/index.ts',
     output: { file: 'dist/browser/specialist-booking.js', format: 'es', sourcemap: true },
-    plugins: plugins(),
+    plugins: plugins({ preamble: COMPILE_EVERYTHING_ON_LOAD }),
     onwarn: failOnWarning,
   },
   {

@@ -52,6 +52,16 @@ describe('the built package', () => {
     expect(declaration.attributes.map((a: { name: string }) => a.name)).toEqual(expect.arrayContaining(['specialist', 'api-base', 'service', 'prefill-name', 'prefill-email', 'locale', 'theme']));
   });
 
+  it('marks the widget for compiling while it streams in, and its source map allows for that first line', () => {
+    const bundle = readFileSync(join(PROJECT_ROOT, 'dist/browser/specialist-booking.js'), 'utf8');
+    // Chromium's explicit compile hint counts only as the file's first line.
+    expect(bundle.split('\n')[0]).toBe('//# allFunctionsCalledOnLoad');
+    const map = JSON.parse(readFileSync(join(PROJECT_ROOT, 'dist/browser/specialist-booking.js.map'), 'utf8'));
+    // No mapping on line 1: the code's mappings start on line 2, where the code is.
+    expect(map.mappings.startsWith(';')).toBe(true);
+    expect(map.mappings.startsWith(';;')).toBe(false);
+  });
+
   it('bundles the SDK for browsers with no imports left and no schema library inside', () => {
     const bundle = readFileSync(join(PROJECT_ROOT, 'dist/browser/specialist-booking-sdk.js'), 'utf8');
     expect(bundle).not.toMatch(/\bimport\s*[{*"'(]/);

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../test/browser/helpers/browser.js';
+import { embedSnippet } from '../server/http/pages/embed-snippet.js';
 import { round, spawnTs } from './lib.js';
 
 /** 20 measured: on this 2-core machine the median of 8 rounds moved by ±50 ms from one run to the next. */
@@ -40,19 +41,19 @@ const site = await spawnTs('bench/page-site-process.ts', { BENCH_PAGES_DIR: dir,
 const base = site.info.url!;
 const profile = (await (await fetch(`${base}/api/v1/specialists/demo`)).json()) as { services: { id: string }[] };
 
-// The example page as a specialist's site has it; the snippet is the part Settings gives them.
+// The example page as a specialist's site has it, with the snippet Settings gives them (on the server's own origin: no api-base).
 const example = readFileSync('examples/plain-site/index.html', 'utf8');
-const snippet = /<script type="module" src="\/widget\/specialist-booking\.js"><\/script>\s*<link rel="preload" href="\/api\/v1\/specialists\/demo" as="fetch" crossorigin>\s*<specialist-booking specialist="demo"><\/specialist-booking>/;
-if (!snippet.test(example)) throw new Error('examples/plain-site/index.html: the embed snippet is not where the bench expects it');
+/** embedSnippet('demo'), line by line, however the page indents it. */
+const snippet = new RegExp(embedSnippet('demo').toString().split('\n').map((line) => line.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('\\s*'));
+if (!snippet.test(example)) throw new Error(`examples/plain-site/index.html: the embed snippet is not embedSnippet('demo'), ${snippet}`);
 const withSnippet = (replacement: string) => example.replace(snippet, replacement);
 
-const WIDGET = 'specialist-booking';
 const serviceId = profile.services[0]!.id;
-/** The snippet as Settings gives it for one service (server/http/pages/embed-snippet.ts), from `src`, with its preload hints or `withoutHints`. */
-const embedService = (src: string, withoutHints = false) =>
-  `<script type="module" src="${src}"></script>` +
-  (withoutHints ? '' : `\n<link rel="preload" href="/api/v1/specialists/demo" as="fetch" crossorigin>\n<link rel="preload" href="/api/v1/specialists/demo/services/${serviceId}/slots" as="fetch" crossorigin>`) +
-  `\n<${WIDGET} specialist="demo" service="${serviceId}"></${WIDGET}>`;
+/** The snippet as Settings gives it for one service, with the widget from `src`, and with its preload hints or `withoutHints`. */
+const embedService = (src: string, withoutHints = false) => {
+  const html = embedSnippet('demo', { serviceId }).toString().replace('src="/widget/specialist-booking.js"', `src="${src}"`);
+  return withoutHints ? html.replace(/\n<link rel="preload"[^>]*>/g, '') : html;
+};
 const slotVisible = `document.querySelector('specialist-booking')?.shadowRoot?.querySelector('[part~="slot"]')`;
 const serviceVisible = `document.querySelector('specialist-booking')?.shadowRoot?.querySelector('[part~="service"]')`;
 const pages: Record<string, { html: string; ready: string }> = {

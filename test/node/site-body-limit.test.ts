@@ -1,9 +1,7 @@
 import { request, type IncomingMessage } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SITE_MAX_BODY_BYTES } from '../../server/http/site-body-limit.js';
-import { createTestDatabase, type TestDatabase } from './helpers/databases.js';
-import { fixedClock } from './helpers/fixtures.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { useSqliteTestServer } from './helpers/server.js';
 
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'";
 
@@ -79,33 +77,23 @@ function postWithoutFinishing(url: string, options: { chunked: boolean; sendFirs
 }
 
 describe('body size limit on every site route', () => {
-  let database: TestDatabase;
-  let server: TestServer;
-
-  beforeAll(async () => {
-    database = await createTestDatabase('sqlite');
-    server = await startTestServer({ db: database.handle.db, clock: fixedClock });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await database?.destroy();
-  });
+  const server = useSqliteTestServer();
 
   for (const path of SITE_POSTS) {
     it(`POST ${path}: 413 for a declared 80 MB body, before it is sent`, async () => {
-      const answer = await postWithoutFinishing(`${server.url}${path}`, { chunked: false, declaredBytes: 80 * 1024 * 1024, sendFirst: 4096 });
+      const answer = await postWithoutFinishing(`${server().url}${path}`, { chunked: false, declaredBytes: 80 * 1024 * 1024, sendFirst: 4096 });
       expectTooLarge(path, answer);
       expect(answer.bytesSent).toBe(4096);
     });
 
     it(`POST ${path}: 413 for a chunked body as soon as it passes the limit`, async () => {
-      const answer = await postWithoutFinishing(`${server.url}${path}`, { chunked: true, sendFirst: SITE_MAX_BODY_BYTES + 4096 });
+      const answer = await postWithoutFinishing(`${server().url}${path}`, { chunked: true, sendFirst: SITE_MAX_BODY_BYTES + 4096 });
       expectTooLarge(path, answer);
     });
   }
 
   it('the cross-site 403 page carries the page headers too', async () => {
-    const res = await fetch(`${server.url}/sign-in`, {
+    const res = await fetch(`${server().url}/sign-in`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
       body: 'email=anna%40example.test',
@@ -115,7 +103,7 @@ describe('body size limit on every site route', () => {
   });
 
   it('takes a body at the limit', async () => {
-    const res = await fetch(`${server.url}/webhooks/zoom`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(SITE_MAX_BODY_BYTES) });
+    const res = await fetch(`${server().url}/webhooks/zoom`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(SITE_MAX_BODY_BYTES) });
     // Past the limit check: the webhook's own signature check answers.
     expect(res.status).not.toBe(413);
   });

@@ -1,8 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from './helpers/databases.js';
-import { fixedClock } from './helpers/fixtures.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { useSqliteTestServer } from './helpers/server.js';
 
 // The bundles are built before the tests (scripts/run-tests.mjs), with their
 // .br and .gz written beside them by rollup.config.mjs.
@@ -12,17 +10,7 @@ const BUNDLES = [
 ] as const;
 
 describe('the browser bundles, sent as built and compressed at build time', () => {
-  let database: TestDatabase;
-  let server: TestServer;
-
-  beforeAll(async () => {
-    database = await createTestDatabase('sqlite');
-    server = await startTestServer({ db: database.handle.db, clock: fixedClock });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await database?.destroy();
-  });
+  const server = useSqliteTestServer();
 
   for (const [path, file] of BUNDLES) {
     it(`${path}: Brotli or gzip by Accept-Encoding, the same script either way`, async () => {
@@ -33,7 +21,7 @@ describe('the browser bundles, sent as built and compressed at build time', () =
         ['gzip, deflate', 'gzip', `${file}.gz`],
         ['identity', null, file],
       ] as const) {
-        const res = await fetch(`${server.url}${path}`, { headers: { 'Accept-Encoding': acceptEncoding } });
+        const res = await fetch(`${server().url}${path}`, { headers: { 'Accept-Encoding': acceptEncoding } });
         expect(res.status).toBe(200);
         expect(res.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
         expect(res.headers.get('content-encoding')).toBe(encoding);

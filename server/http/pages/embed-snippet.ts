@@ -14,10 +14,12 @@ import { html, type SafeHtml } from './layout.js';
  * without it, the paths are the page's own origin's.
  */
 export function embedSnippet(slug: string, options: { serverUrl?: string; serviceId?: string } = {}): SafeHtml {
-  const base = options.serverUrl ?? '';
+  const { serverUrl, serviceId } = options;
+  const base = serverUrl ?? '';
   const preload = (path: string) => html`\n<link rel="preload" href="${base + path}" as="fetch" crossorigin>`;
-  const apiBase = options.serverUrl === undefined ? '' : html` api-base="${options.serverUrl}"`;
-  const service = options.serviceId === undefined ? '' : html` service="${options.serviceId}"`;
-  return html`<script type="module" src="${base}/widget/specialist-booking.js"></script>${preload(specialistPath(slug))}${options.serviceId === undefined ? '' : preload(slotsPath(slug, options.serviceId))}
+  const paths = serviceId === undefined ? [specialistPath(slug)] : [specialistPath(slug), slotsPath(slug, serviceId)];
+  const apiBase = serverUrl === undefined ? '' : html` api-base="${serverUrl}"`;
+  const service = serviceId === undefined ? '' : html` service="${serviceId}"`;
+  return html`<script type="module" src="${base}/widget/specialist-booking.js"></script>${paths.map(preload)}
 <specialist-booking specialist="${slug}"${apiBase}${service}></specialist-booking>`;
 }

@@ -16,7 +16,10 @@ import { createServices, deriveSigningKey, type CoreDeps, type Services } from '
 import { createZoomClient } from '../../../server/zoom/client.js';
 import type { ReauthNotifier, ReauthRequiredEvent } from '../../../server/zoom/reauth.js';
 import { startZoomEmulator } from '../../../server/zoom-emulator/index.js';
+import { afterAll, beforeAll } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './databases.js';
 import { startFlakyProxy, type FlakyProxy } from './flaky-proxy.js';
+import { fixedClock } from './fixtures.js';
 
 export type RunningEmulator = Awaited<ReturnType<typeof startZoomEmulator>>;
 
@@ -215,4 +218,30 @@ export async function allowOnConsentPage(authorizeUrl: string, zoomUserId: strin
 
 function decodeEntities(value: string): string {
   return value.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
+
+/**
+ * A test server on a fresh SQLite database, on the fixed clock, for the
+ * tests of the calling file: started in `beforeAll`, closed (then its
+ * database removed) in `afterAll`.
+ *
+ * @example
+ * const server = useSqliteTestServer();
+ * it('…', async () => { await fetch(`${server().url}/healthz`); });
+ */
+export function useSqliteTestServer(): () => TestServer {
+  let database: TestDatabase | undefined;
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    database = await createTestDatabase('sqlite');
+    server = await startTestServer({ db: database.handle.db, clock: fixedClock });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await database?.destroy();
+  });
+  return () => {
+    if (!server) throw new Error('The test server is started in beforeAll: use it inside a test or hook.');
+    return server;
+  };
 }

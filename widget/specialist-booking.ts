@@ -529,7 +529,7 @@ export class SpecialistBooking extends LitElement {
     switch (this.view) {
       case 'loading':
         return html`<h2>Loading…</h2>
-          <ul aria-hidden="true">
+          <ul aria-hidden="true" class="placeholder">
             <li><span class="skeleton"></span></li>
             <li><span class="skeleton"></span></li>
           </ul>`;
@@ -588,7 +588,7 @@ export class SpecialistBooking extends LitElement {
       ${this.notice ? html`<p class="notice" role="status">${this.notice}</p>` : nothing} ${this.renderTimeZone()}
       ${this.renderFailure()}
       ${this.isLoadingSlots
-        ? html`<ul aria-hidden="true" class="slots" style="margin-top:12px">
+        ? html`<ul aria-hidden="true" class="slots placeholder" style="margin-top:12px">
             ${[1, 2, 3, 4, 5, 6].map(() => html`<li><span class="skeleton"></span></li>`)}
           </ul>`
         : days.length === 0

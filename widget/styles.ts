@@ -1,5 +1,12 @@
 import { css } from 'lit';
 
+/*
+ * While an answer is on its way, the placeholder list pulses by its opacity:
+ * one animation, which the compositor runs. A shimmer per placeholder
+ * (background-position) started six animations on each service click and
+ * repainted on the main thread every frame (issue #18, BENCHMARKS.md).
+ */
+
 export const styles = css`
   :host {
     --sb-brand-color: #4f46e5;
@@ -170,20 +177,18 @@ export const styles = css`
     display: block;
     height: 44px;
     border-radius: var(--sb-radius);
-    background: linear-gradient(90deg, var(--sb-surface), var(--sb-border), var(--sb-surface));
-    background-size: 200% 100%;
-    animation: shimmer 1.2s infinite linear;
+    background: var(--sb-surface);
   }
-  @keyframes shimmer {
-    from {
-      background-position: 200% 0;
-    }
-    to {
-      background-position: -200% 0;
+  .placeholder {
+    animation: pulse 1.6s ease-in-out infinite;
+  }
+  @keyframes pulse {
+    50% {
+      opacity: 0.5;
     }
   }
   @media (prefers-reduced-motion: reduce) {
-    .skeleton {
+    .placeholder {
       animation: none;
     }
   }

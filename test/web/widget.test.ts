@@ -1,5 +1,5 @@
 /// <reference types="mocha" />
-import { executeServerCommand, sendKeys } from '@web/test-runner-commands';
+import { emulateMedia, executeServerCommand, sendKeys } from '@web/test-runner-commands';
 import { expect, oneEvent, waitUntil } from '@open-wc/testing';
 import '../../widget/index.ts';
 import type { SpecialistBooking } from '../../widget/specialist-booking.ts';
@@ -585,6 +585,48 @@ describe('<specialist-booking> when the page changes it after it is attached', (
     expect(await command<boolean>('release-held-requests', { path: stalePath }), 'the stale answer reached the widget').to.equal(false);
     await el.updateComplete;
     expect($(el, '[part~="header"]')!.textContent).to.equal('Ada Lovelace');
+  });
+
+  it('while it waits, pulses one placeholder by its opacity alone, and holds it still for reduced motion', async () => {
+    /** What moves in the widget: each running animation's element and the properties it animates. */
+    const moving = (el: SpecialistBooking) =>
+      el.shadowRoot!.getAnimations().map((animation) => {
+        const effect = animation.effect as KeyframeEffect;
+        const properties = effect.getKeyframes().flatMap((frame) => Object.keys(frame).filter((key) => !['offset', 'computedOffset', 'easing', 'composite'].includes(key)));
+        return { element: `${effect.target!.tagName.toLowerCase()}.${[...effect.target!.classList].join('.')}`, properties: [...new Set(properties)] };
+      });
+    try {
+      for (const reducedMotion of ['no-preference', 'reduce'] as const) {
+        await emulateMedia({ reducedMotion });
+        const s = await createSpecialist();
+        const profilePath = `/api/v1/specialists/${s.slug}`;
+        const slotsPath = `/services/${s.serviceIds[1]}/slots`;
+        await command('hold-next-request');
+        const el = attachThenSet({ apiBase: s.proxiedApiBase, specialist: s.slug });
+        expect(await command<boolean>('wait-for-request', { path: profilePath })).to.equal(true);
+        await el.updateComplete;
+        expect(heading(el)).to.equal('Loading…');
+        expect(moving(el), `the loading view, ${reducedMotion}`).to.deep.equal(reducedMotion === 'reduce' ? [] : [{ element: 'ul.placeholder', properties: ['opacity'] }]);
+        await command('release-held-requests', { path: profilePath });
+        await waitUntil(() => $$(el, '[part~="service"]').length === 2, 'the services did not show', { timeout: 10_000 });
+        expect(moving(el)).to.deep.equal([]);
+
+        await command('hold-next-request');
+        $$(el, '[part~="service"]')[1]!.click();
+        expect(await command<boolean>('wait-for-request', { path: slotsPath })).to.equal(true);
+        await el.updateComplete;
+        expect(heading(el)).to.equal('Pick a time for Deep dive');
+        expect(moving(el), `the times loading, ${reducedMotion}`).to.deep.equal(reducedMotion === 'reduce' ? [] : [{ element: 'ul.slots.placeholder', properties: ['opacity'] }]);
+        const loaded = oneEvent(el, 'slots-loaded');
+        await command('release-held-requests', { path: slotsPath });
+        await loaded;
+        await el.updateComplete;
+        expect(moving(el)).to.deep.equal([]);
+        el.remove();
+      }
+    } finally {
+      await emulateMedia({ reducedMotion: 'no-preference' });
+    }
   });
 
   it('formats with the `locale` and paints with the `theme` set after it is attached', async () => {

@@ -14,6 +14,11 @@
 // over HTTP by bench/page-site-process.ts (no request interception), and the
 // page watches for its element from a script added at document creation,
 // read over CDP once it is ready.
+//
+// For reference, one more floor and a trace: the floor page paying Chromium's
+// first `Intl` call (one time formatted), and, in separate traced loads, the
+// CPU time and the wall time of the page's main-thread tasks until ready, which
+// tell the widget's own work from waiting for one of this machine's cores.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,6 +66,14 @@ const pages: Record<string, { html: string; ready: string }> = {
     html: withSnippet('<div id="floor" style="display:block;max-width:480px;margin:24px auto;padding:16px;border:1px solid #ddd">Pick a time</div>'),
     ready: `document.getElementById('floor')`,
   },
+  // The floor with Chromium's one-time cost of a page's first `Intl` call, which loads ICU's locale data: one time formatted.
+  floorIntl: {
+    html: withSnippet(
+      '<div id="floor" style="display:block;max-width:480px;margin:24px auto;padding:16px;border:1px solid #ddd">Pick a time</div>\n' +
+        "<script>document.getElementById('floor').title = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' }).format(new Date());</script>",
+    ),
+    ready: `document.getElementById('floor')?.title`,
+  },
   preselected: { html: withSnippet(embedService('/widget/specialist-booking.js')), ready: slotVisible },
   preselectedWithoutHints: { html: withSnippet(embedService('/widget/specialist-booking.js', true)), ready: slotVisible },
   services: { html: example, ready: serviceVisible },
@@ -86,7 +99,10 @@ const watchFor = (predicate: string) => `(() => {
 })();`;
 
 /** Milliseconds from the navigation's start to the first frame with the page's element, and the bytes transferred by then. */
-async function load(browser: Browser, name: string, throttle: number, latencyMs: number, trace?: string): Promise<{ ms: number; bytes: number }> {
+/** The trace `PAGE_LOAD_TRACE` asks for, for DevTools' Performance panel. */
+const DEVTOOLS_CATEGORIES = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8.execute', 'blink.user_timing', 'loading', 'netlog', 'disabled-by-default-v8.compile'];
+
+async function load(browser: Browser, name: string, throttle: number, latencyMs: number, trace?: string, categories = DEVTOOLS_CATEGORIES): Promise<{ ms: number; bytes: number }> {
   const context = await browser.newContext();
   await context.addInitScript(watchFor(pages[name]!.ready));
   const tab = await context.newPage();
@@ -98,7 +114,7 @@ async function load(browser: Browser, name: string, throttle: number, latencyMs:
     await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: latencyMs, downloadThroughput: -1, uploadThroughput: -1 });
   }
   await new Promise((r) => setTimeout(r, SETTLE_MS));
-  if (trace) await browser.startTracing(tab, { path: trace, screenshots: false, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8.execute', 'blink.user_timing', 'loading', 'netlog', 'disabled-by-default-v8.compile'] });
+  if (trace) await browser.startTracing(tab, { path: trace, screenshots: false, categories });
   await tab.goto(`${base}/bench/${name}`, { waitUntil: 'commit' });
   const { result, exceptionDetails } = await cdp.send('Runtime.evaluate', {
     // A page that never shows its element fails the run instead of hanging it (CDP's own timeout ends at the first await).
@@ -130,7 +146,9 @@ const plan: { key: string; page: string; throttle: number; latencyMs?: number; o
   { key: 'floor', page: 'floor', throttle: 1 },
   { key: 'preselected', page: 'preselected', throttle: 1, over: 'floor' },
   { key: 'services', page: 'services', throttle: 1, over: 'floor' },
+  { key: 'floorIntl', page: 'floorIntl', throttle: 1, over: 'floor' },
   { key: 'floorThrottled', page: 'floor', throttle: THROTTLE },
+  { key: 'floorIntlThrottled', page: 'floorIntl', throttle: THROTTLE, over: 'floorThrottled' },
   { key: 'preselectedThrottled', page: 'preselected', throttle: THROTTLE, over: 'floorThrottled' },
   // What the snippet's preload hints are for: a phone's network, where each round trip is felt.
   { key: 'floorSlowNetwork', page: 'floor', throttle: 1, latencyMs: LATENCY_MS },
@@ -144,6 +162,13 @@ const plan: { key: string; page: string; throttle: number; latencyMs?: number; o
       ]
     : []),
 ];
+/** The widget over the floor that pays the first `Intl` call too: what the widget adds beyond what any page that formats a time pays. */
+const overIntl: [key: string, page: string, floor: string][] = [
+  ['preselected', 'preselected', 'floorIntl'],
+  ['services', 'services', 'floorIntl'],
+  ['preselectedThrottled', 'preselectedThrottled', 'floorIntlThrottled'],
+];
+const addedOverIntl: Record<string, number[]> = Object.fromEntries(overIntl.map(([key]) => [key, []]));
 const samples: Record<string, number[]> = Object.fromEntries(plan.map((p) => [p.key, []]));
 const added: Record<string, number[]> = Object.fromEntries(plan.filter((p) => p.over).map((p) => [p.key, []]));
 let bytes = 0;
@@ -162,9 +187,50 @@ for (let round_ = 0; round_ < ROUNDS; round_++) {
     samples[p.key]!.push(times[p.key]!);
     if (p.over) added[p.key]!.push(times[p.key]! - times[p.over]!);
   }
+  for (const [key, page, floor] of overIntl) addedOverIntl[key]!.push(times[page]! - times[floor]!);
+}
+/**
+ * The main thread's own work, apart from waiting for a core: on this 2-core
+ * machine the page's renderer shares the cores with the booking server,
+ * Chromium's other processes and this driver. A trace of a load, at 1x,
+ * gives the CPU time of every task the page's main thread ran from the
+ * navigation's start to the ready frame (a task's thread time, `tdur`),
+ * beside the same tasks' wall time.
+ */
+async function mainThreadWork(name: string): Promise<{ cpuMs: number; wallMs: number }> {
+  const file = join(dir, `trace-${name}.json`);
+  // Only the main thread's tasks (and the navigation's start): the fewest events, the least the tracing itself costs.
+  const { ms } = await load(browser, name, 1, 0, file, ['disabled-by-default-devtools.timeline', 'blink.user_timing']);
+  type TraceEvent = { name: string; ph: string; pid: number; tid: number; ts: number; dur?: number; tdur?: number; args?: { data?: { documentLoaderURL?: string } } };
+  const { traceEvents } = JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: TraceEvent[] };
+  const start = traceEvents.find((e) => e.name === 'navigationStart' && e.args?.data?.documentLoaderURL?.includes(`/bench/${name}`));
+  if (!start) throw new Error(`${name}: no navigationStart in the trace`);
+  const end = start.ts + ms * 1000;
+  let cpu = 0;
+  let wall = 0;
+  let busyUntil = -1;
+  const tasks = traceEvents.filter((e) => e.ph === 'X' && e.pid === start.pid && e.tid === start.tid && e.ts >= start.ts && e.ts < end).sort((a, b) => a.ts - b.ts);
+  for (const task of tasks) {
+    if (task.ts < busyUntil) continue; // nested in a task already counted
+    busyUntil = task.ts + (task.dur ?? 0);
+    cpu += task.tdur ?? 0;
+    wall += task.dur ?? 0;
+  }
+  return { cpuMs: cpu / 1000, wallMs: wall / 1000 };
+}
+/** Traced loads are slower and are not among the rounds above. */
+const TRACED_ROUNDS = Number(process.env.PAGE_LOAD_TRACED_ROUNDS ?? 7);
+const work: Record<string, { cpuMs: number[]; wallMs: number[] }> = { floor: { cpuMs: [], wallMs: [] }, preselected: { cpuMs: [], wallMs: [] }, services: { cpuMs: [], wallMs: [] } };
+for (let round_ = 0; round_ < TRACED_ROUNDS; round_++) {
+  for (const name of Object.keys(work)) {
+    const w = await mainThreadWork(name);
+    work[name]!.cpuMs.push(w.cpuMs);
+    work[name]!.wallMs.push(w.wallMs);
+  }
 }
 await browser.close();
 site.child.kill();
+const workMedians = Object.fromEntries(Object.entries(work).map(([k, v]) => [k, { cpuMs: round(median(v.cpuMs), 1), wallMs: round(median(v.wallMs), 1) }]));
 
 const medians = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, round(median(v), 1)]));
 console.log(
@@ -175,6 +241,10 @@ console.log(
     medianMs: medians,
     // The median of each round's difference: the page and its floor loaded moments apart.
     addedMs: Object.fromEntries(Object.entries(added).map(([k, v]) => [k, round(median(v), 1)])),
+    addedOverIntlMs: Object.fromEntries(Object.entries(addedOverIntl).map(([k, v]) => [k, round(median(v), 1)])),
     bytesTransferred: bytes,
+    // The page's main thread, traced loads at 1x: CPU time and wall time of its tasks until the ready frame (medians).
+    mainThread: workMedians,
+    tracedRuns: TRACED_ROUNDS,
   }),
 );

@@ -61,16 +61,14 @@ const embedService = (src: string, withoutHints = false) => {
 };
 const slotVisible = `document.querySelector('specialist-booking')?.shadowRoot?.querySelector('[part~="slot"]')`;
 const serviceVisible = `document.querySelector('specialist-booking')?.shadowRoot?.querySelector('[part~="service"]')`;
+/** What stands in the widget's place on the floor pages. */
+const floorElement = '<div id="floor" style="display:block;max-width:480px;margin:24px auto;padding:16px;border:1px solid #ddd">Pick a time</div>';
 const pages: Record<string, { html: string; ready: string }> = {
-  floor: {
-    html: withSnippet('<div id="floor" style="display:block;max-width:480px;margin:24px auto;padding:16px;border:1px solid #ddd">Pick a time</div>'),
-    ready: `document.getElementById('floor')`,
-  },
+  floor: { html: withSnippet(floorElement), ready: `document.getElementById('floor')` },
   // The floor with Chromium's one-time cost of a page's first `Intl` call, which loads ICU's locale data: one time formatted.
   floorIntl: {
     html: withSnippet(
-      '<div id="floor" style="display:block;max-width:480px;margin:24px auto;padding:16px;border:1px solid #ddd">Pick a time</div>\n' +
-        "<script>document.getElementById('floor').title = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' }).format(new Date());</script>",
+      `${floorElement}\n<script>document.getElementById('floor').title = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' }).format(new Date());</script>`,
     ),
     ready: `document.getElementById('floor')?.title`,
   },
@@ -98,10 +96,10 @@ const watchFor = (predicate: string) => `(() => {
   requestAnimationFrame(check);
 })();`;
 
-/** Milliseconds from the navigation's start to the first frame with the page's element, and the bytes transferred by then. */
 /** The trace `PAGE_LOAD_TRACE` asks for, for DevTools' Performance panel. */
 const DEVTOOLS_CATEGORIES = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8.execute', 'blink.user_timing', 'loading', 'netlog', 'disabled-by-default-v8.compile'];
 
+/** Milliseconds from the navigation's start to the first frame with the page's element, and the bytes transferred by then. */
 async function load(browser: Browser, name: string, throttle: number, latencyMs: number, trace?: string, categories = DEVTOOLS_CATEGORIES): Promise<{ ms: number; bytes: number }> {
   const context = await browser.newContext();
   await context.addInitScript(watchFor(pages[name]!.ready));
@@ -137,6 +135,8 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
+/** Each series' median, to a tenth of a millisecond. */
+const mediansOf = (series: Record<string, number[]>) => Object.fromEntries(Object.entries(series).map(([k, v]) => [k, round(median(v), 1)]));
 
 /**
  * Each measurement: a page at a CPU throttle and a network round trip (0: as
@@ -163,12 +163,8 @@ const plan: { key: string; page: string; throttle: number; latencyMs?: number; o
     : []),
 ];
 /** The widget over the floor that pays the first `Intl` call too: what the widget adds beyond what any page that formats a time pays. */
-const overIntl: [key: string, page: string, floor: string][] = [
-  ['preselected', 'preselected', 'floorIntl'],
-  ['services', 'services', 'floorIntl'],
-  ['preselectedThrottled', 'preselectedThrottled', 'floorIntlThrottled'],
-];
-const addedOverIntl: Record<string, number[]> = Object.fromEntries(overIntl.map(([key]) => [key, []]));
+const overIntl: Record<string, string> = { preselected: 'floorIntl', services: 'floorIntl', preselectedThrottled: 'floorIntlThrottled' };
+const addedOverIntl: Record<string, number[]> = Object.fromEntries(Object.keys(overIntl).map((key) => [key, []]));
 const samples: Record<string, number[]> = Object.fromEntries(plan.map((p) => [p.key, []]));
 const added: Record<string, number[]> = Object.fromEntries(plan.filter((p) => p.over).map((p) => [p.key, []]));
 let bytes = 0;
@@ -187,7 +183,7 @@ for (let round_ = 0; round_ < ROUNDS; round_++) {
     samples[p.key]!.push(times[p.key]!);
     if (p.over) added[p.key]!.push(times[p.key]! - times[p.over]!);
   }
-  for (const [key, page, floor] of overIntl) addedOverIntl[key]!.push(times[page]! - times[floor]!);
+  for (const [key, floor] of Object.entries(overIntl)) addedOverIntl[key]!.push(times[key]! - times[floor]!);
 }
 /**
  * The main thread's own work, apart from waiting for a core: on this 2-core
@@ -220,7 +216,7 @@ async function mainThreadWork(name: string): Promise<{ cpuMs: number; wallMs: nu
 }
 /** Traced loads are slower and are not among the rounds above. */
 const TRACED_ROUNDS = Number(process.env.PAGE_LOAD_TRACED_ROUNDS ?? 7);
-const work: Record<string, { cpuMs: number[]; wallMs: number[] }> = { floor: { cpuMs: [], wallMs: [] }, preselected: { cpuMs: [], wallMs: [] }, services: { cpuMs: [], wallMs: [] } };
+const work: Record<string, { cpuMs: number[]; wallMs: number[] }> = Object.fromEntries(['floor', 'preselected', 'services'].map((name) => [name, { cpuMs: [], wallMs: [] }]));
 for (let round_ = 0; round_ < TRACED_ROUNDS; round_++) {
   for (const name of Object.keys(work)) {
     const w = await mainThreadWork(name);
@@ -230,18 +226,16 @@ for (let round_ = 0; round_ < TRACED_ROUNDS; round_++) {
 }
 await browser.close();
 site.child.kill();
-const workMedians = Object.fromEntries(Object.entries(work).map(([k, v]) => [k, { cpuMs: round(median(v.cpuMs), 1), wallMs: round(median(v.wallMs), 1) }]));
-
-const medians = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, round(median(v), 1)]));
+const workMedians = Object.fromEntries(Object.entries(work).map(([k, v]) => [k, mediansOf(v)]));
 console.log(
   JSON.stringify({
     runs: ROUNDS - 1,
     throttle: THROTTLE,
     latencyMs: LATENCY_MS,
-    medianMs: medians,
+    medianMs: mediansOf(samples),
     // The median of each round's difference: the page and its floor loaded moments apart.
-    addedMs: Object.fromEntries(Object.entries(added).map(([k, v]) => [k, round(median(v), 1)])),
-    addedOverIntlMs: Object.fromEntries(Object.entries(addedOverIntl).map(([k, v]) => [k, round(median(v), 1)])),
+    addedMs: mediansOf(added),
+    addedOverIntlMs: mediansOf(addedOverIntl),
     bytesTransferred: bytes,
     // The page's main thread, traced loads at 1x: CPU time and wall time of its tasks until the ready frame (medians).
     mainThread: workMedians,
